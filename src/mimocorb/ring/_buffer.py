@@ -1,0 +1,384 @@
+"""RingBuffer: creates a buffer's segment and semaphores and drives its life cycle.
+
+There is no background thread: delivery happens in the workers themselves, so a process that
+made a buffer can always exit (D4), and shutdown is a plain, bounded function call.
+"""
+
+from __future__ import annotations
+
+import logging
+import operator
+import os
+import time
+import weakref
+from multiprocessing import resource_tracker
+
+import numpy as np
+
+from . import _ipc
+from ._core import Attachment, Flag
+from ._layout import (
+    CREATOR_W,
+    DATA_OFF_W,
+    G_ACT,
+    G_NMEM,
+    G_POSTED,
+    G_RCLAIM,
+    G_REL,
+    G_SLEEP,
+    G_START,
+    LAYOUT_VERSION,
+    LOCK_W,
+    MAGIC,
+    MAGIC_W,
+    MAXG_W,
+    MAXM_W,
+    MAXP_W,
+    METADATA_DTYPE,
+    NGROUPS,
+    NSLOTS_W,
+    OACT,
+    PAUSED,
+    PUBLISH,
+    RACT,
+    ROLE_OWNER,
+    ST_CLOSED,
+    ST_ENDING,
+    ST_RUNNING,
+    ST_SHUTDOWN,
+    STATE,
+    STRIDE_W,
+    T_CREATED,
+    VERSION_W,
+    VPS_W,
+    W_POSTED,
+    W_SLEEP,
+    WACT,
+    WCLAIM,
+    Layout,
+    door_of_group,
+    lock_of_group,
+)
+
+log = logging.getLogger("mimocorb.ring")
+
+_stale_checked = False
+
+
+def _positive_int(value, what: str) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"{what} must be a positive integer, got {value!r}")
+    try:
+        n = operator.index(value)
+    except TypeError:
+        raise ValueError(f"{what} must be a positive integer, got {value!r}") from None
+    if n < 1:
+        raise ValueError(f"{what} must be a positive integer, got {n}")
+    return n
+
+
+def _checked_dtype(dtype) -> np.dtype:
+    try:
+        dt = np.dtype(dtype)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"unknown dtype {dtype!r}: {e}") from None
+    if dt.hasobject or dt.itemsize == 0:
+        raise ValueError(f"dtype {dtype!r} cannot live in shared memory (objects or zero size)")
+    return dt
+
+
+def _release_ipc(mm, base: str, semaphores: list[str], pid: int) -> None:
+    """Wake every peer (flags off) and unlink all names; runs at close, garbage collection or exit."""
+    if os.getpid() != pid:
+        return
+    try:
+        c = memoryview(mm).cast("q")
+        c[WACT] = c[RACT] = c[OACT] = 0
+        c[STATE] = ST_CLOSED
+        c.release()
+    except (ValueError, TypeError):
+        pass
+    _ipc.unlink_segment(base)
+    _untrack("/" + base, "shared_memory")
+    for s in semaphores:
+        _ipc.unlink_semaphore(s)
+        _untrack("/" + s, "semaphore")
+    _ipc.unregister(base)
+
+
+def _track(name: str, rtype: str) -> None:
+    """Let multiprocessing's resource tracker unlink it should this process die without cleanup."""
+    try:
+        resource_tracker.register(name, rtype)
+    except Exception as e:  # the tracker is a safety net only
+        log.debug("resource tracker unavailable: %s", e)
+
+
+def _untrack(name: str, rtype: str) -> None:
+    try:
+        resource_tracker.unregister(name, rtype)
+    except Exception as e:
+        log.debug("resource tracker unavailable: %s", e)
+
+
+class RateMeter:
+    """Rate and mean deadtime over the interval since the previous call, per calling object."""
+
+    def __init__(self, t0: float, count: int = 0, deadsum: float = 0.0):
+        self._t, self._n, self._d = t0, count, deadsum
+
+    def __call__(self, count: int, deadsum: float) -> tuple[float, float]:
+        now = time.time()
+        dt, dn = now - self._t, count - self._n
+        rate = dn / dt if dt > 0 else 0.0
+        mean_dead = (deadsum - self._d) / max(1, dn)
+        self._t, self._n, self._d = now, count, deadsum
+        return rate, mean_dead
+
+
+class RingBuffer:
+    """A shared-memory ring of ``number_of_slots`` slots of ``values_per_slot`` values of ``dtype``.
+
+    Create it before the processes that use it; hand them the setup dicts of ``new_writer()``,
+    ``new_reader_group()`` and ``new_observer()``. Groups and observers may be added while data flows;
+    a late group starts with the next committed event.
+    """
+
+    def __init__(
+        self,
+        number_of_slots: int,
+        values_per_slot: int,
+        dtype,
+        debug: bool = False,
+        *,
+        name: str | None = None,
+        max_groups: int = 16,
+        max_procs: int = 128,
+        max_members: int = 32,
+    ):
+        global _stale_checked
+        n = _positive_int(number_of_slots, "number_of_slots")
+        vps = _positive_int(values_per_slot, "values_per_slot")
+        npdt = _checked_dtype(dtype)
+        max_groups = _positive_int(max_groups, "max_groups")
+        max_procs = _positive_int(max_procs, "max_procs")
+        max_members = min(_positive_int(max_members, "max_members"), max_procs)
+        if not _stale_checked:
+            _stale_checked = True
+            for seg in _ipc.cleanup_stale():
+                log.info("removed stale shared memory '%s' of a dead process", seg)
+        self.number_of_slots, self.values_per_slot, self.dtype = n, vps, dtype
+        self.debug = bool(debug)
+        self.metadata_dtype = list(METADATA_DTYPE)
+        self.writer_created = False
+        self._base = _ipc.new_base_name()
+        self.name = name or self._base
+        self._pid = os.getpid()
+        L = Layout(n, max_groups, max_procs, max_members, vps * npdt.itemsize)
+        self._mm = _ipc.create_segment(self._base, L.size)
+        self._semaphores: list[str] = []
+        self._finalizer = weakref.finalize(
+            self, _release_ipc, self._mm, self._base, self._semaphores, self._pid
+        )
+        _track("/" + self._base, "shared_memory")
+        self._init_control(L)
+        self._new_sem("a", 1, 1)
+        self._new_sem("w", 1, 1)
+        self._new_sem("wd", 0, _ipc.SEM_VALUE_MAX)
+        self._h = Attachment(self._setup("owner"), "owner")
+        self._h._register(ROLE_OWNER)
+        c = self._h._ctl
+        self.writers_active = Flag(c, WACT)
+        self.readers_active = Flag(c, RACT)
+        self.observers_active = Flag(c, OACT)
+        self.writers_paused = Flag(c, PAUSED)
+        self._status_meter = RateMeter(c[T_CREATED] / 1e6)
+        self._stats_meter = RateMeter(c[T_CREATED] / 1e6)
+        self.shutdown_report: dict | None = None
+
+    def _init_control(self, L: Layout) -> None:
+        c = memoryview(self._mm).cast("q")
+        for w, v in (
+            (MAGIC_W, MAGIC), (VERSION_W, LAYOUT_VERSION), (NSLOTS_W, L.nslots), (MAXG_W, L.max_groups),
+            (MAXP_W, L.max_procs), (MAXM_W, L.max_members), (STRIDE_W, L.stride),
+            (DATA_OFF_W, L.data_offset), (CREATOR_W, self._pid), (VPS_W, self.values_per_slot),
+            (WACT, 1), (RACT, 1), (OACT, 1), (STATE, ST_RUNNING), (T_CREATED, int(time.time() * 1e6)),
+        ):
+            c[w] = v
+        for i in range(L.nslots):
+            c[L.slotpos + i] = -1
+        c.release()
+
+    def _new_sem(self, suffix: str, value: int, maxvalue: int) -> None:
+        name = f"{self._base}_{suffix}"
+        _ipc.create_semaphore(name, value, maxvalue)  # closed again at once: peers open it by name
+        self._semaphores.append(name)
+        _track("/" + name, "semaphore")
+        _ipc.register(self._base, [self._base], self._semaphores)
+
+    def _setup(self, kind: str, **extra) -> dict:
+        return {
+            "number_of_slots": self.number_of_slots,
+            "values_per_slot": self.values_per_slot,
+            "dtype": self.dtype,
+            "debug": self.debug,
+            "name": self.name,
+            "_mimocorb": kind,
+            "_segment": self._base,
+            **extra,
+        }
+
+    def _check_open(self, what: str) -> None:
+        if self._h._ctl[STATE] >= ST_SHUTDOWN:
+            raise RuntimeError(f"buffer '{self.name}': {what} after shutdown()")
+
+    # ---- setup dicts ------------------------------------------------------------------------
+    def new_writer(self) -> dict:
+        """Setup dict for writers; one dict may be shared by several processes."""
+        self._check_open("new_writer()")
+        self.writer_created = True
+        return self._setup("writer")
+
+    def new_reader_group(self) -> dict:
+        """A new group that receives every event committed from now on, shared among its processes."""
+        self._check_open("new_reader_group()")
+        h = self._h
+        c, L = h._ctl, h._L
+        with h._admin():
+            g = c[NGROUPS]
+            if g >= L.max_groups:
+                raise RuntimeError(f"buffer '{self.name}': more than {L.max_groups} reader groups")
+            self._new_sem(f"l{g}", 1, 1)
+            self._new_sem(f"d{g}", 0, _ipc.SEM_VALUE_MAX)
+            lk = h._acquire(LOCK_W)
+            try:
+                gb = L.group(g)
+                top = c[PUBLISH]
+                for w in range(8):
+                    c[gb + w] = 0
+                c[gb + G_RCLAIM] = c[gb + G_REL] = c[gb + G_START] = top
+                c[gb + G_ACT] = 1
+                c[NGROUPS] = g + 1
+            finally:
+                h._release(lk)
+        return self._setup("reader", _group=g)
+
+    def new_observer(self, min_interval: float = 0.05) -> dict:
+        """Setup dict for an observer: copies of the newest event, at most one per ``min_interval`` s."""
+        self._check_open("new_observer()")
+        return self._setup("observer", min_interval=float(min_interval))
+
+    # ---- status -----------------------------------------------------------------------------
+    @property
+    def cumulative_event_count(self) -> int:
+        return self._h.counters()["committed"]
+
+    def buffer_status(self) -> tuple[int, int, float, float]:
+        """(events committed, slots filled, rate and mean deadtime since the previous call)."""
+        s = self._h.counters()
+        rate, dead = self._status_meter(s["committed"], s["deadtime_sum"])
+        return s["committed"], s["fill"], rate, dead
+
+    def stats(self) -> dict:
+        """Counters plus rate and mean deadtime since the previous ``stats()`` call."""
+        s = self._h.counters()
+        s["rate"], s["mean_deadtime"] = self._stats_meter(s["committed"], s["deadtime_sum"])
+        return s
+
+    def reclaim_dead(self, pids=None) -> list[dict]:
+        """Release what dead processes held; ``pids`` names processes the caller knows are dead."""
+        return self._h.reclaim_dead(pids)
+
+    # ---- life cycle -------------------------------------------------------------------------
+    def pause(self) -> None:
+        self.writers_paused.set()
+
+    def resume(self) -> None:
+        self.writers_paused.clear()
+
+    def set_ending(self) -> None:
+        """Stop data taking: writers are deactivated (blocked ones woken), readers keep draining."""
+        c = self._h._ctl
+        c[PAUSED] = 1
+        c[WACT] = 0
+        if c[STATE] == ST_RUNNING:
+            c[STATE] = ST_ENDING
+        self._h._wake_all(LOCK_W, W_SLEEP, W_POSTED, 0)
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """End the data flow: deliver what was committed to every live group (within ``timeout``),
+        then deactivate readers; every blocked process wakes and raises SystemExit."""
+        h = self._h
+        c, L = h._ctl, h._L
+        if c[STATE] >= ST_SHUTDOWN:
+            return
+        c[OACT] = 0
+        self.set_ending()
+        self.shutdown_report = self._drain(timeout)
+        c[RACT] = 0
+        c[PAUSED] = 0
+        for g in range(c[NGROUPS]):
+            gb = L.group(g)
+            h._wake_all(lock_of_group(g), gb + G_SLEEP, gb + G_POSTED, door_of_group(g))
+        c[STATE] = ST_SHUTDOWN
+
+    def _drain(self, timeout: float) -> dict:
+        """Wait until every live group released everything published and writers committed their slots.
+
+        A group without any attached process for 1 s, and writers that hold a slot without progress
+        for 1 s, are not waited for (D7); the report says what was left behind.
+        """
+        h = self._h
+        c, L = h._ctl, h._L
+        t_end = time.monotonic() + timeout
+        top, t_progress = c[PUBLISH], time.monotonic()
+        absent: dict[int, float] = {}
+        while True:
+            h.reclaim_dead()
+            now = time.monotonic()
+            if c[PUBLISH] != top:
+                top, t_progress = c[PUBLISH], now
+            waiting = []
+            for g in range(c[NGROUPS]):
+                gb = L.group(g)
+                if not c[gb + G_ACT] or c[gb + G_REL] >= top:
+                    continue
+                if c[gb + G_NMEM] == 0 and now - absent.setdefault(g, now) > 1.0:
+                    continue
+                if c[gb + G_NMEM]:
+                    absent.pop(g, None)
+                waiting.append(g)
+            writing = c[WCLAIM] > top and now - t_progress < 1.0
+            if not (waiting or writing) or now > t_end:
+                break
+            time.sleep(0.005)
+        undelivered = {
+            g: top - c[L.group(g) + G_REL]
+            for g in range(c[NGROUPS])
+            if c[L.group(g) + G_ACT] and c[L.group(g) + G_REL] < top
+        }
+        report = {"drained": not undelivered, "undelivered": undelivered, "uncommitted": c[WCLAIM] - top}
+        if undelivered:
+            log.warning("buffer %s: shutdown left events undelivered per group: %s", self.name, undelivered)
+        return report
+
+    def close(self) -> None:
+        """Shut down if needed, then unlink the shared memory and semaphores (open views stay valid)."""
+        if not self._finalizer.alive:
+            return
+        if self._h._ctl[STATE] < ST_SHUTDOWN:
+            self.shutdown()
+        self._h.close()
+        self._finalizer()
+
+    def __enter__(self) -> RingBuffer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"<RingBuffer '{self.name}' {self.number_of_slots} slots x {self.values_per_slot} "
+            f"{np.dtype(self.dtype)}>"
+        )

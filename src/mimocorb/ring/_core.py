@@ -1,0 +1,549 @@
+"""The ring protocol: participants attached to one shared-memory segment, no threads, no pickling.
+
+Positions (0, 1, 2, ...) are handed out in *commit* order: a writer claims a free slot, fills it and
+publishes it at the next position; every reader group walks the positions in order, its processes
+sharing them; a slot is recycled when every group released its position and all older positions
+(strict FIFO). The slot for the k-th claim is the one published at position k - N, so one queue of
+slot indices (``pubq``) serves both delivery order and recycling order.
+
+Counts live in shared memory and are changed under short binary-semaphore locks (one for writers,
+one per group). Nobody sleeps on a semaphore unless there is nothing to do; sleepers announce
+themselves in shared memory and are woken by a counted "doorbell" semaphore, so the common path makes
+no system call. Every lock holder is recorded in its participant record, which lets a supervisor
+reclaim what a killed process held (``reclaim_dead``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+
+import numpy as np
+
+from . import _ipc
+from ._layout import (
+    ADMIN_HOLDER,
+    BREAKER,
+    CREATOR_W,
+    DATA_OFF_W,
+    DEADSUM,
+    DISCARDED,
+    G_ACT,
+    G_CONSUMED,
+    G_NMEM,
+    G_POSTED,
+    G_RCLAIM,
+    G_REL,
+    G_SLEEP,
+    G_START,
+    HOLD,
+    LINE,
+    LOCK_ADMIN,
+    LOCK_W,
+    LOST,
+    MAGIC,
+    MAGIC_W,
+    MAXG_W,
+    MAXM_W,
+    MAXP_W,
+    METADATA_DTYPE,
+    NGROUPS,
+    NSLOTS_W,
+    OACT,
+    PAUSED,
+    PUBLISH,
+    R_GROUP,
+    R_HELD,
+    R_HELD2,
+    R_LOCK,
+    R_PID,
+    R_ROLE,
+    R_SLEEP,
+    RACT,
+    ROLE_OWNER,
+    ROLE_READER,
+    ROLE_WRITER,
+    SLOT_LOST,
+    STATE,
+    VPS_W,
+    W_POSTED,
+    W_SLEEP,
+    WACT,
+    WCLAIM,
+    Layout,
+    door_of_group,
+    lock_of_group,
+)
+
+log = logging.getLogger("mimocorb.ring")
+
+SLEEP_SLICE = 0.1  # a sleeper re-checks its condition at least this often (lost wake-ups heal)
+LOCK_PATIENCE = 0.5  # waiting this long for a µs-long critical section means its holder may be dead
+DEAD_CHECK = 1.0  # a blocked writer looks for dead participants this often
+
+_ROLE_NAMES = {ROLE_OWNER: "owner", ROLE_WRITER: "writer", ROLE_READER: "reader"}
+_META_NP = np.dtype(METADATA_DTYPE)
+
+
+class RingTimeout(TimeoutError):
+    """A blocking ring call ran out of its ``timeout``."""
+
+
+class Flag:
+    """A process-shared flag living in the control block, with the ``is_set()`` of multiprocessing.Event."""
+
+    __slots__ = ("_ctl", "_word")
+
+    def __init__(self, ctl: memoryview, word: int):
+        self._ctl = ctl
+        self._word = word
+
+    def is_set(self) -> bool:
+        return self._ctl[self._word] != 0
+
+    def set(self) -> None:
+        self._ctl[self._word] = 1
+
+    def clear(self) -> None:
+        self._ctl[self._word] = 0
+
+    def __repr__(self) -> str:
+        return f"<Flag {'set' if self.is_set() else 'clear'}>"
+
+
+SETUP_KEY = "_mimocorb"
+
+
+def check_setup(setup: object, kind: str | None) -> dict:
+    """Refuse anything that is not a setup dict of the expected kind, before touching shared memory."""
+    if not isinstance(setup, dict) or SETUP_KEY not in setup:
+        raise ValueError(
+            f"expected a mimocorb setup dict (from NewBuffer.new_writer/new_reader_group/new_observer), "
+            f"got {type(setup).__name__}"
+        )
+    if kind is not None and setup[SETUP_KEY] != kind:
+        raise ValueError(
+            f"this is a {setup[SETUP_KEY]} setup dict of buffer '{setup.get('name')}', "
+            f"but a {kind} setup dict is needed here"
+        )
+    return setup
+
+
+class Attachment:
+    """One process's view of a buffer: the mapped segment, the control words, lazily opened semaphores."""
+
+    role = 0
+
+    def __init__(self, setup: dict, kind: str | None):
+        check_setup(setup, kind)
+        self.name: str = setup.get("name") or ""
+        self._base: str = setup["_segment"]
+        self._pid = os.getpid()
+        self._mm = _ipc.attach_segment(self._base)
+        c = memoryview(self._mm).cast("q")
+        if c[MAGIC_W] != MAGIC:
+            raise RuntimeError(f"segment '{self._base}' is not a mimocorb ring buffer")
+        self._ctl = c
+        self._ctlf = memoryview(self._mm).cast("d")
+        self._L = L = Layout(c[NSLOTS_W], c[MAXG_W], c[MAXP_W], c[MAXM_W], 0)
+        self._N = L.nslots
+        self._stride_w = (self._mm.size() - c[DATA_OFF_W]) // L.nslots // 8
+        self._meta0 = c[DATA_OFF_W] // 8
+        self._pubq, self._slotpos, self._slotver, self._slotflag = L.pubq, L.slotpos, L.slotver, L.slotflag
+        self.number_of_slots: int = self._N
+        self.values_per_slot: int = c[VPS_W]
+        self.dtype = setup["dtype"]
+        self._npdtype = np.dtype(self.dtype)
+        self.debug: bool = bool(setup.get("debug", False))
+        self.metadata_dtype = list(METADATA_DTYPE)
+        self._views: list = [None] * self._N
+        self._sems: dict[str, object] = {}
+        self._rec = -1
+        self._recw = -1
+
+    # ---- semaphores (opened by name on first use) ------------------------------------------
+    def _sem(self, suffix: str, maxvalue: int):
+        s = self._sems.get(suffix)
+        if s is None:
+            s = self._sems[suffix] = _ipc.open_semaphore(f"{self._base}_{suffix}", maxvalue)
+        return s
+
+    def _lock(self, lid: int):
+        if lid == LOCK_ADMIN:
+            return self._sem("a", 1)
+        if lid == LOCK_W:
+            return self._sem("w", 1)
+        return self._sem(f"l{lid - 2}", 1)
+
+    def _door(self, did: int):
+        return self._sem("wd" if did == 0 else f"d{did - 1}", _ipc.SEM_VALUE_MAX)
+
+    # ---- data access ----------------------------------------------------------------------
+    def _view(self, i: int) -> np.ndarray:
+        v = self._views[i]
+        if v is None:
+            v = self._views[i] = np.ndarray(
+                (self.values_per_slot,), self._npdtype, self._mm, self._L.data_offset_of(i)
+            )
+        return v
+
+    def _meta_tuple(self, i: int) -> tuple:
+        m = self._meta0 + i * self._stride_w
+        return self._ctl[m], self._ctlf[m + 1], self._ctlf[m + 2]
+
+    def _meta_record(self, i: int) -> np.ndarray:
+        m = (self._meta0 + i * self._stride_w) * 8
+        return np.ndarray((), _META_NP, self._mm, m)
+
+    # ---- locks ------------------------------------------------------------------------------
+    def _acquire(self, lid: int):
+        """Take a hot lock with the want/hold marks that let a reclaimer tell who holds it."""
+        lk = self._lock(lid)
+        c = self._ctl
+        c[self._recw + R_LOCK] = lid
+        if not lk.acquire(False):
+            self._acquire_slow(lk, lid)
+        c[self._recw + R_LOCK] = lid | HOLD
+        return lk
+
+    def _release(self, lk) -> None:
+        lk.release()
+        self._ctl[self._recw + R_LOCK] = -1
+
+    def _acquire_slow(self, lk, lid: int) -> None:
+        while not lk.acquire(True, LOCK_PATIENCE):
+            self.reclaim_dead()
+            self._ctl[self._recw + R_LOCK] = lid  # reclaiming took other locks and cleared the mark
+
+    @contextlib.contextmanager
+    def _admin(self):
+        """The administration lock (registration, groups, reclaim); rare, so its holder is a header word."""
+        lk = self._lock(LOCK_ADMIN)
+        c = self._ctl
+        while not lk.acquire(True, LOCK_PATIENCE):
+            holder = c[ADMIN_HOLDER]
+            if holder and holder != self._pid and not _ipc.pid_alive(holder):
+                self._break_admin(lk, holder)
+        c[ADMIN_HOLDER] = self._pid
+        try:
+            yield
+        finally:
+            c[ADMIN_HOLDER] = 0
+            lk.release()
+
+    def _break_admin(self, lk, holder: int) -> None:
+        """Free the admin lock of a dead holder; a token in shared memory lets only one waiter do it."""
+        c = self._ctl
+        c[BREAKER] = self._pid
+        time.sleep(0.02)
+        if c[BREAKER] != self._pid or c[ADMIN_HOLDER] != holder:
+            return
+        if lk.acquire(False):  # it was released after all
+            lk.release()
+            return
+        c[ADMIN_HOLDER] = 0
+        c[BREAKER] = 0
+        log.warning("buffer %s: freeing the admin lock held by dead process %d", self.name, holder)
+        lk.release()
+
+    # ---- participants ----------------------------------------------------------------------
+    def _register(self, role: int, group: int = -1) -> None:
+        c, L = self._ctl, self._L
+        for attempt in range(2):
+            with self._admin():
+                for r in range(L.max_procs):
+                    b = L.record(r)
+                    if c[b + R_PID] == 0:
+                        for k in range(LINE):
+                            c[b + k] = -1
+                        c[b + R_ROLE] = role
+                        c[b + R_GROUP] = group
+                        c[b + R_PID] = self._pid
+                        self._rec, self._recw = r, b
+                        if role == ROLE_READER:
+                            self._join_group(r, group)
+                        return
+            if attempt == 0:
+                self.reclaim_dead()
+        raise RuntimeError(
+            f"buffer '{self.name}': more than {L.max_procs} processes attached (raise max_procs)"
+        )
+
+    def _join_group(self, r: int, g: int) -> None:
+        c, L = self._ctl, self._L
+        gb = L.group(g)
+        n = c[gb + G_NMEM]
+        if n >= L.max_members:
+            c[L.record(r) + R_PID] = 0
+            raise RuntimeError(f"buffer '{self.name}': reader group {g} has {n} processes already")
+        c[L.members + g * L.max_members + n] = r
+        c[gb + G_NMEM] = n + 1
+
+    def _leave_group(self, r: int, g: int) -> None:
+        c, L = self._ctl, self._L
+        gb, mb = L.group(g), L.members + g * L.max_members
+        n = c[gb + G_NMEM]
+        for j in range(n):
+            if c[mb + j] == r:
+                c[mb + j] = c[mb + n - 1]
+                c[gb + G_NMEM] = n - 1
+                return
+
+    def _unregister(self) -> None:
+        if self._rec < 0 or os.getpid() != self._pid:
+            return
+        c = self._ctl
+        with self._admin():
+            if self._ctl[self._recw + R_ROLE] == ROLE_READER:
+                g = c[self._recw + R_GROUP]
+                lk = self._acquire(lock_of_group(g))
+                try:
+                    c[self._recw + R_HELD] = -1
+                    self._leave_group(self._rec, g)
+                    self._recompute_rel(g)
+                finally:
+                    self._release(lk)
+            c[self._recw + R_PID] = 0
+        self._rec = self._recw = -1
+
+    # ---- cursors ----------------------------------------------------------------------------
+    def _recompute_rel(self, g: int) -> None:
+        """Group release cursor = oldest position still held by a member, or the claim cursor."""
+        c, L = self._ctl, self._L
+        gb, mb = L.group(g), L.members + g * L.max_members
+        m = c[gb + G_RCLAIM]
+        rec0 = L.records
+        for j in range(c[gb + G_NMEM]):
+            h = c[rec0 + c[mb + j] * LINE + R_HELD]
+            if 0 <= h < m:
+                m = h
+        c[gb + G_REL] = m
+
+    def _minrel(self) -> int:
+        """Oldest position some active group still needs; nothing is recycled while no group exists."""
+        c, L = self._ctl, self._L
+        m = -1
+        for g in range(c[NGROUPS]):
+            gb = L.group(g)
+            if c[gb + G_ACT]:
+                v = c[gb + G_REL]
+                if m < 0 or v < m:
+                    m = v
+        return max(m, 0)
+
+    def _publish(self, i: int, flag: int) -> None:
+        """Put slot i at the next position (caller holds the writers' lock)."""
+        c = self._ctl
+        p = c[PUBLISH]
+        c[self._pubq + p % self._N] = i
+        c[self._slotpos + i] = p
+        c[self._slotflag + i] = flag
+        c[PUBLISH] = p + 1
+
+    def _wake_readers(self) -> None:
+        c, L = self._ctl, self._L
+        for g in range(c[NGROUPS]):
+            gb = L.group(g)
+            if c[gb + G_SLEEP] > c[gb + G_POSTED]:
+                self._post(lock_of_group(g), gb + G_SLEEP, gb + G_POSTED, door_of_group(g), 1)
+
+    def _post(self, lid: int, w_sleep: int, w_posted: int, did: int, n: int) -> None:
+        """Post up to n tokens, never more than there are unwoken sleepers."""
+        c = self._ctl
+        lk = self._acquire(lid)
+        try:
+            k = min(n, c[w_sleep] - c[w_posted])
+            if k > 0:
+                c[w_posted] += k
+                door = self._door(did)
+                for _ in range(k):
+                    door.release()
+        finally:
+            self._release(lk)
+
+    def _sleep(self, lid: int, w_sleep: int, w_posted: int, did: int, ready, timeout: float) -> None:
+        """Announce, re-check ``ready()`` (the lock release orders the two), then wait for a token."""
+        c = self._ctl
+        lk = self._acquire(lid)
+        c[w_sleep] += 1
+        c[self._recw + R_SLEEP] = did
+        self._release(lk)
+        got = False
+        try:
+            if not ready():
+                got = self._door(did).acquire(True, max(0.0, timeout))
+        finally:
+            lk = self._acquire(lid)
+            c[w_sleep] -= 1
+            if got:
+                c[w_posted] -= 1
+            c[self._recw + R_SLEEP] = -1
+            self._release(lk)
+
+    def _wake_all(self, lid: int, w_sleep: int, w_posted: int, did: int) -> None:
+        self._post(lid, w_sleep, w_posted, did, 1 << 30)
+
+    # ---- fault recovery ---------------------------------------------------------------------
+    def reclaim_dead(self, pids=None) -> list[dict]:
+        """Release whatever dead processes held (slots, locks, sleeper marks); returns one report each.
+
+        A supervisor calls this when a child's sentinel fires, naming the ``pids`` it knows are dead
+        (a zombie still looks alive to the system); blocked writers and ``shutdown()`` call it too, so a
+        killed reader or writer never stalls the ring for ever.
+        """
+        c, L = self._ctl, self._L
+        known = set(pids or ())
+
+        def is_dead(pid: int) -> bool:
+            return pid not in (0, self._pid) and (pid in known or not _ipc.pid_alive(pid))
+
+        dead = [r for r in range(L.max_procs) if is_dead(c[L.record(r) + R_PID])]
+        if not dead:
+            return []
+        reports = []
+        with self._admin():
+            for r in dead:
+                if is_dead(c[L.record(r) + R_PID]):
+                    reports.append(self._reclaim_record(r))
+        for rep in reports:
+            log.warning(
+                "buffer %s: reclaimed %s process %d (%d event(s) lost)",
+                self.name, rep["role"], rep["pid"], rep["lost_events"],
+            )
+        return reports
+
+    def _free_dead_lock(self, r: int) -> None:
+        c, L = self._ctl, self._L
+        mark = c[L.record(r) + R_LOCK]
+        if mark < 0:
+            return
+        lid = mark & ~HOLD
+        lk = self._lock(lid)
+        while not lk.acquire(True, LOCK_PATIENCE):
+            live_holder = any(
+                c[L.record(q) + R_LOCK] == lid | HOLD and _ipc.pid_alive(c[L.record(q) + R_PID])
+                for q in range(L.max_procs)
+                if q != r and c[L.record(q) + R_PID] > 0
+            )
+            if not live_holder:  # the dead process holds it; own it (or take it if freed meanwhile)
+                lk.acquire(False)
+                break
+        c[L.record(r) + R_LOCK] = -1
+        lk.release()
+
+    def _reclaim_record(self, r: int) -> dict:
+        c, L = self._ctl, self._L
+        b = L.record(r)
+        pid, role, g = c[b + R_PID], c[b + R_ROLE], c[b + R_GROUP]
+        rep = {"pid": pid, "role": _ROLE_NAMES.get(role, "?"), "group": g, "lost_events": 0}
+        self._free_dead_lock(r)
+        if c[b + R_SLEEP] >= 0:
+            did = c[b + R_SLEEP]
+            if did == 0:
+                lk, ws = self._acquire(LOCK_W), W_SLEEP
+            else:
+                lk, ws = self._acquire(lock_of_group(did - 1)), L.group(did - 1) + G_SLEEP
+            c[ws] -= 1
+            c[b + R_SLEEP] = -1
+            self._release(lk)
+        if role == ROLE_WRITER:
+            rep["lost_events"] = self._reclaim_writer_slot(r)
+        elif role == ROLE_READER:
+            rep["lost_events"] = self._reclaim_reader_slot(r, g)
+        c[b + R_PID] = 0
+        return rep
+
+    def _reclaim_writer_slot(self, r: int) -> int:
+        c, L = self._ctl, self._L
+        b = L.record(r)
+        i, k = c[b + R_HELD], c[b + R_HELD2]
+        lost = 0
+        lk = self._acquire(LOCK_W)
+        try:
+            others_claimed_k = any(
+                c[L.record(q) + R_HELD2] == k and c[L.record(q) + R_HELD] >= 0
+                for q in range(L.max_procs)
+                if q != r and c[L.record(q) + R_PID] > 0
+            )
+            if i >= 0 and c[WCLAIM] > k and c[self._slotpos + i] == -1 and not others_claimed_k:
+                self._publish(i, SLOT_LOST)
+                c[LOST] += 1
+                lost = 1
+            c[b + R_HELD] = -1
+        finally:
+            self._release(lk)
+        if lost:
+            self._wake_readers()
+        return lost
+
+    def _reclaim_reader_slot(self, r: int, g: int) -> int:
+        c, L = self._ctl, self._L
+        b = L.record(r)
+        lk = self._acquire(lock_of_group(g))
+        try:
+            held = c[b + R_HELD]
+            gb = L.group(g)
+            lost = int(0 <= held < c[gb + G_RCLAIM])
+            c[b + R_HELD] = -1
+            self._leave_group(r, g)
+            self._recompute_rel(g)
+        finally:
+            self._release(lk)
+        if c[W_SLEEP] > c[W_POSTED]:
+            self._post(LOCK_W, W_SLEEP, W_POSTED, 0, c[W_SLEEP])
+        return lost
+
+    # ---- statistics -------------------------------------------------------------------------
+    def counters(self) -> dict:
+        """Raw counters, readable from any process without taking a lock."""
+        c, L = self._ctl, self._L
+        published = c[PUBLISH]
+        groups = []
+        for g in range(c[NGROUPS]):
+            gb = L.group(g)
+            groups.append(
+                {
+                    "group": g,
+                    "active": bool(c[gb + G_ACT]),
+                    "consumed": c[gb + G_CONSUMED],
+                    "pending": published - c[gb + G_RCLAIM],
+                    "released": c[gb + G_REL] - c[gb + G_START],
+                    "processes": c[gb + G_NMEM],
+                }
+            )
+        lost, discarded = c[LOST], c[DISCARDED]
+        return {
+            "name": self.name,
+            "slots": self._N,
+            "committed": published - lost - discarded,
+            "lost": lost,
+            "discarded": discarded,
+            "claimed": c[WCLAIM],
+            "fill": published - min(self._minrel(), published) if c[NGROUPS] else published,
+            "deadtime_sum": self._ctlf[DEADSUM],
+            "groups": groups,
+            "writers_active": bool(c[WACT]),
+            "readers_active": bool(c[RACT]),
+            "observers_active": bool(c[OACT]),
+            "paused": bool(c[PAUSED]),
+            "state": c[STATE],
+        }
+
+    def _creator(self) -> int:
+        return self._ctl[CREATOR_W]
+
+    def close(self) -> None:
+        """Detach: give back what this handle holds and free its participant record."""
+        self._unregister()
+
+    def __del__(self):
+        with contextlib.suppress(Exception):
+            self.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -1,0 +1,448 @@
+"""Writer, Reader and Observer: what a worker process attaches to a buffer with its setup dict.
+
+The hot methods (``get_new_buffer``, ``process_buffer``, ``get``) are written out flat, with local
+names for everything: at a few hundred thousand events per second each attribute lookup counts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+
+import numpy as np
+
+from ._core import SLEEP_SLICE, Attachment, Flag, RingTimeout
+from ._layout import (
+    DEADSUM,
+    DISCARDED,
+    G_CONSUMED,
+    G_POSTED,
+    G_RCLAIM,
+    G_REL,
+    G_SLEEP,
+    HOLD,
+    LOCK_W,
+    OACT,
+    PAUSED,
+    PUBLISH,
+    R_HELD,
+    R_HELD2,
+    R_LOCK,
+    RACT,
+    ROLE_READER,
+    ROLE_WRITER,
+    SLOT_DISCARDED,
+    SLOT_OK,
+    W_POSTED,
+    W_SLEEP,
+    WACT,
+    WCLAIM,
+    door_of_group,
+    lock_of_group,
+)
+
+_now = time.time
+_mono = time.monotonic
+
+
+def _deadline(timeout: float | None) -> float | None:
+    return None if timeout is None else _mono() + timeout
+
+
+def _remaining(deadline: float | None, what: str, name: str) -> float:
+    if deadline is None:
+        return SLEEP_SLICE
+    left = deadline - _mono()
+    if left <= 0:
+        raise RingTimeout(f"buffer '{name}': {what} timed out")
+    return min(SLEEP_SLICE, left)
+
+
+class Writer(Attachment):
+    """Fills slots: ``get_new_buffer()`` hands out a zero-copy view, ``process_buffer()`` commits it."""
+
+    role = ROLE_WRITER
+
+    def __init__(self, setup_dict: dict):
+        super().__init__(setup_dict, "writer")
+        self._register(ROLE_WRITER)
+        self._active = Flag(self._ctl, WACT)
+        self._paused = Flag(self._ctl, PAUSED)
+        self._slot = -1
+        self._ncalls = 0
+        self._minrel_cache = self._minrel()
+        self._wlock = self._lock(LOCK_W)
+
+    def get_new_buffer(self, timeout: float | None = None) -> np.ndarray:
+        """Commit the previous slot, then wait for a free one; SystemExit once writers are deactivated."""
+        if self._slot >= 0:
+            self.process_buffer()
+        c = self._ctl
+        if not c[WACT]:
+            raise SystemExit
+        i = self._claim()
+        if i < 0:
+            i = self._claim_slow(timeout)
+        m = self._meta0 + i * self._stride_w
+        c[m] = self._ncalls
+        cf = self._ctlf
+        cf[m + 1] = -1.0
+        cf[m + 2] = -1.0
+        self._ncalls += 1
+        self._slot = i
+        v = self._views[i]
+        return v if v is not None else self._view(i)
+
+    def _claim(self) -> int:
+        c = self._ctl
+        rw = self._recw
+        lk = self._wlock
+        c[rw + R_LOCK] = LOCK_W
+        if not lk.acquire(False):
+            self._acquire_slow(lk, LOCK_W)
+        c[rw + R_LOCK] = LOCK_W | HOLD
+        k = c[WCLAIM]
+        n = self._N
+        if k >= self._minrel_cache + n:
+            self._minrel_cache = self._minrel()
+        if k < self._minrel_cache + n:
+            i = k if k < n else c[self._pubq + (k - n) % n]
+            c[rw + R_HELD2] = k
+            c[rw + R_HELD] = i
+            c[self._slotpos + i] = -1
+            c[self._slotver + i] += 1
+            c[WCLAIM] = k + 1
+        else:
+            i = -1
+        lk.release()
+        c[rw + R_LOCK] = -1
+        return i
+
+    def _claim_slow(self, timeout: float | None) -> int:
+        c, n = self._ctl, self._N
+        deadline = _deadline(timeout)
+        next_check = _mono() + 1.0
+
+        def ready() -> bool:
+            self._minrel_cache = self._minrel()
+            return c[WCLAIM] < self._minrel_cache + n or not c[WACT]
+
+        while True:
+            left = _remaining(deadline, "get_new_buffer", self.name)
+            self._sleep(LOCK_W, W_SLEEP, W_POSTED, 0, ready, left)
+            if not c[WACT]:
+                raise SystemExit
+            i = self._claim()
+            if i >= 0:
+                return i
+            if _mono() > next_check:  # a reader killed while holding a slot would block us for ever
+                self.reclaim_dead()
+                next_check = _mono() + 1.0
+
+    def set_metadata(self, counter, timestamp, deadtime) -> None:
+        """Set the metadata of the slot being filled (no-op without one, as in the original)."""
+        i = self._slot
+        if i < 0:
+            return
+        m = self._meta0 + i * self._stride_w
+        self._ctl[m] = int(counter)
+        cf = self._ctlf
+        cf[m + 1] = float(timestamp)
+        cf[m + 2] = float(deadtime)
+
+    def process_buffer(self) -> None:
+        """Commit the current slot: it becomes visible to every reader group, in commit order."""
+        i = self._slot
+        if i < 0:
+            return
+        cf = self._ctlf
+        m = self._meta0 + i * self._stride_w
+        if cf[m + 1] == -1.0:
+            cf[m + 1] = _now()
+        self._commit(i, SLOT_OK, cf[m + 2])
+
+    def _commit(self, i: int, flag: int, deadtime: float) -> None:
+        c = self._ctl
+        rw = self._recw
+        lk = self._wlock
+        c[rw + R_LOCK] = LOCK_W
+        if not lk.acquire(False):
+            self._acquire_slow(lk, LOCK_W)
+        c[rw + R_LOCK] = LOCK_W | HOLD
+        p = c[PUBLISH]
+        c[self._pubq + p % self._N] = i
+        c[self._slotpos + i] = p
+        c[self._slotflag + i] = flag
+        if flag == SLOT_OK:
+            self._ctlf[DEADSUM] += deadtime
+        else:
+            c[DISCARDED] += 1
+        c[PUBLISH] = p + 1
+        c[rw + R_HELD] = -1
+        lk.release()
+        c[rw + R_LOCK] = -1
+        self._slot = -1
+        self._wake_readers()
+
+    def discard(self) -> None:
+        """Give the current slot back unseen (readers skip it; counted as discarded)."""
+        if self._slot >= 0:
+            self._commit(self._slot, SLOT_DISCARDED, 0.0)
+
+    @contextlib.contextmanager
+    def slot(self, timeout: float | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """``with writer.slot() as (data, meta):`` fill, commit on exit, discard on exception.
+
+        ``meta`` is a writable record with fields counter, timestamp, deadtime.
+        """
+        data = self.get_new_buffer(timeout)
+        i = self._slot
+        try:
+            yield data, self._meta_record(i)
+        except BaseException:
+            self.discard()
+            raise
+        self.process_buffer()
+
+    def close(self) -> None:
+        """Detach; a slot still being filled is discarded, not published half-written."""
+        with contextlib.suppress(Exception):
+            if self._rec >= 0 and self._slot >= 0:
+                self.discard()
+        super().close()
+
+
+class Reader(Attachment):
+    """One process of a reader group: each committed slot goes to exactly one process of the group."""
+
+    role = ROLE_READER
+
+    def __init__(self, setup_dict: dict):
+        super().__init__(setup_dict, "reader")
+        self._group = g = setup_dict["_group"]
+        self._gb = self._L.group(g)
+        self._glid = lock_of_group(g)
+        self._glock = self._lock(self._glid)
+        self._register(ROLE_READER, g)
+        self._active = Flag(self._ctl, RACT)
+        self._paused = Flag(self._ctl, PAUSED)
+        self._slot = -1
+        self._pos = -1
+        self._wake_batch = max(1, self._N // 8)
+
+    def get(self, timeout: float | None = None) -> np.ndarray:
+        """Release the previous slot, wait for the next one of this group; SystemExit at shutdown."""
+        c = self._ctl
+        if not c[RACT]:
+            self.release()
+            raise SystemExit
+        i = self._next()
+        if i < 0:
+            i = self._get_slow(timeout)
+        v = self._views[i]
+        return v if v is not None else self._view(i)
+
+    def _next(self) -> int:
+        """Release what we hold and claim the next live position, in one critical section."""
+        c = self._ctl
+        rw, gb = self._recw, self._gb
+        lk = self._glock
+        c[rw + R_LOCK] = self._glid
+        if not lk.acquire(False):
+            self._acquire_slow(lk, self._glid)
+        c[rw + R_LOCK] = self._glid | HOLD
+        pos = self._pos
+        recompute = released = pos >= 0
+        if released:
+            c[rw + R_HELD] = -1
+            recompute = pos == c[gb + G_REL]
+        r = c[gb + G_RCLAIM]
+        top = c[PUBLISH]
+        i = -1
+        while r < top:
+            s = c[self._pubq + r % self._N]
+            if not c[self._slotflag + s]:
+                i = s
+                break
+            r += 1  # lost or discarded: nobody will see it
+            recompute = True
+        if i >= 0:
+            c[rw + R_HELD] = r
+            c[gb + G_RCLAIM] = r + 1
+            c[gb + G_CONSUMED] += 1
+            self._pos = r
+        else:
+            c[gb + G_RCLAIM] = r
+            self._pos = -1
+        if recompute:
+            self._recompute_rel(self._group)
+        lk.release()
+        c[rw + R_LOCK] = -1
+        self._slot = i
+        if released and c[W_SLEEP] > c[W_POSTED]:
+            self._wake_writer(top)
+        return i
+
+    def _wake_writer(self, top: int) -> None:
+        """Wake a sleeping writer only once a batch of slots is free (or we ran dry)."""
+        c = self._ctl
+        free = self._minrel() + self._N - c[WCLAIM]
+        if free >= self._wake_batch or (free > 0 and c[self._gb + G_RCLAIM] >= top):
+            self._post(LOCK_W, W_SLEEP, W_POSTED, 0, free)
+
+    def _get_slow(self, timeout: float | None) -> int:
+        c, gb, g = self._ctl, self._gb, self._group
+        deadline = _deadline(timeout)
+
+        def ready() -> bool:
+            return c[PUBLISH] > c[gb + G_RCLAIM] or not c[RACT]
+
+        while True:
+            left = _remaining(deadline, "get", self.name)
+            self._sleep(self._glid, gb + G_SLEEP, gb + G_POSTED, door_of_group(g), ready, left)
+            if not c[RACT]:
+                raise SystemExit
+            i = self._next()
+            if i >= 0:
+                return i
+
+    def release(self) -> None:
+        """Give back the current slot without waiting for the next one."""
+        if self._pos < 0 or self._rec < 0:
+            return
+        c, rw = self._ctl, self._recw
+        lk = self._acquire(self._glid)
+        try:
+            pos = self._pos
+            c[rw + R_HELD] = -1
+            if pos == c[self._gb + G_REL]:
+                self._recompute_rel(self._group)
+        finally:
+            self._release(lk)
+        self._pos = self._slot = -1
+        if c[W_SLEEP] > c[W_POSTED]:
+            self._post(LOCK_W, W_SLEEP, W_POSTED, 0, c[W_SLEEP])
+
+    def get_metadata(self) -> tuple:
+        """(counter, timestamp, deadtime) of the slot from the last ``get()``; (0, -1, -1) before."""
+        i = self._slot
+        if i < 0:
+            return 0, -1.0, -1.0
+        m = self._meta0 + i * self._stride_w
+        cf = self._ctlf
+        return self._ctl[m], cf[m + 1], cf[m + 2]
+
+    def data_available(self) -> bool:
+        """Something is pending for this group (or the buffer shut down, so ``get()`` returns at once)."""
+        c = self._ctl
+        return c[PUBLISH] > c[self._gb + G_RCLAIM] or not c[RACT]
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        """Iterate over this group's share of the events until the buffer shuts down."""
+        while True:
+            try:
+                yield self.get()
+            except SystemExit:
+                return
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.release()
+        super().close()
+
+
+class _ObserverQueue:
+    """``Observer.dataQ``: the original exposed a queue that rbObserver reads with ``get()``."""
+
+    def __init__(self, observer: Observer):
+        self._observer = observer
+
+    def get(self, block: bool = True, timeout: float | None = None):
+        return self._observer.get(timeout=timeout if block else 0.0)
+
+
+class Observer(Attachment):
+    """Samples the newest committed event as a copy; never takes a lock, so it cannot slow anybody."""
+
+    def __init__(self, setup_dict: dict, min_interval: float | None = None):
+        super().__init__(setup_dict, "observer")
+        if min_interval is None:
+            min_interval = setup_dict.get("min_interval", 0.05)
+        self.min_interval = min_interval
+        self._poll = min(0.01, max(self.min_interval, 0.001))
+        self._active = Flag(self._ctl, OACT)
+        self._paused = Flag(self._ctl, PAUSED)
+        self._last = -1
+        self._t_last = 0.0
+        self.dataQ = _ObserverQueue(self)
+
+    def get(self, timeout: float | None = None):
+        """The newest event not seen yet as ``(data_copy, metadata_copy)``; ``None`` at end of run."""
+        c = self._ctl
+        deadline = _deadline(timeout)
+        while True:
+            if not c[OACT]:
+                return None
+            if c[PUBLISH] - 1 > self._last:
+                wait = self._t_last + self.min_interval - _mono()
+                if wait <= 0:
+                    item = self._copy_newest()
+                    if item is not None:
+                        return item
+                    wait = self._poll
+            else:
+                wait = self._poll
+            if deadline is not None:
+                left = deadline - _mono()
+                if left <= 0:
+                    raise RingTimeout(f"buffer '{self.name}': observer get timed out")
+                wait = min(wait, left)
+            time.sleep(wait)
+
+    def _copy_newest(self):
+        """Copy the newest slot and accept the copy only if no writer claimed the slot meanwhile."""
+        c = self._ctl
+        for _ in range(8):
+            p = c[PUBLISH] - 1
+            i = c[self._pubq + p % self._N]
+            v1 = c[self._slotver + i]
+            if c[self._slotpos + i] != p:
+                continue
+            if c[self._slotflag + i]:
+                self._last = p
+                return None
+            data = self._view(i).copy()
+            meta = self._meta_record(i).reshape(1).copy()
+            if c[self._slotver + i] == v1 and c[self._slotpos + i] == p:
+                self._last = p
+                self._t_last = _mono()
+                return data, meta
+        return None
+
+    def __iter__(self):
+        while (item := self.get()) is not None:
+            yield item
+
+    def close(self) -> None:
+        pass
+
+
+class Monitor(Attachment):
+    """Statistics of a buffer from any process that holds one of its setup dicts (of any kind)."""
+
+    def __init__(self, setup_dict: dict):
+        super().__init__(setup_dict, None)
+        from ._buffer import RateMeter
+
+        s = self.counters()
+        self._meter = RateMeter(_now(), s["committed"], s["deadtime_sum"])
+
+    def stats(self) -> dict:
+        """Counters plus rate and mean deadtime since the previous call."""
+        s = self.counters()
+        s["rate"], s["mean_deadtime"] = self._meter(s["committed"], s["deadtime_sum"])
+        return s
+
+    def close(self) -> None:
+        pass
