@@ -31,14 +31,13 @@ from ._layout import (
     DEADSUM,
     DISCARDED,
     G_ACT,
-    G_CONSUMED,
     G_NMEM,
-    G_POSTED,
     G_RCLAIM,
     G_REL,
+    G_SKIPPED,
     G_SLEEP,
     G_START,
-    HOLD,
+    GROUPS,
     LINE,
     LOCK_ADMIN,
     LOCK_W,
@@ -56,7 +55,6 @@ from ._layout import (
     PUBLISH,
     R_GROUP,
     R_HELD,
-    R_HELD2,
     R_LOCK,
     R_PID,
     R_ROLE,
@@ -65,7 +63,6 @@ from ._layout import (
     ROLE_OWNER,
     ROLE_READER,
     ROLE_WRITER,
-    SLOT_LOST,
     STATE,
     VPS_W,
     W_POSTED,
@@ -151,7 +148,7 @@ class Attachment:
         self._N = L.nslots
         self._stride_w = (self._mm.size() - c[DATA_OFF_W]) // L.nslots // 8
         self._meta0 = c[DATA_OFF_W] // 8
-        self._pubq, self._slotpos, self._slotver, self._slotflag = L.pubq, L.slotpos, L.slotver, L.slotflag
+        self._pubq, self._slotpos, self._slotver = L.pubq, L.slotpos, L.slotver
         self.number_of_slots: int = self._N
         self.values_per_slot: int = c[VPS_W]
         self.dtype = setup["dtype"]
@@ -160,6 +157,7 @@ class Attachment:
         self.metadata_dtype = list(METADATA_DTYPE)
         self._views: list = [None] * self._N
         self._sems: dict[str, object] = {}
+        self._gsems: dict[int, tuple] = {}
         self._rec = -1
         self._recw = -1
 
@@ -198,14 +196,15 @@ class Attachment:
         return np.ndarray((), _META_NP, self._mm, m)
 
     # ---- locks ------------------------------------------------------------------------------
+    # A participant marks the lock it holds in its record (R_LOCK) before a non-blocking attempt and
+    # clears the mark after releasing, so every live holder is marked: a lock that stays taken while no
+    # live participant marks it belongs to a dead one and may be broken (under the admin lock).
+
     def _acquire(self, lid: int):
-        """Take a hot lock with the want/hold marks that let a reclaimer tell who holds it."""
         lk = self._lock(lid)
-        c = self._ctl
-        c[self._recw + R_LOCK] = lid
+        self._ctl[self._recw + R_LOCK] = lid
         if not lk.acquire(False):
             self._acquire_slow(lk, lid)
-        c[self._recw + R_LOCK] = lid | HOLD
         return lk
 
     def _release(self, lk) -> None:
@@ -213,9 +212,33 @@ class Attachment:
         self._ctl[self._recw + R_LOCK] = -1
 
     def _acquire_slow(self, lk, lid: int) -> None:
+        c, mark = self._ctl, self._recw + R_LOCK
+        c[mark] = -1  # a waiter is not a holder
+        rounds = 0
         while not lk.acquire(True, LOCK_PATIENCE):
+            rounds += 1
             self.reclaim_dead()
-            self._ctl[self._recw + R_LOCK] = lid  # reclaiming took other locks and cleared the mark
+            if rounds % 10 == 0:  # its holder may have died between acquiring and marking
+                with self._admin():
+                    self._break_lock(lk, lid)
+        c[mark] = lid
+
+    def _live_marks(self, lid: int) -> bool:
+        c, L = self._ctl, self._L
+        for r in range(L.max_procs):
+            b = L.record(r)
+            if c[b + R_LOCK] == lid and (pid := c[b + R_PID]) > 0 and _ipc.pid_alive(pid):
+                return True
+        return False
+
+    def _break_lock(self, lk, lid: int) -> None:
+        """Free a lock that no live participant holds (caller holds the admin lock)."""
+        if lk.acquire(True, LOCK_PATIENCE):
+            lk.release()
+            return
+        if not self._live_marks(lid):
+            log.warning("buffer %s: freeing lock %d held by a dead process", self.name, lid)
+            lk.release()
 
     @contextlib.contextmanager
     def _admin(self):
@@ -333,54 +356,84 @@ class Attachment:
                     m = v
         return max(m, 0)
 
-    def _publish(self, i: int, flag: int) -> None:
-        """Put slot i at the next position (caller holds the writers' lock)."""
+    def _publish(self, entry: int) -> None:
+        """Put slot ``entry`` (or ``~slot`` for one readers must skip) at the next position.
+
+        The caller holds the writers' lock.
+        """
         c = self._ctl
         p = c[PUBLISH]
-        c[self._pubq + p % self._N] = i
-        c[self._slotpos + i] = p
-        c[self._slotflag + i] = flag
+        c[self._pubq + p % self._N] = entry
+        c[self._slotpos + (entry if entry >= 0 else ~entry)] = p
         c[PUBLISH] = p + 1
 
     def _wake_readers(self) -> None:
-        c, L = self._ctl, self._L
+        """Post one token to every group with an unwoken sleeper (a new event is there for it)."""
+        c, rw = self._ctl, self._recw
         for g in range(c[NGROUPS]):
-            gb = L.group(g)
-            if c[gb + G_SLEEP] > c[gb + G_POSTED]:
-                self._post(lock_of_group(g), gb + G_SLEEP, gb + G_POSTED, door_of_group(g), 1)
+            ws = GROUPS + g * LINE + G_SLEEP
+            if not c[ws]:
+                continue
+            lid = 2 + g
+            lk, door = self._group_sems(g)
+            c[rw + R_LOCK] = lid
+            if not lk.acquire(False):
+                self._acquire_slow(lk, lid)
+            wake = c[ws] > c[ws + 1]  # G_POSTED follows G_SLEEP
+            if wake:
+                c[ws + 1] += 1
+            lk.release()
+            c[rw + R_LOCK] = -1
+            if wake:
+                door.release()
+
+    def _group_sems(self, g: int) -> tuple:
+        t = self._gsems.get(g)
+        if t is None:
+            t = self._gsems[g] = (self._lock(lock_of_group(g)), self._door(door_of_group(g)))
+        return t
 
     def _post(self, lid: int, w_sleep: int, w_posted: int, did: int, n: int) -> None:
-        """Post up to n tokens, never more than there are unwoken sleepers."""
+        """Post up to n tokens, never more than there are unwoken sleepers.
+
+        The tokens go out after the lock is released, so the woken process does not find it taken.
+        """
         c = self._ctl
         lk = self._acquire(lid)
-        try:
-            k = min(n, c[w_sleep] - c[w_posted])
-            if k > 0:
-                c[w_posted] += k
-                door = self._door(did)
-                for _ in range(k):
-                    door.release()
-        finally:
-            self._release(lk)
+        k = min(n, c[w_sleep] - c[w_posted])
+        if k > 0:
+            c[w_posted] += k
+        self._release(lk)
+        if k > 0:
+            door = self._door(did)
+            for _ in range(k):
+                door.release()
 
-    def _sleep(self, lid: int, w_sleep: int, w_posted: int, did: int, ready, timeout: float) -> None:
-        """Announce, re-check ``ready()`` (the lock release orders the two), then wait for a token."""
+    def _sleep_announce(self, lid: int, w_sleep: int, did: int) -> None:
         c = self._ctl
         lk = self._acquire(lid)
         c[w_sleep] += 1
         c[self._recw + R_SLEEP] = did
+        self._release(lk)  # a full barrier: our mark is visible before we look at the condition
+
+    def _sleep_end(self, lid: int, w_sleep: int, w_posted: int, got: bool) -> None:
+        c = self._ctl
+        lk = self._acquire(lid)
+        c[w_sleep] -= 1
+        if got:
+            c[w_posted] -= 1
+        c[self._recw + R_SLEEP] = -1
         self._release(lk)
+
+    def _sleep(self, lid: int, w_sleep: int, w_posted: int, did: int, ready, timeout: float) -> None:
+        """Announce, re-check ``ready()``, then wait for a token (or the timeout)."""
+        self._sleep_announce(lid, w_sleep, did)
         got = False
         try:
             if not ready():
                 got = self._door(did).acquire(True, max(0.0, timeout))
         finally:
-            lk = self._acquire(lid)
-            c[w_sleep] -= 1
-            if got:
-                c[w_posted] -= 1
-            c[self._recw + R_SLEEP] = -1
-            self._release(lk)
+            self._sleep_end(lid, w_sleep, w_posted, got)
 
     def _wake_all(self, lid: int, w_sleep: int, w_posted: int, did: int) -> None:
         self._post(lid, w_sleep, w_posted, did, 1 << 30)
@@ -414,31 +467,15 @@ class Attachment:
             )
         return reports
 
-    def _free_dead_lock(self, r: int) -> None:
-        c, L = self._ctl, self._L
-        mark = c[L.record(r) + R_LOCK]
-        if mark < 0:
-            return
-        lid = mark & ~HOLD
-        lk = self._lock(lid)
-        while not lk.acquire(True, LOCK_PATIENCE):
-            live_holder = any(
-                c[L.record(q) + R_LOCK] == lid | HOLD and _ipc.pid_alive(c[L.record(q) + R_PID])
-                for q in range(L.max_procs)
-                if q != r and c[L.record(q) + R_PID] > 0
-            )
-            if not live_holder:  # the dead process holds it; own it (or take it if freed meanwhile)
-                lk.acquire(False)
-                break
-        c[L.record(r) + R_LOCK] = -1
-        lk.release()
-
     def _reclaim_record(self, r: int) -> dict:
         c, L = self._ctl, self._L
         b = L.record(r)
         pid, role, g = c[b + R_PID], c[b + R_ROLE], c[b + R_GROUP]
         rep = {"pid": pid, "role": _ROLE_NAMES.get(role, "?"), "group": g, "lost_events": 0}
-        self._free_dead_lock(r)
+        lid = c[b + R_LOCK]
+        if lid >= 0:
+            self._break_lock(self._lock(lid), lid)
+            c[b + R_LOCK] = -1
         if c[b + R_SLEEP] >= 0:
             did = c[b + R_SLEEP]
             if did == 0:
@@ -458,17 +495,17 @@ class Attachment:
     def _reclaim_writer_slot(self, r: int) -> int:
         c, L = self._ctl, self._L
         b = L.record(r)
-        i, k = c[b + R_HELD], c[b + R_HELD2]
+        held = c[b + R_HELD]
+        k, i = divmod(held, self._N)
         lost = 0
         lk = self._acquire(LOCK_W)
         try:
-            others_claimed_k = any(
-                c[L.record(q) + R_HELD2] == k and c[L.record(q) + R_HELD] >= 0
-                for q in range(L.max_procs)
-                if q != r and c[L.record(q) + R_PID] > 0
+            # the claim completed (WCLAIM passed it) and nobody else made the same claim afterwards
+            others = any(
+                c[L.record(q) + R_HELD] == held for q in range(L.max_procs) if q != r and c[L.record(q) + R_PID]
             )
-            if i >= 0 and c[WCLAIM] > k and c[self._slotpos + i] == -1 and not others_claimed_k:
-                self._publish(i, SLOT_LOST)
+            if held >= 0 and c[WCLAIM] > k and c[self._slotpos + i] == -1 and not others:
+                self._publish(~i)
                 c[LOST] += 1
                 lost = 1
             c[b + R_HELD] = -1
@@ -491,7 +528,7 @@ class Attachment:
             self._recompute_rel(g)
         finally:
             self._release(lk)
-        if c[W_SLEEP] > c[W_POSTED]:
+        if c[W_SLEEP]:
             self._post(LOCK_W, W_SLEEP, W_POSTED, 0, c[W_SLEEP])
         return lost
 
@@ -507,7 +544,7 @@ class Attachment:
                 {
                     "group": g,
                     "active": bool(c[gb + G_ACT]),
-                    "consumed": c[gb + G_CONSUMED],
+                    "consumed": c[gb + G_RCLAIM] - c[gb + G_START] - c[gb + G_SKIPPED],
                     "pending": published - c[gb + G_RCLAIM],
                     "released": c[gb + G_REL] - c[gb + G_START],
                     "processes": c[gb + G_NMEM],

@@ -7,33 +7,33 @@ names for everything: at a few hundred thousand events per second each attribute
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Iterator
 
 import numpy as np
 
-from ._core import SLEEP_SLICE, Attachment, Flag, RingTimeout
+from ._core import DEAD_CHECK, SLEEP_SLICE, Attachment, Flag, RingTimeout
 from ._layout import (
     DEADSUM,
     DISCARDED,
-    G_CONSUMED,
+    G_NMEM,
     G_POSTED,
     G_RCLAIM,
     G_REL,
+    G_SKIPPED,
     G_SLEEP,
-    HOLD,
     LOCK_W,
+    NGROUPS,
     OACT,
     PAUSED,
     PUBLISH,
     R_HELD,
-    R_HELD2,
     R_LOCK,
+    R_SLEEP,
     RACT,
     ROLE_READER,
     ROLE_WRITER,
-    SLOT_DISCARDED,
-    SLOT_OK,
     W_POSTED,
     W_SLEEP,
     WACT,
@@ -41,6 +41,8 @@ from ._layout import (
     door_of_group,
     lock_of_group,
 )
+
+SPIN = 256  # polls of the publish cursor before a reader sleeps (about 20 µs)
 
 _now = time.time
 _mono = time.monotonic
@@ -73,6 +75,7 @@ class Writer(Attachment):
         self._ncalls = 0
         self._minrel_cache = self._minrel()
         self._wlock = self._lock(LOCK_W)
+        self._g_sleep0 = self._L.group(0) + G_SLEEP
 
     def get_new_buffer(self, timeout: float | None = None) -> np.ndarray:
         """Commit the previous slot, then wait for a free one; SystemExit once writers are deactivated."""
@@ -81,8 +84,30 @@ class Writer(Attachment):
         c = self._ctl
         if not c[WACT]:
             raise SystemExit
-        i = self._claim()
-        if i < 0:
+        # claim the next slot: the one published N positions ago, once every group released it
+        rw, n, lk = self._recw, self._N, self._wlock
+        c[rw + R_LOCK] = LOCK_W
+        if not lk.acquire(False):
+            self._acquire_slow(lk, LOCK_W)
+        k = c[WCLAIM]
+        if k >= self._minrel_cache + n:
+            self._minrel_cache = self._minrel()
+        if k < self._minrel_cache + n:
+            if k < n:
+                i = k
+            else:
+                i = c[self._pubq + (k - n) % n]
+                if i < 0:
+                    i = ~i
+            c[rw + R_HELD] = k * n + i
+            c[self._slotpos + i] = -1
+            c[self._slotver + i] += 1
+            c[WCLAIM] = k + 1
+            lk.release()
+            c[rw + R_LOCK] = -1
+        else:
+            lk.release()
+            c[rw + R_LOCK] = -1
             i = self._claim_slow(timeout)
         m = self._meta0 + i * self._stride_w
         c[m] = self._ncalls
@@ -95,34 +120,28 @@ class Writer(Attachment):
         return v if v is not None else self._view(i)
 
     def _claim(self) -> int:
-        c = self._ctl
-        rw = self._recw
-        lk = self._wlock
-        c[rw + R_LOCK] = LOCK_W
-        if not lk.acquire(False):
-            self._acquire_slow(lk, LOCK_W)
-        c[rw + R_LOCK] = LOCK_W | HOLD
-        k = c[WCLAIM]
-        n = self._N
-        if k >= self._minrel_cache + n:
+        """The claim of ``get_new_buffer`` for the slow path; -1 if the ring is still full."""
+        c, n = self._ctl, self._N
+        lk = self._acquire(LOCK_W)
+        try:
+            k = c[WCLAIM]
             self._minrel_cache = self._minrel()
-        if k < self._minrel_cache + n:
+            if k >= self._minrel_cache + n:
+                return -1
             i = k if k < n else c[self._pubq + (k - n) % n]
-            c[rw + R_HELD2] = k
-            c[rw + R_HELD] = i
+            i = i if i >= 0 else ~i
+            c[self._recw + R_HELD] = k * n + i
             c[self._slotpos + i] = -1
             c[self._slotver + i] += 1
             c[WCLAIM] = k + 1
-        else:
-            i = -1
-        lk.release()
-        c[rw + R_LOCK] = -1
-        return i
+            return i
+        finally:
+            self._release(lk)
 
     def _claim_slow(self, timeout: float | None) -> int:
         c, n = self._ctl, self._N
         deadline = _deadline(timeout)
-        next_check = _mono() + 1.0
+        next_check = _mono() + DEAD_CHECK
 
         def ready() -> bool:
             self._minrel_cache = self._minrel()
@@ -138,7 +157,7 @@ class Writer(Attachment):
                 return i
             if _mono() > next_check:  # a reader killed while holding a slot would block us for ever
                 self.reclaim_dead()
-                next_check = _mono() + 1.0
+                next_check = _mono() + DEAD_CHECK
 
     def set_metadata(self, counter, timestamp, deadtime) -> None:
         """Set the metadata of the slot being filled (no-op without one, as in the original)."""
@@ -146,49 +165,62 @@ class Writer(Attachment):
         if i < 0:
             return
         m = self._meta0 + i * self._stride_w
-        self._ctl[m] = int(counter)
         cf = self._ctlf
-        cf[m + 1] = float(timestamp)
-        cf[m + 2] = float(deadtime)
+        try:
+            self._ctl[m] = counter
+            cf[m + 1] = timestamp
+            cf[m + 2] = deadtime
+        except TypeError:  # e.g. a float counter: store it the way numpy would cast it
+            self._ctl[m] = int(counter)
+            cf[m + 1] = float(timestamp)
+            cf[m + 2] = float(deadtime)
 
     def process_buffer(self) -> None:
         """Commit the current slot: it becomes visible to every reader group, in commit order."""
         i = self._slot
         if i < 0:
             return
-        cf = self._ctlf
+        c, cf = self._ctl, self._ctlf
         m = self._meta0 + i * self._stride_w
         if cf[m + 1] == -1.0:
             cf[m + 1] = _now()
-        self._commit(i, SLOT_OK, cf[m + 2])
-
-    def _commit(self, i: int, flag: int, deadtime: float) -> None:
-        c = self._ctl
-        rw = self._recw
-        lk = self._wlock
+        d = cf[m + 2]
+        rw, lk = self._recw, self._wlock
         c[rw + R_LOCK] = LOCK_W
         if not lk.acquire(False):
             self._acquire_slow(lk, LOCK_W)
-        c[rw + R_LOCK] = LOCK_W | HOLD
         p = c[PUBLISH]
         c[self._pubq + p % self._N] = i
         c[self._slotpos + i] = p
-        c[self._slotflag + i] = flag
-        if flag == SLOT_OK:
-            self._ctlf[DEADSUM] += deadtime
-        else:
-            c[DISCARDED] += 1
+        if d:
+            cf[DEADSUM] += d
         c[PUBLISH] = p + 1
         c[rw + R_HELD] = -1
         lk.release()
         c[rw + R_LOCK] = -1
         self._slot = -1
-        self._wake_readers()
+        ng = c[NGROUPS]
+        if ng == 1:
+            if c[self._g_sleep0]:
+                self._wake_readers()
+        elif ng:
+            self._wake_readers()
 
     def discard(self) -> None:
         """Give the current slot back unseen (readers skip it; counted as discarded)."""
-        if self._slot >= 0:
-            self._commit(self._slot, SLOT_DISCARDED, 0.0)
+        i = self._slot
+        if i < 0:
+            return
+        c = self._ctl
+        lk = self._acquire(LOCK_W)
+        try:
+            self._publish(~i)
+            c[DISCARDED] += 1
+            c[self._recw + R_HELD] = -1
+        finally:
+            self._release(lk)
+        self._slot = -1
+        self._wake_readers()
 
     @contextlib.contextmanager
     def slot(self, timeout: float | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -197,9 +229,8 @@ class Writer(Attachment):
         ``meta`` is a writable record with fields counter, timestamp, deadtime.
         """
         data = self.get_new_buffer(timeout)
-        i = self._slot
         try:
-            yield data, self._meta_record(i)
+            yield data, self._meta_record(self._slot)
         except BaseException:
             self.discard()
             raise
@@ -230,6 +261,7 @@ class Reader(Attachment):
         self._slot = -1
         self._pos = -1
         self._wake_batch = max(1, self._N // 8)
+        self._spin = SPIN
 
     def get(self, timeout: float | None = None) -> np.ndarray:
         """Release the previous slot, wait for the next one of this group; SystemExit at shutdown."""
@@ -243,44 +275,50 @@ class Reader(Attachment):
         v = self._views[i]
         return v if v is not None else self._view(i)
 
-    def _next(self) -> int:
-        """Release what we hold and claim the next live position, in one critical section."""
+    def _next(self, woke: int = 0) -> int:
+        """Release what we hold and claim the next live position, in one critical section.
+
+        ``woke`` (1: timed out, 2: got a token) also ends a sleep announced with ``_sleep_announce``.
+        """
         c = self._ctl
-        rw, gb = self._recw, self._gb
-        lk = self._glock
+        rw, gb, lk = self._recw, self._gb, self._glock
         c[rw + R_LOCK] = self._glid
         if not lk.acquire(False):
             self._acquire_slow(lk, self._glid)
-        c[rw + R_LOCK] = self._glid | HOLD
+        if woke:
+            c[gb + G_SLEEP] -= 1
+            if woke == 2:
+                c[gb + G_POSTED] -= 1
+            c[rw + R_SLEEP] = -1
         pos = self._pos
-        recompute = released = pos >= 0
-        if released:
-            c[rw + R_HELD] = -1
-            recompute = pos == c[gb + G_REL]
         r = c[gb + G_RCLAIM]
         top = c[PUBLISH]
         i = -1
+        recompute = pos >= 0 and pos == c[gb + G_REL]
         while r < top:
-            s = c[self._pubq + r % self._N]
-            if not c[self._slotflag + s]:
-                i = s
+            i = c[self._pubq + r % self._N]
+            if i >= 0:
                 break
             r += 1  # lost or discarded: nobody will see it
+            c[gb + G_SKIPPED] += 1
             recompute = True
+            i = -1
         if i >= 0:
             c[rw + R_HELD] = r
             c[gb + G_RCLAIM] = r + 1
-            c[gb + G_CONSUMED] += 1
             self._pos = r
         else:
+            c[rw + R_HELD] = -1
             c[gb + G_RCLAIM] = r
             self._pos = -1
-        if recompute:
+        if c[gb + G_NMEM] == 1:  # we are the group: the oldest position held is the one just claimed
+            c[gb + G_REL] = r
+        elif recompute:
             self._recompute_rel(self._group)
         lk.release()
         c[rw + R_LOCK] = -1
         self._slot = i
-        if released and c[W_SLEEP] > c[W_POSTED]:
+        if pos >= 0 and c[W_SLEEP]:
             self._wake_writer(top)
         return i
 
@@ -292,19 +330,40 @@ class Reader(Attachment):
             self._post(LOCK_W, W_SLEEP, W_POSTED, 0, free)
 
     def _get_slow(self, timeout: float | None) -> int:
-        c, gb, g = self._ctl, self._gb, self._group
+        """Wait for the next event: a short spin while events come fast, else sleep on the doorbell.
+
+        The spin (at most ~20 µs, yielding the CPU now and then) is kept only while events arrive
+        within 100 µs of running dry; a slow or paced stream never spins.
+        """
+        c, gb = self._ctl, self._gb
+        rclaim = gb + G_RCLAIM
+        for k in range(self._spin):
+            if c[PUBLISH] > c[rclaim]:
+                i = self._next()
+                if i >= 0:
+                    return i
+            if k & 31 == 31:
+                os.sched_yield()
         deadline = _deadline(timeout)
-
-        def ready() -> bool:
-            return c[PUBLISH] > c[gb + G_RCLAIM] or not c[RACT]
-
+        door = self._door(door_of_group(self._group))
+        t_dry = _mono()
         while True:
             left = _remaining(deadline, "get", self.name)
-            self._sleep(self._glid, gb + G_SLEEP, gb + G_POSTED, door_of_group(g), ready, left)
+            self._sleep_announce(self._glid, gb + G_SLEEP, door_of_group(self._group))
+            got = False
+            try:
+                if c[PUBLISH] <= c[rclaim] and c[RACT]:
+                    got = door.acquire(True, left)
+            except BaseException:
+                self._next(2 if got else 1)
+                raise
             if not c[RACT]:
+                self._next(2 if got else 1)
+                self.release()
                 raise SystemExit
-            i = self._next()
+            i = self._next(2 if got else 1)
             if i >= 0:
+                self._spin = SPIN if _mono() - t_dry < 1e-4 else 0
                 return i
 
     def release(self) -> None:
@@ -321,7 +380,7 @@ class Reader(Attachment):
         finally:
             self._release(lk)
         self._pos = self._slot = -1
-        if c[W_SLEEP] > c[W_POSTED]:
+        if c[W_SLEEP]:
             self._post(LOCK_W, W_SLEEP, W_POSTED, 0, c[W_SLEEP])
 
     def get_metadata(self) -> tuple:
@@ -406,12 +465,12 @@ class Observer(Attachment):
         for _ in range(8):
             p = c[PUBLISH] - 1
             i = c[self._pubq + p % self._N]
+            if i < 0:  # lost or discarded
+                self._last = p
+                return None
             v1 = c[self._slotver + i]
             if c[self._slotpos + i] != p:
                 continue
-            if c[self._slotflag + i]:
-                self._last = p
-                return None
             data = self._view(i).copy()
             meta = self._meta_record(i).reshape(1).copy()
             if c[self._slotver + i] == v1 and c[self._slotpos + i] == p:

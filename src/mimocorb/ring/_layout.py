@@ -8,8 +8,6 @@ slot is ``[counter, timestamp, deadtime, spare | data ...]`` padded to a multipl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 MAGIC = 0x6D696D6F636F7262  # "mimocorb"
@@ -23,19 +21,18 @@ MAGIC_W, VERSION_W, NSLOTS_W, MAXG_W, MAXP_W, STRIDE_W, DATA_OFF_W, CREATOR_W = 
 # line 1: flags, rarely written
 WACT, RACT, OACT, PAUSED, STATE, NGROUPS, T_CREATED, MAXM_W = range(8, 16)
 # line 2: written by writers
-WCLAIM, PUBLISH, W_SLEEP, W_POSTED, LOST, DISCARDED, DEADSUM, VPS_W = range(16, 24)
+WCLAIM, PUBLISH, W_SLEEP, W_POSTED, LOST, DISCARDED, DEADSUM, VPS_W = range(16, 24)  # DEADSUM: float
 # line 3: administration
 ADMIN_HOLDER, BREAKER = 24, 25
 GROUPS = 32  # one line per group:
-G_ACT, G_RCLAIM, G_REL, G_START, G_CONSUMED, G_SLEEP, G_POSTED, G_NMEM = range(8)
+G_ACT, G_RCLAIM, G_REL, G_START, G_SKIPPED, G_SLEEP, G_POSTED, G_NMEM = range(8)
 
 # participant record (one line each)
-R_PID, R_ROLE, R_GROUP, R_HELD, R_HELD2, R_LOCK, R_SLEEP, R_SPARE = range(8)
-HOLD = 1 << 20  # R_LOCK = lock id while wanting it, lock id | HOLD while holding it
+R_PID, R_ROLE, R_GROUP, R_HELD, R_LOCK, R_SLEEP = range(6)  # two spare words
+# R_HELD: writer: claim number * nslots + slot; reader: position; -1: nothing held
 ROLE_OWNER, ROLE_WRITER, ROLE_READER = 1, 2, 3
 
-# slot flags
-SLOT_OK, SLOT_LOST, SLOT_DISCARDED = 0, 1, 2
+# a lost or discarded slot is published as ~slot (negative): readers skip it
 
 # buffer life-cycle state
 ST_RUNNING, ST_ENDING, ST_SHUTDOWN, ST_CLOSED = range(4)
@@ -52,67 +49,27 @@ def door_of_group(g: int) -> int:
     return 1 + g
 
 
-@dataclass(frozen=True)
 class Layout:
-    nslots: int
-    max_groups: int
-    max_procs: int
-    max_members: int
-    slot_bytes: int
+    """Offsets of one buffer's control block, computed once (they are read on every hot call)."""
 
-    @property
-    def members(self) -> int:  # word offset of the group member lists
-        return GROUPS + self.max_groups * LINE
-
-    @property
-    def pubq(self) -> int:  # slot index of each published position (mod nslots)
-        return self.members + self.max_groups * self.max_members
-
-    @property
-    def slotpos(self) -> int:  # position of a slot's published content, -1 while being written
-        return self.pubq + self.nslots
-
-    @property
-    def slotver(self) -> int:  # changes whenever a slot is claimed for writing (observer check)
-        return self.slotpos + self.nslots
-
-    @property
-    def slotflag(self) -> int:
-        return self.slotver + self.nslots
-
-    @property
-    def slotowner(self) -> int:  # participant record that claimed the slot
-        return self.slotflag + self.nslots
-
-    @property
-    def records(self) -> int:
-        off = self.slotowner + self.nslots
-        return (off + LINE - 1) // LINE * LINE
-
-    @property
-    def control_words(self) -> int:
-        return self.records + self.max_procs * LINE
-
-    @property
-    def stride(self) -> int:
-        return (META_BYTES + self.slot_bytes + 63) // 64 * 64
-
-    @property
-    def data_offset(self) -> int:
-        return (self.control_words * 8 + 63) // 64 * 64
-
-    @property
-    def size(self) -> int:
-        return self.data_offset + self.nslots * self.stride
+    def __init__(self, nslots: int, max_groups: int, max_procs: int, max_members: int, slot_bytes: int):
+        self.nslots, self.max_groups, self.max_procs = nslots, max_groups, max_procs
+        self.max_members, self.slot_bytes = max_members, slot_bytes
+        self.members = GROUPS + max_groups * LINE  # member record indices per group
+        self.pubq = self.members + max_groups * max_members  # slot of each position; ~slot if skipped
+        self.slotpos = self.pubq + nslots  # position of a slot's published content, -1 while written
+        self.slotver = self.slotpos + nslots  # changes whenever a slot is claimed (observer check)
+        self.records = (self.slotver + nslots + LINE - 1) // LINE * LINE
+        self.control_words = self.records + max_procs * LINE
+        self.stride = (META_BYTES + slot_bytes + 63) // 64 * 64
+        self.data_offset = (self.control_words * 8 + 63) // 64 * 64
+        self.size = self.data_offset + nslots * self.stride
 
     def group(self, g: int) -> int:
         return GROUPS + g * LINE
 
     def record(self, r: int) -> int:
         return self.records + r * LINE
-
-    def meta_word(self, slot: int) -> int:
-        return (self.data_offset + slot * self.stride) // 8
 
     def data_offset_of(self, slot: int) -> int:
         return self.data_offset + slot * self.stride + META_BYTES

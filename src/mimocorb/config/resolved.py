@@ -1,0 +1,135 @@
+"""What a validated setup resolves to: the typed description the run controller builds a run from.
+
+Everything here is plain data (numpy dtypes, paths, dicts) plus the resolved user callables, so that
+the controller never has to look at the YAML again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from .errors import Issue
+
+PathBase = Literal["absolute", "cwd", "setup_dir"]
+ConfigOrigin = Literal["config_file", "common", "FunctionConfigs", "none"]
+Dtype = list[tuple[str, np.dtype]] | np.dtype
+
+
+@dataclass(frozen=True)
+class ResolvedPath:
+    """A path from a setup or config file: as written, as absolute path, and which base resolved it."""
+
+    given: str
+    path: Path
+    base: PathBase
+
+
+@dataclass(frozen=True)
+class BufferLayout:
+    """One ring buffer, ready for ``NewBuffer(number_of_slots, values_per_slot, dtype)``.
+
+    ``dtype`` is a list of ``(field_name, numpy.dtype)`` tuples in file order for a field mapping
+    (compat-api §2: user code indexes it), or a plain ``numpy.dtype`` for a type-string ``data_type``.
+    """
+
+    name: str
+    number_of_slots: int
+    values_per_slot: int
+    dtype: Dtype
+
+
+@dataclass(frozen=True)
+class WorkerFunction:
+    """One ``Fkt_<index>`` block: which callable to run in how many processes, connected to what."""
+
+    key: str
+    index: int
+    fkt_name: str
+    file_name: str
+    module: ResolvedPath
+    module_name: str
+    function: Callable[..., Any] = field(repr=False, compare=False)
+    num_process: int
+    rb_assign: dict[str, str]
+    on_error: Literal["end", "restart"]
+    config_dict: dict[Any, Any]
+    config_origin: ConfigOrigin
+    config_path: Path | None
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return self._with_role("read")
+
+    @property
+    def writes(self) -> tuple[str, ...]:
+        return self._with_role("write")
+
+    @property
+    def observes(self) -> tuple[str, ...]:
+        return self._with_role("observe")
+
+    def _with_role(self, role: str) -> tuple[str, ...]:
+        return tuple(name for name, value in self.rb_assign.items() if value == role)
+
+
+@dataclass(frozen=True)
+class ValidatedSetup:
+    """A setup that passed every check; ``warnings`` lists what was accepted but looks suspicious."""
+
+    setup_file: Path
+    cwd: Path
+    setup_dict: dict[Any, Any]
+    output_directory: ResolvedPath
+    gui_control: bool
+    kbd_control: bool
+    buffers: tuple[BufferLayout, ...]
+    functions: tuple[WorkerFunction, ...]
+    runtime: float
+    runevents: int
+    common_config_file: ResolvedPath | None
+    config_files: tuple[Path, ...]
+    warnings: tuple[Issue, ...]
+
+    def summary(self) -> str:
+        """A few lines describing buffers, functions and limits, for ``mimocorb validate``."""
+        lines = [f"{len(self.buffers)} buffer(s):"]
+        lines += [f"  {_buffer_line(b)}" for b in self.buffers]
+        lines.append(f"{len(self.functions)} function(s):")
+        lines += [f"  {_function_line(f, self.cwd)}" for f in self.functions]
+        runtime = f"{self.runtime:g} s" if self.runtime else "unlimited"
+        runevents = str(self.runevents) if self.runevents else "unlimited"
+        lines.append(f"run limits: runtime {runtime}, runevents {runevents}")
+        lines.append(f"output directory: {display_path(self.output_directory.path, self.cwd)}")
+        return "\n".join(lines)
+
+
+def _buffer_line(buffer: BufferLayout) -> str:
+    if isinstance(buffer.dtype, list):
+        fields = ", ".join(f"{name}:{dtype}" for name, dtype in buffer.dtype)
+    else:
+        fields = str(buffer.dtype)
+    return f"{buffer.name}: {buffer.number_of_slots} slots x {buffer.values_per_slot} values [{fields}]"
+
+
+def _function_line(function: WorkerFunction, cwd: Path) -> str:
+    assign = ", ".join(f"{name}:{role}" for name, role in function.rb_assign.items()) or "no buffers"
+    config = function.config_origin
+    if function.config_path is not None:
+        config += f" {display_path(function.config_path, cwd)}"
+    return (
+        f"{function.key}: {function.fkt_name} from {display_path(function.module.path, cwd)} "
+        f"x{function.num_process} ({assign}; config: {config})"
+    )
+
+
+def display_path(path: Path, cwd: Path) -> str:
+    """A path relative to the working directory when it lies below it, else absolute."""
+    try:
+        return str(path.relative_to(cwd))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,229 @@
+"""Pydantic models of the setup file (compat-api §7) and of the common config file.
+
+The models check types and key names only.  Everything that needs more than one place of the file
+(consecutive names, buffer references, data flow) or the outside world (numpy types, modules, config
+files) is checked in ``validate``; that keeps the published JSON Schema an honest description of what a
+schema-aware editor can verify.
+
+Forward compatibility: unknown keys are errors everywhere, because a key this version does not know
+would otherwise be silently ignored and the run would differ from what the file says.  Top-level keys
+starting with ``x-`` or ``x_`` are the exception: they are reserved for users and for extensions (for
+example a place to park YAML anchors) and are ignored.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictBool,
+    StrictStr,
+    StringConstraints,
+    Tag,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+BUFFER_NAME_PATTERN = r"^RB_[1-9][0-9]*$"
+FUNCTION_NAME_PATTERN = r"^Fkt_[1-9][0-9]*$"
+PATTERN_TEXT = {BUFFER_NAME_PATTERN: "a buffer name 'RB_<n>'", FUNCTION_NAME_PATTERN: "a name 'Fkt_<n>'"}
+EXTENSION_PREFIXES = ("x-", "x_")
+MAIN_KEY = "Fkt_main"
+RB_ROLES = ("read", "write", "observe")
+
+# Tags of the internal unions; they appear in pydantic error locations and are stripped from key paths.
+_TYPE_STRING, _FIELD_MAPPING, _MAIN_ITEM, _WORKER_ITEM = "<type string>", "<fields>", "<Fkt_main>", "<Fkt_i>"
+UNION_TAGS = frozenset({_TYPE_STRING, _FIELD_MAPPING, _MAIN_ITEM, _WORKER_ITEM})
+
+BufferName = Annotated[str, StringConstraints(pattern=BUFFER_NAME_PATTERN)]
+FunctionName = Annotated[str, StringConstraints(pattern=FUNCTION_NAME_PATTERN)]
+NonNegativeNumber = Annotated[float, Field(ge=0, strict=True)]
+NonNegativeInt = Annotated[int, Field(ge=0, strict=True)]
+PositiveInt = Annotated[int, Field(ge=1, strict=True)]
+
+
+def _one_field_spec(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """Report a malformed field as one readable error instead of pydantic's per-element details."""
+    try:
+        return handler(value)
+    except ValidationError:
+        raise PydanticCustomError("field_spec", "expected a list [field_name, type_string]") from None
+
+
+FieldSpec = Annotated[
+    tuple[StrictStr, StrictStr],
+    WrapValidator(_one_field_spec),
+    Field(description="[field_name, numpy type string], e.g. ['chA', 'float64']"),
+]
+
+
+def _data_type_kind(value: Any) -> str | None:
+    if isinstance(value, str):
+        return _TYPE_STRING
+    return _FIELD_MAPPING if isinstance(value, dict) else None
+
+
+DataType = Annotated[
+    Annotated[StrictStr, Tag(_TYPE_STRING)]
+    | Annotated[dict[Any, FieldSpec], Field(min_length=1), Tag(_FIELD_MAPPING)],
+    Discriminator(
+        _data_type_kind,
+        custom_error_type="data_type",
+        custom_error_message="expected a numpy type string or a mapping label: [field_name, type_string]",
+    ),
+]
+
+
+class _Block(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BufferBlock(_Block):
+    """Body of one RB_<n> entry of RingBuffer."""
+
+    number_of_slots: PositiveInt = Field(description="number of slots of the ring")
+    channel_per_slot: PositiveInt = Field(description="values per slot (values_per_slot)")
+    data_type: DataType = Field(
+        description="numpy type string (plain buffer) or mapping of ignored labels to "
+        "[field_name, type_string]; field order = order in the file"
+    )
+
+
+class MainBlock(_Block):
+    """Body of Fkt_main: run limits and the common config file."""
+
+    runtime: NonNegativeNumber = Field(0, description="active run time in s; 0 = unlimited")
+    runevents: NonNegativeInt = Field(
+        0, description="events into RB_1 after which the run ends; 0 = unlimited"
+    )
+    config_file: StrictStr | None = Field(
+        None, description="common config file (general + one section per fkt_name)"
+    )
+
+
+class FunctionBlock(_Block):
+    """Body of one Fkt_<i> entry: a user function and the buffers it is connected to."""
+
+    file_name: StrictStr = Field(min_length=1, description="module path without '.py', e.g. modules/source")
+    fkt_name: StrictStr = Field(min_length=1, description="name of a callable in that module")
+    num_process: PositiveInt = Field(description="number of processes running the function")
+    RB_assign: (
+        Annotated[dict[BufferName, StrictStr], Field(json_schema_extra={"additionalProperties": False})]
+        | None
+    ) = Field(None, description="RB_<n>: read | write | observe, in call order")
+    config_file: StrictStr | None = Field(None, description="YAML file whose content is the config_dict")
+    on_error: Literal["end", "restart"] = Field("end", description="what the run does when a worker fails")
+
+
+def _functions_item_kind(value: Any) -> str | None:
+    if not isinstance(value, dict):
+        return None
+    return _MAIN_ITEM if MAIN_KEY in value else _WORKER_ITEM
+
+
+BufferItem = Annotated[
+    dict[BufferName, BufferBlock],
+    Field(min_length=1, max_length=1, json_schema_extra={"additionalProperties": False}),
+]
+MainItem = Annotated[dict[Literal["Fkt_main"], MainBlock | None], Field(min_length=1, max_length=1)]
+WorkerItem = Annotated[
+    dict[FunctionName, FunctionBlock],
+    Field(min_length=1, max_length=1, json_schema_extra={"additionalProperties": False}),
+]
+FunctionsItem = Annotated[
+    Annotated[MainItem, Tag(_MAIN_ITEM)] | Annotated[WorkerItem, Tag(_WORKER_ITEM)],
+    Discriminator(
+        _functions_item_kind,
+        custom_error_type="functions_item",
+        custom_error_message="expected a one-key mapping such as 'Fkt_1: {...}'",
+    ),
+]
+FunctionConfigsMap = dict[StrictStr, dict[Any, Any] | None]
+
+
+class SetupFile(_Block):
+    """The setup file as a whole (compat-api §7)."""
+
+    model_config = ConfigDict(
+        title="mimocorb setup file",
+        json_schema_extra={"patternProperties": {"^x[-_]": {"description": "ignored (user/extension data)"}}},
+    )
+
+    output_directory: StrictStr = Field("target", description="parent of the run directories")
+    GUI_control: StrictBool = Field(True, description="start the buffer-info window")
+    KBD_control: StrictBool = Field(True, description="read P/R/S/E commands from the terminal")
+    RingBuffer: list[BufferItem] = Field(min_length=1, description="RB_1, RB_2, ... in this order")
+    Functions: list[FunctionsItem] = Field(
+        min_length=1, description="Fkt_main first, then Fkt_1, Fkt_2, ... in this order"
+    )
+    FunctionConfigs: FunctionConfigsMap | None = Field(
+        None, description="fkt_name: config_dict (lowest precedence)"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_extension_keys(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        return {
+            k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith(EXTENSION_PREFIXES))
+        }
+
+
+class GeneralSection(BaseModel):
+    """``general`` of the common config file: run limits; other keys are free (anchors)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    runtime: NonNegativeNumber | None = None
+    runevents: NonNegativeInt | None = None
+
+
+class CommonConfigFile(BaseModel):
+    """The common config file: ``general`` plus free-form sections, one per ``fkt_name``.
+
+    Free-form parts may use any YAML keys (also numbers), which pydantic models cannot hold, so the
+    validator is given only ``general``'s run limits.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    general: GeneralSection | None = None
+
+
+def setup_keys_at(parent: tuple[Any, ...]) -> list[str] | None:
+    """Valid keys of the setup-file mapping at location ``parent`` (union tags removed), if it is a model."""
+    match parent:
+        case ():
+            model: type[BaseModel] = SetupFile
+        case ("RingBuffer", int(), str()):
+            model = BufferBlock
+        case ("Functions", int(), "Fkt_main"):
+            model = MainBlock
+        case ("Functions", int(), str()):
+            model = FunctionBlock
+        case _:
+            return None
+    return list(model.model_fields)
+
+
+def setup_json_schema() -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of the setup file, generated from ``SetupFile``."""
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **SetupFile.model_json_schema()}
+
+
+def setup_json_schema_text() -> str:
+    """Exact content of ``docs/setup.schema.json``; regenerate with ``python -m mimocorb.config.schema``."""
+    return json.dumps(setup_json_schema(), indent=2) + "\n"
+
+
+if __name__ == "__main__":
+    print(setup_json_schema_text(), end="")
