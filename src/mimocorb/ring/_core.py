@@ -502,7 +502,9 @@ class Attachment:
         try:
             # the claim completed (WCLAIM passed it) and nobody else made the same claim afterwards
             others = any(
-                c[L.record(q) + R_HELD] == held for q in range(L.max_procs) if q != r and c[L.record(q) + R_PID]
+                c[L.record(q) + R_HELD] == held
+                for q in range(L.max_procs)
+                if q != r and c[L.record(q) + R_PID]
             )
             if held >= 0 and c[WCLAIM] > k and c[self._slotpos + i] == -1 and not others:
                 self._publish(~i)

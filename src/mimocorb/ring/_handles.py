@@ -89,25 +89,27 @@ class Writer(Attachment):
         c[rw + R_LOCK] = LOCK_W
         if not lk.acquire(False):
             self._acquire_slow(lk, LOCK_W)
-        k = c[WCLAIM]
-        if k >= self._minrel_cache + n:
-            self._minrel_cache = self._minrel()
-        if k < self._minrel_cache + n:
-            if k < n:
-                i = k
+        try:
+            k = c[WCLAIM]
+            if k >= self._minrel_cache + n:
+                self._minrel_cache = self._minrel()
+            if k < self._minrel_cache + n:
+                if k < n:
+                    i = k
+                else:
+                    i = c[self._pubq + (k - n) % n]
+                    if i < 0:
+                        i = ~i
+                c[rw + R_HELD] = k * n + i
+                c[self._slotpos + i] = -1
+                c[self._slotver + i] += 1
+                c[WCLAIM] = k + 1
             else:
-                i = c[self._pubq + (k - n) % n]
-                if i < 0:
-                    i = ~i
-            c[rw + R_HELD] = k * n + i
-            c[self._slotpos + i] = -1
-            c[self._slotver + i] += 1
-            c[WCLAIM] = k + 1
+                i = -1
+        finally:  # an exception (e.g. Ctrl-C) must not leave the lock taken
             lk.release()
             c[rw + R_LOCK] = -1
-        else:
-            lk.release()
-            c[rw + R_LOCK] = -1
+        if i < 0:
             i = self._claim_slow(timeout)
         m = self._meta0 + i * self._stride_w
         c[m] = self._ncalls
@@ -189,15 +191,17 @@ class Writer(Attachment):
         c[rw + R_LOCK] = LOCK_W
         if not lk.acquire(False):
             self._acquire_slow(lk, LOCK_W)
-        p = c[PUBLISH]
-        c[self._pubq + p % self._N] = i
-        c[self._slotpos + i] = p
-        if d:
-            cf[DEADSUM] += d
-        c[PUBLISH] = p + 1
-        c[rw + R_HELD] = -1
-        lk.release()
-        c[rw + R_LOCK] = -1
+        try:
+            p = c[PUBLISH]
+            c[self._pubq + p % self._N] = i
+            c[self._slotpos + i] = p
+            if d:
+                cf[DEADSUM] += d
+            c[PUBLISH] = p + 1
+            c[rw + R_HELD] = -1
+        finally:
+            lk.release()
+            c[rw + R_LOCK] = -1
         self._slot = -1
         ng = c[NGROUPS]
         if ng == 1:
@@ -285,38 +289,40 @@ class Reader(Attachment):
         c[rw + R_LOCK] = self._glid
         if not lk.acquire(False):
             self._acquire_slow(lk, self._glid)
-        if woke:
-            c[gb + G_SLEEP] -= 1
-            if woke == 2:
-                c[gb + G_POSTED] -= 1
-            c[rw + R_SLEEP] = -1
-        pos = self._pos
-        r = c[gb + G_RCLAIM]
-        top = c[PUBLISH]
-        i = -1
-        recompute = pos >= 0 and pos == c[gb + G_REL]
-        while r < top:
-            i = c[self._pubq + r % self._N]
-            if i >= 0:
-                break
-            r += 1  # lost or discarded: nobody will see it
-            c[gb + G_SKIPPED] += 1
-            recompute = True
+        try:
+            if woke:
+                c[gb + G_SLEEP] -= 1
+                if woke == 2:
+                    c[gb + G_POSTED] -= 1
+                c[rw + R_SLEEP] = -1
+            pos = self._pos
+            r = c[gb + G_RCLAIM]
+            top = c[PUBLISH]
             i = -1
-        if i >= 0:
-            c[rw + R_HELD] = r
-            c[gb + G_RCLAIM] = r + 1
-            self._pos = r
-        else:
-            c[rw + R_HELD] = -1
-            c[gb + G_RCLAIM] = r
-            self._pos = -1
-        if c[gb + G_NMEM] == 1:  # we are the group: the oldest position held is the one just claimed
-            c[gb + G_REL] = r
-        elif recompute:
-            self._recompute_rel(self._group)
-        lk.release()
-        c[rw + R_LOCK] = -1
+            recompute = pos >= 0 and pos == c[gb + G_REL]
+            while r < top:
+                i = c[self._pubq + r % self._N]
+                if i >= 0:
+                    break
+                r += 1  # lost or discarded: nobody will see it
+                c[gb + G_SKIPPED] += 1
+                recompute = True
+                i = -1
+            if i >= 0:
+                c[rw + R_HELD] = r
+                c[gb + G_RCLAIM] = r + 1
+                self._pos = r
+            else:
+                c[rw + R_HELD] = -1
+                c[gb + G_RCLAIM] = r
+                self._pos = -1
+            if c[gb + G_NMEM] == 1:  # we are the group: the oldest position held is the one just claimed
+                c[gb + G_REL] = r
+            elif recompute:
+                self._recompute_rel(self._group)
+        finally:
+            lk.release()
+            c[rw + R_LOCK] = -1
         self._slot = i
         if pos >= 0 and c[W_SLEEP]:
             self._wake_writer(top)
