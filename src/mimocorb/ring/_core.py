@@ -460,8 +460,9 @@ class Attachment:
             for r in dead:
                 if is_dead(c[L.record(r) + R_PID]):
                     reports.append(self._reclaim_record(r))
-        for rep in reports:
-            log.warning(
+        for rep in reports:  # workers that simply exited leave records too: only losses are news
+            log.log(
+                logging.WARNING if rep["lost_events"] else logging.DEBUG,
                 "buffer %s: reclaimed %s process %d (%d event(s) lost)",
                 self.name, rep["role"], rep["pid"], rep["lost_events"],
             )
