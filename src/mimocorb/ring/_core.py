@@ -64,6 +64,7 @@ from ._layout import (
     ROLE_READER,
     ROLE_WRITER,
     STATE,
+    STRIDE_W,
     VPS_W,
     W_POSTED,
     W_SLEEP,
@@ -144,15 +145,18 @@ class Attachment:
             raise RuntimeError(f"segment '{self._base}' is not a mimocorb ring buffer")
         self._ctl = c
         self._ctlf = memoryview(self._mm).cast("d")
-        self._L = L = Layout(c[NSLOTS_W], c[MAXG_W], c[MAXP_W], c[MAXM_W], 0)
+        self._npdtype = np.dtype(setup["dtype"])
+        slot_bytes = c[VPS_W] * self._npdtype.itemsize
+        self._L = L = Layout(c[NSLOTS_W], c[MAXG_W], c[MAXP_W], c[MAXM_W], slot_bytes)
+        if L.stride != c[STRIDE_W] or L.data_offset != c[DATA_OFF_W]:
+            raise RuntimeError(f"setup dict of buffer '{self.name}' does not match its shared memory layout")
         self._N = L.nslots
-        self._stride_w = (self._mm.size() - c[DATA_OFF_W]) // L.nslots // 8
-        self._meta0 = c[DATA_OFF_W] // 8
+        self._stride_w = L.stride // 8
+        self._meta0 = L.data_offset // 8
         self._pubq, self._slotpos, self._slotver = L.pubq, L.slotpos, L.slotver
         self.number_of_slots: int = self._N
         self.values_per_slot: int = c[VPS_W]
         self.dtype = setup["dtype"]
-        self._npdtype = np.dtype(self.dtype)
         self.debug: bool = bool(setup.get("debug", False))
         self.metadata_dtype = list(METADATA_DTYPE)
         self._views: list = [None] * self._N

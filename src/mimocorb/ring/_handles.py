@@ -401,7 +401,10 @@ class Reader(Attachment):
     def data_available(self) -> bool:
         """Something is pending for this group (or the buffer shut down, so ``get()`` returns at once)."""
         c = self._ctl
-        return c[PUBLISH] > c[self._gb + G_RCLAIM] or not c[RACT]
+        if not c[RACT]:
+            return True
+        n = self._N  # lost or discarded slots do not count
+        return any(c[self._pubq + r % n] >= 0 for r in range(c[self._gb + G_RCLAIM], c[PUBLISH]))
 
     def __iter__(self) -> Iterator[np.ndarray]:
         """Iterate over this group's share of the events until the buffer shuts down."""
