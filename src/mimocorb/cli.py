@@ -8,6 +8,7 @@ Handlers import what they need themselves, so that ``mimocorb --help`` stays fas
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -40,7 +41,102 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
-_SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (_add_validate,)
+def _add_run(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run the data acquisition a setup file describes",
+        description="Validate the setup, start its buffers and workers and run until an end condition, "
+        "a command (P pause, R resume, S stop, E end on stdin) or SIGINT/SIGTERM ends it in order. "
+        "Exit code 0 for a clean run, 1 if the setup is invalid (nothing started), 3 if a worker failed "
+        "or had to be terminated.",
+    )
+    parser.add_argument("setup", help="setup YAML file")
+    parser.add_argument(
+        "--runtime", type=_non_negative(float), metavar="S", help="end after S s of active time"
+    )
+    parser.add_argument("--events", type=_non_negative(int), metavar="N", help="end after N events in RB_1")
+    parser.add_argument("--no-gui", action="store_true", help="never start the buffer-info window")
+    parser.add_argument("--no-kbd", action="store_true", help="do not read commands from stdin")
+    parser.add_argument("--output", metavar="DIR", help="parent directory of the run directory")
+    parser.add_argument(
+        "--grace",
+        type=_non_negative(float),
+        default=10.0,
+        metavar="S",
+        help="bound of the orderly end in seconds (default 10)",
+    )
+    parser.add_argument(
+        "--start-method",
+        choices=("fork", "spawn", "forkserver"),
+        help="how worker processes are started (default: $MIMOCORB_START_METHOD, else fork on Linux)",
+    )
+    parser.add_argument("-v", "--verbose", type=int, default=2, metavar="N", help="0 quiet ... 3 chatty (2)")
+    parser.add_argument("-d", "--debug", action="store_true", help="debug logging")
+    parser.set_defaults(handler=_run)
+
+
+def _non_negative(kind: type) -> Callable[[str], float | int]:
+    def convert(text: str) -> float | int:
+        value = kind(text)
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"expected a value >= 0, got {text}")
+        return value
+
+    convert.__name__ = kind.__name__
+    return convert
+
+
+def _run(args: argparse.Namespace) -> int:
+    from mimocorb.config import ConfigError
+    from mimocorb.run import EXIT_SETUP, RunOptions, open_run
+
+    options = RunOptions(
+        runtime=args.runtime,
+        runevents=args.events,
+        grace=args.grace,
+        start_method=args.start_method,
+        verbose=args.verbose,
+        debug=args.debug,
+        gui=False if args.no_gui else None,
+        kbd=False if args.no_kbd else None,
+        output=args.output,
+    )
+    try:
+        controller = open_run(args.setup, options)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_SETUP
+    except OSError as exc:  # no setup file, or the run directory cannot be created
+        where = "" if not os.path.isfile(args.setup) else "cannot prepare the run: "
+        print(f"{where}{exc}", file=sys.stderr)
+        return EXIT_SETUP
+    return controller.run().exit_code
+
+
+def _add_cleanup(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "cleanup",
+        help="remove shared memory left behind by killed runs",
+        description="Remove ring-buffer shared memory and semaphores whose creating process is dead.",
+    )
+    parser.set_defaults(handler=_cleanup)
+
+
+def _cleanup(args: argparse.Namespace) -> int:
+    from mimocorb.ring import cleanup_stale
+
+    removed = cleanup_stale()
+    for name in removed:
+        print(f"removed {name}")
+    print(f"{len(removed)} stale shared-memory object(s) removed")
+    return 0
+
+
+_SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
+    _add_validate,
+    _add_run,
+    _add_cleanup,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

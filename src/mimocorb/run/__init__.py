@@ -1,0 +1,62 @@
+"""The run controller: turns a validated setup into a data-acquisition run (docs/running.md).
+
+Modules, by what they hold:
+
+* ``launch``     — from a setup file to a controller: validation, run directory, copies, run.log
+* ``controller`` — the state machine and main loop, end conditions, supervision decisions, summary
+* ``ending``     — the orderly end: sources first, then buffers drained in data-flow order, bounded
+* ``plan``       — the data-flow plan: sources, writers/readers per buffer, data-flow order
+* ``supervisor`` — worker processes: start, output/error pipes, end detection, terminate
+* ``child``      — what runs inside a worker process around the user function
+* ``eventlimit`` — the exact ``runevents`` cut in the processes writing the first buffer
+* ``rundir``     — run directory naming, file copies, run.log, JSON output
+* ``status``     — console, status line, stats.csv
+* ``inputs``     — keyboard/pipe commands and signals
+* ``gui``        — the optional buffer-info window process
+* ``options``    — run options, start method, results and exit codes
+
+Importing this package imports neither GUI libraries nor user modules (D1, D2, D26). The public names
+are loaded on first use, so that a worker process, which needs only ``child``, starts fast under spawn.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .controller import RunController
+    from .launch import open_run, prepare_directory, run_setup
+    from .options import EXIT_FAILED, EXIT_OK, EXIT_SETUP, RunOptions, RunResult, resolve_start_method
+
+_LAZY = {
+    "RunController": "controller",
+    "open_run": "launch",
+    "prepare_directory": "launch",
+    "run_setup": "launch",
+    "EXIT_FAILED": "options",
+    "EXIT_OK": "options",
+    "EXIT_SETUP": "options",
+    "RunOptions": "options",
+    "RunResult": "options",
+    "resolve_start_method": "options",
+}
+
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_SETUP",
+    "RunController",
+    "RunOptions",
+    "RunResult",
+    "open_run",
+    "prepare_directory",
+    "resolve_start_method",
+    "run_setup",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)

@@ -1,0 +1,363 @@
+"""Worker processes: starting them, collecting their output and errors, noticing their end.
+
+The supervisor never blocks and owns no thread. The controller's loop waits on ``waitables()`` (process
+sentinels, the output pipes, the error pipes) together with its own inputs and hands what became ready
+to ``dispatch``; ``reap()`` then names the processes that ended since the last call.
+
+Each worker process has two pipes to the controller, created just before it starts (so a process forked
+later cannot inherit the write end of another worker's pipe):
+
+* its stdout/stderr, read as raw bytes and split into lines, each passed to ``on_output``;
+* structured messages (``WorkerError`` when the user function raised), passed to ``on_error`` at once.
+
+A process's end is noticed by its sentinel and, as a fallback for sentinels held open by grandchildren
+that inherited them, by polling every process on each ``reap()`` (one ``waitpid`` per process per loop
+iteration, ≤ 0.1 s).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+import time
+import types
+from collections.abc import Callable, Iterator
+from multiprocessing.connection import Connection
+from typing import Any
+
+from .child import WorkerError, WorkerSpec, worker_main
+
+MAX_LINE = 65536  # a "line" without newline is passed on once it is this long
+READ_CHUNK = 65536
+READ_BUDGET = 1 << 20  # bytes read from one pipe per dispatch, so one chatty worker cannot starve the loop
+
+
+class WorkerProcess:
+    """One worker process slot (``Fkt_<i>`` instance k) across its restarts."""
+
+    def __init__(self, spec: WorkerSpec, on_error: str) -> None:
+        self.spec = spec
+        self.on_error = on_error
+        self.process: Any = None
+        self.pids: list[int] = []
+        self.state = "created"  # created, running, exited, failed, killed, terminated
+        self.exitcode: int | None = None
+        self.errors: list[WorkerError] = []
+        self.restarts = 0
+        self.terminated = False  # we sent SIGTERM/SIGKILL to the current incarnation
+        self.start_error: str | None = None
+        self.t_start: float | None = None
+        self.t_end: float | None = None
+        self.lost_events = 0
+        self.reported = False  # the current incarnation's failure was announced
+        self._out: Connection | None = None
+        self._msg: Connection | None = None
+        self._sentinel: int | None = None
+        self._partial = b""
+
+    # -- identity -------------------------------------------------------------------------------
+    @property
+    def key(self) -> str:
+        return self.spec.key
+
+    @property
+    def fkt_name(self) -> str:
+        return self.spec.fkt_name
+
+    @property
+    def pid(self) -> int | None:
+        return self.pids[-1] if self.pids else None
+
+    @property
+    def name(self) -> str:
+        """How the process appears in logs: the function name, plus the instance if there are several."""
+        return self.spec.fkt_name if self.spec.instance == 0 else f"{self.spec.fkt_name}#{self.spec.instance}"
+
+    @property
+    def label(self) -> str:
+        pid = f", pid {self.pid}" if self.pid else ""
+        return f"{self.spec.key} {self.name}{pid}"
+
+    @property
+    def alive(self) -> bool:
+        return self.state == "running"
+
+    def exit_text(self) -> str:
+        """The end of the current incarnation in words."""
+        code = self.exitcode
+        if code is None:
+            return "still running" if self.alive else (self.start_error or "not started")
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            return f"killed by {name}"
+        return f"exit code {code}"
+
+
+class Supervisor:
+    """Starts worker processes and reports their output, errors and ends (see the module docstring)."""
+
+    def __init__(
+        self,
+        context: Any,
+        on_output: Callable[[WorkerProcess, str], None],
+        on_error: Callable[[WorkerProcess, WorkerError], None],
+    ) -> None:
+        self.context = context
+        self.workers: list[WorkerProcess] = []
+        self._on_output = on_output
+        self._on_error = on_error
+        self._by_fd: dict[int, tuple[WorkerProcess, str]] = {}
+        # output pipes of ended processes, kept until EOF: (worker, connection, partial line)
+        self._orphan_out: dict[int, list[Any]] = {}
+        self._reaped: list[WorkerProcess] = []
+
+    def add(self, spec: WorkerSpec, on_error: str) -> WorkerProcess:
+        worker = WorkerProcess(spec, on_error)
+        self.workers.append(worker)
+        return worker
+
+    # -- starting -------------------------------------------------------------------------------
+    def start(self, worker: WorkerProcess) -> bool:
+        """Start (or restart) ``worker``'s process; False if it could not be started (then it failed)."""
+        ctx = self.context
+        out_r, out_w = ctx.Pipe(duplex=False)
+        msg_r, msg_w = ctx.Pipe(duplex=False)
+        process = ctx.Process(target=worker_main, args=(worker.spec, out_w, msg_w), name=worker.spec.fkt_name)
+        worker.terminated = False
+        worker.exitcode = None
+        worker.reported = False
+        worker.start_error = None
+        try:
+            with start_guard(ctx):
+                process.start()
+        except Exception as exc:  # fork refused, args not picklable, ...
+            for conn in (out_r, out_w, msg_r, msg_w):
+                conn.close()
+            worker.state = "failed"
+            worker.start_error = f"could not be started: {type(exc).__name__}: {exc}"
+            worker.t_end = time.monotonic()
+            return False
+        out_w.close()
+        msg_w.close()
+        os.set_blocking(out_r.fileno(), False)
+        worker.process = process
+        worker.pids.append(process.pid)
+        worker.state = "running"
+        worker.t_start = time.monotonic()
+        worker.t_end = None
+        worker._out, worker._msg, worker._partial = out_r, msg_r, b""
+        worker._sentinel = process.sentinel
+        self._by_fd[out_r.fileno()] = (worker, "out")
+        self._by_fd[process.sentinel] = (worker, "sentinel")
+        return True
+
+    # -- watching -------------------------------------------------------------------------------
+    def waitables(self) -> list[Any]:
+        items: list[Any] = list(self._by_fd)
+        items += [w._msg for w in self.workers if w._msg is not None]
+        items += list(self._orphan_out)
+        return items
+
+    def dispatch(self, ready: list[Any]) -> None:
+        """Handle what ``multiprocessing.connection.wait`` returned (objects of ``waitables()``)."""
+        for item in ready:
+            if isinstance(item, Connection):
+                worker = next((w for w in self.workers if w._msg is item), None)
+                if worker is not None:
+                    self._read_messages(worker)
+                continue
+            if item in self._orphan_out:
+                self._read_orphan(item)
+                continue
+            entry = self._by_fd.get(item)
+            if entry is None:
+                continue
+            worker, kind = entry
+            if kind == "out":
+                self._read_output(worker)
+            else:  # sentinel: stop waiting on it; reap() polls the exit status
+                self._by_fd.pop(item, None)
+                worker._sentinel = None
+
+    def reap(self) -> list[WorkerProcess]:
+        """Workers whose process ended since the last call (output and messages read to the end)."""
+        ended = []
+        for worker in self.workers:
+            if worker.state != "running" or worker.process is None:
+                continue
+            code = worker.process.exitcode  # waitpid(WNOHANG)
+            if code is None:
+                continue
+            worker.exitcode = code
+            worker.t_end = time.monotonic()
+            self._read_messages(worker)
+            self._read_output(worker, final=True)
+            self._detach(worker)
+            if worker.terminated:
+                worker.state = "terminated"
+            elif code == 0:
+                worker.state = "exited"
+            elif code < 0:
+                worker.state = "killed"
+            else:
+                worker.state = "failed"
+            ended.append(worker)
+        return ended
+
+    def alive(self) -> list[WorkerProcess]:
+        return [w for w in self.workers if w.state == "running"]
+
+    def _read_messages(self, worker: WorkerProcess) -> None:
+        conn = worker._msg
+        if conn is None:
+            return
+        try:
+            while conn.poll():
+                item = conn.recv()
+                if isinstance(item, WorkerError):
+                    worker.errors.append(item)
+                    self._on_error(worker, item)
+        except (EOFError, OSError):
+            pass
+
+    def _read_output(self, worker: WorkerProcess, final: bool = False) -> None:
+        conn = worker._out
+        if conn is None:
+            return
+        data, eof = _read_available(conn.fileno())
+        if data:
+            self._emit(worker, worker._partial + data, final=final or eof)
+        elif (final or eof) and worker._partial:
+            self._emit(worker, worker._partial, final=True)
+        if eof:
+            self._by_fd.pop(conn.fileno(), None)
+            conn.close()
+            worker._out = None
+
+    def _emit(self, worker: WorkerProcess, data: bytes, final: bool) -> None:
+        *lines, rest = data.split(b"\n")
+        if (final and rest) or len(rest) >= MAX_LINE:
+            lines.append(rest)
+            rest = b""
+        worker._partial = rest
+        for line in lines:
+            self._on_output(worker, line.rstrip(b"\r").decode("utf-8", "replace"))
+
+    def _detach(self, worker: WorkerProcess) -> None:
+        """After the end of a process: stop watching its sentinel and error pipe.
+
+        Its output pipe stays watched until EOF: a grandchild that inherited it (a plot process, say)
+        may still write there, and its lines belong in run.log too.
+        """
+        if worker._sentinel is not None:
+            self._by_fd.pop(worker._sentinel, None)
+            worker._sentinel = None
+        if worker._msg is not None:
+            worker._msg.close()
+            worker._msg = None
+        if worker._out is not None:
+            fd = worker._out.fileno()
+            self._by_fd.pop(fd, None)
+            self._orphan_out[fd] = [worker, worker._out, worker._partial]
+            worker._out, worker._partial = None, b""
+
+    def _read_orphan(self, fd: int) -> None:
+        entry = self._orphan_out[fd]
+        worker, conn, partial = entry
+        data, eof = _read_available(fd)
+        if data or (eof and partial):
+            *lines, rest = (partial + data).split(b"\n")
+            if eof and rest:
+                lines.append(rest)
+                rest = b""
+            entry[2] = rest
+            for line in lines:
+                self._on_output(worker, line.rstrip(b"\r").decode("utf-8", "replace"))
+        if eof:
+            self._orphan_out.pop(fd, None)
+            conn.close()
+
+    # -- ending ---------------------------------------------------------------------------------
+    def terminate(self, worker: WorkerProcess) -> None:
+        if worker.alive and worker.process is not None:
+            worker.terminated = True
+            with contextlib.suppress(OSError, ValueError):
+                worker.process.terminate()
+
+    def kill(self, worker: WorkerProcess) -> None:
+        if worker.alive and worker.process is not None:
+            worker.terminated = True
+            with contextlib.suppress(OSError, ValueError):
+                worker.process.kill()
+
+    def close(self) -> None:
+        """Read what is left in the pipes and close them; processes must have ended."""
+        for worker in self.workers:
+            if worker._partial:
+                self._emit(worker, worker._partial, final=True)
+            for conn in (worker._out, worker._msg):
+                if conn is not None:
+                    conn.close()
+            worker._out = worker._msg = None
+            worker._sentinel = None
+            if worker.process is not None and not worker.alive:
+                with contextlib.suppress(Exception):
+                    worker.process.close()
+        for fd, (worker, conn, partial) in list(self._orphan_out.items()):
+            data, _ = _read_available(fd)
+            for line in (partial + data).split(b"\n"):
+                if line:
+                    self._on_output(worker, line.rstrip(b"\r").decode("utf-8", "replace"))
+            conn.close()
+        self._by_fd.clear()
+        self._orphan_out.clear()
+
+
+def _read_available(fd: int) -> tuple[bytes, bool]:
+    """What a non-blocking pipe holds right now (up to READ_BUDGET), and whether it reached EOF."""
+    chunks: list[bytes] = []
+    total = 0
+    while total < READ_BUDGET:
+        try:
+            chunk = os.read(fd, READ_CHUNK)
+        except BlockingIOError:
+            return b"".join(chunks), False
+        except OSError:
+            return b"".join(chunks), True
+        if not chunk:
+            return b"".join(chunks), True
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks), False
+
+
+@contextlib.contextmanager
+def start_guard(context: Any) -> Iterator[None]:
+    """Start a process so that it neither dies of an early Ctrl-C nor re-runs the caller's script.
+
+    * SIGINT is ignored while the process is created: the disposition is inherited through fork and
+      exec, so the child ignores Ctrl-C from its first instruction (the worker keeps it ignored).
+    * Under spawn and forkserver, multiprocessing would import the parent's ``__main__`` in the child.
+      A driver script like the seed's four-line ``run_daq.py`` has no ``if __name__ == "__main__"``
+      guard and would start a second run inside every worker. Workers need nothing from ``__main__``
+      (the user module is imported by file), so ``__main__`` is hidden while the process is created.
+    """
+    main_thread = threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
+    hide_main = context.get_start_method() != "fork"
+    main = sys.modules.get("__main__")
+    if hide_main:
+        sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if hide_main and main is not None:
+            sys.modules["__main__"] = main
+        if main_thread:
+            signal.signal(signal.SIGINT, old if old is not None else signal.SIG_DFL)

@@ -1,0 +1,198 @@
+"""Workers that raise, hang, get killed or fail repeatedly: reported, reclaimed, and the run ends in order."""
+
+from __future__ import annotations
+
+import pytest
+from runkit import buffers, fkt, only_run_dir, run_cli, seen, summary, write_setup
+
+CONFIGS = """\
+counting_source: {sleep: 0.0005}
+raising_filter: {fail_at: 40}
+suicidal_filter: {kill_at: 40}
+flaky_filter: {fail_at: 40}
+"""
+
+
+def _setup(project, name, filter_name, sink="counting_sink", on_error="", runtime=2.0):
+    filter_module = "chain_filter" if filter_name == "copy_filter" else "chain_faults"
+    sink_module = "chain_faults" if sink == "hanging_sink" else "chain_sink"
+    extra = f"on_error: {on_error}" if on_error else ""
+    body = buffers(2) + "Functions:\n"
+    body += fkt(1, "chain_source", "counting_source", "RB_1: write")
+    body += fkt(2, filter_module, filter_name, "RB_1: read, RB_2: write", extra=extra)
+    body += fkt(3, sink_module, sink, "RB_2: read", extra="config_file: final.yaml")
+    configs = CONFIGS + "copy_filter: {}\n"
+    return write_setup(project, name, body, main=f"runtime: {runtime}", configs=configs)
+
+
+def _worker(s, fkt_name):
+    found = [w for w in s["workers"] if w["fkt_name"] == fkt_name]
+    assert len(found) == 1, s["workers"]
+    return found[0]
+
+
+@pytest.mark.timeout(60)
+def test_worker_that_raises_is_reported_and_the_run_ends(project):
+    setup = _setup(project, "raise_setup.yaml", "raising_filter", runtime=30)
+    result = run_cli(["run", str(setup)], project)
+    assert result.returncode == 3, result.stdout
+    out = result.stdout
+    assert "ERROR in worker Fkt_2 'raising_filter'" in out
+    assert "ValueError: deliberate failure at event 40" in out
+    assert "chain_faults.py" in out and ", in raising_filter" in out  # the traceback
+    assert "worker_main" not in out  # ... starting at the user's code
+    run_dir = only_run_dir(project / "target")
+    log = (run_dir / "run.log").read_text()
+    assert "ERROR in worker Fkt_2 'raising_filter'" in log
+    assert "ValueError: deliberate failure at event 40" in log
+    s = summary(run_dir)
+    assert s["end_reason"] == "worker failed: Fkt_2 raising_filter"
+    assert s["exit_code"] == 3 and not s["clean"]
+    w = _worker(s, "raising_filter")
+    assert w["status"] == "failed" and w["exitcode"] == 1
+    assert w["errors"][0]["type"] == "ValueError"
+    assert "raise ValueError" in w["errors"][0]["traceback"]
+    assert s["failures"] and "raising_filter" in s["failures"][0]
+    # the rest of the chain ended normally with what had passed the failed stage
+    assert _worker(s, "counting_sink")["status"] == "exited"
+    assert _worker(s, "counting_source")["status"] == "exited"
+    assert sorted(seen(run_dir, "final")) == list(range(1, 40))
+    assert s["active_time_s"] < 30
+
+
+@pytest.mark.timeout(60)
+def test_worker_that_hangs_is_terminated_after_the_grace_period_and_named(project):
+    setup = _setup(project, "hang_setup.yaml", "copy_filter", sink="hanging_sink", runtime=0.5)
+    result = run_cli(["run", str(setup), "--grace", "1.5"], project)
+    assert result.returncode == 3, result.stdout
+    assert "grace period of 1.5 s over: terminating Fkt_3 hanging_sink" in result.stdout
+    assert "terminated after the grace period: Fkt_3 hanging_sink" in result.stdout
+    s = summary(only_run_dir(project / "target"))
+    assert s["end_reason"] == "runtime"
+    assert any("hanging_sink" in name for name in s["end_sequence"]["survivors"])
+    assert s["end_sequence"]["aborted"]
+    assert _worker(s, "hanging_sink")["status"] == "terminated"  # it ignored SIGTERM: SIGKILL followed
+    assert _worker(s, "copy_filter")["status"] == "exited"
+    # bounded: the grace period, one second between SIGTERM and SIGKILL, and some slack for a busy machine
+    assert s["end_sequence"]["duration_s"] < 1.5 + 1.0 + 3.0
+
+
+@pytest.mark.timeout(60)
+def test_worker_killed_by_sigkill_is_detected_and_reclaimed(project):
+    setup = _setup(project, "kill_setup.yaml", "suicidal_filter", runtime=30)
+    result = run_cli(["run", str(setup)], project)
+    assert result.returncode == 3, result.stdout
+    assert "worker Fkt_2 suicidal_filter" in result.stdout and "killed by SIGKILL" in result.stdout
+    run_dir = only_run_dir(project / "target")
+    s = summary(run_dir)
+    assert s["end_reason"] == "worker failed: Fkt_2 suicidal_filter"
+    w = _worker(s, "suicidal_filter")
+    assert w["status"] == "killed" and w["exitcode"] == -9
+    assert w["lost_events"] == 1  # the event it held when it died, released by reclaim
+    assert _worker(s, "counting_sink")["status"] == "exited"
+    assert sorted(seen(run_dir, "final")) == list(range(1, 40))
+    assert s["buffers"]["RB_2"]["shutdown"]["drained"]
+
+
+@pytest.mark.timeout(60)
+def test_on_error_restart_restarts_the_worker(project):
+    setup = _setup(project, "flaky_setup.yaml", "flaky_filter", on_error="restart", runtime=1.0)
+    result = run_cli(["run", str(setup)], project)
+    assert result.returncode == 0, result.stdout
+    assert "restarting Fkt_2 flaky_filter (restart 1 of 3)" in result.stdout
+    s = summary(only_run_dir(project / "target"))
+    assert s["end_reason"] == "runtime"
+    w = _worker(s, "flaky_filter")
+    assert w["restarts"] == 1 and len(w["pids"]) == 2 and len(w["errors"]) == 1
+    assert w["status"] == "exited"
+    assert s["restarts"] and not s["failures"]
+    # events after the failed one all went through the restarted worker
+    assert s["buffers"]["RB_2"]["events"] == s["events"] - 1
+
+
+@pytest.mark.timeout(60)
+def test_restarts_are_limited(project):
+    setup = _setup(project, "again_setup.yaml", "raising_filter", on_error="restart", runtime=30)
+    result = run_cli(["run", str(setup)], project)
+    assert result.returncode == 3, result.stdout
+    assert "restart 3 of 3" in result.stdout
+    s = summary(only_run_dir(project / "target"))
+    w = _worker(s, "raising_filter")
+    assert w["restarts"] == 3 and len(w["errors"]) == 4
+    assert s["end_reason"] == "worker failed: Fkt_2 raising_filter"
+
+
+@pytest.mark.timeout(60)
+def test_consumer_that_returns_early_ends_the_run(project):
+    """A reader function that simply returns would leave its buffer without consumer: the run ends."""
+    (project / "source.yaml").write_text("n_events: 0\n")
+    body = buffers(2) + "Functions:\n"
+    body += fkt(1, "chain_source", "counting_source", "RB_1: write")
+    body += fkt(2, "chain_filter", "copy_filter", "RB_1: read, RB_2: write")
+    body += fkt(3, "chain_faults", "early_sink", "RB_2: read")
+    setup = write_setup(project, "early_setup.yaml", body, main="runtime: 30", configs=CONFIGS)
+    result = run_cli(["run", str(setup)], project)
+    assert result.returncode == 0, result.stdout
+    s = summary(only_run_dir(project / "target"))
+    assert s["end_reason"] == "consumer ended: Fkt_3 early_sink"
+    assert "would have no consumer left" in result.stdout
+    # nobody reads RB_2 any more: the controller skips its events, so the filter is not blocked for ever
+    assert not s["end_sequence"]["aborted"], result.stdout
+    assert all(w["status"] == "exited" for w in s["workers"])
+    assert s["abandoned_consumers"][0]["buffer"] == "RB_2"
+    assert s["buffers"]["RB_1"]["consumers"][0]["consumed"] == s["events"]
+
+
+@pytest.mark.timeout(60)
+def test_stuck_worker_is_named_while_the_run_goes_on(project, capsys):
+    from mimocorb.run import RunOptions, run_setup
+
+    setup = _setup(project, "stuck_setup.yaml", "stuck_filter", runtime=2.5)
+    setup.write_text(setup.read_text() + "  stuck_filter: {stuck_at: 30}\n")
+    result = run_setup(setup, RunOptions(verbose=1, kbd=False, stall_warning=1.0, grace=1.0))
+    out = capsys.readouterr().out
+    assert "WARNING: RB_1 has been full for" in out
+    assert "waiting for Fkt_2 (stuck_filter)" in out
+    assert result.end_reason == "runtime"
+    assert result.exit_code == 3 and any("stuck_filter" in name for name in result.survivors)
+
+
+@pytest.mark.timeout(60)
+def test_worker_killed_from_outside_mid_run(project):
+    """SIGKILL to one of two filter processes while events flow: detected, reclaimed, run ends in order."""
+    import os
+    import signal
+    import sys
+
+    from runkit import chain, events_in_stats, finish, run_dirs, start_cli, wait_for
+
+    body = chain(2, source="import_source", filter_procs=(2,))
+    setup = write_setup(
+        project,
+        "kill_setup.yaml",
+        body,
+        configs="import_source: {sleep: 0.0005}\ncopy_filter: {pidfile: true}\n",
+    )
+    proc = start_cli([sys.executable, "-m", "mimocorb", "run", str(setup)], project)
+    run_dir = wait_for(
+        lambda: run_dirs(project / "target") and only_run_dir(project / "target"), 20, "run dir"
+    )
+    pidfiles = wait_for(lambda: sorted(run_dir.glob("pid_copy_filter_*")), 20, "filter pids")
+    wait_for(lambda: events_in_stats(run_dir) > 100, 20, "events", interval=0.1)
+    victim = int(pidfiles[0].read_text())
+    os.kill(victim, signal.SIGKILL)
+    out = finish(proc)
+    assert proc.returncode == 3, out
+    assert f"pid {victim} failed: killed by SIGKILL" in out
+    s = summary(run_dir)
+    assert s["end_reason"].startswith("worker failed: Fkt_2 copy_filter")
+    dead = next(w for w in s["workers"] if w["pid"] == victim)
+    assert dead["status"] == "killed"
+    others = [w for w in s["workers"] if w["pid"] != victim]
+    assert all(w["status"] == "exited" for w in others), others
+    # the other consumer of RB_1 got everything; the chain lost at most the event the victim held
+    n = s["events"]
+    assert sorted(seen(run_dir, "rb1")) == list(range(1, n + 1))
+    final = seen(run_dir, "final")
+    assert len(set(final)) == len(final) >= n - 1
+    assert s["buffers"]["RB_1"]["shutdown"]["drained"]
