@@ -1,0 +1,28 @@
+"""Exporters of the muon examples: pulse parameters to a text file, waveforms to a tar of parquet files.
+
+save_to_txt also closes a lifetime run with its physics result: after the last event (the end of the run
+reaches the exporter as SystemExit), it fits the muon lifetime to the decay times it wrote, if its config
+has a 'physics_summary' block (config/save_lifetime.yaml).
+"""
+
+from mimocorb.buffer_control import rb_toParquetfile, rb_toTxtfile
+
+
+def save_to_txt(source_list=None, sink_list=None, observe_list=None, config_dict=None, **rb_info):
+    """One tab-separated line per event: counter, timestamp, dead time, then the buffer's fields."""
+    summary = config_dict.get("physics_summary")
+    exporter_config = {key: value for key, value in config_dict.items() if key != "physics_summary"}
+    exporter = rb_toTxtfile(source_list=source_list, config_dict=exporter_config, **rb_info)
+    try:
+        exporter()
+    except SystemExit:  # the end of the run: every event is in the file
+        pass
+    if summary is not None:
+        from mimocorb.physics.summary import write_lifetime_summary
+
+        write_lifetime_summary(exporter_config, **summary)
+
+
+def save_parquet(source_list=None, sink_list=None, observe_list=None, config_dict=None, **rb_info):
+    """Every event's waveform as one parquet member of <filename>.tar."""
+    rb_toParquetfile(source_list=source_list, config_dict=config_dict, **rb_info)()

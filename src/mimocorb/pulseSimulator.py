@@ -1,0 +1,73 @@
+"""``mimocorb.pulseSimulator``: the mimoCoRB 1.0.2 face of the muon-detector simulator (compat-api §11).
+
+Usage as in the original, inside a source function or as a plain object::
+
+    sim = pulseSimulator(config_dict)            # the ``simulation_source`` config block
+    sim.init(number_of_channels=4, number_of_values=4250)
+    waveform = sim()                              # float32 mV, shape (4, 4250), after the configured sleep
+
+Events are generated in batches by :class:`mimocorb.physics.simulation.MuonEventGenerator` and handed out
+one at a time; every batch is a new array, so a returned waveform stays valid after later calls.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .physics.simulation import MuonEventGenerator, SimulationParameters
+
+__all__ = ["pulseSimulator"]
+
+BATCH_EVENTS = 32  # large enough to amortise numpy call overhead, small enough to stay in cache
+
+
+class pulseSimulator:
+    """Simulated triggered events of the four-layer muon detector (example-physics §1)."""
+
+    def __init__(self, config_dict: Mapping[str, Any], seed: int | None = None):
+        if "number_of_samples" not in config_dict:
+            raise ValueError("pulseSimulator config: required key 'number_of_samples' is missing")
+        self.config_dict = dict(config_dict)
+        self.params = SimulationParameters.from_config(config_dict)
+        self.number_of_samples = int(config_dict["number_of_samples"])
+        self.eventcount = int(config_dict.get("eventcount", 1000))  # kept for compatibility, unused (D24)
+        self.seed = seed
+        self.generator: MuonEventGenerator | None = None
+        self.channel_names: list[str] | None = None
+        self._batch: np.ndarray = np.empty((0, 0, 0), dtype=np.float32)
+        self._next = 0
+
+    def init(
+        self,
+        number_of_channels: int | None = None,
+        number_of_values: int | None = None,
+        channel_names: Sequence[str] | None = None,
+    ) -> None:
+        """Fix the event layout; channel count defaults to the names given, else 4; samples to the config."""
+        if number_of_channels is None:
+            number_of_channels = len(channel_names) if channel_names else 4
+        if number_of_values is None:
+            number_of_values = self.number_of_samples
+        self.channel_names = list(channel_names) if channel_names else None
+        self.generator = MuonEventGenerator(self.params, number_of_channels, number_of_values, self.seed)
+
+    def __call__(self) -> np.ndarray:
+        """Wait like a detector (fixed or exponential ``sleeptime``), then return the next event."""
+        if self.generator is None:
+            raise RuntimeError("pulseSimulator: call init() before asking for events")
+        self._sleep(self.generator.rng)
+        if self._next >= len(self._batch):
+            self._batch, _ = self.generator.generate(BATCH_EVENTS)
+            self._next = 0
+        event = self._batch[self._next]
+        self._next += 1
+        return event
+
+    def _sleep(self, rng: np.random.Generator) -> None:
+        mean = self.params.sleeptime
+        if mean > 0:
+            time.sleep(rng.exponential(mean) if self.params.random_sleep else mean)
