@@ -54,6 +54,8 @@ def calculate_decay_time(source_list=None, sink_list=None, observe_list=None, co
         return result
 
     try:
-        rbTransfer(source_list=source_list, sink_list=sink_list, config_dict=config_dict, ufunc=counted, **rb_info)()
+        rbTransfer(
+            source_list=source_list, sink_list=sink_list, config_dict=config_dict, ufunc=counted, **rb_info
+        )()
     finally:
         counter.save()

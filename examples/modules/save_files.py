@@ -5,6 +5,8 @@ reaches the exporter as SystemExit), it fits the muon lifetime to the decay time
 has a 'physics_summary' block (config/save_lifetime.yaml).
 """
 
+import contextlib
+
 from mimocorb.buffer_control import rb_toParquetfile, rb_toTxtfile
 
 
@@ -13,10 +15,9 @@ def save_to_txt(source_list=None, sink_list=None, observe_list=None, config_dict
     summary = config_dict.get("physics_summary")
     exporter_config = {key: value for key, value in config_dict.items() if key != "physics_summary"}
     exporter = rb_toTxtfile(source_list=source_list, config_dict=exporter_config, **rb_info)
-    try:
+    with contextlib.suppress(SystemExit):  # how the end of the run reaches the exporter
         exporter()
-    except SystemExit:  # the end of the run: every event is in the file
-        pass
+    # here every event of the run is in the file
     if summary is not None:
         from mimocorb.physics.summary import write_lifetime_summary
 

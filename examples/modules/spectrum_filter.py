@@ -23,4 +23,6 @@ def find_peaks(source_list=None, sink_list=None, observe_list=None, config_dict=
             return None  # no pulse in the trigger channel
         return [make_record(values, record_dtype)]
 
-    rbTransfer(source_list=source_list, sink_list=sink_list, config_dict=config_dict, ufunc=select, **rb_info)()
+    rbTransfer(
+        source_list=source_list, sink_list=sink_list, config_dict=config_dict, ufunc=select, **rb_info
+    )()

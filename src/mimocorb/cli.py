@@ -132,10 +132,81 @@ def _cleanup(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_demo(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "demo",
+        help="run the muon-lifetime example (simulated detector) from anywhere",
+        description="Run one of the examples shipped with mimocorb (see docs/example.md): simulated muon "
+        "waveforms, a double-pulse filter in two processes, text and parquet output, live displays (PNG "
+        "files without a display) and, for the lifetime example, a fit of the muon lifetime at the end. "
+        "The run directory is created under --output.",
+    )
+    parser.add_argument(
+        "example",
+        nargs="?",
+        default="lifetime",
+        choices=sorted(_DEMO_SETUPS),
+        help="lifetime (default): the seed's simulsource_setup.yaml; spin: up/down decays; "
+        "spectrum: pulse heights (demo_setup.yaml)",
+    )
+    parser.add_argument(
+        "--runtime",
+        type=_non_negative(float),
+        metavar="S",
+        help="end after S s (default: the example's, 60 s)",
+    )
+    parser.add_argument("--events", type=_non_negative(int), metavar="N", help="end after N events in RB_1")
+    parser.add_argument(
+        "--output", default="target", metavar="DIR", help="parent of the run directory (default: ./target)"
+    )
+    parser.add_argument("--no-gui", action="store_true", help="never start the buffer-info window")
+    parser.add_argument("-v", "--verbose", type=int, default=2, metavar="N", help="0 quiet ... 3 chatty (2)")
+    parser.set_defaults(handler=_demo)
+
+
+_DEMO_SETUPS = {
+    "lifetime": "simulsource_setup.yaml",
+    "spin": "spin_setup.yaml",
+    "spectrum": "demo_setup.yaml",
+}
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from mimocorb.config import ConfigError
+    from mimocorb.run import EXIT_SETUP, RunOptions, open_run
+
+    # shipped inside the package (src/mimocorb/examples links to the repository's examples/)
+    examples = Path(__file__).resolve().parent / "examples"
+    setup = examples / _DEMO_SETUPS[args.example]
+    if not setup.is_file():
+        print(f"mimocorb demo: the examples are not installed ({setup} is missing)", file=sys.stderr)
+        return EXIT_SETUP
+    output = os.path.abspath(args.output)
+    options = RunOptions(
+        runtime=args.runtime,
+        runevents=args.events,
+        verbose=args.verbose,
+        gui=False if args.no_gui else None,
+        output=output,
+    )
+    # run from the example directory, so that its modules/ and config/ are used whatever the current one holds
+    os.chdir(examples)
+    try:
+        controller = open_run(setup, options)
+    except (ConfigError, OSError) as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_SETUP
+    print(f"mimocorb demo: {setup.name}; results in {controller.run_dir}")
+    return controller.run().exit_code
+
+
 _SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_validate,
     _add_run,
     _add_cleanup,
+    _add_demo,
 )
 
 

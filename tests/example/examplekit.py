@@ -58,13 +58,21 @@ def as_slot(waveform: np.ndarray, dtype: Any) -> np.ndarray:
     return slot
 
 
-def run_setup(setup: Path, cwd: Path, *args: str, timeout: float = 60) -> tuple[subprocess.CompletedProcess, Path]:
+def run_setup(
+    setup: Path, cwd: Path, *args: str, timeout: float = 60
+) -> tuple[subprocess.CompletedProcess, Path]:
     """``mimocorb run`` in a child process; returns the result and the run directory."""
     command = [sys.executable, "-m", "mimocorb", "run", str(setup), "--no-gui", "--no-kbd", "-v", "1", *args]
     env = {**os.environ, "MPLBACKEND": "Agg"}
     env.pop("DISPLAY", None)  # headless, as on CI
     process = subprocess.Popen(
-        command, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        command,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     TRACKED_PIDS.add(process.pid)
     out, err = process.communicate(timeout=timeout)

@@ -9,8 +9,8 @@ from examplekit import as_slot, example_config, generator, load_example_module, 
 
 from mimocorb.physics.doublepulse import DoublePulseFilter
 from mimocorb.physics.lifetime import fit_lifetime
-from mimocorb.physics.spectrum import SpectrumFilter
 from mimocorb.physics.simulation import MUON_LIFETIME_NS
+from mimocorb.physics.spectrum import SpectrumFilter
 
 lifetime_filter = load_example_module("lifetime_filter")
 

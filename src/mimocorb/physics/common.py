@@ -12,7 +12,9 @@ class FilterConfigError(ValueError):
     """A filter configuration key is missing or has an unusable value."""
 
 
-def config_number(config: Mapping[str, Any], key: str, default: float | None = None, minimum: float = 0.0) -> float:
+def config_number(
+    config: Mapping[str, Any], key: str, default: float | None = None, minimum: float = 0.0
+) -> float:
     """The number under ``key``; the error names the key and what was expected."""
     if key not in config and default is None:
         raise FilterConfigError(f"filter config: required key '{key}' is missing")

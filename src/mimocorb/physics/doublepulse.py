@@ -29,7 +29,9 @@ def parse_signatures(raw: Any, n_channels: int) -> tuple[tuple[str, ...], ...]:
     signatures = []
     for k, signature in enumerate(raw):
         if not isinstance(signature, Sequence) or isinstance(signature, str) or not signature:
-            raise FilterConfigError(f"filter config: signatures[{k}] expected a list of rows, found {signature!r}")
+            raise FilterConfigError(
+                f"filter config: signatures[{k}] expected a list of rows, found {signature!r}"
+            )
         rows = tuple("".join(str(s) for s in row) if not isinstance(row, str) else row for row in signature)
         for i, row in enumerate(rows):
             if len(row) != n_channels or not set(row) <= SYMBOLS:

@@ -39,7 +39,10 @@ def truncated_mean(tau: float, t_min: float, t_max: float) -> float:
 
 def truncated_variance(tau: float, t_min: float, t_max: float) -> float:
     """Variance of that distribution: τ² − L²·e^(L/τ)/(e^(L/τ) − 1)² with L the window width."""
-    x = (t_max - t_min) / tau
+    width = t_max - t_min
+    x = width / tau
+    if x < 1e-3:  # nearly flat: the closed form cancels; its series is L²·(1/12 − x²/720)
+        return width * width * (1.0 / 12.0 - x * x / 720.0)
     return tau * tau * (1.0 - x * x * math.exp(-x) / (-math.expm1(-x)) ** 2)
 
 

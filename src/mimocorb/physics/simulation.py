@@ -19,9 +19,7 @@ MUON_LIFETIME_NS = 2197.0
 SPIN_PERIOD_NS = 0.85 * MUON_LIFETIME_NS
 SPIN_ASYMMETRY = 0.03
 
-TRUTH_DTYPE = np.dtype(
-    [("stopped", "?"), ("decay_time", "f8"), ("up", "?"), ("second_in_window", "?")]
-)
+TRUTH_DTYPE = np.dtype([("stopped", "?"), ("decay_time", "f8"), ("up", "?"), ("second_in_window", "?")])
 
 
 class SimulationConfigError(ValueError):
@@ -90,14 +88,18 @@ def _number(
     if positive and value <= 0:
         raise SimulationConfigError(f"simulator config: '{key}' expected a value > 0, found {value!r}")
     if minimum is not None and value < minimum:
-        raise SimulationConfigError(f"simulator config: '{key}' expected a value >= {minimum}, found {value!r}")
+        raise SimulationConfigError(
+            f"simulator config: '{key}' expected a value >= {minimum}, found {value!r}"
+        )
     return value
 
 
 def _probability(config: Mapping[str, Any], key: str, default: float) -> float:
     value = _number(config, key, default)
     if not 0.0 <= value <= 1.0:
-        raise SimulationConfigError(f"simulator config: '{key}' expected a probability in [0, 1], found {value}")
+        raise SimulationConfigError(
+            f"simulator config: '{key}' expected a probability in [0, 1], found {value}"
+        )
     return value
 
 

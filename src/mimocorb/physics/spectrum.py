@@ -55,5 +55,7 @@ class SpectrumFilter:
                 charge = trace_mv[math.floor(found.left_ips[k]) : math.ceil(found.right_ips[k])].sum()
                 values[f"{name}_position"] = position  # with several peaks in the window the last one wins
                 values[f"{name}_height"] = float(trace_mv[position])
-                values[f"{name}_integral"] = float(charge) * self.sample_time_s / TERMINATION_OHM / INTEGRAL_DIVISOR
+                values[f"{name}_integral"] = (
+                    float(charge) * self.sample_time_s / TERMINATION_OHM / INTEGRAL_DIVISOR
+                )
         return values

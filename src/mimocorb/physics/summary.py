@@ -125,13 +125,17 @@ def plot_decay_times(decay_times: np.ndarray, fit: LifetimeFit, path: Path) -> N
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     shown = counts > 0
-    axes.errorbar(centres[shown], counts[shown], yerr=np.sqrt(counts[shown]), fmt="o", ms=3, label="accepted decays")
+    axes.errorbar(
+        centres[shown], counts[shown], yerr=np.sqrt(counts[shown]), fmt="o", ms=3, label="accepted decays"
+    )
     if math.isfinite(fit.tau):
         lo, hi = np.clip(edges[:-1], fit.t_min, fit.t_max), np.clip(edges[1:], fit.t_min, fit.t_max)
         norm = fit.n_used / (math.exp(-fit.t_min / fit.tau) - math.exp(-fit.t_max / fit.tau))
         expected = norm * (np.exp(-lo / fit.tau) - np.exp(-hi / fit.tau))
         inside = hi > lo
-        axes.plot(centres[inside], expected[inside], "-", label=f"fit: τ = {fit.tau:.0f} ± {fit.error:.0f} ns")
+        axes.plot(
+            centres[inside], expected[inside], "-", label=f"fit: τ = {fit.tau:.0f} ± {fit.error:.0f} ns"
+        )
     axes.axvspan(0, fit.t_min, color="0.85", label="outside the fit window")
     axes.axvspan(fit.t_max, edges[-1], color="0.85")
     axes.set_yscale("log")
@@ -165,7 +169,9 @@ def summarize_run(
     return summary
 
 
-def write_lifetime_summary(txt_config: Mapping[str, Any], fit_window_ns: Sequence[float] = DEFAULT_WINDOW_NS) -> None:
+def write_lifetime_summary(
+    txt_config: Mapping[str, Any], fit_window_ns: Sequence[float] = DEFAULT_WINDOW_NS
+) -> None:
     """What ``save_to_txt`` calls at the end of the run, with its own exporter config."""
     summarize_run(
         txt_config["directory_prefix"], txt_config["filename"], txt_config.get("header_alias"), fit_window_ns
@@ -178,7 +184,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="(Re)compute the physics summary of a finished muon-lifetime run directory.",
     )
     parser.add_argument("run_directory")
-    parser.add_argument("--config", default="save_lifetime.yaml", help="the save_to_txt config in the run directory")
+    parser.add_argument(
+        "--config", default="save_lifetime.yaml", help="the save_to_txt config in the run directory"
+    )
     args = parser.parse_args(argv)
     import yaml
 

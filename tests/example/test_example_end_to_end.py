@@ -1,0 +1,122 @@
+"""The seed's setup as shipped, run headless for a few seconds: every promised file is in the run directory.
+
+Needs the exporters (mimocorb.io) and the displays (mimocorb.plot_buffer, mimocorb.histogram_buffer).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from examplekit import EXAMPLES, REPO, TRACKED_PIDS, run_setup, run_summary
+
+MISSING = [
+    m
+    for m in ("mimocorb.io", "mimocorb.plot_buffer", "mimocorb.histogram_buffer")
+    if not importlib.util.find_spec(m)
+]
+pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"needs the exporters and displays; missing: {MISSING}")
+
+RB3_FIELDS = [
+    name
+    for name, _ in yaml.safe_load((EXAMPLES / "simulsource_setup.yaml").read_text())["RingBuffer"][2]["RB_3"][
+        "data_type"
+    ].values()
+]
+HEADLESS = {**{k: v for k, v in os.environ.items() if k != "DISPLAY"}, "MPLBACKEND": "Agg"}
+ALIASES = yaml.safe_load((EXAMPLES / "config" / "save_lifetime.yaml").read_text())["header_alias"]
+
+
+def check_lifetime_run(run_dir: Path) -> None:
+    """The files of a lifetime run and their agreement with each other."""
+    for copy in ("simulsource_setup.yaml", "simulation_config.yaml", "save_lifetime.yaml", "run.log"):
+        assert (run_dir / copy).is_file(), copy
+    events = run_summary(run_dir)["events"]
+    lines = (run_dir / "muon_lifetime.txt").read_text().splitlines()
+    header = lines[0].split("\t")
+    assert header == [ALIASES.get(name, name) for name in ["counter", "timestamp", "deadtime", *RB3_FIELDS]]
+    rows = np.array([line.split("\t") for line in lines[1:]], dtype=float)
+    assert len(rows) > 20 and rows[:, 0].max() <= events
+    with tarfile.open(run_dir / "simulated_data.tar") as archive:
+        members = archive.getmembers()
+        assert sorted(m.name for m in members) == sorted(
+            f"simulated_data_{int(c)}.parquet" for c in rows[:, 0]
+        )
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(io.BytesIO(archive.extractfile(members[0]).read()))
+    assert table.column_names[:4] == ["chA", "chB", "chC", "chD"] and table.num_rows == 4250
+    summary = json.loads((run_dir / "physics_summary.json").read_text())
+    assert summary["events"] == events and summary["accepted_double_pulses"] == len(rows)
+    assert summary["lifetime_ns"] > 0 and summary["lifetime_error_ns"] > 0
+    assert (run_dir / "lifetime_fit.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "muon lifetime" in (run_dir / "run.log").read_text()
+
+
+def test_seed_setup_runs_headless(tmp_path: Path) -> None:
+    result, run_dir = run_setup(EXAMPLES / "simulsource_setup.yaml", tmp_path, "--runtime", "4")
+    assert result.returncode == 0, result.stdout + result.stderr
+    check_lifetime_run(run_dir)
+    assert "accepted double pulses" in result.stdout
+
+
+def test_seed_command_from_the_example_directory(tmp_path: Path) -> None:
+    """``../run_daq.py simulsource_setup.yaml`` in (a copy of) examples/, with the run limit cut to 3 s."""
+    work = tmp_path / "examples"
+    shutil.copytree(EXAMPLES, work, ignore=shutil.ignore_patterns("target", "__pycache__"))
+    config = work / "config" / "simulation_config.yaml"
+    config.write_text(config.read_text().replace("runtime: 60 ", "runtime: 3 "))
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "run_daq.py"), "simulsource_setup.yaml", "-v", "1"],
+        cwd=work,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=HEADLESS,
+    )
+    TRACKED_PIDS.add(process.pid)
+    out, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, out
+    (run_dir,) = (work / "target").iterdir()
+    check_lifetime_run(run_dir)
+
+
+def test_demo_command_runs_from_anywhere(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mimocorb",
+            "demo",
+            "--events",
+            "1500",
+            "--no-gui",
+            "-v",
+            "1",
+            "--output",
+            "runs",
+        ],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=HEADLESS,
+    )
+    TRACKED_PIDS.add(process.pid)
+    out, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, out
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert run_summary(run_dir)["events"] == 1500
+    check_lifetime_run(run_dir)
