@@ -32,8 +32,8 @@ def run_selector(n_events: int, seed: int, setup: str, records: list[str], **ove
 
 @pytest.fixture(scope="module")
 def spin_run():
-    """3·10⁴ triggers as the spin setup sees them: up decays to RB_3, down decays to RB_4."""
-    return run_selector(30_000, 1, "spin_setup.yaml", ["RB_3", "RB_4"])
+    """1.2·10⁴ triggers as the spin setup sees them: up decays to RB_3, down decays to RB_4."""
+    return run_selector(12_000, 1, "spin_setup.yaml", ["RB_3", "RB_4"])
 
 
 def test_accepted_fraction_and_lifetime(spin_run) -> None:
@@ -45,7 +45,7 @@ def test_accepted_fraction_and_lifetime(spin_run) -> None:
     decay_times = np.array([(r[0] if r[0] is not None else r[1])["decay_time"][0] for r in results if r])
     fit = fit_lifetime(decay_times, 200, 15000)
     assert abs(fit.tau - MUON_LIFETIME_NS) < 3 * fit.error, fit
-    assert 30 < fit.error < 60  # ≈ τ/√N for the ~2300 decays in the window
+    assert 60 < fit.error < 90  # ≈ τ/√N for the ~900 decays in the window
 
 
 def test_spin_setup_splits_up_and_down_decays(spin_run) -> None:
@@ -58,10 +58,10 @@ def test_spin_setup_splits_up_and_down_decays(spin_run) -> None:
 
 
 def test_lifetime_from_stopped_muons_only() -> None:
-    """All muons stop (prb2ndPulse = 1): ~8000 decays pin τ down to ±25 ns; positions match the truth."""
-    truth, results = run_selector(10_000, 2, "simulsource_setup.yaml", ["RB_3"], prb2ndPulse=1.0)
+    """All muons stop (prb2ndPulse = 1): ~3000 decays pin τ down to ±40 ns; positions match the truth."""
+    truth, results = run_selector(4_000, 2, "simulsource_setup.yaml", ["RB_3"], prb2ndPulse=1.0)
     accepted = np.array([r is not None for r in results])
-    assert 0.78 < accepted.mean() < 0.82  # plateau efficiency × dead zone (example-physics §5.1: 79.9 %)
+    assert 0.775 < accepted.mean() < 0.825  # plateau efficiency × dead zone (example-physics §5.1: 79.9 %)
     records = np.concatenate([r[0] for r in results if r is not None])
     fit = fit_lifetime(records["decay_time"], 200, 15000)
     assert abs(fit.tau - MUON_LIFETIME_NS) < 3 * fit.error, fit
