@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .common import FilterConfigError, config_number, make_record, offset_mv
-from .peaks import ChannelPeaks, find_channel_peaks
+from .peaks import ChannelPeaks, find_channel_peaks, may_have_two_rows
 
 INTEGRAL_LINE_MV = 10.0  # integrals are taken above this line over the baseline
 SYMBOLS = {"+", "-", "0"}  # must fire / must not fire / don't care
@@ -156,15 +156,24 @@ class DoublePulseFilter:
         self.config = DoublePulseConfig.from_config(config, channels)
 
     def __call__(self, event: np.ndarray) -> DoublePulse | None:
-        return self.analyse([event[name] for name in self.config.channels])
+        return self.analyse(
+            np.stack([event[name] for name in self.config.channels]).astype(np.float64, copy=False)
+        )
 
     def find_peaks(self, traces: Sequence[np.ndarray], precut: bool = True) -> list[ChannelPeaks]:
         cfg = self.config
         prominence = min(cfg.prominence_initial, cfg.prominence_secondary)
         return [find_channel_peaks(t, prominence, cfg.distance, cfg.width, precut=precut) for t in traces]
 
-    def analyse(self, traces: Sequence[np.ndarray], precut: bool = True) -> DoublePulse | None:
-        """The whole selection on one event given as one trace (mV) per channel."""
+    def analyse(self, traces: np.ndarray, precut: bool = True) -> DoublePulse | None:
+        """The whole selection on one event given as an array of traces (mV), one row per channel.
+
+        ``precut=False`` skips both lossless pre-selections (the reference they are tested against).
+        """
+        cfg = self.config
+        prominence = min(cfg.prominence_initial, cfg.prominence_secondary)
+        if precut and not may_have_two_rows(traces, prominence, cfg.tolerance):
+            return None
         peaks = self.find_peaks(traces, precut)
         rows = group_peaks([p.positions for p in peaks], self.config.tolerance)
         if len(rows) < 2:

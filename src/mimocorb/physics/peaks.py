@@ -61,3 +61,37 @@ def find_channel_peaks(
         return NO_PEAKS
     keys = ("prominences", "left_bases", "right_bases", "left_ips", "right_ips")
     return ChannelPeaks(positions, *(props[key] for key in keys))
+
+
+def may_have_two_rows(traces: np.ndarray, prominence: float, tolerance: float) -> bool:
+    """False only if ``find_peaks`` (prominence ≥ ``prominence``) cannot give two coincidence rows.
+
+    Event-level companion of the pre-cut, for traces of shape (channels, samples). Let M be a channel's
+    highest sample and P the prominence. A peak q after M needs a sample between M and q at least P below
+    x[q] (its left base lies after M, which is higher); a peak before M needs one between q and M (its
+    right base lies before M); and any peak stands at least P above the channel's minimum. So if no sample
+    P above the minimum rises P above the lowest sample since M, or stands P above the lowest sample up
+    to M, a channel can have a peak only at M. If moreover the M of all channels that could have any peak
+    (peak-to-peak ≥ P) lie within ``tolerance`` samples, all peaks fall into one row and the filter rejects
+    the event anyway. A maximum value occurring twice voids the argument, and the event gets the full
+    treatment. A through-going muon (one pulse per layer at the trigger) costs a few vectorised passes
+    over each channel and two running minima over a pulse tail, instead of a scipy call per channel.
+    """
+    threshold = prominence - _MARGIN
+    lows = traces.min(axis=1)
+    tops = []
+    for x, low in zip(traces, lows, strict=True):
+        hot = np.flatnonzero(x >= low + threshold)  # the only samples that can be peaks
+        if len(hot) == 0:
+            continue
+        top = int(x.argmax())
+        tops.append(top)
+        if max(tops) - min(tops) >= tolerance or np.count_nonzero(x[hot] == x[top]) > 1:
+            return True
+        after = x[top + 1 : hot[-1] + 1]
+        if len(after) and (after - np.minimum.accumulate(after)).max() >= threshold:
+            return True
+        before = x[hot[0] : top][::-1]
+        if len(before) and (before - np.minimum.accumulate(before)).max() >= threshold:
+            return True
+    return False
