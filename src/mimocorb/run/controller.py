@@ -39,7 +39,6 @@ from .gui import GuiLink, gui_unavailable_reason
 from .inputs import COMMANDS, HELP, KeyboardInput, SignalInput, parse_command
 from .options import EXIT_FAILED, EXIT_OK, RunOptions, RunResult
 from .plan import FunctionRole, RunPlan
-from .ringext import skip_unread
 from .rundir import RunLog, RunLogHandler, write_json
 from .status import BufferSample, Console, StatsRecorder, progress, status_text
 from .supervisor import Supervisor, WorkerProcess
@@ -138,10 +137,11 @@ class RunController:
             return self.supervisor.workers
         self.create_buffers()
         first = self.plan.first_buffer
+        if first is not None and self.runevents > 0:
+            self.buffers[first].set_claim_limit(self.runevents)  # exact, for any number of writers
         level = logging.DEBUG if self.options.debug else logging.WARNING
         for function in self.setup.functions:
             lists: dict[str, list[dict]] = {"read": [], "write": [], "observe": []}
-            limits: list[tuple[str, int]] = []
             for name, role in function.rb_assign.items():
                 buffer = self.buffers.get(name)
                 if buffer is None or role not in lists:
@@ -151,8 +151,6 @@ class RunController:
                     self.groups[(function.key, name)] = setup_dict["_group"]
                 elif role == "write":
                     setup_dict = buffer.new_writer()
-                    if name == first and self.runevents > 0:
-                        limits.append((setup_dict["_segment"], self.runevents))
                 else:
                     setup_dict = buffer.new_observer()
                 lists[role].append(setup_dict)
@@ -171,7 +169,6 @@ class RunController:
                     config_dict=config,
                     rb_info=dict(function.rb_assign),
                     log_level=level,
-                    event_limits=tuple(limits),
                 )
                 worker = self.supervisor.add(spec, function.on_error)
                 if self.watched is None:
@@ -521,7 +518,7 @@ class RunController:
             self.begin_end(f"consumer ended: {role.key} {role.fkt_name}")
 
     def _abandon_if_gone(self, key: str) -> None:
-        """A reading function without any live process: its groups must not block the buffers (ringext)."""
+        """A reading function without any live process: its groups must not block the buffers."""
         if any(w.alive for w in self.workers_of(key)):
             return
         role = self.plan.function(key)
@@ -537,7 +534,7 @@ class RunController:
         """Release, for groups without processes, what was published (so writers are not blocked)."""
         for (name, group), record in self.abandoned.items():
             if (only is None or name == only) and name not in self.ending.shut_down:
-                skipped = skip_unread(self.buffers[name], group)
+                skipped = self.buffers[name].skip_unread(group)
                 if skipped:
                     if not record["unread"]:
                         self.note(
