@@ -471,6 +471,8 @@ class _SetupCheck:
         output = self.resolve(given if isinstance(given, str) else "target", Path.is_dir)
         if output.path.exists() and not output.path.is_dir():
             self.report("error", ("output_directory",), f"expected a directory, found the file {output.path}")
+        elif (problem := _unwritable(output.path)) is not None:
+            self.report("error", ("output_directory",), problem)
         return output
 
     # -- result ------------------------------------------------------------------------------------
@@ -609,3 +611,22 @@ def _worker(key: str, block: FunctionBlock, resolved: _Resolved) -> WorkerFuncti
         config_origin=resolved.config_origin,
         config_path=resolved.config_path,
     )
+
+
+def _unwritable(directory: Path) -> str | None:
+    """Why no run directory can be made in ``directory`` (created if missing), or None if it can.
+
+    Found before the run starts, so that a recorder does not fail only when its first file is due.
+    """
+    existing = directory
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{directory} cannot be created: {existing} is not a directory"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        if existing == directory:
+            return f"the directory {directory} is not writable (the run directory is made in it)"
+        return f"{directory} does not exist and cannot be created: {existing} is not writable"
+    return None
