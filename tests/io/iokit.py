@@ -51,7 +51,7 @@ def write_setup(
     return path
 
 
-def start(args: list[str], cwd: Path) -> subprocess.Popen:
+def start(args: list[str], cwd: Path, new_session: bool = False) -> subprocess.Popen:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env.pop("MIMOCORB_START_METHOD", None)
     proc = subprocess.Popen(
@@ -62,6 +62,7 @@ def start(args: list[str], cwd: Path) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         text=True,
         env=env,
+        start_new_session=new_session,
     )
     TRACKED_PIDS.add(proc.pid)
     return proc

@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -616,17 +617,19 @@ def _worker(key: str, block: FunctionBlock, resolved: _Resolved) -> WorkerFuncti
 def _unwritable(directory: Path) -> str | None:
     """Why no run directory can be made in ``directory`` (created if missing), or None if it can.
 
-    Found before the run starts, so that a recorder does not fail only when its first file is due.
+    Found before the run starts, so that no recorder fails only when its first file is due. The test is
+    to make (and remove) an empty directory in the nearest existing ancestor: permission bits alone do
+    not tell (root, read-only mounts, ACLs).
     """
     existing = directory
-    while not existing.exists():
-        if existing.parent == existing:
-            break
+    while not existing.exists() and existing.parent != existing:
         existing = existing.parent
     if not existing.is_dir():
         return f"{directory} cannot be created: {existing} is not a directory"
-    if not os.access(existing, os.W_OK | os.X_OK):
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".mimocorb-probe-", dir=existing))
+    except OSError as exc:
         if existing == directory:
-            return f"the directory {directory} is not writable (the run directory is made in it)"
-        return f"{directory} does not exist and cannot be created: {existing} is not writable"
+            return f"the directory {directory} is not writable ({exc.strerror}); runs are made in it"
+        return f"{directory} does not exist and cannot be created in {existing} ({exc.strerror})"
     return None
