@@ -25,9 +25,14 @@ class TerminationGuard:
         self._finish = finish
         self._busy = False
         self._pending = False
-        self._installed = threading.current_thread() is threading.main_thread()
-        if self._installed:
-            signal.signal(signal.SIGTERM, self._on_term)
+        self._previous: Any = None
+        self._installed = False
+
+    def install(self) -> None:
+        """Take over SIGTERM while the exporter runs (only the main thread can; elsewhere nothing to do)."""
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._on_term)
+            self._installed = True
 
     @contextmanager
     def busy(self) -> Iterator[None]:
@@ -41,8 +46,9 @@ class TerminationGuard:
                 self._die()
 
     def uninstall(self) -> None:
-        if self._installed:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        """Give SIGTERM back to its previous handler (only possible from the main thread)."""
+        if self._installed and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self._previous)
             self._installed = False
 
     def _on_term(self, signum: int, frame: Any) -> None:

@@ -120,6 +120,7 @@ class ParquetRecorder:
         """Record until the buffer shuts down; the last part is written in every case."""
         reader = self.source
         get, metadata = reader.get, reader.get_metadata
+        self._guard.install()
         batch, meta = self._batch, self._meta
         deadline = time.monotonic() + self.flush_seconds
         try:

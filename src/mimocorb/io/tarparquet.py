@@ -87,6 +87,7 @@ class rb_toParquetfile:
         """Write every event until the buffer shuts down; the archive is finished in every case."""
         get, metadata = self.source.get, self.source.get_metadata
         error: str | None = None
+        self._guard.install()
         try:
             while True:
                 try:
