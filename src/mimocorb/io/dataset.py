@@ -64,8 +64,8 @@ class ParquetRecorder:
     ``flush_events`` (events per part; default: about 64 MB of data, at most 100000),
     ``flush_seconds`` (at most this long between parts while events come; default 5),
     ``compression`` (``zstd`` default, ``lz4``, ``snappy``, ``gzip``, ``brotli``, ``none``),
-    ``compression_level``, ``byte_stream_split`` (true by default: numeric columns are stored
-    byte-plane by byte-plane, which compresses waveforms better and faster; a standard Parquet
+    ``compression_level``, ``byte_stream_split`` (true by default: floating-point columns are
+    stored byte-plane by byte-plane, which compresses waveforms better and faster; a standard Parquet
     encoding). Other keys of the function's config are ignored (it may be shared).
     """
 
@@ -96,7 +96,7 @@ class ParquetRecorder:
         # two batches: one is filled from the ring while the part writer thread compresses the other
         self._batches = [_Batch(self.flush_events, self._vps, self._dtype) for _ in range(2)]
         self._batch = self._batches[0]
-        self._split = _flag(cfg, "byte_stream_split", True)
+        self._split = self._float_columns() if _flag(cfg, "byte_stream_split", True) else False
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-part")
         self._pending: Future | None = None
         self._seq = 0
@@ -128,6 +128,14 @@ class ParquetRecorder:
             "mimocorb.setup": json.dumps(_run_files(args.directory or ".")),
         }
         return pa.schema(fields, metadata=metadata)
+
+    def _float_columns(self) -> list[str]:
+        """Column paths of the floating-point data: the encoding is old and widely read for floats only."""
+        paths = ["timestamp", "deadtime"]
+        for name in self._names:
+            if self._dtype[name].kind == "f":
+                paths.append(name if self._vps == 1 else f"{name}.list.element")
+        return paths
 
     # -- recording ------------------------------------------------------------------------------
 
