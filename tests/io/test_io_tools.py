@@ -60,9 +60,9 @@ def test_inspect_dataset(recording: Path, project: Path) -> None:
     frame = pd.read_parquet(recording / "waves.parquet")
     assert info["events"] == N and info["parts"] == 3 and info["buffer"] == "RB_1"
     assert info["fields"] == {
-        "ch1": f"float x {SAMPLES}",
+        "ch1": f"float32 x {SAMPLES}",
         "ch2": f"int32 x {SAMPLES}",
-        "ch3": f"double x {SAMPLES}",
+        "ch3": f"float64 x {SAMPLES}",
     }
     span = frame["timestamp"].max() - frame["timestamp"].min()
     assert info["time_span_s"] == pytest.approx(span, abs=1e-5)

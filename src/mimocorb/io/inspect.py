@@ -85,8 +85,14 @@ def _parquet_info(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def _type_text(t: Any) -> str:
+    """``float32 x 4250``: numpy's type names, as for the other formats."""
     size = getattr(t, "list_size", None)
-    return f"{t.value_type} x {size}" if size is not None else f"{t} x 1"
+    value = t.value_type if size is not None else t
+    try:
+        name = np.dtype(value.to_pandas_dtype()).name
+    except (NotImplementedError, TypeError):
+        name = str(value)
+    return f"{name} x {size if size is not None else 1}"
 
 
 def _span(events: int, first: float | None, last: float | None) -> dict[str, Any]:
