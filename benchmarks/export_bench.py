@@ -4,6 +4,7 @@
     python benchmarks/export_bench.py             # every case (~1 min), prints a table
     python benchmarks/export_bench.py --quick     # fewer events: a smoke test
     python benchmarks/export_bench.py --events 3000 --dir /data/tmp --json out.json
+    python benchmarks/export_bench.py --original ~/.cache/mimocorb-orig/src   # + 1.0.2's rb_toParquetfile
 
 Waveform cases use a buffer of 128 slots of 4 channels x 4250 float64 (136 kB per event), filled by a
 writer process from a pool of realistic waveforms (baseline plus noise of float32 resolution plus a
@@ -20,6 +21,11 @@ speed (``timing: full``), until the source is exhausted.
 shared with other jobs it is steadier than MB/s, and it is the rate the exporter could sustain with a
 core of its own (the recorder compresses in a second thread, so with two free cores it may go above it).
 
+With ``--original SRC`` (the unpacked published mimoCoRB 1.0.2, see benchmarks/README.md) the row
+"tar of parquet, mimoCoRB 1.0.2" runs the original's own buffer and ``rb_toParquetfile`` in a separate
+interpreter (the package is only run, never copied). Its end of run has fixed delays (sleeps and 0.5 s
+polls), so its rate is the marginal one: two runs of different length, (N2 - N1) / (T2 - T1).
+
 Nothing is asserted; each row says whether the exporter saw every event (``ok`` or ``WRONG``).
 """
 
@@ -31,6 +37,7 @@ import multiprocessing as mp
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -172,6 +179,67 @@ def replay_case(path: str, dtype: list, vps: int, events: int) -> dict:
     }
 
 
+def original_run(directory: str, events: int) -> None:
+    """In an interpreter whose ``mimocorb`` is the published 1.0.2: time its tar exporter, print seconds."""
+    import mimocorb
+    from mimocorb.buffer_control import rb_toParquetfile
+
+    print(f"# using {mimocorb.__file__}", file=sys.stderr)
+    ctx = mp.get_context("fork")
+    pool = waveform_pool(np.random.default_rng(7))
+    buf = bm.NewBuffer(SLOTS, SAMPLES, WAVE)
+    group = buf.new_reader_group()
+
+    def export() -> None:
+        config = {"filename": "bench", "directory_prefix": directory}
+        rb_toParquetfile(source_list=[group], config_dict=config, RB_1="read")()
+
+    exporter = ctx.Process(target=export)
+    exporter.start()
+    time.sleep(0.5)
+    writer = ctx.Process(target=writer_main, args=(buf.new_writer(), pool, events))
+    t0 = time.perf_counter()
+    writer.start()
+    writer.join(DEADLINE)
+    buf.set_ending()
+    buf.shutdown()
+    exporter.join(DEADLINE)
+    print(time.perf_counter() - t0)
+
+
+def original_case(src: str, top: str, events: int) -> dict:
+    """Marginal rate of 1.0.2's rb_toParquetfile from two runs (its end of run has fixed delays)."""
+    env = dict(os.environ, PYTHONPATH=os.path.abspath(os.path.expanduser(src)))
+    times = []
+    for n in (events // 4, events):
+        directory = os.path.join(top, f"original_{n}") + "/"
+        os.makedirs(directory)
+        command = [sys.executable, __file__, "--original-run", directory, str(n)]
+        if not os.environ.get("DISPLAY") and shutil.which("xvfb-run"):
+            command = ["xvfb-run", "-a", *command]  # 1.0.2 needs a display just to be imported (D1)
+        done = subprocess.run(
+            command,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=DEADLINE,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"the mimoCoRB 1.0.2 run failed:\n{done.stderr[-2000:]}")
+        if f"# using {env['PYTHONPATH']}" not in done.stderr:
+            raise RuntimeError(f"{src} was not the mimocorb imported: {done.stderr[-500:]}")
+        times.append(float(done.stdout.strip().splitlines()[-1]))
+    n = events - events // 4
+    dt = times[1] - times[0]
+    return {
+        "events": n,
+        "seconds": dt,
+        "events_per_s": n / dt,
+        "mb_per_s": n * SAMPLES * np.dtype(WAVE).itemsize / dt / 1e6,
+        "check": f"marginal ({events // 4} and {events} events: {times[0]:.2f} s, {times[1]:.2f} s)",
+    }
+
+
 def file_size(path: Path) -> int:
     if path.is_dir():
         return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
@@ -184,7 +252,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, help="waveform events per export case (default 2000)")
     parser.add_argument("--dir", help="where the files are written (default: a temporary directory)")
     parser.add_argument("--json", help="write the rows to this file")
+    parser.add_argument("--original", metavar="SRC", help="also run mimoCoRB 1.0.2's tar exporter from SRC")
+    parser.add_argument("--original-run", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.original_run:
+        original_run(args.original_run[0], int(args.original_run[1]))
+        return
     wave_events = args.events or (300 if args.quick else 2000)
     tar_events = max(50, wave_events // 4)  # the tar format is slow; its rate is steady early
     record_events = 20000 if args.quick else 200000
@@ -193,11 +266,11 @@ def main() -> None:
     top = tempfile.mkdtemp(prefix="export-bench-", dir=args.dir)
     rows: list[tuple[str, dict]] = []
     cases = [
-        ("dataset zstd (default)", "dataset", WAVE, waves, wave_events, {}),
-        ("dataset lz4", "dataset", WAVE, waves, wave_events, {"compression": "lz4"}),
+        ("dataset lz4 (default)", "dataset", WAVE, waves, wave_events, {}),
+        ("dataset zstd", "dataset", WAVE, waves, wave_events, {"compression": "zstd"}),
         ("dataset none", "dataset", WAVE, waves, wave_events, {"compression": "none"}),
         ("tar of parquet", "tar", WAVE, waves, tar_events, {}),
-        ("records: dataset zstd", "dataset", RECORD, records, record_events, {}),
+        ("records: dataset lz4", "dataset", RECORD, records, record_events, {}),
         ("records: tar of parquet", "tar", RECORD, records, record_events // 20, {}),
         ("records: txt", "txt", RECORD, records, record_events // 4, {}),
     ]
@@ -213,7 +286,12 @@ def main() -> None:
             row["file_mb"] = file_size(out) / 1e6
             rows.append((f"export {label}", row))
             print_row(*rows[-1])
-            if kind != "txt" and "none" not in label and "lz4" not in label:
+            if kind == "tar" and dtype is WAVE and args.original:
+                rows.append(
+                    ("export tar of parquet, mimoCoRB 1.0.2", original_case(args.original, top, events))
+                )
+                print_row(*rows[-1])
+            if kind != "txt" and "none" not in label and "zstd" not in label:
                 replay = replay_case(str(out), dtype, pool.shape[1], events)
                 rows.append((f"replay {label}", replay))
                 print_row(*rows[-1])
@@ -243,11 +321,17 @@ def print_row(label: str, row: dict) -> None:
 
 
 def summarise(rows: dict[str, dict]) -> None:
-    dataset = rows.get("export dataset zstd (default)")
+    dataset = rows.get("export dataset lz4 (default)")
     tar = rows.get("export tar of parquet")
+    original = rows.get("export tar of parquet, mimoCoRB 1.0.2")
+    if dataset and original:
+        print(
+            f"\nrecorder (lz4) / mimoCoRB 1.0.2's tar-of-Parquet exporter: "
+            f"{dataset['mb_per_s'] / original['mb_per_s']:.1f} x (target >= 10)"
+        )
     if dataset and tar:
         print(
-            f"\nrecorder (zstd) {dataset['mb_per_s']:.0f} MB/s (target >= 200): "
+            f"\nrecorder (lz4) {dataset['mb_per_s']:.0f} MB/s (target >= 200): "
             f"{'yes' if dataset['mb_per_s'] >= 200 else 'no'}; "
             f"{dataset['mb_per_s'] / tar['mb_per_s']:.1f} x the tar-of-Parquet format (target >= 10): "
             f"{'yes' if dataset['mb_per_s'] >= 10 * tar['mb_per_s'] else 'no'}"

@@ -34,7 +34,7 @@ def recording_setup(project: Path) -> Path:
         "wave.yaml": "filename: waves\nflush_events: 7\n",
         "tar.yaml": "filename: waves\n",
         "txt.yaml": "filename: records\nheader_alias: {amp: Amplitude, counter: EventNo}\n",
-        "rec.yaml": "compression: lz4\n",
+        "rec.yaml": "compression: zstd\n",
     }
     return write_setup(project, functions, configs, samples=SAMPLES)
 
@@ -79,7 +79,7 @@ def test_dataset_schema_metadata_and_parts(recorded: Path) -> None:
     assert meta["mimocorb.buffer"] == "RB_1"
     assert '"ch2", "<i4"' in meta["mimocorb.dtype"]
     assert "rec_setup.yaml" in meta["mimocorb.setup"]
-    assert pq.ParquetFile(parts[0]).metadata.row_group(0).column(3).compression == "ZSTD"
+    assert pq.ParquetFile(parts[0]).metadata.row_group(0).column(3).compression == "LZ4"
 
 
 def test_scalar_dataset_and_txt_agree_with_the_records(recorded: Path) -> None:
