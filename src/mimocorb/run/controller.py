@@ -31,6 +31,7 @@ from typing import Any
 
 from .. import __version__
 from ..config import ValidatedSetup
+from ..io.manifest import collect as collect_files
 from ..ring import Monitor
 from ..ring import RingBuffer as NewBuffer
 from .child import WorkerError, WorkerSpec
@@ -801,6 +802,7 @@ class RunController:
             "restarts": list(self.restarted),
             "abandoned_consumers": list(self.abandoned.values()),
             "end_sequence": self.ending.summary(),
+            "files": collect_files(self.run_dir) if self.run_dir is not None else {},
         }
 
     def _print_summary(self, summary: dict[str, Any]) -> None:
