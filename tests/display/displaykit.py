@@ -31,7 +31,12 @@ HIST_CONFIG = (
 
 
 def setup_text(
-    n_events: int, sleep: float = 0.0, gui: bool = False, runtime: float = 0, scope_sleep: float = 0.002
+    n_events: int,
+    sleep: float = 0.0,
+    gui: bool = False,
+    runtime: float = 0,
+    scope_sleep: float = 0.002,
+    displays: str = "plot_displays",
 ) -> str:
     main = f"{{runtime: {runtime}}}" if runtime else "{}"
     return f"""\
@@ -47,9 +52,9 @@ Functions:
             RB_assign: {{RB_1: write}}}}
   - Fkt_2: {{file_name: {MODS / "display_sources"}, fkt_name: pulses, num_process: 1,
             RB_assign: {{RB_2: write}}}}
-  - Fkt_3: {{file_name: {MODS / "plot_displays"}, fkt_name: plot_histograms, num_process: 1,
+  - Fkt_3: {{file_name: {MODS / displays}, fkt_name: plot_histograms, num_process: 1,
             RB_assign: {{RB_1: read}}}}
-  - Fkt_4: {{file_name: {MODS / "plot_displays"}, fkt_name: plot_waveform, num_process: 1,
+  - Fkt_4: {{file_name: {MODS / displays}, fkt_name: plot_waveform, num_process: 1,
             RB_assign: {{RB_2: observe}}}}
   - Fkt_5: {{file_name: {MODS / "drain"}, fkt_name: drain, num_process: 1, RB_assign: {{RB_2: read}}}}
 FunctionConfigs:

@@ -111,7 +111,7 @@ def status_lines(info: tuple | None, names: list[str]) -> str:
     ]
     for name in names:
         ev, filled, rate = rbinfo.get(name, (0, 0, 0.0))
-        lines.append(f"{name}: {ev:>10} events  {rate:9.1f} Hz  filled {filled}")
+        lines.append(f"{name}: {ev:>9} ev {rate:8.1f} Hz {filled:>4} filled")
     lines += ["", "workers  √" if ok else "workers  !!!  (see the log)"]
     return "\n".join(lines)
 

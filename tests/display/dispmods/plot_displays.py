@@ -4,8 +4,8 @@ import matplotlib
 
 matplotlib.use("TkAgg")  # as the seed's example modules do; must not break a headless run (D26)
 
-from mimocorb.histogram_buffer import histogram_buffer  # noqa: E402
-from mimocorb.plot_buffer import plot_buffer  # noqa: E402
+from mimocorb.histogram_buffer import histogram_buffer
+from mimocorb.plot_buffer import plot_buffer
 
 
 def plot_waveform(source_list=None, sink_list=None, observe_list=None, config_dict=None, **rb_info):
