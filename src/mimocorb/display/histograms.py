@@ -121,23 +121,30 @@ class Histogram:
 
 
 class HistogramSet:
-    """All histograms of one display, filled from element 0 of each event in batches."""
+    """All histograms of one display, filled from element 0 of each event in batches.
+
+    ``add`` is on the reader's per-event path, so it only copies element 0 of the slot (one record)
+    into a batch; the batch is counted with numpy when it is full or a picture is due.
+    """
 
     def __init__(self, specs: list[HistogramSpec]) -> None:
         self.histograms = [Histogram(s) for s in specs]
-        self._batch: list[list[float]] = [[] for _ in specs]
+        self._rows: np.ndarray | None = None
+        self._n = 0
 
     def add(self, data: np.ndarray) -> None:
-        for h, batch in zip(self.histograms, self._batch, strict=True):
-            batch.append(float(np.ravel(data[h.spec.field])[0]))
-        if self._batch and len(self._batch[0]) >= BATCH:
+        if self._rows is None:
+            self._rows = np.zeros(BATCH, dtype=data.dtype)
+        self._rows[self._n] = data[0]
+        self._n += 1
+        if self._n == BATCH:
             self.flush()
 
     def flush(self) -> None:
-        for h, batch in zip(self.histograms, self._batch, strict=True):
-            if batch:
-                h.fill(np.array(batch))
-                batch.clear()
+        if self._rows is not None and self._n:
+            for h in self.histograms:
+                h.fill(self._rows[h.spec.field][: self._n])
+            self._n = 0
 
     def state(self) -> list[tuple[np.ndarray, int, float, float]]:
         self.flush()
@@ -262,14 +269,14 @@ class histogram_buffer:
 
         link = PlotLink(self.view) if self.specs else None
         next_update = time.monotonic() + min(self.interval, 0.5)
+        metadata = None
         try:
             for item in self.source():
                 if item is None:
                     break
                 data, metadata = item
                 self.events += 1
-                self.last_counter = int(metadata[0])
-                self._deadtime += float(metadata[2])
+                self._deadtime += metadata[2]
                 if link is not None:
                     self.histograms.add(data)
                     if time.monotonic() >= next_update:
@@ -278,6 +285,8 @@ class histogram_buffer:
         finally:
             if link is not None:
                 link.close()
+        if metadata is not None:
+            self.last_counter = int(metadata[0])
         self._report()
         if self.specs and self.view.picture:
             render_picture(self.view, self.histograms.state())
