@@ -7,10 +7,11 @@
 Modes, run alternately: ``none`` (no display function, GUI off); ``drain2`` (no display, but a second
 plain consumer of RB_2 in place of the histogram reader: what any extra reader costs); ``windows``
 (every display in a real window; on a virtual X server started here when DISPLAY is not set);
-``pictures`` (no display: the same displays render PNG snapshots every 2 s). Two loads: the source paced at ``--rate`` Hz (the normal case
-of a lab: the rate is set by the detector) and saturated (as fast as the machine goes, so every cycle
-the displays take is visible). The figure is RB_1's events per second of active time (run_summary.json);
-``ratio`` is relative to ``none`` of the same load (target: >= 95 %).
+``pictures`` (no display: the same displays render PNG snapshots every 2 s). Two loads: the source
+paced at ``--rate`` Hz (the normal case of a lab: the rate is set by the detector) and saturated (as
+fast as the machine goes, so every cycle the displays take is visible). The figure is RB_1's events
+per second of active time (run_summary.json); ``ratio`` is relative to ``none`` of the same load
+(target: >= 95 %).
 
 Run:  .venv/bin/python benchmarks/display_bench.py [--quick] [--runtime S] [--reps N] [--rate HZ]
 
