@@ -121,7 +121,7 @@ Functions:
   - Fkt_3: {{{fkt}, fkt_name: bench_drain, RB_assign: {{RB_2: read}}}}
 """
     if mode == "drain2":
-        text += f"  - Fkt_4: {{{{{fkt}, fkt_name: bench_drain, RB_assign: {{{{RB_2: read}}}}}}}}\n"
+        text += f"  - Fkt_4: {{{fkt}, fkt_name: bench_drain, RB_assign: {{RB_2: read}}}}\n"
     if displays:
         text += f"""\
   - Fkt_4: {{{fkt}, fkt_name: bench_scope, RB_assign: {{RB_1: observe}}}}
@@ -154,7 +154,8 @@ def one_run(mode: str, rate: float, runtime: float, env: dict[str, str]) -> dict
             command, cwd=tmp, env=run_env, capture_output=True, text=True, timeout=runtime + 90
         )
         cpu1 = os.times()
-        runs = [p for p in (Path(tmp) / "target").iterdir() if p.is_dir()]
+        target = Path(tmp) / "target"
+        runs = [p for p in target.iterdir() if p.is_dir()] if target.is_dir() else []
         if proc.returncode != 0 or len(runs) != 1:
             return {"mode": mode, "error": f"exit {proc.returncode}: {(proc.stdout + proc.stderr)[-400:]}"}
         s = json.loads((runs[0] / "run_summary.json").read_text())
