@@ -36,7 +36,7 @@ from ..ring import Monitor
 from ..ring import RingBuffer as NewBuffer
 from .child import WorkerError, WorkerSpec
 from .ending import EndSequence
-from .gui import GuiLink, gui_unavailable_reason
+from .gui import GuiLink, RatesPicture, gui_unavailable_reason
 from .inputs import COMMANDS, HELP, KeyboardInput, SignalInput, parse_command
 from .options import EXIT_FAILED, EXIT_OK, RunOptions, RunResult
 from .plan import FunctionRole, RunPlan
@@ -113,6 +113,7 @@ class RunController:
         self._finished = False
         self.result: RunResult | None = None
         self.stats_file: StatsRecorder | None = None
+        self.rates: RatesPicture | None = None
         self.watched: WorkerProcess | None = None  # Fkt_1's first process: its exit = source exhausted
 
     # ================================================================================== set-up ====
@@ -187,6 +188,7 @@ class RunController:
             self.signals.install()
         if self.run_dir is not None:
             self.stats_file = StatsRecorder(self.run_dir / "stats.csv")
+            self.rates = RatesPicture(self.run_dir / "stats.csv", self.run_dir / "rates.png")
         limits = []
         if self.runtime > 0:
             limits.append(f"Run ends after {self.runtime:g} s")
@@ -602,6 +604,8 @@ class RunController:
                 self._next_csv = now + self.options.stats_interval
                 elapsed = now - (self.t_start or now)
                 self.stats_file.record(elapsed, self.active_time(now), self.state, self.samples)
+                if self.rates is not None and not (self.gui is not None and self.gui.alive):
+                    self.rates.snapshot(now)
             if self.gui is not None:
                 self._gui_info()
             if self.state == "running":
@@ -697,6 +701,10 @@ class RunController:
             self.samples = self._sample()
             self.stats_file.record(now - (self.t_start or now), self.active_time(), "ended", self.samples)
             self.stats_file.close()
+            if self.rates is not None:
+                problem = self.rates.final()
+                if problem is not None:
+                    self.note(f"rates.png not written: {problem}", 1)
         summary = self.summary()
         for buffer in self.buffers.values():
             with contextlib.suppress(Exception):
