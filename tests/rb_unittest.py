@@ -31,7 +31,7 @@ def analyzer(source_dict, sink_dict):
   source = bm.Reader(source_dict)
   sink = bm.Writer(sink_dict)
   start_time = time.time()
-
+  
   while True:
       input_data = source.get()
       output_data = sink.get_new_buffer()

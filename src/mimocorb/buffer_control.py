@@ -3,8 +3,8 @@
 What user code imports from here:
 
 * the access classes ``rbImport``, ``rbPut``, ``rbExport``, ``rbTransfer``, ``rbProcess``, ``rbDrain``,
-  ``rbObserver``, ``rbWSObserver`` (they live in ``mimocorb.workers``), and ``rb_toTxtfile`` /
-  ``rb_toParquetfile`` once the exporters exist (until then importing them works, using them says why not);
+  ``rbObserver``, ``rbWSObserver`` (they live in ``mimocorb.workers``), and the exporters ``rb_toTxtfile``
+  / ``rb_toParquetfile`` (they live in ``mimocorb.io``);
 * ``run_mimoDAQ`` — the driver of ``run_daq.py``: ``run_mimoDAQ()`` with no argument takes the setup file
   and ``-v N`` / ``-d`` from the command line;
 * ``buffer_control`` — buffers and workers of a setup, with the original's methods and status strings.
@@ -25,30 +25,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .activity_logger import Gen_logger
+from .io import rb_toParquetfile, rb_toTxtfile
 from .run.inputs import keyboard_input as _keyboard_input
 from .workers import rbDrain, rbExport, rbImport, rbObserver, rbProcess, rbPut, rbTransfer, rbWSObserver
-
-try:  # the file exporters arrive with a later issue
-    from .io import rb_toParquetfile, rb_toTxtfile  # type: ignore[attr-defined]
-except ImportError:
-
-    class _NotYetAvailable:
-        """Stands in for an exporter of a later version, so that modules importing it still load."""
-
-        _name = ""
-
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            raise NotImplementedError(
-                f"{self._name} is not available in this version of mimocorb yet; "
-                "use rbExport and write the file in your own function for now"
-            )
-
-    class rb_toTxtfile(_NotYetAvailable):  # type: ignore[no-redef]
-        _name = "rb_toTxtfile"
-
-    class rb_toParquetfile(_NotYetAvailable):  # type: ignore[no-redef]
-        _name = "rb_toParquetfile"
-
 
 if TYPE_CHECKING:
     from .run.controller import RunController

@@ -132,6 +132,29 @@ def _cleanup(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_inspect(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "inspect",
+        help="show what a recorded file holds (events, fields, time span, rate)",
+        description="Summarise a recording: a Parquet dataset directory or part file of the recorder, "
+        "a tar archive of rb_toParquetfile (or a directory of them), or a text file of rb_toTxtfile.",
+    )
+    parser.add_argument("file", help="recorded file or dataset directory")
+    parser.add_argument("--json", action="store_true", help="print the facts as JSON")
+    parser.set_defaults(handler=_inspect)
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from mimocorb.io.inspect import main_inspect
+
+    try:
+        print(main_inspect(args.file, as_json=args.json))
+    except (OSError, ValueError) as exc:
+        print(f"mimocorb inspect: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _add_demo(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "demo",
@@ -206,6 +229,7 @@ _SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_validate,
     _add_run,
     _add_cleanup,
+    _add_inspect,
     _add_demo,
 )
 

@@ -630,6 +630,81 @@ def test_late_reader_group_while_data_flows(start_method, procs, tmp_path: Path)
     assert got == list(range(got[0], 400))
 
 
+# ---- claim limit and abandoned groups ---------------------------------------------------------------
+
+
+def test_claim_limit_is_exact_for_several_writers(start_method, procs, tmp_path: Path) -> None:
+    """Three writers race as fast as they can; together they commit exactly the limit, then SystemExit."""
+    limit = 3000
+    buf = bm.NewBuffer(16, 4, rw.EVENT_DTYPE)
+    try:
+        buf.set_claim_limit(limit)
+        reader = procs.start(rw.seq_reader, buf.new_reader_group(), tmp_path / "r.json")
+        setup = buf.new_writer()
+        writers = [procs.start(rw.endless_writer, setup, k, tmp_path / f"w{k}.json") for k in range(3)]
+        procs.join(writers, timeout=60)
+        assert buf.stats()["claim_limit"] == limit
+        buf.shutdown(timeout=30)
+        procs.join([reader], timeout=30)
+        stats = buf.stats()
+    finally:
+        procs.cleanup()
+        buf.close()
+    results = [rw.load(tmp_path / f"w{k}.json") for k in range(3)]
+    assert all(r["how"] == "SystemExit" for r in results), results
+    assert sum(r["committed"] for r in results) == limit
+    assert stats["committed"] == limit
+    assert len(rw.load(tmp_path / "r.json")["rows"]) == limit
+
+
+def test_claim_limit_bad_values_and_removal() -> None:
+    buf = bm.NewBuffer(4, 4, rw.EVENT_DTYPE)
+    w = bm.Writer(buf.new_writer())
+    r = bm.Reader(buf.new_reader_group())
+    try:
+        for bad in (0, -3, 2.5, "10"):
+            with pytest.raises(ValueError, match="claim limit"):
+                buf.set_claim_limit(bad)
+        buf.set_claim_limit(1)
+        w.get_new_buffer(timeout=1)
+        with pytest.raises(SystemExit):
+            w.get_new_buffer(timeout=1)  # commits the first event, refuses the second
+        assert r.get(timeout=1) is not None
+        buf.set_claim_limit(None)
+        w.get_new_buffer(timeout=1)
+        w.process_buffer()
+        assert buf.stats()["committed"] == 2 and buf.stats()["claim_limit"] is None
+    finally:
+        _finish(buf, w, r)
+
+
+def test_skip_unread_frees_the_ring_of_a_group_nobody_reads() -> None:
+    """A group whose consumer is gone would block the writers for ever; skip_unread releases it."""
+    buf = bm.NewBuffer(4, 4, rw.EVENT_DTYPE)
+    w = bm.Writer(buf.new_writer())
+    r = bm.Reader(buf.new_reader_group())
+    orphan = buf.new_reader_group()["_group"]
+    try:
+        for k in range(4):
+            rw.fill_event(w.get_new_buffer(timeout=1), 0, k)
+        w.process_buffer()
+        for _ in range(4):
+            r.get(timeout=1)
+        r.release()
+        with pytest.raises(RingTimeout):
+            w.get_new_buffer(timeout=0.2)  # the orphan group still holds every slot
+        assert buf.skip_unread(r._group) == 0  # a group with a live member reads for itself
+        assert buf.skip_unread(orphan) == 4
+        w.get_new_buffer(timeout=1)
+        w.process_buffer()
+        groups = buf.stats()["groups"]
+        assert groups[orphan]["consumed"] == 0 and groups[orphan]["pending"] == 1
+        with pytest.raises(ValueError, match="no reader group 7"):
+            buf.skip_unread(7)
+    finally:
+        _finish(buf, w, r)
+
+
 # ---- FIFO recycling ---------------------------------------------------------------------------------
 
 

@@ -8,6 +8,7 @@ import json
 import pytest
 from runkit import (
     assert_zero_loss,
+    buffers,
     chain,
     fkt,
     only_run_dir,
@@ -68,6 +69,23 @@ def test_runevents_stops_at_exactly_n_events(project, source):
     assert s["end_reason"] == "runevents"
     assert s["events"] == 777
     assert assert_zero_loss(run_dir) == 777
+
+
+@pytest.mark.timeout(60)
+def test_runevents_is_exact_with_two_source_processes(project):
+    """Two processes race to fill RB_1; the ring's claim limit lets exactly N events in, not N + 1."""
+    body = buffers(2, 8) + "Functions:\n"
+    body += fkt(1, "chain_source", "import_source", "RB_1: write", num=2)
+    body += fkt(2, "chain_filter", "copy_filter", "RB_1: read, RB_2: write", 2)
+    body += fkt(3, "chain_sink", "counting_sink", "RB_2: read", extra="config_file: final.yaml")
+    setup = write_setup(project, "two_sources_setup.yaml", body, main="runevents: 999")
+    result = run_cli(["run", str(setup)], project)
+    assert result.returncode == 0, result.stdout
+    s = summary(only_run_dir(project / "target"))
+    assert s["end_reason"] == "runevents"
+    assert s["events"] == 999
+    assert s["buffers"]["RB_2"]["events"] == 999
+    assert all(c["consumed"] == 999 for b in s["buffers"].values() for c in b["consumers"])
 
 
 @pytest.mark.timeout(60)

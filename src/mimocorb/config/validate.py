@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -471,6 +472,8 @@ class _SetupCheck:
         output = self.resolve(given if isinstance(given, str) else "target", Path.is_dir)
         if output.path.exists() and not output.path.is_dir():
             self.report("error", ("output_directory",), f"expected a directory, found the file {output.path}")
+        elif (problem := _unwritable(output.path)) is not None:
+            self.report("error", ("output_directory",), problem)
         return output
 
     # -- result ------------------------------------------------------------------------------------
@@ -609,3 +612,24 @@ def _worker(key: str, block: FunctionBlock, resolved: _Resolved) -> WorkerFuncti
         config_origin=resolved.config_origin,
         config_path=resolved.config_path,
     )
+
+
+def _unwritable(directory: Path) -> str | None:
+    """Why no run directory can be made in ``directory`` (created if missing), or None if it can.
+
+    Found before the run starts, so that no recorder fails only when its first file is due. The test is
+    to make (and remove) an empty directory in the nearest existing ancestor: permission bits alone do
+    not tell (root, read-only mounts, ACLs).
+    """
+    existing = directory
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{directory} cannot be created: {existing} is not a directory"
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".mimocorb-probe-", dir=existing))
+    except OSError as exc:
+        if existing == directory:
+            return f"the directory {directory} is not writable ({exc.strerror}); runs are made in it"
+        return f"{directory} does not exist and cannot be created in {existing} ({exc.strerror})"
+    return None

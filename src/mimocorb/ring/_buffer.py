@@ -18,6 +18,7 @@ import numpy as np
 from . import _ipc
 from ._core import Attachment, Flag
 from ._layout import (
+    CLAIM_LIMIT,
     CREATOR_W,
     DATA_OFF_W,
     G_ACT,
@@ -25,6 +26,7 @@ from ._layout import (
     G_POSTED,
     G_RCLAIM,
     G_REL,
+    G_SKIPPED,
     G_SLEEP,
     G_START,
     LAYOUT_VERSION,
@@ -288,6 +290,44 @@ class RingBuffer:
     def reclaim_dead(self, pids=None) -> list[dict]:
         """Release what dead processes held; ``pids`` names processes the caller knows are dead."""
         return self._h.reclaim_dead(pids)
+
+    def set_claim_limit(self, limit: int | None) -> None:
+        """Let writers claim at most ``limit`` slots in all (``None``: no limit); the next claim raises
+        SystemExit, as after ``set_ending()``.
+
+        This is how a run stops after exactly N events: the check sits under the writers' lock, so it is
+        exact for any number of writer processes, whatever the rate.
+        """
+        n = 0 if limit is None else _positive_int(limit, "claim limit")
+        self._h._ctl[CLAIM_LIMIT] = n
+
+    def skip_unread(self, group: int) -> int:
+        """Mark every event published so far as read and released by ``group``; returns how many.
+
+        For a supervisor whose consumer of a group is gone for good: the group would otherwise hold
+        back recycling (strict FIFO over all groups) until the writers, and the chain upstream, block.
+        The skipped events are counted as such, so ``consumed`` stays true. Does nothing (returns 0)
+        while a process is attached to the group (a restarted consumer reads for itself).
+        """
+        h = self._h
+        c, L = h._ctl, h._L
+        if not 0 <= group < c[NGROUPS]:
+            raise ValueError(f"buffer '{self.name}' has no reader group {group}")
+        gb = L.group(group)
+        lk = h._acquire(lock_of_group(group))
+        try:
+            if c[gb + G_NMEM]:
+                return 0
+            top = c[PUBLISH]
+            skipped = max(0, top - c[gb + G_RCLAIM])
+            c[gb + G_SKIPPED] += skipped
+            c[gb + G_RCLAIM] = max(c[gb + G_RCLAIM], top)
+            c[gb + G_REL] = max(c[gb + G_REL], top)
+        finally:
+            h._release(lk)
+        if skipped and c[W_SLEEP]:
+            h._wake_all(LOCK_W, W_SLEEP, W_POSTED, 0)
+        return skipped
 
     # ---- life cycle -------------------------------------------------------------------------
     def pause(self) -> None:

@@ -26,6 +26,7 @@ from . import _ipc
 from ._layout import (
     ADMIN_HOLDER,
     BREAKER,
+    CLAIM_LIMIT,
     CREATOR_W,
     DATA_OFF_W,
     DEADSUM,
@@ -565,6 +566,7 @@ class Attachment:
             "lost": lost,
             "discarded": discarded,
             "claimed": c[WCLAIM],
+            "claim_limit": c[CLAIM_LIMIT] or None,
             "fill": published - min(self._minrel(), published) if c[NGROUPS] else published,
             "deadtime_sum": self._ctlf[DEADSUM],
             "groups": groups,

@@ -15,6 +15,7 @@ import numpy as np
 
 from ._core import DEAD_CHECK, SLEEP_SLICE, Attachment, Flag, RingTimeout
 from ._layout import (
+    CLAIM_LIMIT,
     DEADSUM,
     DISCARDED,
     G_NMEM,
@@ -78,7 +79,8 @@ class Writer(Attachment):
         self._g_sleep0 = self._L.group(0) + G_SLEEP
 
     def get_new_buffer(self, timeout: float | None = None) -> np.ndarray:
-        """Commit the previous slot, then wait for a free one; SystemExit once writers are deactivated."""
+        """Commit the previous slot, then wait for a free one; SystemExit once writers are deactivated
+        or the buffer's claim limit (``RingBuffer.set_claim_limit``) is reached."""
         if self._slot >= 0:
             self.process_buffer()
         c = self._ctl
@@ -93,7 +95,10 @@ class Writer(Attachment):
             k = c[WCLAIM]
             if k >= self._minrel_cache + n:
                 self._minrel_cache = self._minrel()
-            if k < self._minrel_cache + n:
+            lim = c[CLAIM_LIMIT]
+            if lim and k >= lim:
+                i = -2
+            elif k < self._minrel_cache + n:
                 if k < n:
                     i = k
                 else:
@@ -110,6 +115,8 @@ class Writer(Attachment):
             lk.release()
             c[rw + R_LOCK] = -1
         if i < 0:
+            if i == -2:
+                raise SystemExit
             i = self._claim_slow(timeout)
         m = self._meta0 + i * self._stride_w
         c[m] = self._ncalls
@@ -122,11 +129,15 @@ class Writer(Attachment):
         return v if v is not None else self._view(i)
 
     def _claim(self) -> int:
-        """The claim of ``get_new_buffer`` for the slow path; -1 if the ring is still full."""
+        """The claim of ``get_new_buffer`` for the slow path; -1 if the ring is still full, -2 if the
+        claim limit is reached."""
         c, n = self._ctl, self._N
         lk = self._acquire(LOCK_W)
         try:
             k = c[WCLAIM]
+            lim = c[CLAIM_LIMIT]
+            if lim and k >= lim:
+                return -2
             self._minrel_cache = self._minrel()
             if k >= self._minrel_cache + n:
                 return -1
@@ -157,6 +168,8 @@ class Writer(Attachment):
             i = self._claim()
             if i >= 0:
                 return i
+            if i == -2:
+                raise SystemExit
             if _mono() > next_check:  # a reader killed while holding a slot would block us for ever
                 self.reclaim_dead()
                 next_check = _mono() + DEAD_CHECK

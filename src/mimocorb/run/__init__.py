@@ -8,7 +8,6 @@ Modules, by what they hold:
 * ``plan``       — the data-flow plan: sources, writers/readers per buffer, data-flow order
 * ``supervisor`` — worker processes: start, output/error pipes, end detection, terminate
 * ``child``      — what runs inside a worker process around the user function
-* ``eventlimit`` — the exact ``runevents`` cut in the processes writing the first buffer
 * ``rundir``     — run directory naming, file copies, run.log, JSON output
 * ``status``     — console, status line, stats.csv
 * ``inputs``     — keyboard/pipe commands and signals

@@ -31,7 +31,7 @@ import os
 import signal
 import sys
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -55,7 +55,6 @@ class WorkerSpec:
     config_dict: dict[Any, Any]
     rb_info: dict[str, str]
     log_level: int = logging.WARNING
-    event_limits: tuple[tuple[str, int], ...] = field(default=())
 
     @property
     def label(self) -> str:
@@ -87,10 +86,6 @@ def worker_main(spec: WorkerSpec, output: Connection, messages: Connection) -> N
     _setup_logging(spec.log_level)
     try:
         function = _load_function(spec)
-        for segment, limit in spec.event_limits:
-            from . import eventlimit
-
-            eventlimit.install(segment, limit)
         config = dict(spec.config_dict)
         function(spec.source_list, spec.sink_list, spec.observe_list, config, **spec.rb_info)
     except SystemExit:

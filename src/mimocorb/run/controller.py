@@ -31,15 +31,15 @@ from typing import Any
 
 from .. import __version__
 from ..config import ValidatedSetup
+from ..io.manifest import collect as collect_files
 from ..ring import Monitor
 from ..ring import RingBuffer as NewBuffer
 from .child import WorkerError, WorkerSpec
 from .ending import EndSequence
-from .gui import GuiLink, gui_unavailable_reason
+from .gui import GuiLink, RatesPicture, gui_unavailable_reason
 from .inputs import COMMANDS, HELP, KeyboardInput, SignalInput, parse_command
 from .options import EXIT_FAILED, EXIT_OK, RunOptions, RunResult
 from .plan import FunctionRole, RunPlan
-from .ringext import skip_unread
 from .rundir import RunLog, RunLogHandler, write_json
 from .status import BufferSample, Console, StatsRecorder, progress, status_text
 from .supervisor import Supervisor, WorkerProcess
@@ -113,6 +113,7 @@ class RunController:
         self._finished = False
         self.result: RunResult | None = None
         self.stats_file: StatsRecorder | None = None
+        self.rates: RatesPicture | None = None
         self.watched: WorkerProcess | None = None  # Fkt_1's first process: its exit = source exhausted
 
     # ================================================================================== set-up ====
@@ -138,10 +139,11 @@ class RunController:
             return self.supervisor.workers
         self.create_buffers()
         first = self.plan.first_buffer
+        if first is not None and self.runevents > 0:
+            self.buffers[first].set_claim_limit(self.runevents)  # exact, for any number of writers
         level = logging.DEBUG if self.options.debug else logging.WARNING
         for function in self.setup.functions:
             lists: dict[str, list[dict]] = {"read": [], "write": [], "observe": []}
-            limits: list[tuple[str, int]] = []
             for name, role in function.rb_assign.items():
                 buffer = self.buffers.get(name)
                 if buffer is None or role not in lists:
@@ -151,8 +153,6 @@ class RunController:
                     self.groups[(function.key, name)] = setup_dict["_group"]
                 elif role == "write":
                     setup_dict = buffer.new_writer()
-                    if name == first and self.runevents > 0:
-                        limits.append((setup_dict["_segment"], self.runevents))
                 else:
                     setup_dict = buffer.new_observer()
                 lists[role].append(setup_dict)
@@ -171,7 +171,6 @@ class RunController:
                     config_dict=config,
                     rb_info=dict(function.rb_assign),
                     log_level=level,
-                    event_limits=tuple(limits),
                 )
                 worker = self.supervisor.add(spec, function.on_error)
                 if self.watched is None:
@@ -189,6 +188,7 @@ class RunController:
             self.signals.install()
         if self.run_dir is not None:
             self.stats_file = StatsRecorder(self.run_dir / "stats.csv")
+            self.rates = RatesPicture(self.run_dir / "stats.csv", self.run_dir / "rates.png")
         limits = []
         if self.runtime > 0:
             limits.append(f"Run ends after {self.runtime:g} s")
@@ -521,7 +521,7 @@ class RunController:
             self.begin_end(f"consumer ended: {role.key} {role.fkt_name}")
 
     def _abandon_if_gone(self, key: str) -> None:
-        """A reading function without any live process: its groups must not block the buffers (ringext)."""
+        """A reading function without any live process: its groups must not block the buffers."""
         if any(w.alive for w in self.workers_of(key)):
             return
         role = self.plan.function(key)
@@ -537,7 +537,7 @@ class RunController:
         """Release, for groups without processes, what was published (so writers are not blocked)."""
         for (name, group), record in self.abandoned.items():
             if (only is None or name == only) and name not in self.ending.shut_down:
-                skipped = skip_unread(self.buffers[name], group)
+                skipped = self.buffers[name].skip_unread(group)
                 if skipped:
                     if not record["unread"]:
                         self.note(
@@ -604,6 +604,8 @@ class RunController:
                 self._next_csv = now + self.options.stats_interval
                 elapsed = now - (self.t_start or now)
                 self.stats_file.record(elapsed, self.active_time(now), self.state, self.samples)
+                if self.rates is not None and not (self.gui is not None and self.gui.alive):
+                    self.rates.snapshot(now)
             if self.gui is not None:
                 self._gui_info()
             if self.state == "running":
@@ -699,6 +701,10 @@ class RunController:
             self.samples = self._sample()
             self.stats_file.record(now - (self.t_start or now), self.active_time(), "ended", self.samples)
             self.stats_file.close()
+            if self.rates is not None:
+                problem = self.rates.final()
+                if problem is not None:
+                    self.note(f"rates.png not written: {problem}", 1)
         summary = self.summary()
         for buffer in self.buffers.values():
             with contextlib.suppress(Exception):
@@ -804,6 +810,7 @@ class RunController:
             "restarts": list(self.restarted),
             "abandoned_consumers": list(self.abandoned.values()),
             "end_sequence": self.ending.summary(),
+            "files": collect_files(self.run_dir) if self.run_dir is not None else {},
         }
 
     def _print_summary(self, summary: dict[str, Any]) -> None:

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import os
 import queue
+import subprocess
 import sys
+import time
+from pathlib import Path
 from typing import Any
 
 MAX_RATE = 4500.0
 INTERVAL_MS = 1000.0
+RATES_INTERVAL = 60.0  # s between rates.png snapshots while no monitor window is shown
+RATES_TIMEOUT = 30.0  # longest wait for the final rates.png
 
 
 def gui_unavailable_reason() -> str | None:
@@ -28,11 +32,9 @@ def gui_unavailable_reason() -> str | None:
         found = False
     if not found:
         return "mimocorb.bufferinfoGUI is not available in this version"
-    if sys.platform.startswith("linux") and not (
-        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-    ):
-        return "no display (DISPLAY is not set)"
-    return None
+    from ..display.backend import display_reason  # imports nothing graphical
+
+    return display_reason()
 
 
 def _gui_main(cmd_q: Any, log_q: Any, info_q: Any, names: list[str]) -> None:
@@ -88,3 +90,56 @@ class GuiLink:
             with contextlib.suppress(Exception):
                 q.close()
                 q.cancel_join_thread()
+
+
+class RatesPicture:
+    """``rates.png`` in the run directory, drawn from stats.csv by a short-lived process.
+
+    The controller must not import matplotlib (D1), and drawing takes a moment, so the picture is made
+    by ``python -m mimocorb.display.rates``: every ``RATES_INTERVAL`` seconds while no monitor window
+    shows the rates (``snapshot``, never waits), and once at the end (``final``, bounded wait).
+    """
+
+    def __init__(self, stats: Path, picture: Path) -> None:
+        self.stats, self.picture = stats, picture
+        self.enabled = importlib.util.find_spec("matplotlib") is not None
+        self.process: subprocess.Popen | None = None
+        self._next = time.monotonic() + RATES_INTERVAL
+
+    def snapshot(self, now: float) -> None:
+        if not self.enabled or now < self._next or self._busy():
+            return
+        self._next = now + RATES_INTERVAL
+        self._start(subprocess.DEVNULL)
+
+    def final(self) -> str | None:
+        """Draw the final picture; returns why it could not be drawn, or None."""
+        if not self.enabled:
+            return "matplotlib is not installed"
+        if self._busy():
+            assert self.process is not None
+            self.process.kill()
+            self.process.wait()
+        self._start(subprocess.PIPE)
+        assert self.process is not None
+        try:
+            _, err = self.process.communicate(timeout=RATES_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.communicate()
+            return f"drawing took longer than {RATES_TIMEOUT:g} s"
+        if self.process.returncode != 0:
+            lines = (err or b"").decode(errors="replace").strip().splitlines()
+            return lines[-1] if lines else f"exit code {self.process.returncode}"
+        return None
+
+    def _busy(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def _start(self, errors: int) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mimocorb.display.rates", str(self.stats), str(self.picture)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+        )

@@ -1,0 +1,6 @@
+"""Live displays of a run: the buffer monitor, the oscilloscope and the live histograms.
+
+Everything here runs in display processes only. Modules import matplotlib inside functions, so that
+importing them (as the compat faces ``mimocorb.plot_buffer`` etc. do in user modules) never selects a
+backend or needs a display (D1, D26). ``backend`` decides between a window and PNG snapshots.
+"""

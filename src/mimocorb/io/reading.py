@@ -1,0 +1,144 @@
+"""Reading recorded files back, whatever the format: the Parquet dataset, a part file, tar archives.
+
+Used by the replay source and by ``mimocorb inspect``. Events come in blocks (one part file or one tar
+member at a time), as numpy arrays, so that replay at full speed is not limited by per-row Python work.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .tarparquet import ARCHIVE_SUFFIXES, archives_in, counter_of, iter_archive
+
+META_NAMES = ("counter", "timestamp", "deadtime")
+
+
+@dataclass
+class Block:
+    """Consecutive events: metadata arrays (``None`` where the format does not store them) and fields.
+
+    ``fields[name]`` has shape ``(n, values_per_slot)``.
+    """
+
+    counter: np.ndarray
+    timestamp: np.ndarray | None
+    deadtime: np.ndarray | None
+    fields: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.counter)
+
+
+def kind_of(path: str | os.PathLike[str]) -> str:
+    """``parquet`` (a dataset directory or one Parquet file), ``tar`` or ``txt``; ValueError otherwise."""
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"no recorded file or directory at {str(p)!r}")
+    if p.is_dir():
+        if _parquet_parts(p):
+            return "parquet"
+        try:
+            archives_in(p)
+        except FileNotFoundError:
+            raise ValueError(
+                f"{str(p)!r} holds neither Parquet part files nor tar archives "
+                f"({', '.join(ARCHIVE_SUFFIXES)})"
+            ) from None
+        return "tar"
+    if p.name.endswith(".parquet"):
+        return "parquet"
+    if p.name.endswith(ARCHIVE_SUFFIXES):
+        return "tar"
+    if p.name.endswith(".txt"):
+        return "txt"
+    raise ValueError(
+        f"{str(p)!r}: unknown format; expected a Parquet dataset directory or .parquet file, "
+        f"a tar archive ({', '.join(ARCHIVE_SUFFIXES)}) or a .txt file"
+    )
+
+
+def _parquet_parts(directory: Path) -> list[Path]:
+    """Complete part files (hidden temporaries of a part being written are not)."""
+    return sorted(
+        f for f in directory.rglob("*.parquet") if f.is_file() and not f.name.startswith((".", "_"))
+    )
+
+
+def parquet_files(path: str | os.PathLike[str]) -> list[Path]:
+    p = Path(path)
+    return _parquet_parts(p) if p.is_dir() else [p]
+
+
+def read_schema(path: str | os.PathLike[str]) -> Any:
+    import pyarrow.parquet as pq
+
+    files = parquet_files(path)
+    if not files:
+        raise ValueError(f"{str(path)!r}: the dataset has no complete part file yet")
+    return pq.read_schema(files[0])
+
+
+def blocks(path: str | os.PathLike[str]) -> Iterator[Block]:
+    """Every event of a recorded file or directory, block by block, in file order."""
+    kind = kind_of(path)
+    if kind == "parquet":
+        yield from _parquet_blocks(path)
+    elif kind == "tar":
+        for archive in archives_in(path):
+            yield from _tar_blocks(archive)
+    else:
+        yield from _txt_blocks(path)
+
+
+def _parquet_blocks(path: str | os.PathLike[str]) -> Iterator[Block]:
+    import pyarrow.parquet as pq
+
+    for file in parquet_files(path):
+        f = pq.ParquetFile(file)
+        for batch in f.iter_batches(batch_size=4096):
+            yield _block_of_batch(batch)
+
+
+def _block_of_batch(batch: Any) -> Block:
+    n = batch.num_rows
+    meta = {m: batch.column(m).to_numpy() for m in META_NAMES if m in batch.schema.names}
+    fields = {}
+    for name in batch.schema.names:
+        if name in META_NAMES:
+            continue
+        column = batch.column(name)
+        if hasattr(column, "flatten") and hasattr(column.type, "list_size"):
+            values = column.flatten().to_numpy(zero_copy_only=False)
+            fields[name] = values.reshape(n, column.type.list_size)
+        else:
+            fields[name] = column.to_numpy(zero_copy_only=False).reshape(n, 1)
+    counter = meta.get("counter", np.arange(1, n + 1, dtype=np.int64))
+    return Block(counter, meta.get("timestamp"), meta.get("deadtime"), fields)
+
+
+def _tar_blocks(archive: Path) -> Iterator[Block]:
+    for k, (name, table) in enumerate(iter_archive(archive)):
+        counter = counter_of(name)
+        fields = {c: table.column(c).to_numpy().reshape(1, -1) for c in table.column_names}
+        yield Block(np.array([counter if counter is not None else k + 1], dtype=np.int64), None, None, fields)
+
+
+def _txt_blocks(path: str | os.PathLike[str]) -> Iterator[Block]:
+    import pandas as pd
+
+    frame = pd.read_csv(path, sep="\t")
+    columns = list(frame.columns)
+    meta = columns[:3]  # counter, timestamp, deadtime, possibly under aliases
+    fields = {c: frame[c].to_numpy().reshape(-1, 1) for c in columns[3:]}
+    yield Block(
+        frame[meta[0]].to_numpy(np.int64),
+        frame[meta[1]].to_numpy(np.float64),
+        frame[meta[2]].to_numpy(np.float64),
+        fields,
+    )

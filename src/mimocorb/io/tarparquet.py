@@ -1,0 +1,154 @@
+"""The tar-of-Parquet format of mimoCoRB 1.0.2: one Parquet member per event (compat-api §5.8, §10).
+
+``rb_toParquetfile`` writes ``<directory_prefix>/<filename>.tar``; every event becomes a member
+``<filename>_<counter>.parquet`` holding a table with one column per buffer field and one row per value of
+the slot (timestamp and deadtime are not stored — the format has no place for them). ``iter_archive``
+reads such archives back, for ``parquetReader``, the replay source and ``mimocorb inspect``.
+
+The archive is finished (end-of-archive blocks) however the exporter ends: at the end of the run, on an
+exception, and on SIGTERM (D31). After SIGKILL every member written before is complete, since each
+member is handed to the kernel as soon as it is written.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..ring import Reader
+from ._common import ExporterArgs
+from ._guard import TerminationGuard
+from .manifest import Manifest
+
+ARCHIVE_SUFFIXES = (".tar", ".gz", ".tgz", ".bz2")
+MANIFEST_EVERY = 100  # members between manifest updates (and at the end)
+_COUNTER = re.compile(r"_(-?\d+)\.parquet$")
+
+
+class rb_toParquetfile:
+    """Writes every event of a buffer as one Parquet member of ``<directory_prefix>/<filename>.tar``."""
+
+    def __init__(
+        self, source_list: list[dict] | None = None, config_dict: dict | None = None, **rb_info: Any
+    ) -> None:
+        if source_list is None:
+            raise ValueError("rb_toParquetfile: source_list is None; mark the buffer to write out 'read'")
+        args = ExporterArgs("rb_toParquetfile", source_list, config_dict, rb_info, need_config=True)
+        self.logger = args.logger
+        self._base = args.filename()
+        self._names = args.field_names()
+        args.check_directory()
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self._pa, self._pq = pa, pq
+        self.filename = args.output_path(self._base + ".tar")
+        self._tar: tarfile.TarFile | None = tarfile.open(  # noqa: SIM115 - closed by _finish
+            self.filename, "w", format=tarfile.PAX_FORMAT
+        )
+        self._manifest = Manifest(args.directory or ".", os.path.basename(self.filename), "tar", args.label)
+        self._manifest.update()
+        self.events = 0
+        self._guard = TerminationGuard(self._finish)
+        self.source = Reader(args.setup)
+
+    def _member(self, data: Any, counter: Any) -> None:
+        pa = self._pa
+        table = pa.table({name: data[name] for name in self._names})
+        sink = pa.BufferOutputStream()
+        self._pq.write_table(table, sink)
+        payload = sink.getvalue().to_pybytes()
+        info = tarfile.TarInfo(f"{self._base}_{int(counter)}.parquet")
+        info.size, info.mtime, info.mode = len(payload), 0, 0o644
+        tar = self._tar
+        assert tar is not None
+        with self._guard.busy():
+            tar.addfile(info, io.BytesIO(payload))
+            tar.fileobj.flush()  # type: ignore[union-attr]  # each member reaches the kernel whole
+        self.events += 1
+
+    def _finish(self, error: str | None = None) -> None:
+        """End-of-archive blocks and close; idempotent, so SIGTERM and the normal end may both call it."""
+        tar, self._tar = self._tar, None
+        if tar is None:
+            return
+        tar.close()
+        values: dict[str, Any] = {"events": self.events, "complete": error is None}
+        if error:
+            values["error"] = error
+        self._manifest.update(**values)
+
+    def __call__(self) -> None:
+        """Write every event until the buffer shuts down; the archive is finished in every case."""
+        get, metadata = self.source.get, self.source.get_metadata
+        error: str | None = None
+        self._guard.install()
+        try:
+            while True:
+                try:
+                    data = get()
+                except SystemExit:
+                    break
+                self._member(data, metadata()[0])
+                if self.events % MANIFEST_EVERY == 0:
+                    self._manifest.update(events=self.events)
+        except BaseException as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            with self._guard.busy():
+                self._finish(error)
+            self._guard.uninstall()
+
+
+def archives_in(path: str | os.PathLike[str]) -> list[Path]:
+    """The archive ``path`` itself, or the archives in directory ``path`` sorted by name (D23)."""
+    p = Path(path)
+    if p.is_file():
+        return [p]
+    if not p.is_dir():
+        raise FileNotFoundError(f"no tar archive or directory at {str(p)!r}")
+    found = sorted(f for f in p.iterdir() if f.is_file() and f.name.endswith(ARCHIVE_SUFFIXES))
+    if not found:
+        raise FileNotFoundError(
+            f"no archive (files ending in {', '.join(ARCHIVE_SUFFIXES)}) in directory {str(p)!r}"
+        )
+    return found
+
+
+def counter_of(member_name: str) -> int | None:
+    """The event counter in a member name ``<filename>_<counter>.parquet``."""
+    match = _COUNTER.search(member_name)
+    return int(match.group(1)) if match else None
+
+
+def iter_archive(path: str | os.PathLike[str]) -> Iterator[tuple[str, Any]]:
+    """``(member name, pyarrow.Table)`` for every Parquet member of one archive, in archive order.
+
+    Compression is detected; directories and other non-file members are skipped (D23). An archive cut off
+    by a killed writer yields its complete members and stops at the cut.
+    """
+    import pyarrow.parquet as pq
+
+    with tarfile.open(path, "r:*") as tar:
+        while True:
+            try:
+                member = tar.next()
+            except tarfile.ReadError:
+                return  # a truncated archive: the members before the cut were complete
+            if member is None:
+                return
+            if not member.isfile() or not member.name.endswith(".parquet"):
+                continue
+            f = tar.extractfile(member)
+            if f is None:
+                continue
+            payload = f.read()
+            if len(payload) < member.size:
+                return
+            yield member.name, pq.read_table(io.BytesIO(payload))

@@ -1,0 +1,106 @@
+"""``rb_toTxtfile``: one tab-separated line per event, as mimoCoRB 1.0.2 wrote it (compat-api §5.7).
+
+Meant for buffers of single values (one record per event, e.g. fit results). Each line is written with
+one ``write`` to a file opened for appending, and handed to the kernel at once: a killed exporter loses
+no line it had taken from the buffer, and several processes of one exporter append whole lines.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..ring import METADATA_DTYPE, Reader
+from ._common import ExporterArgs
+from .manifest import Manifest
+
+MANIFEST_EVERY = 1000  # events between manifest updates (and at the end)
+
+
+def _formatter(dtype: np.dtype) -> Callable[[Any], str]:
+    """How a value of ``dtype`` is printed: integers as integers, floats in shortest round-trip form.
+
+    As in the original, values pass through float64 and are cast back to the column's type; NaN is an
+    empty field (pandas' ``to_csv`` default).
+    """
+    if dtype.kind in "iub":
+        kind = dtype.type
+        return lambda v: str(int(kind(float(v))))
+    if dtype.kind == "f":
+        kind = dtype.type
+
+        def fmt(v: Any) -> str:
+            x = float(v)
+            return "" if math.isnan(x) else str(kind(x)) if kind is not np.float64 else repr(x)
+
+        return fmt
+    return str
+
+
+class rb_toTxtfile:
+    """Writes every event of a buffer with one value per slot to ``<directory_prefix>/<filename>.txt``.
+
+    Columns: ``counter``, ``timestamp``, ``deadtime``, then the buffer's fields in order; ``header_alias``
+    (mapping of original name to header text) renames any of them in the header line.
+    """
+
+    def __init__(
+        self, source_list: list[dict] | None = None, config_dict: dict | None = None, **rb_info: Any
+    ) -> None:
+        if source_list is None:
+            raise ValueError("rb_toTxtfile: source_list is None; mark the buffer to write out 'read'")
+        args = ExporterArgs("rb_toTxtfile", source_list, config_dict, rb_info, need_config=True)
+        self.logger = args.logger
+        if args.values_per_slot != 1:
+            raise ValueError(
+                f"rb_toTxtfile: buffer {args.label} has {args.values_per_slot} values per slot; the text "
+                "format holds one value per field and event (channel_per_slot: 1); use rb_toParquetfile "
+                "or the Parquet recorder for waveforms"
+            )
+        names = args.field_names()
+        alias = args.config.get("header_alias") or {}
+        if not isinstance(alias, dict):
+            raise ValueError(f"rb_toTxtfile: header_alias must be a mapping name -> header, got {alias!r}")
+        self.filename = args.output_path(args.filename() + ".txt")
+        args.check_directory()
+        meta = np.dtype(METADATA_DTYPE)
+        columns = [*meta.names, *names]
+        header = "\t".join(str(alias.get(c, c)) for c in columns) + "\n"
+        with open(self.filename, "w", encoding="utf-8") as f:
+            f.write(header)
+        self._meta_formats = [_formatter(meta[n]) for n in meta.names]
+        self._fields = [(n, _formatter(args.dtype[n])) for n in names]
+        self._manifest = Manifest(args.directory or ".", os.path.basename(self.filename), "txt", args.label)
+        self._manifest.update()
+        self.events = 0
+        self.source = Reader(args.setup)
+
+    def _line(self, data: np.ndarray, metadata: tuple) -> bytes:
+        first = data[0]
+        values = [f(v) for f, v in zip(self._meta_formats, metadata, strict=True)]
+        values += [f(first[n]) for n, f in self._fields]
+        return ("\t".join(values) + "\n").encode("utf-8")
+
+    def __call__(self) -> None:
+        """Write every event until the buffer shuts down (``SystemExit`` ends the loop normally)."""
+        get, metadata = self.source.get, self.source.get_metadata
+        fd = os.open(self.filename, os.O_WRONLY | os.O_APPEND)
+        try:
+            while True:
+                try:
+                    data = get()
+                except SystemExit:
+                    break
+                line = self._line(data, metadata())
+                if os.write(fd, line) != len(line):
+                    raise OSError(f"rb_toTxtfile: short write to {self.filename} (disk full?)")
+                self.events += 1
+                if self.events % MANIFEST_EVERY == 0:
+                    self._manifest.update(events=self.events)
+        finally:
+            os.close(fd)
+        self._manifest.update(events=self.events, complete=True)

@@ -1,0 +1,220 @@
+"""Helpers of the display tests: a setup with every kind of display, runs, pictures, Xvfb."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).parent
+MODS = HERE / "dispmods"
+
+# pids of controller processes started by the tests: their shared memory must be gone afterwards
+TRACKED_PIDS: set[int] = set()
+
+SCOPE_CONFIG = (
+    "{title: Test scope, min_sleeptime: 0.2, sample_time_ns: 4, pre_trigger_samples: 50, "
+    "analogue_offset: -0.48, trigger_level: -440, channel_range: 500, trigger_channel: A, "
+    "trigger_direction: rising, snapshot_interval: 1}"
+)
+HIST_CONFIG = (
+    "{title: Known data, interval: 0.3, snapshot_interval: 1, "
+    "histograms: {x: [0, 10, 10, 5, x value, 0], y: [0, 600, 30, 5, y value, 1]}}"
+)
+
+
+def setup_text(
+    n_events: int,
+    sleep: float = 0.0,
+    gui: bool = False,
+    runtime: float = 0,
+    scope_sleep: float = 0.002,
+    displays: str = "plot_displays",
+) -> str:
+    main = f"{{runtime: {runtime}}}" if runtime else "{}"
+    return f"""\
+output_directory: target
+GUI_control: {str(gui).lower()}
+KBD_control: false
+RingBuffer:
+  - RB_1: {{number_of_slots: 64, channel_per_slot: 1, data_type: {{1: [x, float64], 2: [y, float64]}}}}
+  - RB_2: {{number_of_slots: 16, channel_per_slot: 500, data_type: {{1: [chA, float32], 2: [chB, float32]}}}}
+Functions:
+  - Fkt_main: {main}
+  - Fkt_1: {{file_name: {MODS / "display_sources"}, fkt_name: known_values, num_process: 1,
+            RB_assign: {{RB_1: write}}}}
+  - Fkt_2: {{file_name: {MODS / "display_sources"}, fkt_name: pulses, num_process: 1,
+            RB_assign: {{RB_2: write}}}}
+  - Fkt_3: {{file_name: {MODS / displays}, fkt_name: plot_histograms, num_process: 1,
+            RB_assign: {{RB_1: read}}}}
+  - Fkt_4: {{file_name: {MODS / displays}, fkt_name: plot_waveform, num_process: 1,
+            RB_assign: {{RB_2: observe}}}}
+  - Fkt_5: {{file_name: {MODS / "drain"}, fkt_name: drain, num_process: 1, RB_assign: {{RB_2: read}}}}
+FunctionConfigs:
+  known_values: {{n_events: {n_events}, sleep: {sleep}}}
+  pulses: {{n_events: 0, sleep: {scope_sleep}, pre_trigger_samples: 50, analogue_offset: -0.48}}
+  plot_histograms: {HIST_CONFIG}
+  plot_waveform: {SCOPE_CONFIG}
+  drain: {{}}
+"""
+
+
+def write_setup(directory: Path, text: str, name: str = "display_setup.yaml") -> Path:
+    path = directory / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def start_run(setup: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> subprocess.Popen:
+    """``mimocorb run SETUP`` in the setup's directory; output and errors combined."""
+    full_env = dict(os.environ, PYTHONUNBUFFERED="1")
+    full_env.pop("MIMOCORB_START_METHOD", None)
+    full_env.update(env or {})
+    command = [sys.executable, "-m", "mimocorb", "run", setup.name, "-v", "1", *args]
+    proc = subprocess.Popen(
+        command,
+        cwd=setup.parent,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=full_env,
+    )
+    TRACKED_PIDS.add(proc.pid)
+    return proc
+
+
+def finish(proc: subprocess.Popen, timeout: float = 60.0) -> str:
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+        raise AssertionError(f"run did not end within {timeout} s; output:\n{out}") from None
+    return out
+
+
+def headless_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("DISPLAY", None)
+    env.pop("WAYLAND_DISPLAY", None)
+    return env
+
+
+def run_dir(directory: Path) -> Path:
+    dirs = sorted(p for p in (directory / "target").iterdir() if p.is_dir())
+    assert len(dirs) == 1, f"expected one run directory, found {dirs}"
+    return dirs[0]
+
+
+def summary(run: Path) -> dict:
+    return json.loads((run / "run_summary.json").read_text(encoding="utf-8"))
+
+
+def histogram_numbers(run: Path, title: str = "Known data") -> dict[str, tuple[int, float, float]]:
+    """entries, mean, std per field, as the histogram display reported them in run.log."""
+    log = (run / "run.log").read_text(encoding="utf-8")
+    lines = [line for line in log.splitlines() if f"{title}: " in line and "entries" in line]
+    assert lines, f"no histogram summary of '{title}' in run.log:\n{log}"
+    found = re.findall(r"(\w+): entries (\d+), mean (\S+), std ([^;\s]+)", lines[-1])
+    return {name: (int(n), float(mean), float(std)) for name, n, mean, std in found}
+
+
+def read_png(path: Path) -> np.ndarray:
+    """The picture as an array (rows, columns, channels) with values 0..1."""
+    import matplotlib.image
+
+    return np.asarray(matplotlib.image.imread(str(path)))
+
+
+def assert_picture(path: Path, size: tuple[int, int]) -> np.ndarray:
+    """The PNG exists, has ``size`` (width, height) in pixels and shows something besides the background."""
+    assert path.is_file(), (
+        f"{path.name} missing; the directory holds {sorted(p.name for p in path.parent.iterdir())}"
+    )
+    image = read_png(path)
+    assert (image.shape[1], image.shape[0]) == size, f"{path.name}: {image.shape[1]}x{image.shape[0]}"
+    rgb = image[..., :3]
+    background = np.median(rgb.reshape(-1, 3), axis=0)
+    differs = np.abs(rgb - background).sum(axis=2) > 0.1
+    assert differs.mean() > 0.01, f"{path.name} is (almost) blank: {differs.mean():.4f} of the pixels drawn"
+    return image
+
+
+# ------------------------------------------------------------------------------------------ X ----
+def x_tools_missing() -> str | None:
+    missing = [tool for tool in ("Xvfb", "xdotool") if shutil.which(tool) is None]
+    if missing:
+        return f"{' and '.join(missing)} not installed (Debian: apt-get install -y xvfb xdotool)"
+    try:
+        import tkinter  # noqa: F401
+    except ImportError:
+        return "tkinter is not installed"
+    return None
+
+
+class Xvfb:
+    """A private X server on a free display number."""
+
+    def __init__(self) -> None:
+        read, write = os.pipe()
+        self.proc = subprocess.Popen(
+            ["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+            pass_fds=(write,),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        os.close(write)
+        number = b""
+        deadline = time.monotonic() + 10.0
+        while not number.endswith(b"\n") and time.monotonic() < deadline:
+            chunk = os.read(read, 16)
+            if not chunk:
+                break
+            number += chunk
+        os.close(read)
+        if not number.strip():
+            self.close()
+            raise RuntimeError("Xvfb did not start")
+        self.display = f":{number.decode().strip()}"
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ, DISPLAY=self.display)
+        env.pop("WAYLAND_DISPLAY", None)
+        env.pop("MIMOCORB_HEADLESS", None)
+        return env
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def xdotool(env: dict[str, str], *args: str, check: bool = True) -> str:
+    result = subprocess.run(
+        ["xdotool", *args], env=env, capture_output=True, text=True, timeout=10, check=False
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"xdotool {' '.join(args)} failed: {result.stderr.strip()}")
+    return result.stdout.strip()
+
+
+def find_window(env: dict[str, str], title: str, timeout: float = 30.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = xdotool(env, "search", "--name", f"^{re.escape(title)}$", check=False)
+        if out:
+            return out.splitlines()[0]
+        time.sleep(0.2)
+    raise AssertionError(f"no window '{title}' appeared within {timeout} s")

@@ -1,0 +1,129 @@
+"""Real windows under a virtual X server (Xvfb), driven with xdotool as a person would.
+
+The buffer monitor's buttons pause, resume and end the run; closing a display window (or killing its
+connection, as when Tk crashes) leaves the run running, and the final pictures are still written.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from displaykit import (
+    assert_picture,
+    find_window,
+    finish,
+    histogram_numbers,
+    run_dir,
+    setup_text,
+    start_run,
+    summary,
+    write_setup,
+    xdotool,
+)
+
+from mimocorb.display.monitor import button_centre
+
+
+def _log(run: Path) -> str:
+    path = run / "run.log"
+    return path.read_text(encoding="utf-8") if path.exists() else ""
+
+
+def _wait_log(run: Path, text: str, timeout: float = 20.0, after: int = 0) -> int:
+    """Position of ``text`` in run.log (searched from ``after``), waiting until it appears."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pos = _log(run).find(text, after)
+        if pos >= 0:
+            return pos
+        time.sleep(0.1)
+    raise AssertionError(f"'{text}' did not appear in run.log within {timeout} s:\n{_log(run)}")
+
+
+def _events(run: Path) -> int:
+    """RB_1's event count in the newest stats.csv row."""
+    rows = [r.split(",") for r in (run / "stats.csv").read_text().splitlines()[1:] if ",RB_1," in r]
+    return int(rows[-1][4]) if rows else 0
+
+
+def _events_after(run: Path, seconds: float) -> tuple[int, int]:
+    first = _events(run)
+    time.sleep(seconds)
+    return first, _events(run)
+
+
+def _click(env: dict[str, str], window: str, label: str) -> None:
+    x, y = button_centre(label)
+    xdotool(env, "mousemove", "--window", window, str(x), str(y))
+    xdotool(env, "click", "1")
+
+
+def test_monitor_buttons_pause_resume_and_end_the_run(project, xserver):
+    env = xserver.env()
+    setup = write_setup(project, setup_text(0, sleep=0.002, gui=True, runtime=120))
+    proc = start_run(setup, env=env)
+    try:
+        monitor = find_window(env, "Buffer Information")
+        run = run_dir(project)
+        _wait_log(run, "Graphical User Interface active")
+        time.sleep(1.5)  # let events flow and the window settle
+
+        _click(env, monitor, "Pause")
+        pos = _wait_log(run, "command P (pause) from GUI")
+        _wait_log(run, "state: paused", after=pos)
+        time.sleep(1.2)  # the row written at the pause may still count the last events
+        before, after = _events_after(run, 2.2)
+        assert before == after > 0, f"events went on while paused: {before} -> {after}"
+
+        _click(env, monitor, "Resume")
+        pos = _wait_log(run, "command R (resume) from GUI", after=pos)
+        _wait_log(run, "state: running", after=pos)
+        before, after = _events_after(run, 2.2)
+        assert after > before, f"no events after resuming: {before} -> {after}"
+
+        _click(env, monitor, "EndRun")
+        out = finish(proc, 60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    s = summary(run)
+    assert proc.returncode == 0, out
+    assert s["end_reason"] == "end command"
+    assert s["pauses"] == 1
+    assert [state for _, state in s["states"]][1:4] == ["running", "paused", "running"]
+    assert (run / "rates.png").is_file() and (run / "Known_data.png").is_file()
+
+
+def test_closing_or_killing_display_windows_leaves_the_run_running(project, xserver):
+    env = xserver.env()
+    setup = write_setup(project, setup_text(0, sleep=0.002, gui=False, runtime=9))
+    proc = start_run(setup, env=env)
+    try:
+        scope = find_window(env, "Test scope")
+        histograms = find_window(env, "Known data")
+        run = run_dir(project)
+        time.sleep(1.0)
+        xdotool(env, "windowfocus", "--sync", histograms)
+        xdotool(env, "key", "q")  # matplotlib's "close this figure" key: the window closes normally
+        xdotool(env, "windowkill", scope)  # the X connection is cut: Tk dies with its process
+        _wait_log(run, "display 'Known data': window closed (exit code 0)", timeout=10)
+        _wait_log(run, "display 'Test scope': window closed", timeout=10)
+        time.sleep(1.2)
+        before, after = _events_after(run, 2.2)
+        assert after > before, f"the run stopped taking data after the windows went: {before} -> {after}"
+        assert proc.poll() is None, "the run ended when its display windows were closed"
+        out = finish(proc, 60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    s = summary(run)
+    assert proc.returncode == 0, out
+    assert s["end_reason"] == "runtime", s["end_reason"]
+    assert not s["failures"], s["failures"]
+    events = s["events"]
+    assert histogram_numbers(run)["x"][0] == events  # the reader went on counting every event
+    assert_picture(run / "Known_data.png", (800, 600))
+    assert_picture(run / "Test_scope.png", (800, 600))

@@ -1,0 +1,94 @@
+"""Helpers of the recording tests: setup files naming the modules in iomods, running `mimocorb run`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+MODS = Path(__file__).parent / "iomods"
+WORKERS = MODS / "io_workers"
+
+TRACKED_PIDS: set[int] = set()  # controllers started by the tests: their shared memory must be gone
+
+WAVE_TYPES = "{a: [ch1, float32], b: [ch2, int32], c: [ch3, float64]}"
+RECORD_TYPES = "{a: [amp, float32], b: [pos, int32], c: [area, float64]}"
+
+
+def fkt(k: int, name: str, assign: str, config: str = "", num: int = 1) -> str:
+    cfg = f", config_file: {config}" if config else ""
+    return (
+        f"  - Fkt_{k}: {{file_name: {WORKERS}, fkt_name: {name}, num_process: {num}, "
+        f"RB_assign: {{{assign}}}{cfg}}}\n"
+    )
+
+
+def write_setup(
+    directory: Path,
+    functions: list[str],
+    configs: dict[str, str],
+    samples: int = 50,
+    main: str = "",
+    name: str = "rec_setup.yaml",
+    slots: int = 16,
+    output: str = "target",
+) -> Path:
+    """RB_1 waveforms (ch1 float32, ch2 int32, ch3 float64) and RB_2 records; ``configs``: file -> text."""
+    for file, text in configs.items():
+        (directory / file).write_text(text, encoding="utf-8")
+    text = (
+        f"output_directory: {output}\nGUI_control: false\nKBD_control: false\n"
+        "RingBuffer:\n"
+        f"  - RB_1: {{number_of_slots: {slots}, channel_per_slot: {samples}, data_type: {WAVE_TYPES}}}\n"
+        f"  - RB_2: {{number_of_slots: {slots}, channel_per_slot: 1, data_type: {RECORD_TYPES}}}\n"
+        "Functions:\n"
+        f"  - Fkt_main: {{{main}}}\n" + "".join(functions)
+    )
+    path = directory / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def start(args: list[str], cwd: Path, new_session: bool = False) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env.pop("MIMOCORB_START_METHOD", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mimocorb", *args],
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        start_new_session=new_session,
+    )
+    TRACKED_PIDS.add(proc.pid)
+    return proc
+
+
+def finish(proc: subprocess.Popen, timeout: float = 60.0) -> str:
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+        raise AssertionError(f"run did not end within {timeout} s; output:\n{out}") from None
+    return out
+
+
+def run(args: list[str], cwd: Path, timeout: float = 60.0) -> tuple[int, str]:
+    proc = start(args, cwd)
+    out = finish(proc, timeout)
+    return proc.returncode, out
+
+
+def only_run_dir(output: Path) -> Path:
+    dirs = sorted(p for p in output.iterdir() if p.is_dir())
+    assert len(dirs) == 1, f"expected one run directory in {output}, found {dirs}"
+    return dirs[0]
+
+
+def summary(run_dir: Path) -> dict:
+    return json.loads((run_dir / "run_summary.json").read_text(encoding="utf-8"))

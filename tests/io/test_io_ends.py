@@ -1,0 +1,242 @@
+"""Files are complete however a run ends; after SIGKILL what was flushed is readable; errors are loud."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from iokit import MODS, finish, fkt, only_run_dir, run, start, summary, write_setup
+
+sys.path.insert(0, str(MODS))
+import io_workers as w
+
+SAMPLES = 20
+MANIFESTS = Path(".mimocorb") / "files"
+
+
+def endless_setup(project: Path, sleep: float = 0.002, flush_seconds: float = 0.3) -> Path:
+    functions = [
+        fkt(1, "source", "RB_1: write", "src.yaml"),
+        fkt(2, "to_record", "RB_1: read, RB_2: write"),
+        fkt(3, "record_parquet", "RB_1: read", "wave.yaml"),
+        fkt(4, "save_tar", "RB_1: read", "tar.yaml"),
+        fkt(5, "save_txt", "RB_2: read", "txt.yaml"),
+    ]
+    configs = {
+        "src.yaml": f"n_events: 0\nsleep: {sleep}\n",
+        "wave.yaml": f"filename: waves\nflush_seconds: {flush_seconds}\n",
+        "tar.yaml": "filename: waves\n",
+        "txt.yaml": "filename: records\n",
+    }
+    return write_setup(project, functions, configs, samples=SAMPLES)
+
+
+def check_waves(frame: pd.DataFrame) -> None:
+    for row in frame.itertuples():
+        for name, values in zip(("ch1", "ch2", "ch3"), w.waveform(row.counter, SAMPLES), strict=True):
+            np.testing.assert_array_equal(getattr(row, name), values)
+
+
+def assert_complete(run_dir: Path) -> int:
+    """Every file holds exactly the events that entered RB_1, the tar archive is properly ended."""
+    n = summary(run_dir)["events"]
+    assert n > 0
+    frame = pd.read_parquet(run_dir / "waves.parquet")
+    assert sorted(frame["counter"]) == list(range(1, n + 1))
+    check_waves(frame.sample(min(n, 20), random_state=1))
+    tar_path = run_dir / "waves.tar"
+    raw = tar_path.read_bytes()
+    assert len(raw) % tarfile.RECORDSIZE == 0 and raw[-1024:] == bytes(1024), "tar archive not finished"
+    with tarfile.open(tar_path) as tar:
+        assert len(tar.getmembers()) == n
+    lines = (run_dir / "records.txt").read_text().splitlines()
+    assert len(lines) == n + 1
+    files = summary(run_dir)["files"]
+    for name in ("waves.parquet", "waves.tar", "records.txt"):
+        assert files[name]["events"] == n and files[name]["complete"], (name, files[name])
+    return n
+
+
+@pytest.mark.parametrize("limit", [["--runtime", "1"], ["--events", "123"]], ids=["runtime", "runevents"])
+def test_files_complete_after_an_end_condition(project: Path, limit: list[str]) -> None:
+    setup = endless_setup(project)
+    code, out = run(["run", str(setup), "-v", "1", *limit], project)
+    assert code == 0, out
+    run_dir = only_run_dir(project / "target")
+    n = assert_complete(run_dir)
+    if limit[0] == "--events":
+        assert n == 123
+
+
+def wait_for_parts(dataset: Path, count: int, timeout: float = 30.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if dataset.is_dir() and len(list(dataset.glob("part-*.parquet"))) >= count:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{dataset} did not get {count} parts within {timeout} s")
+
+
+def test_files_complete_after_sigterm_of_the_run(project: Path) -> None:
+    proc = start(["run", str(endless_setup(project)), "-v", "1"], project)
+    run_dir = run_directory(project)
+    wait_for_parts(run_dir / "waves.parquet", 2)
+    proc.send_signal(signal.SIGTERM)
+    out = finish(proc)
+    assert proc.returncode == 0, out
+    assert summary(run_dir)["end_reason"] == "SIGTERM"
+    assert_complete(run_dir)
+
+
+def exporter_pid(run_dir: Path, fmt: str, name: str) -> int:
+    manifests = list((run_dir / MANIFESTS).glob(f"{fmt}-{name}-*.json"))
+    assert len(manifests) == 1, manifests
+    return json.loads(manifests[0].read_text())["pid"]
+
+
+def flushed_events(run_dir: Path) -> int:
+    manifest = next((run_dir / MANIFESTS).glob("parquet-waves.parquet-*.json"))
+    return json.loads(manifest.read_text())["events"]
+
+
+def run_directory(project: Path) -> Path:
+    end = time.monotonic() + 30
+    while time.monotonic() < end:
+        dirs = list((project / "target").glob("*/waves.parquet"))
+        if dirs:
+            return dirs[0].parent
+        time.sleep(0.05)
+    raise AssertionError("no run directory with a dataset appeared")
+
+
+def test_sigkill_of_the_recorder_leaves_the_flushed_parts_readable(project: Path) -> None:
+    proc = start(["run", str(endless_setup(project)), "-v", "1"], project)
+    run_dir = run_directory(project)
+    wait_for_parts(run_dir / "waves.parquet", 2)
+    flushed = flushed_events(run_dir)
+    os.kill(exporter_pid(run_dir, "parquet", "waves.parquet"), signal.SIGKILL)
+    out = finish(proc)
+    assert proc.returncode == 3, out  # a worker died: reported, run ended in order
+    s = summary(run_dir)
+    assert any("record_parquet" in f for f in s["failures"]), s["failures"]
+    frame = pd.read_parquet(run_dir / "waves.parquet")  # only complete parts are in the directory
+    n = len(frame)
+    assert n >= flushed > 0
+    assert frame["counter"].tolist() == list(range(1, n + 1))
+    check_waves(frame)
+    assert s["files"]["waves.parquet"]["events"] == n and not s["files"]["waves.parquet"]["complete"]
+    assert_complete_tar_and_txt(run_dir)
+
+
+def test_sigterm_of_the_exporters_finishes_their_files(project: Path) -> None:
+    """SIGTERM (an operator's kill, or the controller's last resort) finishes the file, then kills."""
+    proc = start(["run", str(endless_setup(project)), "-v", "1"], project)
+    run_dir = run_directory(project)
+    wait_for_parts(run_dir / "waves.parquet", 2)
+    os.kill(exporter_pid(run_dir, "tar", "waves.tar"), signal.SIGTERM)
+    os.kill(exporter_pid(run_dir, "parquet", "waves.parquet"), signal.SIGTERM)
+    out = finish(proc)
+    assert proc.returncode == 3, out
+    s = summary(run_dir)
+    killed = [x for x in s["workers"] if x["fkt_name"] in ("save_tar", "record_parquet")]
+    assert all("SIGTERM" in x["exit"] for x in killed), killed
+    raw = (run_dir / "waves.tar").read_bytes()
+    assert len(raw) % tarfile.RECORDSIZE == 0 and raw[-1024:] == bytes(1024), "tar archive not finished"
+    with tarfile.open(run_dir / "waves.tar") as tar:
+        members = tar.getmembers()
+    assert s["files"]["waves.tar"]["events"] == len(members) > 0 and s["files"]["waves.tar"]["complete"]
+    frame = pd.read_parquet(run_dir / "waves.parquet")
+    assert frame["counter"].tolist() == list(range(1, len(frame) + 1))
+    assert s["files"]["waves.parquet"]["events"] == len(frame) and s["files"]["waves.parquet"]["complete"]
+    assert not list((run_dir / "waves.parquet").glob(".*.tmp"))
+
+
+def assert_complete_tar_and_txt(run_dir: Path) -> None:
+    n = summary(run_dir)["events"]
+    with tarfile.open(run_dir / "waves.tar") as tar:
+        assert len(tar.getmembers()) == n
+    assert len((run_dir / "records.txt").read_text().splitlines()) == n + 1
+
+
+def test_sigkill_of_the_whole_run_leaves_the_flushed_parts_readable(project: Path) -> None:
+    proc = start(["run", str(endless_setup(project)), "-v", "1"], project, new_session=True)
+    run_dir = run_directory(project)
+    wait_for_parts(run_dir / "waves.parquet", 3)
+    flushed = flushed_events(run_dir)
+    os.killpg(proc.pid, signal.SIGKILL)
+    finish(proc)
+    subprocess.run([sys.executable, "-m", "mimocorb", "cleanup"], capture_output=True, check=True)
+    frame = pd.read_parquet(run_dir / "waves.parquet")
+    n = len(frame)
+    assert n >= flushed > 0
+    assert frame["counter"].tolist() == list(range(1, n + 1))
+    check_waves(frame)
+    for part in (run_dir / "waves.parquet").glob("part-*.parquet"):
+        assert pq.ParquetFile(part).metadata.num_rows > 0
+    with tarfile.open(run_dir / "waves.tar") as tar:  # cut short, but every member before the cut is whole
+        members = list(tar)
+        assert len(members) >= flushed
+        for member in members:
+            k = int(member.name.split("_")[1].split(".")[0])
+            got = pd.read_parquet(tar.extractfile(member))
+            np.testing.assert_array_equal(got["ch2"].to_numpy(), w.waveform(k, SAMPLES)[1])
+
+
+def test_a_full_disk_fails_the_recorder_loudly(project: Path) -> None:
+    functions = [
+        fkt(1, "source", "RB_1: write", "src.yaml"),
+        fkt(2, "disk_limit_recorder", "RB_1: read", "wave.yaml"),
+    ]
+    configs = {
+        "src.yaml": "n_events: 0\nsleep: 0.001\n",
+        "wave.yaml": "filename: waves\nflush_events: 5\nlimit: 6000\n",
+    }
+    setup = write_setup(project, functions, configs, samples=200)
+    code, out = run(["run", str(setup), "-v", "1"], project)
+    assert code == 3, out
+    run_dir = only_run_dir(project / "target")
+    s = summary(run_dir)
+    assert s["failures"] and "File too large" in json.dumps(s["workers"]), s["failures"]
+    entry = s["files"]["waves.parquet"]
+    assert not entry["complete"] and "error" in entry["writers"][0]
+    assert not list((run_dir / "waves.parquet").glob(".*.tmp")), "a half-written part was left behind"
+
+
+def test_read_only_output_directory_is_an_error_before_the_run(project: Path) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root may write into a directory without write permission; see the uncreatable case")
+    locked = project / "locked"
+    locked.mkdir(mode=0o555)
+    setup = endless_setup(project)
+    setup.write_text(setup.read_text().replace("output_directory: target", f"output_directory: {locked}"))
+    code, out = run(["run", str(setup)], project)
+    assert code == 1 and "output_directory" in out and "not writable" in out, out
+    assert list(locked.iterdir()) == []
+
+
+@pytest.mark.parametrize("where", ["file_in_the_way", "uncreatable"])
+def test_missing_output_directory_that_cannot_be_made_is_an_error(project: Path, where: str) -> None:
+    if where == "file_in_the_way":
+        (project / "afile").write_text("x")
+        output = str(project / "afile" / "runs")
+    else:
+        if not Path("/sys").is_dir():
+            pytest.skip("needs /sys (Linux), where nobody may create directories")
+        output = "/sys/mimocorb-no-such-dir/runs"
+    setup = endless_setup(project)
+    setup.write_text(setup.read_text().replace("output_directory: target", f"output_directory: {output}"))
+    code, out = run(["run", str(setup)], project)
+    assert code == 1, out
+    assert "output_directory" in out and "cannot be created" in out, out
+    code, out = run(["validate", str(setup)], project)
+    assert code == 1 and "cannot be created" in out, out
