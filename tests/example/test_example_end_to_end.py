@@ -58,7 +58,7 @@ def check_lifetime_run(run_dir: Path) -> None:
 
 
 def test_seed_setup_runs_headless(tmp_path: Path) -> None:
-    result, run_dir = run_setup(EXAMPLES / "simulsource_setup.yaml", tmp_path, "--events", "3000")
+    result, run_dir = run_setup(EXAMPLES / "simulsource_setup.yaml", tmp_path, "--events", "2000")
     assert result.returncode == 0, result.stdout + result.stderr
     check_lifetime_run(run_dir)
     assert "accepted double pulses" in result.stdout
@@ -87,22 +87,13 @@ def test_seed_command_from_the_example_directory(tmp_path: Path) -> None:
     check_lifetime_run(run_dir)
 
 
-def test_demo_command_runs_from_anywhere(tmp_path: Path) -> None:
+def run_demo(cwd: Path, *args: str) -> Path:
+    """``mimocorb demo ...`` started in ``cwd`` (which holds no examples); returns the run directory."""
+    cwd.mkdir(exist_ok=True)
+    command = [sys.executable, "-m", "mimocorb", "demo", *args, "--no-gui", "-v", "1", "--output", "runs"]
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mimocorb",
-            "demo",
-            "--events",
-            "1500",
-            "--no-gui",
-            "-v",
-            "1",
-            "--output",
-            "runs",
-        ],
-        cwd=tmp_path,
+        command,
+        cwd=cwd,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -112,6 +103,23 @@ def test_demo_command_runs_from_anywhere(tmp_path: Path) -> None:
     TRACKED_PIDS.add(process.pid)
     out, _ = process.communicate(timeout=60)
     assert process.returncode == 0, out
-    (run_dir,) = (tmp_path / "runs").iterdir()
+    (run_dir,) = (cwd / "runs").iterdir()
+    return run_dir
+
+
+def test_demo_command_runs_from_anywhere(tmp_path: Path) -> None:
+    run_dir = run_demo(tmp_path, "--events", "1500")
     assert run_summary(run_dir)["events"] == 1500
     check_lifetime_run(run_dir)
+
+
+def test_spin_and_spectrum_setups_run(tmp_path: Path) -> None:
+    spin = run_demo(tmp_path / "spin", "spin", "--events", "1000")
+    top, bottom = (np.loadtxt(spin / f"spin_{side}.txt", skiprows=1, ndmin=2) for side in ("top", "bottom"))
+    with tarfile.open(spin / "simulated_data.tar") as archive:
+        assert len(archive.getmembers()) == len(top) + len(bottom) > 30  # each double pulse: up or down
+    assert not set(top[:, 0]) & set(bottom[:, 0])
+    spectrum = run_demo(tmp_path / "spectrum", "spectrum", "--events", "40")
+    rows = np.loadtxt(spectrum / "spectrum.txt", skiprows=1, ndmin=2)
+    assert run_summary(spectrum)["events"] == 40 and 30 <= len(rows) <= 40  # ~5 % without a chA pulse
+    assert ((rows[:, 3] > 40) & (rows[:, 4] >= 95)).all()  # chA height above 40 mV, position near 100
