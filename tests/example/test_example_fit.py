@@ -29,7 +29,7 @@ def test_fit_recovers_the_lifetime_with_the_right_error() -> None:
         fit = fit_lifetime(t, 200.0, 15000.0)
         pulls.append((fit.tau - 2197.0) / fit.error)
     pulls = np.array(pulls)
-    assert abs(pulls.mean()) < 0.2 and abs(pulls.std() - 1) < 0.12  # unbiased, error estimate right
+    assert abs(pulls.mean()) < 0.2 and abs(pulls.std() - 1) < 0.15  # unbiased, error estimate right
     fit = fit_lifetime(truncated_exponential(rng, 2197.0, 200.0, 15000.0, 10_000), 200.0, 15000.0)
     assert abs(fit.tau - 2197.0) < 3 * fit.error and 20 < fit.error < 24  # ≈ τ/√N, a bit more (truncation)
 

@@ -32,8 +32,12 @@ def run_selector(n_events: int, seed: int, setup: str, records: list[str], **ove
 
 @pytest.fixture(scope="module")
 def spin_run():
-    """1.2·10⁴ triggers as the spin setup sees them: up decays to RB_3, down decays to RB_4."""
-    return run_selector(12_000, 1, "spin_setup.yaml", ["RB_3", "RB_4"])
+    """6·10⁴ triggers as the spin setup sees them: up decays to RB_3, down decays to RB_4.
+
+    The acceptance criterion 7.9 % ± 0.3 % is 2.7 binomial σ for 6·10⁴ triggers (1.2 σ for 10⁴), so it
+    holds for any random stream, not only for this seed.
+    """
+    return run_selector(60_000, 1, "spin_setup.yaml", ["RB_3", "RB_4"])
 
 
 def test_accepted_fraction_and_lifetime(spin_run) -> None:
@@ -45,7 +49,7 @@ def test_accepted_fraction_and_lifetime(spin_run) -> None:
     decay_times = np.array([(r[0] if r[0] is not None else r[1])["decay_time"][0] for r in results if r])
     fit = fit_lifetime(decay_times, 200, 15000)
     assert abs(fit.tau - MUON_LIFETIME_NS) < 3 * fit.error, fit
-    assert 60 < fit.error < 90  # ≈ τ/√N for the ~900 decays in the window
+    assert 25 < fit.error < 45  # ≈ τ/√N for the ~4500 decays in the window
 
 
 def test_spin_setup_splits_up_and_down_decays(spin_run) -> None:
@@ -97,7 +101,7 @@ def test_spectrum_selection() -> None:
     waves, _ = generator(4, n_channels=2, file="spectrum_config.yaml").generate(10_000)
     results = [measure.analyse(w) for w in waves]
     records = [r for r in results if r is not None]
-    assert abs(1 - len(records) / len(results) - 0.051) < 0.006  # no chA peak: mostly the 5 % inefficiency
+    assert abs(1 - len(records) / len(results) - 0.051) < 0.008  # no chA peak: mostly the 5 % inefficiency
     assert abs(np.mean(["chB_height" in r for r in records]) - 0.946) < 0.008
     heights = np.array([r[f"{ch}_height"] for r in records for ch in ("chA", "chB") if f"{ch}_height" in r])
     assert abs(heights.mean() - 251) < 3 and abs(heights.std() - 74) < 3 and heights.min() > 40
