@@ -154,6 +154,8 @@ class DoublePulseFilter:
 
     def __init__(self, config: Mapping[str, Any], channels: Sequence[str]):
         self.config = DoublePulseConfig.from_config(config, channels)
+        # peaks are searched once with the lower threshold; the rows are re-checked with their own
+        self.prominence = min(self.config.prominence_initial, self.config.prominence_secondary)
 
     def __call__(self, event: np.ndarray) -> DoublePulse | None:
         return self.analyse(
@@ -162,17 +164,16 @@ class DoublePulseFilter:
 
     def find_peaks(self, traces: Sequence[np.ndarray], precut: bool = True) -> list[ChannelPeaks]:
         cfg = self.config
-        prominence = min(cfg.prominence_initial, cfg.prominence_secondary)
-        return [find_channel_peaks(t, prominence, cfg.distance, cfg.width, precut=precut) for t in traces]
+        return [
+            find_channel_peaks(t, self.prominence, cfg.distance, cfg.width, precut=precut) for t in traces
+        ]
 
     def analyse(self, traces: np.ndarray, precut: bool = True) -> DoublePulse | None:
         """The whole selection on one event given as an array of traces (mV), one row per channel.
 
         ``precut=False`` skips both lossless pre-selections (the reference they are tested against).
         """
-        cfg = self.config
-        prominence = min(cfg.prominence_initial, cfg.prominence_secondary)
-        if precut and not may_have_two_rows(traces, prominence, cfg.tolerance):
+        if precut and not may_have_two_rows(traces, self.prominence, self.config.tolerance):
             return None
         peaks = self.find_peaks(traces, precut)
         rows = group_peaks([p.positions for p in peaks], self.config.tolerance)
