@@ -52,7 +52,7 @@ def drain(source_list=None, sink_list=None, observe_list=None, config_dict=None,
 
 
 # ------------------------------------------------------------------------- per event, in process ----
-def per_event_costs(n_events: int) -> list[tuple[str, float]]:
+def per_event_costs(n_events: int) -> list[tuple[str, str, float]]:
     """µs per event of the simulator and the filter, each alone on one core."""
     import yaml
 
@@ -96,9 +96,13 @@ def per_event_costs(n_events: int) -> list[tuple[str, float]]:
         finder.analyse(event, precut=False)
     plain = (time.perf_counter() - start) / n_events
     return [
-        ("simulator (pulseSimulator, no sleep)", simulate),
-        (f"filter: example's per-event function ({100 * accepted / n_events:.1f} % accepted)", select_time),
-        ("filter without the pre-cut (scipy on all local maxima)", plain),
+        ("simulator", "simulator (pulseSimulator, no sleep)", simulate),
+        (
+            "filter",
+            f"filter: example's per-event function ({100 * accepted / n_events:.1f} % accepted)",
+            select_time,
+        ),
+        ("plain", "filter without the pre-selections (scipy on all local maxima)", plain),
     ]
 
 
@@ -177,6 +181,60 @@ def run_chain(setup: Path, runtime: float) -> dict[str, float]:
     return {"events": events, "rate": events / active, "cpu_ms": 1e3 * cpu / max(events, 1)}
 
 
+def run_chains(runtime: float, sleeptime: float) -> dict[str, float]:
+    """Run the chains of the module docstring; returns their CPU ms per event by label."""
+    missing = [
+        m
+        for m in ("mimocorb.io", "mimocorb.plot_buffer", "mimocorb.histogram_buffer")
+        if not importlib.util.find_spec(m)
+    ]
+    cpu = {}
+    with tempfile.TemporaryDirectory(prefix="mimocorb_example_bench_") as tmp:
+        work = Path(tmp) / "examples"
+        shutil.copytree(EXAMPLES, work, ignore=shutil.ignore_patterns("target", "__pycache__"))
+        config = work / "config" / "simulation_config.yaml"
+        text = config.read_text().replace("sleeptime: 0.0001", f"sleeptime: {sleeptime}")
+        config.write_text(text.replace("runtime: 60 ", "runtime: 0 "))
+        print(f"\nchains run by 'mimocorb run', {runtime:g} s each, simulator sleep {sleeptime:g} s")
+        print(f"{'chain':<28} {'events':>8} {'events/s':>9} {'CPU ms/event':>13}  note")
+        for label, setup in chain_setups(work).items():
+            if label.startswith(("+ export", "seed")) and missing:
+                print(f"{label:<28} {'-':>8} {'-':>9} {'-':>13}  not run: {', '.join(missing)} missing")
+                continue
+            result = run_chain(setup, runtime)
+            if "error" in result:
+                print(f"{label:<28} {'-':>8} {'-':>9} {'-':>13}  failed: {result['error']}")
+                continue
+            cpu[label] = result["cpu_ms"]
+            print(f"{label:<28} {result['events']:8d} {result['rate']:9.0f} {result['cpu_ms']:13.2f}")
+    return cpu
+
+
+def print_breakdown(per_event: dict[str, float], cpu: dict[str, float]) -> None:
+    """Where the CPU time of one event goes: measured stages, the rest of each chain step is framework."""
+    simulate, select = 1e3 * per_event["simulator"], 1e3 * per_event["filter"]
+    rows = [
+        ("simulator", simulate),
+        ("framework at the source (rbImport copy, ring, drain, controller)", cpu["source"] - simulate),
+        ("filter (selection)", select),
+        (
+            "framework of the filter step (read RB_1, copies to RB_2/RB_3)",
+            cpu["+ filter"] - cpu["source"] - select,
+        ),
+    ]
+    if "+ export" in cpu:
+        rows.append(("export (txt of RB_3, tar of Parquet of RB_2)", cpu["+ export"] - cpu["+ filter"]))
+    if "seed setup (with displays)" in cpu and "+ export" in cpu:
+        rows.append(
+            ("displays (headless PNG snapshots)", cpu["seed setup (with displays)"] - cpu["+ export"])
+        )
+    total = sum(ms for _, ms in rows)
+    print("\nwhere the CPU time of an event goes (differences of the rows above; negative = noise)")
+    print(f"{'part':<72} {'ms/event':>9} {'share':>6}")
+    for label, ms in rows:
+        print(f"{label:<72} {ms:9.3f} {100 * ms / total:5.0f}%")
+
+
 def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -189,37 +247,18 @@ def main() -> int:
     parser.add_argument("--only", choices=["events", "chains"], help="run one part only")
     args = parser.parse_args()
     print(f"mimocorb example benchmark: {os.cpu_count()} cores, load average {load_average()}")
+    per_event: dict[str, float] = {}
     if args.only != "chains":
         print(f"\nper event, one core ({args.events} events of 4 x 4250 samples)")
         print(f"{'stage':<72} {'µs/event':>9} {'events/s':>9}")
-        for label, seconds in per_event_costs(args.events):
+        for key, label, seconds in per_event_costs(args.events):
+            per_event[key] = seconds
             print(f"{label:<72} {1e6 * seconds:9.0f} {1 / seconds:9.0f}")
     if args.only == "events":
         return 0
-    missing = [
-        m
-        for m in ("mimocorb.io", "mimocorb.plot_buffer", "mimocorb.histogram_buffer")
-        if not importlib.util.find_spec(m)
-    ]
-    with tempfile.TemporaryDirectory(prefix="mimocorb_example_bench_") as tmp:
-        work = Path(tmp) / "examples"
-        shutil.copytree(EXAMPLES, work, ignore=shutil.ignore_patterns("target", "__pycache__"))
-        config = work / "config" / "simulation_config.yaml"
-        text = config.read_text().replace("sleeptime: 0.0001", f"sleeptime: {args.sleeptime}")
-        config.write_text(text.replace("runtime: 60 ", "runtime: 0 "))
-        print(
-            f"\nchains run by 'mimocorb run', {args.runtime:g} s each, simulator sleep {args.sleeptime:g} s"
-        )
-        print(f"{'chain':<28} {'events':>8} {'events/s':>9} {'CPU ms/event':>13}  note")
-        for label, setup in chain_setups(work).items():
-            if label.startswith(("+ export", "seed")) and missing:
-                print(f"{label:<28} {'-':>8} {'-':>9} {'-':>13}  not run: {', '.join(missing)} missing")
-                continue
-            result = run_chain(setup, args.runtime)
-            if "error" in result:
-                print(f"{label:<28} {'-':>8} {'-':>9} {'-':>13}  failed: {result['error']}")
-                continue
-            print(f"{label:<28} {result['events']:8d} {result['rate']:9.0f} {result['cpu_ms']:13.2f}")
+    cpu = run_chains(args.runtime, args.sleeptime)
+    if per_event and {"source", "+ filter"} <= cpu.keys():
+        print_breakdown(per_event, cpu)
     print(f"\nload average at the end: {load_average()}")
     return 0
 
