@@ -24,7 +24,7 @@ SAMPLES = 20
 MANIFESTS = Path(".mimocorb") / "files"
 
 
-def endless_setup(project: Path, sleep: float = 0.002, flush_seconds: float = 0.3) -> Path:
+def endless_setup(project: Path, sleep: float = 0.002, flush_seconds: float = 0.3, kbd: bool = False) -> Path:
     functions = [
         fkt(1, "source", "RB_1: write", "src.yaml"),
         fkt(2, "to_record", "RB_1: read, RB_2: write"),
@@ -38,7 +38,7 @@ def endless_setup(project: Path, sleep: float = 0.002, flush_seconds: float = 0.
         "tar.yaml": "filename: waves\n",
         "txt.yaml": "filename: records\n",
     }
-    return write_setup(project, functions, configs, samples=SAMPLES)
+    return write_setup(project, functions, configs, samples=SAMPLES, kbd=kbd)
 
 
 def check_waves(frame: pd.DataFrame) -> None:
@@ -78,6 +78,15 @@ def test_files_complete_after_an_end_condition(project: Path, limit: list[str]) 
         assert n == 123
 
 
+def test_exporters_work_under_spawn(project: Path) -> None:
+    """Nothing of the exporters depends on fork: workers import them afresh under spawn."""
+    code, out = run(
+        ["run", str(endless_setup(project)), "-v", "1", "--events", "30", "--start-method", "spawn"], project
+    )
+    assert code == 0, out
+    assert assert_complete(only_run_dir(project / "target")) == 30
+
+
 def wait_for_parts(dataset: Path, count: int, timeout: float = 30.0) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -95,6 +104,19 @@ def test_files_complete_after_sigterm_of_the_run(project: Path) -> None:
     out = finish(proc)
     assert proc.returncode == 0, out
     assert summary(run_dir)["end_reason"] == "SIGTERM"
+    assert_complete(run_dir)
+
+
+def test_files_complete_after_the_stop_command(project: Path) -> None:
+    proc = start(["run", str(endless_setup(project, kbd=True)), "-v", "1"], project, stdin=subprocess.PIPE)
+    run_dir = run_directory(project)
+    wait_for_parts(run_dir / "waves.parquet", 2)
+    assert proc.stdin is not None
+    proc.stdin.write("S\n")
+    proc.stdin.flush()  # not a terminal: nobody can type E, so the run ends after draining
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    assert summary(run_dir)["end_reason"] == "stop command"
     assert_complete(run_dir)
 
 
