@@ -167,11 +167,12 @@ def test_sigterm_of_the_exporters_finishes_their_files(project: Path) -> None:
     wait_for_parts(run_dir / "waves.parquet", 2)
     os.kill(exporter_pid(run_dir, "tar", "waves.tar"), signal.SIGTERM)
     os.kill(exporter_pid(run_dir, "parquet", "waves.parquet"), signal.SIGTERM)
+    os.kill(exporter_pid(run_dir, "txt", "records.txt"), signal.SIGTERM)
     out = finish(proc)
     assert proc.returncode == 3, out
     s = summary(run_dir)
-    killed = [x for x in s["workers"] if x["fkt_name"] in ("save_tar", "record_parquet")]
-    assert all("SIGTERM" in x["exit"] for x in killed), killed
+    killed = [x for x in s["workers"] if x["fkt_name"] in ("save_tar", "record_parquet", "save_txt")]
+    assert len(killed) == 3 and all("SIGTERM" in x["exit"] for x in killed), killed
     raw = (run_dir / "waves.tar").read_bytes()
     assert len(raw) % tarfile.RECORDSIZE == 0 and raw[-1024:] == bytes(1024), "tar archive not finished"
     with tarfile.open(run_dir / "waves.tar") as tar:
@@ -181,6 +182,8 @@ def test_sigterm_of_the_exporters_finishes_their_files(project: Path) -> None:
     assert frame["counter"].tolist() == list(range(1, len(frame) + 1))
     assert s["files"]["waves.parquet"]["events"] == len(frame) and s["files"]["waves.parquet"]["complete"]
     assert not list((run_dir / "waves.parquet").glob(".*.tmp"))
+    lines = (run_dir / "records.txt").read_text().splitlines()
+    assert s["files"]["records.txt"]["events"] == len(lines) - 1 and s["files"]["records.txt"]["complete"]
 
 
 def assert_complete_tar_and_txt(run_dir: Path) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..ring import METADATA_DTYPE, Reader
 from ._common import ExporterArgs
+from ._guard import TerminationGuard
 from .manifest import Manifest
 
 MANIFEST_EVERY = 1000  # events between manifest updates (and at the end)
@@ -88,6 +89,10 @@ class rb_toTxtfile:
     def __call__(self) -> None:
         """Write every event until the buffer shuts down (``SystemExit`` ends the loop normally)."""
         get, metadata = self.source.get, self.source.get_metadata
+        guard = TerminationGuard(
+            self._finish
+        )  # every line is on disk already; SIGTERM only updates the count
+        guard.install()
         fd = os.open(self.filename, os.O_WRONLY | os.O_APPEND)
         try:
             while True:
@@ -96,11 +101,19 @@ class rb_toTxtfile:
                 except SystemExit:
                     break
                 line = self._line(data, metadata())
-                if os.write(fd, line) != len(line):
-                    raise OSError(f"rb_toTxtfile: short write to {self.filename} (disk full?)")
-                self.events += 1
+                with guard.busy():
+                    if os.write(fd, line) != len(line):
+                        raise OSError(f"rb_toTxtfile: short write to {self.filename} (disk full?)")
+                    self.events += 1
                 if self.events % MANIFEST_EVERY == 0:
                     self._manifest.update(events=self.events)
+        except BaseException as exc:
+            self._manifest.update(events=self.events, error=f"{type(exc).__name__}: {exc}")
+            raise
         finally:
             os.close(fd)
+            guard.uninstall()
+        self._finish()
+
+    def _finish(self) -> None:
         self._manifest.update(events=self.events, complete=True)
