@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from iokit import MODS, fkt, only_run_dir, run, summary, write_setup
+from iokit import MODS, fkt, only_run_dir, run, write_setup
 
 from mimocorb.buffer_control import rb_toParquetfile, rb_toTxtfile
 from mimocorb.io import ParquetRecorder
@@ -141,8 +141,19 @@ def test_replay_config_errors_name_the_key(recording: Path, project: Path, confi
     configs["c.yaml"] = "name: none\n"
     setup = write_setup(project, functions, configs, samples=SAMPLES)
     code, out = run(["run", str(setup), "-v", "1"], project)
-    assert code == 3 and message in out, out
-    assert summary(only_run_dir(project / "target"))["failures"]
+    assert code == 1 and message in out and "replay.yaml" in out, out  # before anything started
+    assert not (project / "target").exists()
+
+
+def test_recorder_config_errors_are_found_by_validate(project: Path) -> None:
+    functions = [
+        fkt(1, "source", "RB_1: write", "src.yaml"),
+        fkt(2, "record_parquet", "RB_1: read", "w.yaml"),
+    ]
+    configs = {"src.yaml": "n_events: 3\n", "w.yaml": "compression: zip\nflush_seconds: 0\n"}
+    setup = write_setup(project, functions, configs, samples=SAMPLES)
+    code, out = run(["validate", str(setup)], project)
+    assert code == 1 and "'flush_seconds' must be a positive number" in out and "w.yaml" in out, out
 
 
 # -- parquetReader (D23) -------------------------------------------------------------------------

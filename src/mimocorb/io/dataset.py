@@ -291,6 +291,18 @@ def record_parquet(
     ParquetRecorder(source_list, config_dict, **rb_info)()
 
 
+def check_recorder_config(cfg: Mapping[str, Any]) -> None:
+    """The recorder's config keys, checked by ``mimocorb validate`` before anything starts (ValueError)."""
+    if "flush_events" in cfg:
+        _positive(cfg, "flush_events", 1)
+    _positive(cfg, "flush_seconds", DEFAULT_FLUSH_SECONDS, kind=float)
+    _compression(cfg.get("compression", DEFAULT_COMPRESSION))
+    _flag(cfg, "byte_stream_split", True)
+
+
+record_parquet.check_config = check_recorder_config  # type: ignore[attr-defined]
+
+
 def _positive(cfg: Mapping[str, Any], key: str, default: Any, kind: type = int) -> Any:
     value = cfg.get(key, default)
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0

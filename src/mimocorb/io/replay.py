@@ -180,3 +180,6 @@ def replay(
 ) -> None:
     """Worker function: replay ``config_dict['path']`` into the 'write' buffer (module docstring)."""
     ReplaySource(sink_list, config_dict, **rb_info)()
+
+
+replay.check_config = ReplayConfig  # type: ignore[attr-defined]  # see mimocorb.config.validate
