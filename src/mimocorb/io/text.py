@@ -42,6 +42,30 @@ def _formatter(dtype: np.dtype) -> Callable[[Any], str]:
     return str
 
 
+def _create_with_header(path: str, header: str) -> None:
+    """Create (or truncate) the file with its header line, once per run.
+
+    Several processes of one exporter function share the file. In a run directory (it has the
+    controller's run.log, and is new for every run) the file therefore appears atomically, header
+    included, made by whichever process comes first; the others only append — truncating it would lose
+    lines a faster sibling already wrote. Elsewhere (a function used outside a run) the file is
+    truncated, as in mimoCoRB.
+    """
+    if not os.path.exists(os.path.join(os.path.dirname(path) or ".", "run.log")):
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(header)
+        return
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(header)
+    try:
+        os.link(tmp, path)  # fails if a sibling was first; never shows a file without its header
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(tmp)
+
+
 class rb_toTxtfile:
     """Writes every event of a buffer with one value per slot to ``<directory_prefix>/<filename>.txt``.
 
@@ -71,8 +95,7 @@ class rb_toTxtfile:
         meta = np.dtype(METADATA_DTYPE)
         columns = [*meta.names, *names]
         header = "\t".join(str(alias.get(c, c)) for c in columns) + "\n"
-        with open(self.filename, "w", encoding="utf-8") as f:
-            f.write(header)
+        _create_with_header(self.filename, header)
         self._meta_formats = [_formatter(meta[n]) for n in meta.names]
         self._fields = [(n, _formatter(args.dtype[n])) for n in names]
         self._manifest = Manifest(args.directory or ".", os.path.basename(self.filename), "txt", args.label)
