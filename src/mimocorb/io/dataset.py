@@ -15,8 +15,8 @@ Arrow schema's key-value metadata holds the buffer (``mimocorb.buffer``, ``mimoc
 (``mimocorb.setup``, a JSON mapping of file name to text).
 
 A write that fails (disk full, directory gone, permissions) raises, so the run reports the failed worker
-and ends in order; the events of the failed part are counted in the manifest's ``error``, never dropped
-silently.
+and ends in order; the manifest records the error and the number of events taken from the buffer but
+not written (``unwritten``): nothing is dropped silently.
 """
 
 from __future__ import annotations
