@@ -95,3 +95,19 @@ def only_run_dir(output: Path) -> Path:
 
 def summary(run_dir: Path) -> dict:
     return json.loads((run_dir / "run_summary.json").read_text(encoding="utf-8"))
+
+
+def remove_shared_memory_of(pid: int) -> None:
+    """What `mimocorb cleanup` does, limited to one killed controller (others' leftovers are not ours)."""
+    from mimocorb.ring import _ipc
+
+    for entry in _ipc._registry_dir().glob(f"{_ipc.PREFIX}{pid}_*.json"):
+        data = json.loads(entry.read_text())
+        for segment in data.get("segments", []):
+            _ipc.unlink_segment(segment)
+        for semaphore in data.get("semaphores", []):
+            _ipc.unlink_semaphore(semaphore)
+        entry.unlink()
+    shm = Path("/dev/shm")
+    for path in shm.glob(f"*{_ipc.PREFIX}{pid}_*") if shm.is_dir() else []:
+        path.unlink(missing_ok=True)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from iokit import MODS, finish, fkt, only_run_dir, run, start, summary, write_setup
+from iokit import MODS, finish, fkt, only_run_dir, remove_shared_memory_of, run, start, summary, write_setup
 
 sys.path.insert(0, str(MODS))
 import io_workers as w
@@ -200,7 +200,7 @@ def test_sigkill_of_the_whole_run_leaves_the_flushed_parts_readable(project: Pat
     flushed = flushed_events(run_dir)
     os.killpg(proc.pid, signal.SIGKILL)
     finish(proc)
-    subprocess.run([sys.executable, "-m", "mimocorb", "cleanup"], capture_output=True, check=True)
+    remove_shared_memory_of(proc.pid)
     frame = pd.read_parquet(run_dir / "waves.parquet")
     n = len(frame)
     assert n >= flushed > 0
