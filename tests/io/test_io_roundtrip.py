@@ -190,6 +190,7 @@ def test_several_processes_of_one_exporter_share_the_work(project: Path) -> None
     setup = write_setup(project, functions, configs, samples=SAMPLES)
     code, out = run(["run", str(setup), "-v", "1"], project)
     assert code == 0, out
+    assert f"waves.parquet: {N} events written" in out  # the console summary names every file
     run_dir = only_run_dir(project / "target")
     frame = pd.read_parquet(run_dir / "waves.parquet")
     assert sorted(frame["counter"]) == list(range(1, N + 1))
