@@ -34,12 +34,13 @@ def write_setup(
     name: str = "rec_setup.yaml",
     slots: int = 16,
     output: str = "target",
+    kbd: bool = False,
 ) -> Path:
     """RB_1 waveforms (ch1 float32, ch2 int32, ch3 float64) and RB_2 records; ``configs``: file -> text."""
     for file, text in configs.items():
         (directory / file).write_text(text, encoding="utf-8")
     text = (
-        f"output_directory: {output}\nGUI_control: false\nKBD_control: false\n"
+        f"output_directory: {output}\nGUI_control: false\nKBD_control: {str(kbd).lower()}\n"
         "RingBuffer:\n"
         f"  - RB_1: {{number_of_slots: {slots}, channel_per_slot: {samples}, data_type: {WAVE_TYPES}}}\n"
         f"  - RB_2: {{number_of_slots: {slots}, channel_per_slot: 1, data_type: {RECORD_TYPES}}}\n"
@@ -51,13 +52,15 @@ def write_setup(
     return path
 
 
-def start(args: list[str], cwd: Path, new_session: bool = False) -> subprocess.Popen:
+def start(
+    args: list[str], cwd: Path, new_session: bool = False, stdin: int = subprocess.DEVNULL
+) -> subprocess.Popen:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env.pop("MIMOCORB_START_METHOD", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "mimocorb", *args],
         cwd=cwd,
-        stdin=subprocess.DEVNULL,
+        stdin=stdin,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -92,3 +95,19 @@ def only_run_dir(output: Path) -> Path:
 
 def summary(run_dir: Path) -> dict:
     return json.loads((run_dir / "run_summary.json").read_text(encoding="utf-8"))
+
+
+def remove_shared_memory_of(pid: int) -> None:
+    """What `mimocorb cleanup` does, limited to one killed controller (others' leftovers are not ours)."""
+    from mimocorb.ring import _ipc
+
+    for entry in _ipc._registry_dir().glob(f"{_ipc.PREFIX}{pid}_*.json"):
+        data = json.loads(entry.read_text())
+        for segment in data.get("segments", []):
+            _ipc.unlink_segment(segment)
+        for semaphore in data.get("semaphores", []):
+            _ipc.unlink_semaphore(semaphore)
+        entry.unlink()
+    shm = Path("/dev/shm")
+    for path in shm.glob(f"*{_ipc.PREFIX}{pid}_*") if shm.is_dir() else []:
+        path.unlink(missing_ok=True)

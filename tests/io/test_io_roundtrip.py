@@ -173,3 +173,42 @@ def test_replay_feeds_the_recording_back_with_its_metadata(
         for name, expect in zip(("ch1", "ch2", "ch3"), w.waveform(int(counter), SAMPLES), strict=True):
             np.testing.assert_array_equal(event[name], expect)
     assert sorted(meta[:, 0].astype(int)) == list(range(1, N + 1))
+
+
+def test_several_processes_of_one_exporter_share_the_work(project: Path) -> None:
+    """num_process: 2 — each event is in exactly one part (or line); the summary adds the writers up."""
+    functions = [
+        fkt(1, "source", "RB_1: write", "src.yaml"),
+        fkt(2, "to_record", "RB_1: read, RB_2: write"),
+        fkt(3, "record_parquet", "RB_1: read", "wave.yaml", num=2),
+        fkt(4, "save_txt", "RB_2: read", "txt.yaml", num=2),
+        fkt(5, "save_tar", "RB_1: read", "tar.yaml", num=2),
+    ]
+    configs = {"src.yaml": f"n_events: {N}\n", "wave.yaml": "filename: waves\nflush_events: 4\n"}
+    configs["txt.yaml"] = "filename: records\n"
+    configs["tar.yaml"] = "filename: waves\n"
+    setup = write_setup(project, functions, configs, samples=SAMPLES)
+    code, out = run(["run", str(setup), "-v", "1"], project)
+    assert code == 0, out
+    assert f"waves.parquet: {N} events written" in out  # the console summary names every file
+    run_dir = only_run_dir(project / "target")
+    frame = pd.read_parquet(run_dir / "waves.parquet")
+    assert sorted(frame["counter"]) == list(range(1, N + 1))
+    for row in frame.itertuples():
+        np.testing.assert_array_equal(row.ch2, w.waveform(row.counter, SAMPLES)[1])
+    lines = (run_dir / "records.txt").read_text().splitlines()
+    assert lines[0].startswith("counter\t") and sorted(int(x.split("\t")[0]) for x in lines[1:]) == list(
+        range(1, N + 1)
+    )
+    from mimocorb.parquetReader import parquetReader
+
+    reader = parquetReader({"path": str(run_dir), "number_of_samples": SAMPLES, "sleeptime": 0})
+    reader.init(3, SAMPLES, ["ch1", "ch2", "ch3"])  # waves.tar and waves_<pid>.tar, one per process
+    counters = []
+    while (event := reader()) is not None:
+        counters.append(-int(event[1][0]) // 3)
+    assert sorted(counters) == list(range(1, N + 1))
+    files = summary(run_dir)["files"]
+    assert sum(f["events"] for name, f in files.items() if name.endswith(".tar")) == N
+    assert files["waves.parquet"]["events"] == N and len(files["waves.parquet"]["writers"]) == 2
+    assert files["records.txt"]["events"] == N and files["records.txt"]["complete"]

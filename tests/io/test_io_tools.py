@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from iokit import MODS, fkt, only_run_dir, run, summary, write_setup
+from iokit import MODS, fkt, only_run_dir, run, write_setup
 
 from mimocorb.buffer_control import rb_toParquetfile, rb_toTxtfile
 from mimocorb.io import ParquetRecorder
@@ -141,8 +141,19 @@ def test_replay_config_errors_name_the_key(recording: Path, project: Path, confi
     configs["c.yaml"] = "name: none\n"
     setup = write_setup(project, functions, configs, samples=SAMPLES)
     code, out = run(["run", str(setup), "-v", "1"], project)
-    assert code == 3 and message in out, out
-    assert summary(only_run_dir(project / "target"))["failures"]
+    assert code == 1 and message in out and "replay.yaml" in out, out  # before anything started
+    assert not (project / "target").exists()
+
+
+def test_recorder_config_errors_are_found_by_validate(project: Path) -> None:
+    functions = [
+        fkt(1, "source", "RB_1: write", "src.yaml"),
+        fkt(2, "record_parquet", "RB_1: read", "w.yaml"),
+    ]
+    configs = {"src.yaml": "n_events: 3\n", "w.yaml": "compression: zip\nflush_seconds: 0\n"}
+    setup = write_setup(project, functions, configs, samples=SAMPLES)
+    code, out = run(["validate", str(setup)], project)
+    assert code == 1 and "'flush_seconds' must be a positive number" in out and "w.yaml" in out, out
 
 
 # -- parquetReader (D23) -------------------------------------------------------------------------
@@ -243,3 +254,55 @@ def test_recorder_flushes_by_time_while_events_are_scarce(tmp_path: Path) -> Non
         worker.join(5.0)
         buf.close()
     assert not worker.is_alive() and not errors, errors
+
+
+def run_in_thread(target) -> tuple[threading.Thread, list[BaseException]]:
+    errors: list[BaseException] = []
+
+    def body() -> None:
+        try:
+            target()
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=body)
+    thread.start()
+    return thread, errors
+
+
+def test_txt_number_formats_and_nan(tmp_path: Path) -> None:
+    """Integers as integers, floats in the shortest form of their own type, NaN as an empty field."""
+    buf = NewBuffer(8, 1, [("f4", np.float32), ("f8", np.float64), ("i2", np.int16)])
+    try:
+        txt = rb_toTxtfile(
+            [buf.new_reader_group()], {"directory_prefix": f"{tmp_path}/", "filename": "t"}, RB_1="read"
+        )
+        thread, errors = run_in_thread(txt)
+        writer = Writer(buf.new_writer())
+        for counter, values in enumerate([(0.1, 0.1, -7), (np.nan, 1e300, 32767), (3e-9, -0.0, 0)], 1):
+            slot = writer.get_new_buffer()
+            slot[0] = values
+            writer.set_metadata(counter, 1795579957.0659657, 0.25)
+            writer.process_buffer()
+        buf.shutdown(timeout=5.0)
+        thread.join(5.0)
+    finally:
+        buf.shutdown(timeout=0.2)
+        buf.close()
+    assert not errors, errors
+    assert (tmp_path / "t.txt").read_text().splitlines() == [
+        "counter\ttimestamp\tdeadtime\tf4\tf8\ti2",
+        "1\t1795579957.0659657\t0.25\t0.1\t0.1\t-7",
+        "2\t1795579957.0659657\t0.25\t\t1e+300\t32767",
+        "3\t1795579957.0659657\t0.25\t3e-09\t-0.0\t0",
+    ]
+
+
+def test_plain_dtype_buffer_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    buf = NewBuffer(4, 10, np.float64)
+    try:
+        with pytest.raises(ValueError, match=r"plain dtype float64.*data_type"):
+            ParquetRecorder([buf.new_reader_group()], {"directory_prefix": f"{tmp_path}/"}, RB_1="read")
+    finally:
+        buf.shutdown(timeout=0.2)
+        buf.close()

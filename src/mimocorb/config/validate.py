@@ -307,7 +307,25 @@ class _SetupCheck:
         config = self.function_config(function, common)
         if found is None or config is None:
             return None
-        return _Resolved(*found, *config)
+        resolved = _Resolved(*found, *config)
+        self.check_function_config(function, resolved)
+        return resolved
+
+    def check_function_config(self, function: _RawFunction, resolved: _Resolved) -> None:
+        """Library worker functions (``mimocorb.io.replay``, ...) check their config_dict up front.
+
+        A function may carry a ``check_config(config_dict)`` attribute that raises ValueError or OSError
+        for a config it cannot run with; a mistake there then stops the run before anything starts.
+        """
+        check = getattr(resolved.function, "check_config", None)
+        if not callable(check):
+            return
+        try:
+            check(resolved.config_dict)
+        except (ValueError, OSError) as exc:
+            where = display_path(resolved.config_path, self.cwd) if resolved.config_path else "no config"
+            name = function.text("fkt_name")
+            self.report("error", (*function.loc, "fkt_name"), f"config of '{name}' ({where}): {exc}")
 
     def find_user_function(self, function: _RawFunction) -> tuple[ResolvedPath, Callable[..., Any]] | None:
         file_name, fkt_name = function.text("file_name"), function.text("fkt_name")

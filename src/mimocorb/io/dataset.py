@@ -15,8 +15,8 @@ Arrow schema's key-value metadata holds the buffer (``mimocorb.buffer``, ``mimoc
 (``mimocorb.setup``, a JSON mapping of file name to text).
 
 A write that fails (disk full, directory gone, permissions) raises, so the run reports the failed worker
-and ends in order; the events of the failed part are counted in the manifest's ``error``, never dropped
-silently.
+and ends in order; the manifest records the error and the number of events taken from the buffer but
+not written (``unwritten``): nothing is dropped silently.
 """
 
 from __future__ import annotations
@@ -289,6 +289,18 @@ def record_parquet(
 ) -> None:
     """A worker function recording its 'read' buffer; import it into a setup's module to use it."""
     ParquetRecorder(source_list, config_dict, **rb_info)()
+
+
+def check_recorder_config(cfg: Mapping[str, Any]) -> None:
+    """The recorder's config keys, checked by ``mimocorb validate`` before anything starts (ValueError)."""
+    if "flush_events" in cfg:
+        _positive(cfg, "flush_events", 1)
+    _positive(cfg, "flush_seconds", DEFAULT_FLUSH_SECONDS, kind=float)
+    _compression(cfg.get("compression", DEFAULT_COMPRESSION))
+    _flag(cfg, "byte_stream_split", True)
+
+
+record_parquet.check_config = check_recorder_config  # type: ignore[attr-defined]
 
 
 def _positive(cfg: Mapping[str, Any], key: str, default: Any, kind: type = int) -> Any:

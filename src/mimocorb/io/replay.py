@@ -33,6 +33,7 @@ from .reading import Block, blocks, kind_of
 
 TIMINGS = ("full", "recorded", "fixed", "poisson")
 SLEEP_STEP = 0.2  # s: a long wait is cut into steps so that the end of the run is noticed
+MAX_LATE = 0.5  # s: an event due longer ago than this (the run was paused) re-anchors the timing
 
 
 class ReplayConfig:
@@ -110,6 +111,10 @@ class _Pacer:
         else:
             assert c.rate is not None
             self.due += random.expovariate(c.rate)
+        late = now - self.due
+        if late > MAX_LATE:  # after a pause or a stall: resume the pattern from now, no burst
+            self.due += late
+            self.t0 += late
         while (left := self.due - time.monotonic()) > 0:
             if not self.active.is_set():
                 return False
@@ -180,3 +185,6 @@ def replay(
 ) -> None:
     """Worker function: replay ``config_dict['path']`` into the 'write' buffer (module docstring)."""
     ReplaySource(sink_list, config_dict, **rb_info)()
+
+
+replay.check_config = ReplayConfig  # type: ignore[attr-defined]  # see mimocorb.config.validate

@@ -18,7 +18,7 @@ import re
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from ..ring import Reader
 from ._common import ExporterArgs
@@ -47,9 +47,9 @@ class rb_toParquetfile:
         import pyarrow.parquet as pq
 
         self._pa, self._pq = pa, pq
-        self.filename = args.output_path(self._base + ".tar")
+        self._file, self.filename = _open_archive(args.output_path(self._base + ".tar"))
         self._tar: tarfile.TarFile | None = tarfile.open(  # noqa: SIM115 - closed by _finish
-            self.filename, "w", format=tarfile.PAX_FORMAT
+            fileobj=self._file, mode="w", format=tarfile.PAX_FORMAT
         )
         self._manifest = Manifest(args.directory or ".", os.path.basename(self.filename), "tar", args.label)
         self._manifest.update()
@@ -77,7 +77,10 @@ class rb_toParquetfile:
         tar, self._tar = self._tar, None
         if tar is None:
             return
-        tar.close()
+        try:
+            tar.close()
+        finally:
+            self._file.close()
         values: dict[str, Any] = {"events": self.events, "complete": error is None}
         if error:
             values["error"] = error
@@ -104,6 +107,24 @@ class rb_toParquetfile:
             with self._guard.busy():
                 self._finish(error)
             self._guard.uninstall()
+
+
+def _open_archive(path: str) -> tuple[BinaryIO, str]:
+    """The archive file, and its name.
+
+    Several processes of one exporter function cannot share a tar file. In a run directory (it has the
+    controller's run.log and is new for every run) the first process gets ``<filename>.tar``, the others
+    ``<filename>_<pid>.tar`` beside it (``parquetReader`` and replay read every archive of a directory).
+    Elsewhere the file is truncated, as in mimoCoRB.
+    """
+    if not os.path.exists(os.path.join(os.path.dirname(path) or ".", "run.log")):
+        return open(path, "wb"), path
+    try:
+        return open(path, "xb"), path
+    except FileExistsError:
+        root, ext = os.path.splitext(path)
+        other = f"{root}_{os.getpid()}{ext}"
+        return open(other, "xb"), other
 
 
 def archives_in(path: str | os.PathLike[str]) -> list[Path]:

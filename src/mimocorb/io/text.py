@@ -16,6 +16,7 @@ import numpy as np
 
 from ..ring import METADATA_DTYPE, Reader
 from ._common import ExporterArgs
+from ._guard import TerminationGuard
 from .manifest import Manifest
 
 MANIFEST_EVERY = 1000  # events between manifest updates (and at the end)
@@ -39,6 +40,30 @@ def _formatter(dtype: np.dtype) -> Callable[[Any], str]:
 
         return fmt
     return str
+
+
+def _create_with_header(path: str, header: str) -> None:
+    """Create (or truncate) the file with its header line, once per run.
+
+    Several processes of one exporter function share the file. In a run directory (it has the
+    controller's run.log, and is new for every run) the file therefore appears atomically, header
+    included, made by whichever process comes first; the others only append — truncating it would lose
+    lines a faster sibling already wrote. Elsewhere (a function used outside a run) the file is
+    truncated, as in mimoCoRB.
+    """
+    if not os.path.exists(os.path.join(os.path.dirname(path) or ".", "run.log")):
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(header)
+        return
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(header)
+    try:
+        os.link(tmp, path)  # fails if a sibling was first; never shows a file without its header
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(tmp)
 
 
 class rb_toTxtfile:
@@ -70,8 +95,7 @@ class rb_toTxtfile:
         meta = np.dtype(METADATA_DTYPE)
         columns = [*meta.names, *names]
         header = "\t".join(str(alias.get(c, c)) for c in columns) + "\n"
-        with open(self.filename, "w", encoding="utf-8") as f:
-            f.write(header)
+        _create_with_header(self.filename, header)
         self._meta_formats = [_formatter(meta[n]) for n in meta.names]
         self._fields = [(n, _formatter(args.dtype[n])) for n in names]
         self._manifest = Manifest(args.directory or ".", os.path.basename(self.filename), "txt", args.label)
@@ -88,6 +112,10 @@ class rb_toTxtfile:
     def __call__(self) -> None:
         """Write every event until the buffer shuts down (``SystemExit`` ends the loop normally)."""
         get, metadata = self.source.get, self.source.get_metadata
+        guard = TerminationGuard(
+            self._finish
+        )  # every line is on disk already; SIGTERM only updates the count
+        guard.install()
         fd = os.open(self.filename, os.O_WRONLY | os.O_APPEND)
         try:
             while True:
@@ -96,11 +124,19 @@ class rb_toTxtfile:
                 except SystemExit:
                     break
                 line = self._line(data, metadata())
-                if os.write(fd, line) != len(line):
-                    raise OSError(f"rb_toTxtfile: short write to {self.filename} (disk full?)")
-                self.events += 1
+                with guard.busy():
+                    if os.write(fd, line) != len(line):
+                        raise OSError(f"rb_toTxtfile: short write to {self.filename} (disk full?)")
+                    self.events += 1
                 if self.events % MANIFEST_EVERY == 0:
                     self._manifest.update(events=self.events)
+        except BaseException as exc:
+            self._manifest.update(events=self.events, error=f"{type(exc).__name__}: {exc}")
+            raise
         finally:
             os.close(fd)
+            guard.uninstall()
+        self._finish()
+
+    def _finish(self) -> None:
         self._manifest.update(events=self.events, complete=True)

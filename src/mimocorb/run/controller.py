@@ -828,6 +828,9 @@ class RunController:
                 f"deadtime {100 * max(b['mean_deadtime'], 0):.2f}%{extra}",
                 1,
             )
+        for name, f in summary.get("files", {}).items():
+            state = "" if f["complete"] else " (not closed in order)"
+            c.message(f"  {name}: {f['events']} events written{state}", 1)
         for failure in self.failures:
             c.message(f"  failed: {failure}", 0)
         for survivor in self.ending.survivors:
