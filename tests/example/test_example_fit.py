@@ -94,3 +94,20 @@ def test_summary_recomputed_from_a_run_directory(tmp_path: Path, capsys: pytest.
     assert summary_main([str(tmp_path)]) == 0
     assert "accepted double pulses  500" in capsys.readouterr().out
     assert json.loads((tmp_path / SUMMARY_FILE).read_text())["events"] is None  # no filter counts here
+
+
+def test_spin_asymmetry_fit() -> None:
+    """Synthetic up/down decays with a(t) = 0.03·cos(2πt/1867 ns), as the simulator makes them."""
+    from mimocorb.physics.simulation import SPIN_ASYMMETRY, SPIN_PERIOD_NS
+    from mimocorb.physics.spin import fit_asymmetry
+
+    rng = np.random.default_rng(11)
+    t = rng.exponential(2197.0, 400_000)
+    up = rng.random(len(t)) < 0.5 * (1 + SPIN_ASYMMETRY * np.cos(2 * np.pi * t / SPIN_PERIOD_NS))
+    fit = fit_asymmetry(t[up], t[~up])
+    assert abs(fit.cosine - SPIN_ASYMMETRY) < 3 * fit.cosine_error and fit.cosine_error < 0.005
+    assert abs(fit.offset) < 3 * fit.offset_error and abs(fit.sine) < 3 * fit.sine_error
+    flat = fit_asymmetry(t[rng.random(len(t)) < 0.5], t[rng.random(len(t)) < 0.5])
+    assert abs(flat.cosine) < 3 * flat.cosine_error
+    with pytest.raises(ValueError, match="at least 4 decays"):
+        fit_asymmetry(np.array([300.0]), np.array([]))
