@@ -46,12 +46,21 @@ class ViewSpec:
         return self.factory(*self.args, fig=fig, **self.kwargs)
 
 
-def render_picture(spec: ViewSpec, item: Any) -> None:
-    """Draw ``item`` with Agg and write ``spec.picture`` (used for the final picture of a run)."""
-    fig = agg_figure(spec.size, spec.dpi)
-    view = spec.build(fig)
-    view(item)
-    save_png(fig, spec.picture)
+def render_picture(spec: ViewSpec, item: Any) -> bool:
+    """Draw ``item`` with Agg and write ``spec.picture`` (the final picture of a run).
+
+    A picture that cannot be written (disk full, say) is reported, but it does not make the run fail:
+    the data the run took are complete either way.
+    """
+    try:
+        fig = agg_figure(spec.size, spec.dpi)
+        view = spec.build(fig)
+        view(item)
+        save_png(fig, spec.picture)
+    except Exception as exc:
+        print(f"display '{spec.title}': {spec.picture} not written: {exc}", file=sys.stderr)
+        return False
+    return True
 
 
 def plot_main(items: Any, spec: ViewSpec) -> None:
