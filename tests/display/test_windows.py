@@ -59,7 +59,7 @@ def _click(env: dict[str, str], window: str, label: str) -> None:
     xdotool(env, "click", "1")
 
 
-def test_monitor_buttons_pause_resume_and_end_the_run(project, xserver):
+def test_monitor_buttons_pause_resume_stop_and_end_the_run(project, xserver):
     env = xserver.env()
     setup = write_setup(project, setup_text(0, sleep=0.002, gui=True, runtime=120))
     proc = start_run(setup, env=env)
@@ -82,7 +82,13 @@ def test_monitor_buttons_pause_resume_and_end_the_run(project, xserver):
         before, after = _events_after(run, 2.2)
         assert after > before, f"no events after resuming: {before} -> {after}"
 
+        _click(env, monitor, "Stop")  # with a window open the run waits in "stopped" for EndRun
+        pos = _wait_log(run, "command S (stop) from GUI", after=pos)
+        _wait_log(run, "state: stopped", after=pos)
+        time.sleep(1.0)
+        assert proc.poll() is None, "the run ended at Stop although the monitor window is open"
         _click(env, monitor, "EndRun")
+        _wait_log(run, "command E (end) from GUI", after=pos)
         out = finish(proc, 60)
     finally:
         if proc.poll() is None:
@@ -90,9 +96,10 @@ def test_monitor_buttons_pause_resume_and_end_the_run(project, xserver):
             proc.communicate()
     s = summary(run)
     assert proc.returncode == 0, out
-    assert s["end_reason"] == "end command"
+    assert s["end_reason"] == "stop command"
     assert s["pauses"] == 1
-    assert [state for _, state in s["states"]][1:4] == ["running", "paused", "running"]
+    states = [state for _, state in s["states"]]
+    assert states[1:] == ["running", "paused", "running", "stopped", "stopping", "ended"], states
     assert (run / "rates.png").is_file() and (run / "Known_data.png").is_file()
 
 
