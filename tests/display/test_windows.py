@@ -53,6 +53,13 @@ def _events_after(run: Path, seconds: float) -> tuple[int, int]:
     return first, _events(run)
 
 
+def _wait_gone(env: dict[str, str], title: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while xdotool(env, "search", "--name", f"^{title}$", check=False):
+        assert time.monotonic() < deadline, f"window '{title}' is still there"
+        time.sleep(0.2)
+
+
 def _click(env: dict[str, str], window: str, label: str) -> None:
     x, y = button_centre(label)
     xdotool(env, "mousemove", "--window", window, str(x), str(y))
@@ -104,10 +111,13 @@ def test_monitor_buttons_pause_resume_stop_and_end_the_run(project, xserver):
 
 
 def test_closing_or_killing_display_windows_leaves_the_run_running(project, xserver):
+    """The histogram window is closed (matplotlib's close key); the scope and monitor lose their X
+    connection, which kills Tk and its process, as a crash would."""
     env = xserver.env()
-    setup = write_setup(project, setup_text(0, sleep=0.002, gui=False, runtime=9))
+    setup = write_setup(project, setup_text(0, sleep=0.002, gui=True, runtime=9))
     proc = start_run(setup, env=env)
     try:
+        monitor = find_window(env, "Buffer Information")
         scope = find_window(env, "Test scope")
         histograms = find_window(env, "Known data")
         run = run_dir(project)
@@ -115,8 +125,11 @@ def test_closing_or_killing_display_windows_leaves_the_run_running(project, xser
         xdotool(env, "windowfocus", "--sync", histograms)
         xdotool(env, "key", "q")  # matplotlib's "close this figure" key: the window closes normally
         xdotool(env, "windowkill", scope)  # the X connection is cut: Tk dies with its process
+        xdotool(env, "windowkill", monitor)  # the same for the buffer monitor
         _wait_log(run, "display 'Known data': window closed (exit code 0)", timeout=10)
         _wait_log(run, "display 'Test scope': window closed", timeout=10)
+        for title in ("Buffer Information", "Test scope", "Known data"):
+            _wait_gone(env, title)
         time.sleep(1.2)
         before, after = _events_after(run, 2.2)
         assert after > before, f"the run stopped taking data after the windows went: {before} -> {after}"
