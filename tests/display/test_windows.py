@@ -41,16 +41,20 @@ def _wait_log(run: Path, text: str, timeout: float = 20.0, after: int = 0) -> in
     raise AssertionError(f"'{text}' did not appear in run.log within {timeout} s:\n{_log(run)}")
 
 
-def _events(run: Path) -> int:
-    """RB_1's event count in the newest stats.csv row."""
+def _row(run: Path) -> tuple[float, int]:
+    """Time and RB_1's event count of the newest stats.csv row."""
     rows = [r.split(",") for r in (run / "stats.csv").read_text().splitlines()[1:] if ",RB_1," in r]
-    return int(rows[-1][4]) if rows else 0
+    return (float(rows[-1][0]), int(rows[-1][4])) if rows else (0.0, 0)
 
 
 def _events_after(run: Path, seconds: float) -> tuple[int, int]:
-    first = _events(run)
-    time.sleep(seconds)
-    return first, _events(run)
+    """RB_1's events in the newest row now and in the first row written ``seconds`` later."""
+    t0, first = _row(run)
+    deadline = time.monotonic() + seconds + 20
+    while (row := _row(run))[0] < t0 + seconds:
+        assert time.monotonic() < deadline, "stats.csv got no new rows"
+        time.sleep(0.1)
+    return first, row[1]
 
 
 def _wait_gone(env: dict[str, str], title: str, timeout: float = 10.0) -> None:
@@ -80,13 +84,13 @@ def test_monitor_buttons_pause_resume_stop_and_end_the_run(project, xserver):
         pos = _wait_log(run, "command P (pause) from GUI")
         _wait_log(run, "state: paused", after=pos)
         time.sleep(1.2)  # the row written at the pause may still count the last events
-        before, after = _events_after(run, 2.2)
+        before, after = _events_after(run, 2.0)
         assert before == after > 0, f"events went on while paused: {before} -> {after}"
 
         _click(env, monitor, "Resume")
         pos = _wait_log(run, "command R (resume) from GUI", after=pos)
         _wait_log(run, "state: running", after=pos)
-        before, after = _events_after(run, 2.2)
+        before, after = _events_after(run, 2.0)
         assert after > before, f"no events after resuming: {before} -> {after}"
 
         _click(env, monitor, "Stop")  # with a window open the run waits in "stopped" for EndRun
@@ -131,7 +135,7 @@ def test_closing_or_killing_display_windows_leaves_the_run_running(project, xser
         for title in ("Buffer Information", "Test scope", "Known data"):
             _wait_gone(env, title)
         time.sleep(1.2)
-        before, after = _events_after(run, 2.2)
+        before, after = _events_after(run, 2.0)
         assert after > before, f"the run stopped taking data after the windows went: {before} -> {after}"
         assert proc.poll() is None, "the run ended when its display windows were closed"
         out = finish(proc, 60)
