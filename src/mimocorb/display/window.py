@@ -19,7 +19,7 @@ import queue
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .backend import INTERACTIVE, agg_figure, save_png, select_backend
@@ -40,10 +40,9 @@ class ViewSpec:
     snapshot_interval: float = 10.0
     size: tuple[float, float] = (8.0, 6.0)
     dpi: float = 100.0
-    kwargs: dict = field(default_factory=dict)
 
     def build(self, fig: Any) -> View:
-        return self.factory(*self.args, fig=fig, **self.kwargs)
+        return self.factory(*self.args, fig=fig)
 
 
 def render_picture(spec: ViewSpec, item: Any) -> bool:
