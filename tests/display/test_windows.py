@@ -9,8 +9,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
 from displaykit import (
     assert_picture,
+    drawn_fraction,
     find_window,
     finish,
     histogram_numbers,
@@ -18,6 +20,7 @@ from displaykit import (
     setup_text,
     start_run,
     summary,
+    window_picture,
     write_setup,
     xdotool,
 )
@@ -125,7 +128,13 @@ def test_closing_or_killing_display_windows_leaves_the_run_running(project, xser
         scope = find_window(env, "Test scope")
         histograms = find_window(env, "Known data")
         run = run_dir(project)
+        time.sleep(1.5)
+        drawn = drawn_fraction(window_picture(env, histograms))  # bars cover much of an empty figure
+        assert drawn > 0.15, f"the histogram window shows no bars: only {drawn:.3f} of it drawn"
+        first = window_picture(env, scope)
         time.sleep(1.0)
+        changed = np.abs(window_picture(env, scope) - first).sum(axis=2) > 0.1
+        assert changed.mean() > 0.001, "the scope window shows no new events"
         xdotool(env, "windowfocus", "--sync", histograms)
         xdotool(env, "key", "q")  # matplotlib's "close this figure" key: the window closes normally
         xdotool(env, "windowkill", scope)  # the X connection is cut: Tk dies with its process
