@@ -211,9 +211,11 @@ def xdotool(env: dict[str, str], *args: str, check: bool = True) -> str:
 
 
 def find_window(env: dict[str, str], title: str, timeout: float = 30.0) -> str:
+    """The id of the mapped (visible) window with this title; a window that exists but is not mapped
+    yet would not receive a click."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        out = xdotool(env, "search", "--name", f"^{re.escape(title)}$", check=False)
+        out = xdotool(env, "search", "--onlyvisible", "--name", f"^{re.escape(title)}$", check=False)
         if out:
             return out.splitlines()[0]
         time.sleep(0.2)

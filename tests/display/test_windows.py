@@ -6,6 +6,7 @@ connection, as when Tk crashes) leaves the run running, and the final pictures a
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from displaykit import (
 )
 
 from mimocorb.display.monitor import button_centre
+from mimocorb.run.inputs import COMMANDS
 
 
 def _log(run: Path) -> str:
@@ -67,10 +69,19 @@ def _wait_gone(env: dict[str, str], title: str, timeout: float = 10.0) -> None:
         time.sleep(0.2)
 
 
-def _click(env: dict[str, str], window: str, label: str) -> None:
+def _click(env: dict[str, str], run: Path, window: str, label: str, after: int = 0) -> int:
+    """Click a monitor button until the controller logs the command (a click that arrives while a
+    loaded machine has not drawn the button yet is lost; a repeated command is ignored by the
+    controller); returns the position of the log line."""
+    letter = {"Pause": "P", "Resume": "R", "Stop": "S", "EndRun": "E"}[label]
+    text = f"command {letter} ({COMMANDS[letter]}) from GUI"
     x, y = button_centre(label)
-    xdotool(env, "mousemove", "--window", window, str(x), str(y))
-    xdotool(env, "click", "1")
+    for wait in (5.0, 10.0):
+        xdotool(env, "mousemove", "--window", window, str(x), str(y), "click", "1")
+        with contextlib.suppress(AssertionError):
+            return _wait_log(run, text, timeout=wait, after=after)
+    xdotool(env, "mousemove", "--window", window, str(x), str(y), "click", "1")
+    return _wait_log(run, text, timeout=15.0, after=after)
 
 
 def test_monitor_buttons_pause_resume_stop_and_end_the_run(project, xserver):
@@ -83,26 +94,22 @@ def test_monitor_buttons_pause_resume_stop_and_end_the_run(project, xserver):
         _wait_log(run, "Graphical User Interface active")
         time.sleep(1.5)  # let events flow and the window settle
 
-        _click(env, monitor, "Pause")
-        pos = _wait_log(run, "command P (pause) from GUI")
+        pos = _click(env, run, monitor, "Pause")
         _wait_log(run, "state: paused", after=pos)
         time.sleep(1.2)  # the row written at the pause may still count the last events
         before, after = _events_after(run, 2.0)
         assert before == after > 0, f"events went on while paused: {before} -> {after}"
 
-        _click(env, monitor, "Resume")
-        pos = _wait_log(run, "command R (resume) from GUI", after=pos)
+        pos = _click(env, run, monitor, "Resume", after=pos)
         _wait_log(run, "state: running", after=pos)
         before, after = _events_after(run, 2.0)
         assert after > before, f"no events after resuming: {before} -> {after}"
 
-        _click(env, monitor, "Stop")  # with a window open the run waits in "stopped" for EndRun
-        pos = _wait_log(run, "command S (stop) from GUI", after=pos)
+        pos = _click(env, run, monitor, "Stop", after=pos)  # with a window the run waits for EndRun
         _wait_log(run, "state: stopped", after=pos)
         time.sleep(1.0)
         assert proc.poll() is None, "the run ended at Stop although the monitor window is open"
-        _click(env, monitor, "EndRun")
-        _wait_log(run, "command E (end) from GUI", after=pos)
+        _click(env, run, monitor, "EndRun", after=pos)
         out = finish(proc, 60)
     finally:
         if proc.poll() is None:
