@@ -133,6 +133,9 @@ FunctionConfigs:
   bench_source: {{rate: {rate}}}
   bench_filter: {{}}
   bench_drain: {{}}
+"""
+    if displays:
+        text += f"""\
   bench_scope: {{title: Bench scope, min_sleeptime: 0.5, sample_time_ns: 4, pre_trigger_samples: {PRE},
                 channel_range: 500, trigger_level: 50, snapshot_interval: 2}}
   bench_histograms: {{title: Bench histograms, interval: 1.0, snapshot_interval: 2,

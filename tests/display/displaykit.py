@@ -211,10 +211,31 @@ def xdotool(env: dict[str, str], *args: str, check: bool = True) -> str:
 
 
 def find_window(env: dict[str, str], title: str, timeout: float = 30.0) -> str:
+    """The id of the mapped (visible) window with this title; a window that exists but is not mapped
+    yet would not receive a click."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        out = xdotool(env, "search", "--name", f"^{re.escape(title)}$", check=False)
+        out = xdotool(env, "search", "--onlyvisible", "--name", f"^{re.escape(title)}$", check=False)
         if out:
             return out.splitlines()[0]
         time.sleep(0.2)
     raise AssertionError(f"no window '{title}' appeared within {timeout} s")
+
+
+def window_picture(env: dict[str, str], window: str) -> np.ndarray:
+    """What the window shows on the X server (raised first), as an RGB array with values 0..1."""
+    from PIL import ImageGrab
+
+    xdotool(env, "windowraise", window)
+    time.sleep(0.5)
+    geometry = xdotool(env, "getwindowgeometry", "--shell", window)
+    g = dict(line.split("=", 1) for line in geometry.splitlines() if "=" in line)
+    x, y, w, h = (int(g[k]) for k in ("X", "Y", "WIDTH", "HEIGHT"))
+    image = ImageGrab.grab(bbox=(x, y, x + w, y + h), xdisplay=env["DISPLAY"])
+    return np.asarray(image.convert("RGB"), dtype=np.float64) / 255.0
+
+
+def drawn_fraction(rgb: np.ndarray) -> float:
+    """Fraction of pixels that differ from the most common colour (the background)."""
+    background = np.median(rgb.reshape(-1, 3), axis=0)
+    return float((np.abs(rgb - background).sum(axis=2) > 0.1).mean())

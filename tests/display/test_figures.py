@@ -257,3 +257,11 @@ def test_display_modules_import_no_graphics_library():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=os.environ
     )
     assert out.returncode == 0, out.stderr
+
+
+def test_histogram_picture_takes_the_originals_plain_descriptions():
+    view = animHists([[0, 1, 4, 1, "a", 0], [1, 100, 3, 1, "b", 1]], fig=agg_figure((4, 3), 50))
+    view([(np.array([1, 1, 0, 0]), 2, 0.2, 0.1), (np.array([0, 4, 0]), 4, 50.0, 0.0)])
+    assert [s.label for s in view.specs] == ["a", "b"] and view.specs[1].log
+    assert view.bars[0].get_data().values == pytest.approx([0.5, 0.5, 0, 0])
+    assert view.texts[1].get_text().startswith("entries 4\nmean 50")

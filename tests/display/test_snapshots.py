@@ -101,3 +101,16 @@ def test_the_controller_never_imports_matplotlib(project):
         [sys.executable, "-c", code], cwd=project, env=env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_display_that_cannot_be_reached_falls_back_to_pictures(project):
+    """DISPLAY names an X server that is not there: no window anywhere, the run is unaffected."""
+    setup = write_setup(project, setup_text(300, gui=True))
+    env = dict(headless_env(), DISPLAY=":977")
+    out = finish(start_run(setup, env=env))
+    run = run_dir(project)
+    assert summary(run)["exit_code"] == 0, out
+    assert "bufferinfoGUI: no window can be opened on DISPLAY=':977'" in out
+    assert histogram_numbers(run)["x"][0] == 300
+    assert_picture(run / "Known_data.png", (800, 600))
+    assert_picture(run / "Test_scope.png", (800, 600))

@@ -84,6 +84,15 @@ def parse_histograms(config: Mapping[str, Any], fields: list[str], owner: str) -
     return specs
 
 
+def as_specs(descriptions: Any) -> list[HistogramSpec]:
+    """Histogram descriptions as ``HistogramSpec``; plain ``[min, max, nbins, ymax, label, scale]`` lists
+    (the original's form, without field names) are accepted too and named after their label."""
+    out = []
+    for i, d in enumerate(descriptions):
+        out.append(d if isinstance(d, HistogramSpec) else HistogramSpec.parse(str(d[4]) or f"h{i}", d))
+    return out
+
+
 class Histogram:
     """Counts, entries and the sums for mean and standard deviation of one field."""
 
@@ -166,7 +175,7 @@ class animHists:
             from .backend import agg_figure
 
             fig = agg_figure((8.0, 6.0), 100.0)
-        self.fig, self.specs = fig, list(Hdescr)
+        self.fig, self.specs = fig, as_specs(Hdescr)
         fig.suptitle(name)
         n = max(1, len(self.specs))
         cols = 1 if n == 1 else 2 if n <= 4 else 3

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import queue
 import time
 from collections import deque
@@ -198,5 +199,15 @@ def bufferinfoGUI(
     maxRate: float = 4500.0,
     interval: float = 1000.0,
 ) -> None:
-    """The monitor window's process body: returns only when the window is closed."""
+    """The monitor window's process body: returns only when the window is closed.
+
+    A display that cannot be reached (DISPLAY names a server that is gone) ends only this process, with
+    a message; the run goes on without the window (D26).
+    """
+    from .backend import tk_reachable
+
+    if not tk_reachable():
+        display = os.environ.get("DISPLAY", "")
+        print(f"bufferinfoGUI: no window can be opened on DISPLAY={display!r}; the run goes on without it")
+        return
     BufferMonitor(Qcmd, Qlog, Qinfo, list(RBnames or ["RB_1"]), maxRate, interval).run()

@@ -80,7 +80,7 @@ class animWaveformPlotter:
         fig: Any = None,
     ) -> None:
         source_dict = source_dict or {}
-        self.names = [str(d[0]) for d in dtypes] if dtypes is not None else []
+        self.names = _field_names(dtypes)
         self.conf = ScopeConfig(conf_dict, int(source_dict.get("values_per_slot", 1)))
         if fig is None:
             from .backend import agg_figure
@@ -130,6 +130,15 @@ class animWaveformPlotter:
             rate = f" - {(counter - self._last[0]) / (stamp - self._last[1]):.3g} Hz"
         self._last = (counter, stamp)
         return f"# {counter}{rate}"
+
+
+def _field_names(dtypes: Any) -> list[str]:
+    """Field names of a buffer dtype (list of tuples or numpy dtype); none for a plain buffer."""
+    if dtypes is None:
+        return []
+    if isinstance(dtypes, list):
+        return [str(d[0]) for d in dtypes]
+    return list(np.dtype(dtypes).names or ())
 
 
 def scope_view(conf: dict, dtypes: Any, source_dict: dict, fig: Any) -> Any:

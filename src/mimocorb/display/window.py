@@ -19,7 +19,7 @@ import queue
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .backend import INTERACTIVE, agg_figure, save_png, select_backend
@@ -40,18 +40,26 @@ class ViewSpec:
     snapshot_interval: float = 10.0
     size: tuple[float, float] = (8.0, 6.0)
     dpi: float = 100.0
-    kwargs: dict = field(default_factory=dict)
 
     def build(self, fig: Any) -> View:
-        return self.factory(*self.args, fig=fig, **self.kwargs)
+        return self.factory(*self.args, fig=fig)
 
 
-def render_picture(spec: ViewSpec, item: Any) -> None:
-    """Draw ``item`` with Agg and write ``spec.picture`` (used for the final picture of a run)."""
-    fig = agg_figure(spec.size, spec.dpi)
-    view = spec.build(fig)
-    view(item)
-    save_png(fig, spec.picture)
+def render_picture(spec: ViewSpec, item: Any) -> bool:
+    """Draw ``item`` with Agg and write ``spec.picture`` (the final picture of a run).
+
+    A picture that cannot be written (disk full, say) is reported, but it does not make the run fail:
+    the data the run took are complete either way.
+    """
+    try:
+        fig = agg_figure(spec.size, spec.dpi)
+        view = spec.build(fig)
+        view(item)
+        save_png(fig, spec.picture)
+    except Exception as exc:
+        print(f"display '{spec.title}': {spec.picture} not written: {exc}", file=sys.stderr)
+        return False
+    return True
 
 
 def plot_main(items: Any, spec: ViewSpec) -> None:

@@ -337,7 +337,11 @@ class RingBuffer:
         self.writers_paused.clear()
 
     def set_ending(self) -> None:
-        """Stop data taking: writers are deactivated (blocked ones woken), readers keep draining."""
+        """Stop data taking: writers are deactivated (blocked ones woken), readers keep draining.
+
+        Writers check the flag under their lock, and waking them takes that lock, so when this returns
+        every claim made before is counted in the claim cursor and no later claim succeeds.
+        """
         c = self._h._ctl
         c[PAUSED] = 1
         c[WACT] = 0

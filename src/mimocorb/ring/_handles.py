@@ -84,9 +84,9 @@ class Writer(Attachment):
         if self._slot >= 0:
             self.process_buffer()
         c = self._ctl
-        if not c[WACT]:
-            raise SystemExit
-        # claim the next slot: the one published N positions ago, once every group released it
+        # claim the next slot: the one published N positions ago, once every group released it.
+        # Deactivation is checked under the lock: set_ending() takes it after clearing the flag, so a
+        # claim either precedes it (and shutdown waits for its commit) or sees the flag.
         rw, n, lk = self._recw, self._N, self._wlock
         c[rw + R_LOCK] = LOCK_W
         if not lk.acquire(False):
@@ -96,7 +96,7 @@ class Writer(Attachment):
             if k >= self._minrel_cache + n:
                 self._minrel_cache = self._minrel()
             lim = c[CLAIM_LIMIT]
-            if lim and k >= lim:
+            if not c[WACT] or (lim and k >= lim):
                 i = -2
             elif k < self._minrel_cache + n:
                 if k < n:
@@ -129,14 +129,14 @@ class Writer(Attachment):
         return v if v is not None else self._view(i)
 
     def _claim(self) -> int:
-        """The claim of ``get_new_buffer`` for the slow path; -1 if the ring is still full, -2 if the
-        claim limit is reached."""
+        """The claim of ``get_new_buffer`` for the slow path; -1 if the ring is still full, -2 if
+        writers are deactivated or the claim limit is reached."""
         c, n = self._ctl, self._N
         lk = self._acquire(LOCK_W)
         try:
             k = c[WCLAIM]
             lim = c[CLAIM_LIMIT]
-            if lim and k >= lim:
+            if not c[WACT] or (lim and k >= lim):
                 return -2
             self._minrel_cache = self._minrel()
             if k >= self._minrel_cache + n:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import os
 import queue
 import subprocess
 import sys
@@ -115,7 +116,7 @@ class RatesPicture:
     def final(self) -> str | None:
         """Draw the final picture; returns why it could not be drawn, or None."""
         if not self.enabled:
-            return "matplotlib is not installed"
+            return "matplotlib is not installed (pip install 'mimocorb[plot]')"
         if self._busy():
             assert self.process is not None
             self.process.kill()
@@ -137,9 +138,14 @@ class RatesPicture:
         return self.process is not None and self.process.poll() is None
 
     def _start(self, errors: int) -> None:
+        # the child must find this very mimocorb, also when it was put on sys.path by hand
+        package_root = str(Path(__file__).resolve().parents[2])
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "mimocorb.display.rates", str(self.stats), str(self.picture)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=errors,
+            env=env,
         )
