@@ -29,6 +29,7 @@ import argparse
 import importlib.util
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -193,7 +194,7 @@ def run_chains(runtime: float, sleeptime: float) -> dict[str, float]:
         work = Path(tmp) / "examples"
         shutil.copytree(EXAMPLES, work, ignore=shutil.ignore_patterns("target", "__pycache__"))
         config = work / "config" / "simulation_config.yaml"
-        text = config.read_text().replace("sleeptime: 0.0001", f"sleeptime: {sleeptime}")
+        text = re.sub(r"(?m)^(  sleeptime:) [0-9.]+", rf"\1 {sleeptime}", config.read_text(), count=1)
         config.write_text(text.replace("runtime: 60 ", "runtime: 0 "))
         print(f"\nchains run by 'mimocorb run', {runtime:g} s each, simulator sleep {sleeptime:g} s")
         print(f"{'chain':<28} {'events':>8} {'events/s':>9} {'CPU ms/event':>13}  note")
