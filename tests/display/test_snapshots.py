@@ -104,8 +104,12 @@ def test_the_controller_never_imports_matplotlib(project):
 
 
 def test_display_that_cannot_be_reached_falls_back_to_pictures(project):
-    """DISPLAY names an X server that is not there: no window anywhere, the run is unaffected."""
-    setup = write_setup(project, setup_text(300, gui=True))
+    """DISPLAY names an X server that is not there: no window anywhere, the run is unaffected.
+
+    The source is paced (~1 s in all) so that the oscilloscope, an observer, sees an event before the
+    end: an unpaced run of 300 events can be over before any observer looks (seen in CI: 50 ms runs).
+    """
+    setup = write_setup(project, setup_text(300, sleep=0.003, gui=True))
     env = dict(headless_env(), DISPLAY=":977")
     out = finish(start_run(setup, env=env))
     run = run_dir(project)
