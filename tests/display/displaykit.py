@@ -91,14 +91,6 @@ def start_run(setup: Path, env: dict[str, str] | None = None, args: tuple[str, .
     return proc
 
 
-def finish(proc: subprocess.Popen, timeout: float = 60.0) -> str:
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, _ = proc.communicate()
-        raise AssertionError(f"run did not end within {timeout} s; output:\n{out}") from None
-    return out
 
 
 def headless_env() -> dict[str, str]:

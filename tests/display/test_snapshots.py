@@ -12,9 +12,9 @@ import sys
 import time
 
 import pytest
+from cliruns import finish
 from displaykit import (
     assert_picture,
-    finish,
     headless_env,
     histogram_numbers,
     run_dir,

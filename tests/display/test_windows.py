@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from cliruns import finish
 from displaykit import (
     assert_picture,
     drawn_fraction,
     find_window,
-    finish,
     histogram_numbers,
     run_dir,
     setup_text,

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from cliruns import finish
+
 MODS = Path(__file__).parent / "iomods"
 WORKERS = MODS / "io_workers"
 
@@ -71,14 +73,6 @@ def start(
     return proc
 
 
-def finish(proc: subprocess.Popen, timeout: float = 60.0) -> str:
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, _ = proc.communicate()
-        raise AssertionError(f"run did not end within {timeout} s; output:\n{out}") from None
-    return out
 
 
 def run(args: list[str], cwd: Path, timeout: float = 60.0) -> tuple[int, str]:

@@ -5,12 +5,15 @@ Worker modules are real files in tests/run/chainmods; setup files name them by a
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import cliruns
 
 HERE = Path(__file__).parent
 MODS = HERE / "chainmods"
@@ -175,14 +178,4 @@ def events_in_stats(run_dir: Path) -> int:
     return int(rows[-1][4]) if rows else 0
 
 
-def finish(proc: subprocess.Popen, timeout: float = 30.0) -> str:
-    """Wait for a process started with ``start_cli`` and return its output (stdin already closed is fine)."""
-    if proc.stdin is not None and proc.stdin.closed:
-        proc.stdin = None
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, _ = proc.communicate()
-        raise AssertionError(f"run did not end within {timeout} s; output:\n{out}") from None
-    return out
+finish = functools.partial(cliruns.finish, timeout=30.0)  # these runs are short: a hang shows sooner
