@@ -58,23 +58,30 @@ def as_slot(waveform: np.ndarray, dtype: Any) -> np.ndarray:
     return slot
 
 
-def run_setup(
-    setup: Path, cwd: Path, *args: str, timeout: float = 60
-) -> tuple[subprocess.CompletedProcess, Path]:
-    """``mimocorb run`` in a child process; returns the result and the run directory."""
-    command = [sys.executable, "-m", "mimocorb", "run", str(setup), "--no-gui", "--no-kbd", "-v", "1", *args]
-    env = {**os.environ, "MPLBACKEND": "Agg"}
-    env.pop("DISPLAY", None)  # headless, as on CI
+HEADLESS = {**{k: v for k, v in os.environ.items() if k != "DISPLAY"}, "MPLBACKEND": "Agg"}  # as on CI
+
+
+def start_headless(command: list[str], cwd: Path, stderr: int = subprocess.STDOUT) -> subprocess.Popen:
+    """Start ``command`` without a display; its pid is tracked for the shared-memory check."""
     process = subprocess.Popen(
         command,
         cwd=cwd,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=stderr,
         text=True,
-        env=env,
+        env=HEADLESS,
     )
     TRACKED_PIDS.add(process.pid)
+    return process
+
+
+def run_setup(
+    setup: Path, cwd: Path, *args: str, timeout: float = 60
+) -> tuple[subprocess.CompletedProcess, Path]:
+    """``mimocorb run`` in a child process; returns the result and the run directory."""
+    command = [sys.executable, "-m", "mimocorb", "run", str(setup), "--no-gui", "--no-kbd", "-v", "1", *args]
+    process = start_headless(command, cwd, stderr=subprocess.PIPE)
     out, err = process.communicate(timeout=timeout)
     result = subprocess.CompletedProcess(command, process.returncode, out, err)
     summaries = sorted(cwd.glob("**/run_summary.json"))

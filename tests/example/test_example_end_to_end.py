@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
-import subprocess
 import sys
 import tarfile
 from pathlib import Path
 
 import numpy as np
 import yaml
-from examplekit import EXAMPLES, REPO, TRACKED_PIDS, run_setup, run_summary
+from cliruns import finish
+from examplekit import EXAMPLES, REPO, run_setup, run_summary, start_headless
 
 RB3_FIELDS = [
     name
@@ -25,7 +24,6 @@ RB3_FIELDS = [
         "data_type"
     ].values()
 ]
-HEADLESS = {**{k: v for k, v in os.environ.items() if k != "DISPLAY"}, "MPLBACKEND": "Agg"}
 ALIASES = yaml.safe_load((EXAMPLES / "config" / "save_lifetime.yaml").read_text())["header_alias"]
 
 
@@ -71,17 +69,9 @@ def test_seed_command_from_the_example_directory(tmp_path: Path) -> None:
     config = work / "config" / "simulation_config.yaml"
     text = config.read_text().replace("runtime: 60 ", "runtime: 0 ")
     config.write_text(text.replace("runevents: 0 ", "runevents: 2000 "))
-    process = subprocess.Popen(
-        [sys.executable, str(REPO / "run_daq.py"), "simulsource_setup.yaml", "-v", "1"],
-        cwd=work,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=HEADLESS,
-    )
-    TRACKED_PIDS.add(process.pid)
-    out, _ = process.communicate(timeout=60)
+    command = [sys.executable, str(REPO / "run_daq.py"), "simulsource_setup.yaml", "-v", "1"]
+    process = start_headless(command, work)
+    out = finish(process)
     assert process.returncode == 0, out
     (run_dir,) = (work / "target").iterdir()
     check_lifetime_run(run_dir)
@@ -91,17 +81,8 @@ def run_demo(cwd: Path, *args: str) -> Path:
     """``mimocorb demo ...`` started in ``cwd`` (which holds no examples); returns the run directory."""
     cwd.mkdir(exist_ok=True)
     command = [sys.executable, "-m", "mimocorb", "demo", *args, "--no-gui", "-v", "1", "--output", "runs"]
-    process = subprocess.Popen(
-        command,
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=HEADLESS,
-    )
-    TRACKED_PIDS.add(process.pid)
-    out, _ = process.communicate(timeout=60)
+    process = start_headless(command, cwd)
+    out = finish(process)
     assert process.returncode == 0, out
     (run_dir,) = (cwd / "runs").iterdir()
     return run_dir
