@@ -30,11 +30,11 @@ class ExporterArgs:
     ) -> None:
         self.owner = owner
         self.logger = Gen_logger(owner)
-        if need_config and config_dict is None:
-            raise ValueError(f"{owner}: config_dict is None; it needs at least the key 'filename'")
         require_role(owner, rb_info, READ)
         warn_roles(owner, rb_info, (WRITE, OBSERVE), self.logger)
         sources = require_list(owner, source_list, READ)
+        if need_config and config_dict is None:
+            raise ValueError(f"{owner}: config_dict is None; it needs at least the key 'filename'")
         self.config: Mapping[str, Any] = config_mapping(owner, config_dict)
         self.setup: dict = first_of(owner, sources, READ, self.logger)
         self.label: str = buffer_labels(rb_info, READ, sources)[0]

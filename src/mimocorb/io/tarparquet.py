@@ -36,8 +36,6 @@ class rb_toParquetfile:
     def __init__(
         self, source_list: list[dict] | None = None, config_dict: dict | None = None, **rb_info: Any
     ) -> None:
-        if source_list is None:
-            raise ValueError("rb_toParquetfile: source_list is None; mark the buffer to write out 'read'")
         args = ExporterArgs("rb_toParquetfile", source_list, config_dict, rb_info, need_config=True)
         self.logger = args.logger
         self._base = args.filename()

@@ -76,8 +76,6 @@ class rb_toTxtfile:
     def __init__(
         self, source_list: list[dict] | None = None, config_dict: dict | None = None, **rb_info: Any
     ) -> None:
-        if source_list is None:
-            raise ValueError("rb_toTxtfile: source_list is None; mark the buffer to write out 'read'")
         args = ExporterArgs("rb_toTxtfile", source_list, config_dict, rb_info, need_config=True)
         self.logger = args.logger
         if args.values_per_slot != 1:
