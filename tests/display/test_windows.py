@@ -76,12 +76,13 @@ def _click(env: dict[str, str], run: Path, window: str, label: str, after: int =
     letter = {"Pause": "P", "Resume": "R", "Stop": "S", "EndRun": "E"}[label]
     text = f"command {letter} ({COMMANDS[letter]}) from GUI"
     x, y = button_centre(label)
-    for wait in (5.0, 10.0):
+    for wait in (5.0, 10.0, 15.0):
+        # without a window manager every window opens at (0, 0): the display windows may cover the monitor
+        xdotool(env, "windowraise", window)
         xdotool(env, "mousemove", "--window", window, str(x), str(y), "click", "1")
         with contextlib.suppress(AssertionError):
             return _wait_log(run, text, timeout=wait, after=after)
-    xdotool(env, "mousemove", "--window", window, str(x), str(y), "click", "1")
-    return _wait_log(run, text, timeout=15.0, after=after)
+    raise AssertionError(f"three clicks on {label} were not seen:\n{_log(run)}")
 
 
 def test_monitor_buttons_pause_resume_stop_and_end_the_run(project, xserver):
