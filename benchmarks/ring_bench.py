@@ -64,17 +64,38 @@ WORK_US = 100
 OBS_INTERVAL = 0.05
 
 # reference figures and targets from the issue ("How it must be fast")
-ORIG = {"tiny": "38-43k/s", "large": "18k/s (2.5 GB/s)", "group": "1.57x (8.2k -> 12.9k/s)",
-        "latency": "65-96 / 120-390 us", "observer": "-5 to -10 %"}
-TARGET = {"tiny": 400_000, "large": 3 * 18_000, "group": 1.8, "lat_p50": 20.0, "lat_p99": 80.0,
-          "observer": 0.95}
+ORIG = {
+    "tiny": "38-43k/s",
+    "large": "18k/s (2.5 GB/s)",
+    "group": "1.57x (8.2k -> 12.9k/s)",
+    "latency": "65-96 / 120-390 us",
+    "observer": "-5 to -10 %",
+}
+TARGET = {
+    "tiny": 400_000,
+    "large": 3 * 18_000,
+    "group": 1.8,
+    "lat_p50": 20.0,
+    "lat_p99": 80.0,
+    "observer": 0.95,
+}
 
 # sizes: (events, time cap in s) per run, for the default and --quick
 SIZES = {
-    "default": {"tiny": (1_000_000, 10.0), "large": (200_000, 10.0), "work": (40_000, 10.0),
-                "paced": (5_000, 10.0), "memory": ((100_000, 1_000_000, 3_000_000), 300.0)},
-    "quick": {"tiny": (100_000, 2.0), "large": (20_000, 2.0), "work": (4_000, 2.0),
-              "paced": (1_000, 3.0), "memory": ((10_000, 100_000, 300_000), 60.0)},
+    "default": {
+        "tiny": (1_000_000, 10.0),
+        "large": (200_000, 10.0),
+        "work": (40_000, 10.0),
+        "paced": (5_000, 10.0),
+        "memory": ((100_000, 1_000_000, 3_000_000), 300.0),
+    },
+    "quick": {
+        "tiny": (100_000, 2.0),
+        "large": (20_000, 2.0),
+        "work": (4_000, 2.0),
+        "paced": (1_000, 3.0),
+        "memory": ((10_000, 100_000, 300_000), 60.0),
+    },
 }
 LONG_MEMORY = ((100_000, 1_000_000, 10_000_000), 900.0)
 
@@ -156,8 +177,21 @@ def writer_main(setup, shape, n_max, t_max, rate_hz, checkpoints, results):
         t1 = pc()
         cpu = _cpu_s() - cpu0
         _close(w)
-        results.put(("writer", 0, {"n": i, "t0": t0, "t1": t1, "cpu_s": cpu, "cpu_total_s": _cpu_s(),
-                                   "maxrss_mb": _maxrss_mb(), "rss_at": rss}))
+        results.put(
+            (
+                "writer",
+                0,
+                {
+                    "n": i,
+                    "t0": t0,
+                    "t1": t1,
+                    "cpu_s": cpu,
+                    "cpu_total_s": _cpu_s(),
+                    "maxrss_mb": _maxrss_mb(),
+                    "rss_at": rss,
+                },
+            )
+        )
     except BaseException:
         results.put(("error", "writer", traceback.format_exc()))
 
@@ -215,14 +249,31 @@ def reader_main(rid, setup, shape, copy, work_us, lat_cap, checkpoints, results)
             pass
         cpu = _cpu_s() - cpu0
         _close(r)
-        res = {"n": n, "csum": csum, "reorder": reorder, "first_reorder": first_reorder,
-               "bad_data": bad_data, "t_first": t_first, "t_last": t_last, "cpu_s": cpu,
-               "cpu_total_s": _cpu_s(), "maxrss_mb": _maxrss_mb(), "rss_at": rss}
+        res = {
+            "n": n,
+            "csum": csum,
+            "reorder": reorder,
+            "first_reorder": first_reorder,
+            "bad_data": bad_data,
+            "t_first": t_first,
+            "t_last": t_last,
+            "cpu_s": cpu,
+            "cpu_total_s": _cpu_s(),
+            "maxrss_mb": _maxrss_mb(),
+            "rss_at": rss,
+        }
         if lat is not None:
             k = min(n, lat_cap)
             a = lat[:k] * 1e6
-            res["lat_us"] = ({"p50": float(np.percentile(a, 50)), "p99": float(np.percentile(a, 99)),
-                              "max": float(a.max())} if k else None)
+            res["lat_us"] = (
+                {
+                    "p50": float(np.percentile(a, 50)),
+                    "p99": float(np.percentile(a, 99)),
+                    "max": float(a.max()),
+                }
+                if k
+                else None
+            )
         results.put(("reader", rid, res))
     except BaseException:
         results.put(("error", f"reader{rid}", traceback.format_exc()))
@@ -252,8 +303,20 @@ def observer_main(setup, shape, results):
             n += 1
         cpu = _cpu_s() - cpu0
         _close(o)
-        results.put(("observer", 0, {"n": n, "torn": torn, "reorder": reorder, "cpu_s": cpu,
-                                     "cpu_total_s": _cpu_s(), "maxrss_mb": _maxrss_mb()}))
+        results.put(
+            (
+                "observer",
+                0,
+                {
+                    "n": n,
+                    "torn": torn,
+                    "reorder": reorder,
+                    "cpu_s": cpu,
+                    "cpu_total_s": _cpu_s(),
+                    "maxrss_mb": _maxrss_mb(),
+                },
+            )
+        )
     except BaseException:
         results.put(("error", "observer", traceback.format_exc()))
 
@@ -297,13 +360,34 @@ def wait_idle(max_wait: float, busy_max: float = 0.10) -> float | None:
     return None
 
 
-def run_once(ctx, label, shape, *, n_readers=1, observer=False, rate_hz=0, work_us=0, n_max, t_max,
-             copy=False, latency=False, checkpoints=()) -> dict:
+def run_once(
+    ctx,
+    label,
+    shape,
+    *,
+    n_readers=1,
+    observer=False,
+    rate_hz=0,
+    work_us=0,
+    n_max,
+    t_max,
+    copy=False,
+    latency=False,
+    checkpoints=(),
+) -> dict:
     """One buffer, one writer, one reader group of n_readers, maybe an observer; returns the result."""
     vps, dtype = SHAPES[shape]
-    res = {"label": label, "shape": shape, "slot_bytes": vps * np.dtype(dtype).itemsize,
-           "n_readers": n_readers, "observer": observer, "rate_hz": rate_hz, "work_us": work_us,
-           "status": "ok", "notes": []}
+    res = {
+        "label": label,
+        "shape": shape,
+        "slot_bytes": vps * np.dtype(dtype).itemsize,
+        "n_readers": n_readers,
+        "observer": observer,
+        "rate_hz": rate_hz,
+        "work_us": work_us,
+        "status": "ok",
+        "notes": [],
+    }
     if WAIT_IDLE > 0 and os.path.exists("/proc/stat"):
         waited = wait_idle(WAIT_IDLE)
         res["waited_for_idle_s"] = waited
@@ -323,11 +407,18 @@ def run_once(ctx, label, shape, *, n_readers=1, observer=False, rate_hz=0, work_
         results = ctx.Queue()
         lat_cap = n_max if latency else 0
         for k in range(n_readers):
-            procs.append(ctx.Process(target=reader_main, name=f"reader{k}", daemon=True,
-                                     args=(k, rsetup, shape, copy, work_us, lat_cap, checkpoints, results)))
+            procs.append(
+                ctx.Process(
+                    target=reader_main,
+                    name=f"reader{k}",
+                    daemon=True,
+                    args=(k, rsetup, shape, copy, work_us, lat_cap, checkpoints, results),
+                )
+            )
         if observer:
-            procs.append(ctx.Process(target=observer_main, name="observer", daemon=True,
-                                     args=(osetup, shape, results)))
+            procs.append(
+                ctx.Process(target=observer_main, name="observer", daemon=True, args=(osetup, shape, results))
+            )
         for p in procs:
             p.start()
 
@@ -356,14 +447,19 @@ def run_once(ctx, label, shape, *, n_readers=1, observer=False, rate_hz=0, work_
                     got[(kind, who)] = payload
 
         n_ready = n_readers + (1 if observer else 0)
-        collect(time.monotonic() + 60, lambda: sum(k[0] == "ready" for k in got) >= n_ready
-                or "errors" in got)
+        collect(
+            time.monotonic() + 60, lambda: sum(k[0] == "ready" for k in got) >= n_ready or "errors" in got
+        )
         if sum(k[0] == "ready" for k in got) < n_ready:
             res["status"] = "ERROR" if "errors" in got else "TIMEOUT"
             res["notes"].append("readers did not attach")
             return res
-        wp = ctx.Process(target=writer_main, name="writer", daemon=True,
-                         args=(wsetup, shape, n_max, t_max, rate_hz, checkpoints, results))
+        wp = ctx.Process(
+            target=writer_main,
+            name="writer",
+            daemon=True,
+            args=(wsetup, shape, n_max, t_max, rate_hz, checkpoints, results),
+        )
         procs.append(wp)
         wp.start()
         # the writer stops after n_max events or t_max seconds; give it some slack beyond that
@@ -379,11 +475,22 @@ def run_once(ctx, label, shape, *, n_readers=1, observer=False, rate_hz=0, work_
         if report and not report.get("drained", True):
             res["notes"].append(f"shutdown did not drain: {report}")
         n_final = n_ready + 1
-        collect(time.monotonic() + 20,
-                lambda: sum(k[0] in ("writer", "reader", "observer") for k in got) >= n_final)
-        missing = [p.name for p in procs
-                   if (("writer", 0) if p.name == "writer" else ("observer", 0) if p.name == "observer"
-                       else ("reader", int(p.name[6:]))) not in got]
+        collect(
+            time.monotonic() + 20,
+            lambda: sum(k[0] in ("writer", "reader", "observer") for k in got) >= n_final,
+        )
+        missing = [
+            p.name
+            for p in procs
+            if (
+                ("writer", 0)
+                if p.name == "writer"
+                else ("observer", 0)
+                if p.name == "observer"
+                else ("reader", int(p.name[6:]))
+            )
+            not in got
+        ]
         if missing:
             res["status"] = "TIMEOUT" if res["status"] == "ok" else res["status"]
             res["notes"].append(f"no result from {', '.join(missing)} (hung after shutdown?)")
@@ -412,8 +519,11 @@ def run_once(ctx, label, shape, *, n_readers=1, observer=False, rate_hz=0, work_
     ru1 = resource.getrusage(resource.RUSAGE_SELF)
     parent_cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
     # children report their whole CPU time themselves (forkserver children are not our children)
-    children_cpu = sum(v["cpu_total_s"] for k, v in got.items()
-                       if isinstance(k, tuple) and k[0] in ("writer", "reader", "observer"))
+    children_cpu = sum(
+        v["cpu_total_s"]
+        for k, v in got.items()
+        if isinstance(k, tuple) and k[0] in ("writer", "reader", "observer")
+    )
     res["parent_cpu_s"] = parent_cpu
     res["parent_maxrss_mb"] = ru1.ru_maxrss / 1024.0
     _evaluate(res, got, wall, jiffies0, parent_cpu + children_cpu)
@@ -491,8 +601,12 @@ def case_tiny(ctx, sz, reps):
 
 def case_large(ctx, sz, reps):
     n, t = sz["large"]
-    return [("large 1->1 copy", [run_once(ctx, "large", "large", n_max=n, t_max=t, copy=True)
-                                 for _ in range(reps)])]
+    return [
+        (
+            "large 1->1 copy",
+            [run_once(ctx, "large", "large", n_max=n, t_max=t, copy=True) for _ in range(reps)],
+        )
+    ]
 
 
 def _interleaved(reps, a, b):
@@ -518,9 +632,24 @@ def case_latency(ctx, sz, reps):
     n, t = sz["paced"]
     rows = []
     for shape in ("tiny", "large"):
-        rows.append((f"{shape} paced 1 kHz", [
-            run_once(ctx, f"{shape}_paced", shape, rate_hz=1000, n_max=n, t_max=t, latency=True,
-                     copy=shape == "large") for _ in range(reps)]))
+        rows.append(
+            (
+                f"{shape} paced 1 kHz",
+                [
+                    run_once(
+                        ctx,
+                        f"{shape}_paced",
+                        shape,
+                        rate_hz=1000,
+                        n_max=n,
+                        t_max=t,
+                        latency=True,
+                        copy=shape == "large",
+                    )
+                    for _ in range(reps)
+                ],
+            )
+        )
     return rows
 
 
@@ -531,10 +660,12 @@ def case_observer(ctx, sz, reps):
         cp = shape == "large"
         base, obs = _interleaved(
             reps,
-            lambda shape=shape, n=n, t=t, cp=cp: run_once(ctx, f"{shape}_base", shape, n_max=n, t_max=t,
-                                                          copy=cp),
-            lambda shape=shape, n=n, t=t, cp=cp: run_once(ctx, f"{shape}_obs", shape, observer=True,
-                                                          n_max=n, t_max=t, copy=cp),
+            lambda shape=shape, n=n, t=t, cp=cp: run_once(
+                ctx, f"{shape}_base", shape, n_max=n, t_max=t, copy=cp
+            ),
+            lambda shape=shape, n=n, t=t, cp=cp: run_once(
+                ctx, f"{shape}_obs", shape, observer=True, n_max=n, t_max=t, copy=cp
+            ),
         )
         rows.append((f"{shape} no observer", base))
         rows.append((f"{shape} + observer", obs))
@@ -543,12 +674,22 @@ def case_observer(ctx, sz, reps):
 
 def case_memory(ctx, sz, reps):
     cps, t = sz["memory"]
-    return [("memory tiny 1->1", [run_once(ctx, "memory", "tiny", n_max=cps[-1], t_max=t,
-                                           checkpoints=cps) for _ in range(reps)])]
+    return [
+        (
+            "memory tiny 1->1",
+            [run_once(ctx, "memory", "tiny", n_max=cps[-1], t_max=t, checkpoints=cps) for _ in range(reps)],
+        )
+    ]
 
 
-CASE_FUNCS = {"tiny": case_tiny, "large": case_large, "group": case_group, "latency": case_latency,
-              "observer": case_observer, "memory": case_memory}
+CASE_FUNCS = {
+    "tiny": case_tiny,
+    "large": case_large,
+    "group": case_group,
+    "latency": case_latency,
+    "observer": case_observer,
+    "memory": case_memory,
+}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -582,22 +723,30 @@ def row_summary(name, rs) -> dict:
     have = [r["cpu_readers"] for r in rs if r.get("cpu_readers")]
     crs = [statistics.median(c[k] for c in have) for k in range(min(map(len, have)))] if have else None
     return {
-        "row": name, "reps": len(rs), "status": "/".join(statuses),
-        "events": _med(rs, "events"), "seconds": _med(rs, "seconds"),
+        "row": name,
+        "reps": len(rs),
+        "status": "/".join(statuses),
+        "events": _med(rs, "events"),
+        "seconds": _med(rs, "seconds"),
         "slots_per_s": _med(rs, "slots_per_s"),
         "best_slots_per_s": max((r["slots_per_s"] for r in rs if "slots_per_s" in r), default=None),
         "GB_per_s": _med(rs, "GB_per_s"),
         "lat_p50_us": statistics.median(x["p50"] for x in lat) if lat else None,
         "lat_p99_us": statistics.median(x["p99"] for x in lat) if lat else None,
         "lat_max_us": max(x["max"] for x in lat) if lat else None,
-        "cpu_writer": cw, "cpu_readers": crs, "other_cpu": _med(rs, "other_cpu"),
-        "lost": sum(r.get("lost", 0) for r in rs), "reorder": sum(r.get("reorder", 0) for r in rs),
+        "cpu_writer": cw,
+        "cpu_readers": crs,
+        "other_cpu": _med(rs, "other_cpu"),
+        "lost": sum(r.get("lost", 0) for r in rs),
+        "reorder": sum(r.get("reorder", 0) for r in rs),
         "notes": notes,
     }
 
 
-HEAD = (f"{'case':26s} {'events':>9s} {'sec':>6s} {'slots/s':>9s} {'GB/s':>6s} {'p50 us':>7s} "
-        f"{'p99 us':>7s} {'max us':>7s} {'CPU w/r':>11s} {'other':>5s}  check")
+HEAD = (
+    f"{'case':26s} {'events':>9s} {'sec':>6s} {'slots/s':>9s} {'GB/s':>6s} {'p50 us':>7s} "
+    f"{'p99 us':>7s} {'max us':>7s} {'CPU w/r':>11s} {'other':>5s}  check"
+)
 
 
 def print_row(s) -> None:
@@ -607,11 +756,13 @@ def print_row(s) -> None:
     check = "ok" if s["status"] == "ok" else s["status"]
     if s["notes"]:
         check += ": " + "; ".join(s["notes"])
-    print(f"{s['row']:26s} {_fmt(s['events'], '.0f', 9)} {_fmt(s['seconds'], '.2f', 6)} "
-          f"{_fmt(s['slots_per_s'], '.0f', 9)} {_fmt(s['GB_per_s'], '.2f', 6)} "
-          f"{_fmt(s['lat_p50_us'], '.1f', 7)} {_fmt(s['lat_p99_us'], '.1f', 7)} "
-          f"{_fmt(s['lat_max_us'], '.0f', 7)} {cpu:>11s} {_fmt(s['other_cpu'], '.2f', 5)}  {check}",
-          flush=True)
+    print(
+        f"{s['row']:26s} {_fmt(s['events'], '.0f', 9)} {_fmt(s['seconds'], '.2f', 6)} "
+        f"{_fmt(s['slots_per_s'], '.0f', 9)} {_fmt(s['GB_per_s'], '.2f', 6)} "
+        f"{_fmt(s['lat_p50_us'], '.1f', 7)} {_fmt(s['lat_p99_us'], '.1f', 7)} "
+        f"{_fmt(s['lat_max_us'], '.0f', 7)} {cpu:>11s} {_fmt(s['other_cpu'], '.2f', 5)}  {check}",
+        flush=True,
+    )
 
 
 def _get(summ, row, key):
@@ -622,8 +773,11 @@ def _get(summ, row, key):
 def paired_ratio(raw, row_a, row_b):
     """Median over the reps of b/a, each pair run back to back (None if not measured)."""
     ra, rb = raw.get(row_a, []), raw.get(row_b, [])
-    q = [y["slots_per_s"] / x["slots_per_s"] for x, y in zip(ra, rb, strict=False)
-         if x.get("slots_per_s") and y.get("slots_per_s")]
+    q = [
+        y["slots_per_s"] / x["slots_per_s"]
+        for x, y in zip(ra, rb, strict=False)
+        if x.get("slots_per_s") and y.get("slots_per_s")
+    ]
     return statistics.median(q) if q else None
 
 
@@ -634,8 +788,9 @@ def print_targets(summ, raw) -> list:
     def line(case, orig, target, ours, verdict, rows=()):
         if any(summ[r]["status"] != "ok" for r in rows if r in summ):
             verdict = "WRONG"  # lost, reordered or corrupted events, or a timeout: see the table
-        lines.append({"case": case, "orig_1.0.2_issue": orig, "target": target, "ours": ours,
-                      "meets": verdict})
+        lines.append(
+            {"case": case, "orig_1.0.2_issue": orig, "target": target, "ours": ours, "meets": verdict}
+        )
         v = verdict if isinstance(verdict, str) else "-" if verdict is None else "yes" if verdict else "NO"
         print(f"{case:34s} {orig:>24s} {target:>18s} {ours:>34s} {v:>5s}")
 
@@ -645,33 +800,58 @@ def print_targets(summ, raw) -> list:
     if t is not None:
         best = _get(summ, "tiny 1->1", "best_slots_per_s")
         ours = f"{t / 1e3:.0f}k/s" + (f" (best {best / 1e3:.0f}k)" if len(raw["tiny 1->1"]) > 1 else "")
-        line("1 writer -> 1 reader, 1 x int32", ORIG["tiny"], ">= 400k/s", ours,
-             t >= TARGET["tiny"], ["tiny 1->1"])
+        line(
+            "1 writer -> 1 reader, 1 x int32",
+            ORIG["tiny"],
+            ">= 400k/s",
+            ours,
+            t >= TARGET["tiny"],
+            ["tiny 1->1"],
+        )
     t = _get(summ, "large 1->1 copy", "slots_per_s")
     if t is not None:
         g = _get(summ, "large 1->1 copy", "GB_per_s")
         best = _get(summ, "large 1->1 copy", "best_slots_per_s")
-        line("1 -> 1, large, both ends copy", ORIG["large"], ">= 3x (54k/s)",
-             f"{t / 1e3:.1f}k/s ({g:.1f} GB/s)"
-             + (f" (best {best / 1e3:.0f}k)" if len(raw["large 1->1 copy"]) > 1 else ""),
-             t >= TARGET["large"], ["large 1->1 copy"])
-    a, b = _get(summ, "work 100us, 1 reader", "slots_per_s"), _get(summ, "work 100us, group of 2",
-                                                                   "slots_per_s")
+        line(
+            "1 -> 1, large, both ends copy",
+            ORIG["large"],
+            ">= 3x (54k/s)",
+            f"{t / 1e3:.1f}k/s ({g:.1f} GB/s)"
+            + (f" (best {best / 1e3:.0f}k)" if len(raw["large 1->1 copy"]) > 1 else ""),
+            t >= TARGET["large"],
+            ["large 1->1 copy"],
+        )
+    a, b = (
+        _get(summ, "work 100us, 1 reader", "slots_per_s"),
+        _get(summ, "work 100us, group of 2", "slots_per_s"),
+    )
     q = paired_ratio(raw, "work 100us, 1 reader", "work 100us, group of 2")
     if a and b and q:
-        line("group of 2, 100 us work/event", ORIG["group"], ">= 1.8x",
-             f"{q:.2f}x ({a / 1e3:.1f}k -> {b / 1e3:.1f}k/s)", q >= TARGET["group"],
-             ["work 100us, 1 reader", "work 100us, group of 2"])
+        line(
+            "group of 2, 100 us work/event",
+            ORIG["group"],
+            ">= 1.8x",
+            f"{q:.2f}x ({a / 1e3:.1f}k -> {b / 1e3:.1f}k/s)",
+            q >= TARGET["group"],
+            ["work 100us, 1 reader", "work 100us, group of 2"],
+        )
     for shape in ("tiny", "large"):
         p50 = _get(summ, f"{shape} paced 1 kHz", "lat_p50_us")
         p99 = _get(summ, f"{shape} paced 1 kHz", "lat_p99_us")
         if p50 is not None:
-            line(f"paced 1 kHz latency p50/p99, {shape}", ORIG["latency"] if shape == "tiny" else "-",
-                 "<= 20 / <= 80 us", f"{p50:.1f} / {p99:.1f} us",
-                 p50 <= TARGET["lat_p50"] and p99 <= TARGET["lat_p99"], [f"{shape} paced 1 kHz"])
+            line(
+                f"paced 1 kHz latency p50/p99, {shape}",
+                ORIG["latency"] if shape == "tiny" else "-",
+                "<= 20 / <= 80 us",
+                f"{p50:.1f} / {p99:.1f} us",
+                p50 <= TARGET["lat_p50"] and p99 <= TARGET["lat_p99"],
+                [f"{shape} paced 1 kHz"],
+            )
     for shape in ("tiny", "large"):
-        a, b = _get(summ, f"{shape} no observer", "slots_per_s"), _get(summ, f"{shape} + observer",
-                                                                       "slots_per_s")
+        a, b = (
+            _get(summ, f"{shape} no observer", "slots_per_s"),
+            _get(summ, f"{shape} + observer", "slots_per_s"),
+        )
         q = paired_ratio(raw, f"{shape} no observer", f"{shape} + observer")
         if a and b and q:
             rows = raw.get(f"{shape} + observer", []) + raw.get(f"{shape} no observer", [])
@@ -679,11 +859,14 @@ def print_targets(summ, raw) -> list:
             torn = sum(r.get("observer_torn", 0) for r in rows)
             nobs = statistics.median(r.get("observer_events", 0) for r in raw[f"{shape} + observer"])
             ok_order = reorder == 0 and torn == 0
-            line(f"observer attached, {shape}", ORIG["observer"] if shape == "tiny" else "-",
-                 "<= 5 % slower, in order",
-                 f"{(q - 1) * 100:+.1f} %, {'in order' if ok_order else 'REORDERED/TORN'}"
-                 f" ({nobs:.0f} obs)",
-                 q >= TARGET["observer"] and ok_order, [f"{shape} no observer", f"{shape} + observer"])
+            line(
+                f"observer attached, {shape}",
+                ORIG["observer"] if shape == "tiny" else "-",
+                "<= 5 % slower, in order",
+                f"{(q - 1) * 100:+.1f} %, {'in order' if ok_order else 'REORDERED/TORN'} ({nobs:.0f} obs)",
+                q >= TARGET["observer"] and ok_order,
+                [f"{shape} no observer", f"{shape} + observer"],
+            )
     return lines
 
 
@@ -697,16 +880,21 @@ def print_memory(raw) -> dict:
     w_at = {int(k): v for k, v in (r.get("writer_rss_at") or {}).items()}
     r_at = {int(k): v for k, v in ((r.get("reader_rss_at") or [{}])[0]).items()}
     points = sorted(set(w_at) | set(r_at))
-    print(f"{'process':26s} " + " ".join(f"{'N=' + format(p, '.0e').replace('+0', ''):>10s}"
-                                         for p in points) + f" {'growth':>8s}")
+    print(
+        f"{'process':26s} "
+        + " ".join(f"{'N=' + format(p, '.0e').replace('+0', ''):>10s}" for p in points)
+        + f" {'growth':>8s}"
+    )
     out = {"events": r.get("events"), "points": points}
     for who, at in (("writer", w_at), ("reader", r_at)):
         vals = [at.get(p) for p in points]
         growth = (vals[-1] - vals[0]) if vals and None not in (vals[0], vals[-1]) else None
-        print(f"{who:26s} " + " ".join(_fmt(v, '.1f', 10) for v in vals) + f" {_fmt(growth, '+.1f', 8)}")
+        print(f"{who:26s} " + " ".join(_fmt(v, ".1f", 10) for v in vals) + f" {_fmt(growth, '+.1f', 8)}")
         out[who] = dict(zip(points, vals, strict=True))
-    print(f"{'parent (buffer owner)':26s} peak {r.get('parent_maxrss_mb', 0):.1f} MB for the whole benchmark "
-          f"(it only creates, shuts down and closes buffers)")
+    print(
+        f"{'parent (buffer owner)':26s} peak {r.get('parent_maxrss_mb', 0):.1f} MB for the whole benchmark "
+        f"(it only creates, shuts down and closes buffers)"
+    )
     if r.get("events") is not None and points and r["events"] < points[-1]:
         print(f"  (the run stopped at {r['events']} events: time cap reached)")
     out["parent"] = r.get("parent_maxrss_mb")
@@ -736,37 +924,74 @@ def header(method: str) -> dict:
         import subprocess
 
         src = os.path.dirname(os.path.abspath(mimocorb.__file__))
-        commit = subprocess.run(["git", "-C", src, "describe", "--always", "--dirty"], capture_output=True,
-                                text=True, timeout=10).stdout.strip() or "?"
-    h = {"python": sys.version.split()[0], "numpy": np.__version__,
-         "mimocorb": getattr(mimocorb, "__version__", "?"), "commit": commit, "cpus": os.cpu_count(),
-         "cpu_model": model,
-         "ram_gb": mem, "platform": platform.platform(), "start_method": method, "loadavg": _loadavg(),
-         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+        commit = (
+            subprocess.run(
+                ["git", "-C", src, "describe", "--always", "--dirty"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+            ).stdout.strip()
+            or "?"
+        )
+    h = {
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "mimocorb": getattr(mimocorb, "__version__", "?"),
+        "commit": commit,
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "ram_gb": mem,
+        "platform": platform.platform(),
+        "start_method": method,
+        "loadavg": _loadavg(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
     print(f"mimocorb ring benchmark  {h['date']}")
-    print(f"python {h['python']}  numpy {h['numpy']}  mimocorb {h['mimocorb']} ({commit})  "
-          f"start method {method}")
-    print(f"machine: {model}, {h['cpus']} cpus" + (f", {mem:.1f} GB RAM" if mem else "") +
-          f", {h['platform']}")
-    print(f"load average before: {h['loadavg']}   ({NSLOTS} slots; tiny = 1 x int32, large = 4 x "
-          f"{LARGE_VPS} float64 = {LARGE_VPS * 32 // 1000} kB)")
+    print(
+        f"python {h['python']}  numpy {h['numpy']}  mimocorb {h['mimocorb']} ({commit})  "
+        f"start method {method}"
+    )
+    print(
+        f"machine: {model}, {h['cpus']} cpus" + (f", {mem:.1f} GB RAM" if mem else "") + f", {h['platform']}"
+    )
+    print(
+        f"load average before: {h['loadavg']}   ({NSLOTS} slots; tiny = 1 x int32, large = 4 x "
+        f"{LARGE_VPS} float64 = {LARGE_VPS * 32 // 1000} kB)"
+    )
     return h
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog="cases: " + ", ".join(CASES))
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="cases: " + ", ".join(CASES),
+    )
     ap.add_argument("--quick", action="store_true", help="short runs (a smoke test, ~10 s)")
     ap.add_argument("--long", action="store_true", help="memory case up to 10^7 events")
-    ap.add_argument("--cases", nargs="+", default=list(CASES), choices=CASES, metavar="CASE",
-                    help=f"cases to run (default: all of {' '.join(CASES)})")
+    ap.add_argument(
+        "--cases",
+        nargs="+",
+        default=list(CASES),
+        choices=CASES,
+        metavar="CASE",
+        help=f"cases to run (default: all of {' '.join(CASES)})",
+    )
     ap.add_argument("--reps", type=int, default=1, help="repeat each run N times, report the median")
-    ap.add_argument("--wait-idle", type=float, default=0.0, metavar="S",
-                    help="before each run wait up to S seconds for an idle machine (default: don't wait)")
+    ap.add_argument(
+        "--wait-idle",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="before each run wait up to S seconds for an idle machine (default: don't wait)",
+    )
     ap.add_argument("--json", metavar="FILE", help="write header, every run and the summary to FILE")
-    ap.add_argument("--start-method", choices=mp.get_all_start_methods(), default=None,
-                    help=f"multiprocessing start method (default: {mp.get_start_method(allow_none=False)})")
+    ap.add_argument(
+        "--start-method",
+        choices=mp.get_all_start_methods(),
+        default=None,
+        help=f"multiprocessing start method (default: {mp.get_start_method(allow_none=False)})",
+    )
     a = ap.parse_args(argv)
     global WAIT_IDLE
     WAIT_IDLE = a.wait_idle
@@ -797,14 +1022,27 @@ def main(argv=None) -> int:
     targets = print_targets(summ, raw)
     mem = print_memory(raw)
     print()
-    print(f"load average after: {_loadavg()}   total {time.time() - t_start:.0f} s"
-          f"{'   (--quick: short runs, figures are rough)' if a.quick else ''}")
+    print(
+        f"load average after: {_loadavg()}   total {time.time() - t_start:.0f} s"
+        f"{'   (--quick: short runs, figures are rough)' if a.quick else ''}"
+    )
     if reps > 1:
         print(f"figures are medians of {reps} runs")
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"header": h, "args": vars(a), "rows": list(summ.values()), "targets": targets,
-                       "memory": mem, "runs": raw}, f, indent=1, default=str)
+            json.dump(
+                {
+                    "header": h,
+                    "args": vars(a),
+                    "rows": list(summ.values()),
+                    "targets": targets,
+                    "memory": mem,
+                    "runs": raw,
+                },
+                f,
+                indent=1,
+                default=str,
+            )
         print(f"wrote {a.json}")
     return 0
 

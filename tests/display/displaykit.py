@@ -91,8 +91,6 @@ def start_run(setup: Path, env: dict[str, str] | None = None, args: tuple[str, .
     return proc
 
 
-
-
 def headless_env() -> dict[str, str]:
     env = dict(os.environ)
     env.pop("DISPLAY", None)

@@ -73,8 +73,6 @@ def start(
     return proc
 
 
-
-
 def run(args: list[str], cwd: Path, timeout: float = 60.0) -> tuple[int, str]:
     proc = start(args, cwd)
     out = finish(proc, timeout)

@@ -405,9 +405,13 @@ def monitor_probe(setup, out):
     """Read the statistics of a buffer from another process, through any kind of setup dict."""
     m = bm.Monitor(setup)
     s = m.stats()
-    dump(out, {k: s[k] for k in ("committed", "lost", "discarded", "fill", "slots", "name")} | {
-        "groups": [{"consumed": g["consumed"], "pending": g["pending"]} for g in s["groups"]],
-    })
+    dump(
+        out,
+        {k: s[k] for k in ("committed", "lost", "discarded", "fill", "slots", "name")}
+        | {
+            "groups": [{"consumed": g["consumed"], "pending": g["pending"]} for g in s["groups"]],
+        },
+    )
 
 
 def where_am_i(out):

@@ -77,8 +77,12 @@ def test_numpy_integer_sizes_are_accepted() -> None:
 
 @pytest.mark.parametrize(
     ("kind", "handle"),
-    [(k, h) for k in ("writer", "reader", "observer") for h in ("Writer", "Reader", "Observer")
-     if k != h.lower()],
+    [
+        (k, h)
+        for k in ("writer", "reader", "observer")
+        for h in ("Writer", "Reader", "Observer")
+        if k != h.lower()
+    ],
 )
 def test_setup_dict_of_another_kind_is_refused(buf, kind: str, handle: str) -> None:
     setups = {"writer": buf.new_writer(), "reader": buf.new_reader_group(), "observer": buf.new_observer()}

@@ -165,9 +165,18 @@ def test_delivery_guarantees(start_method: str, tmp_path: Path) -> None:
 def test_worst_case_scenario_fork(tmp_path: Path) -> None:
     """The largest scenario the property test may draw, always run once: 2 slots, everything maxed."""
     sc = Scenario(
-        nslots=2, vps=64, writer_dict=[0, 0, 1], events=[120, 120, 120], groups=[3, 3, 3], observers=2,
-        observer_interval=0.0, writer_delay=0.0, reader_delay=0.0005, discard_every=4,
-        use_cm=[True, False, False], seed=7,
+        nslots=2,
+        vps=64,
+        writer_dict=[0, 0, 1],
+        events=[120, 120, 120],
+        groups=[3, 3, 3],
+        observers=2,
+        observer_interval=0.0,
+        writer_delay=0.0,
+        reader_delay=0.0005,
+        discard_every=4,
+        use_cm=[True, False, False],
+        seed=7,
     )
     run_scenario("fork", sc, tmp_path)
 

@@ -370,7 +370,9 @@ def test_monitor_reads_stats_from_another_process(tmp_path: Path, kind: str) -> 
     spawned = ringtools.ProcessGroup("spawn")
     try:
         setups = {
-            "writer": buf.new_writer(), "reader": buf.new_reader_group(), "observer": buf.new_observer(),
+            "writer": buf.new_writer(),
+            "reader": buf.new_reader_group(),
+            "observer": buf.new_observer(),
         }
         w, r = bm.Writer(setups["writer"]), bm.Reader(setups["reader"])
         for k in range(5):
@@ -382,7 +384,12 @@ def test_monitor_reads_stats_from_another_process(tmp_path: Path, kind: str) -> 
         spawned.join([spawned.start(rw.monitor_probe, setups[kind], tmp_path / "m.json")], timeout=45)
         got = rw.load(tmp_path / "m.json")
         assert got == {
-            "committed": 4, "lost": 0, "discarded": 1, "fill": 2, "slots": 8, "name": buf.name,
+            "committed": 4,
+            "lost": 0,
+            "discarded": 1,
+            "fill": 2,
+            "slots": 8,
+            "name": buf.name,
             "groups": [{"consumed": 3, "pending": 1}],
         }
         own = bm.Monitor(setups["writer"]).stats()
@@ -402,9 +409,15 @@ def test_metadata_defaults_and_explicit_values() -> None:
     buf = bm.NewBuffer(8, 4, rw.EVENT_DTYPE)
     w, r = bm.Writer(buf.new_writer()), bm.Reader(buf.new_reader_group())
     assert r.get_metadata() == (0, -1, -1)
-    assert buf.metadata_dtype == r.metadata_dtype == [
-        ("counter", np.int64), ("timestamp", np.float64), ("deadtime", np.float64),
-    ]
+    assert (
+        buf.metadata_dtype
+        == r.metadata_dtype
+        == [
+            ("counter", np.int64),
+            ("timestamp", np.float64),
+            ("deadtime", np.float64),
+        ]
+    )
     with w.slot(timeout=1) as (data, meta):  # the metadata record while the slot is being filled
         rw.fill_event(data, 0, 0)
         assert (meta["counter"], meta["timestamp"], meta["deadtime"]) == (0, -1.0, -1.0)

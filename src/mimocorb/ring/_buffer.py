@@ -201,10 +201,21 @@ class RingBuffer:
     def _init_control(self, L: Layout) -> None:
         c = memoryview(self._mm).cast("q")
         for w, v in (
-            (MAGIC_W, MAGIC), (VERSION_W, LAYOUT_VERSION), (NSLOTS_W, L.nslots), (MAXG_W, L.max_groups),
-            (MAXP_W, L.max_procs), (MAXM_W, L.max_members), (STRIDE_W, L.stride),
-            (DATA_OFF_W, L.data_offset), (CREATOR_W, self._pid), (VPS_W, self.values_per_slot),
-            (WACT, 1), (RACT, 1), (OACT, 1), (STATE, ST_RUNNING), (T_CREATED, int(time.time() * 1e6)),
+            (MAGIC_W, MAGIC),
+            (VERSION_W, LAYOUT_VERSION),
+            (NSLOTS_W, L.nslots),
+            (MAXG_W, L.max_groups),
+            (MAXP_W, L.max_procs),
+            (MAXM_W, L.max_members),
+            (STRIDE_W, L.stride),
+            (DATA_OFF_W, L.data_offset),
+            (CREATOR_W, self._pid),
+            (VPS_W, self.values_per_slot),
+            (WACT, 1),
+            (RACT, 1),
+            (OACT, 1),
+            (STATE, ST_RUNNING),
+            (T_CREATED, int(time.time() * 1e6)),
         ):
             c[w] = v
         for i in range(L.nslots):

@@ -469,7 +469,10 @@ class Attachment:
             log.log(
                 logging.WARNING if rep["lost_events"] else logging.DEBUG,
                 "buffer %s: reclaimed %s process %d (%d event(s) lost)",
-                self.name, rep["role"], rep["pid"], rep["lost_events"],
+                self.name,
+                rep["role"],
+                rep["pid"],
+                rep["lost_events"],
             )
         return reports
 

@@ -83,7 +83,10 @@ def first_of(owner: str, setups: list[SetupDict], role: str, logger: logging.Log
     if len(setups) > 1:
         logger.warning(
             "%s: %d buffers are marked '%s'; only the first one (%s) is used",
-            owner, len(setups), role, buffer_label(setups[0], None),
+            owner,
+            len(setups),
+            role,
+            buffer_label(setups[0], None),
         )
     return setups[0]
 

@@ -85,7 +85,8 @@ class _Filter:
         except SystemExit:
             self.logger.warning(
                 "%s: a sink was shut down while event %s was being written; stopping",
-                type(self).__name__, metadata[0],
+                type(self).__name__,
+                metadata[0],
             )
             return False
         return True
