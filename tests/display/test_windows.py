@@ -129,7 +129,8 @@ def test_closing_or_killing_display_windows_leaves_the_run_running(project, xser
     """The histogram window is closed (matplotlib's close key); the scope and monitor lose their X
     connection, which kills Tk and its process, as a crash would."""
     env = xserver.env()
-    setup = write_setup(project, setup_text(0, sleep=0.002, gui=True, runtime=9))
+    # the checks below take ~6 s on a quiet machine; the run must still be taking data at their end
+    setup = write_setup(project, setup_text(0, sleep=0.002, gui=True, runtime=14))
     proc = start_run(setup, env=env)
     try:
         monitor = find_window(env, "Buffer Information")
