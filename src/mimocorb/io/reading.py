@@ -132,7 +132,10 @@ def _tar_blocks(archive: Path) -> Iterator[Block]:
 def _txt_blocks(path: str | os.PathLike[str]) -> Iterator[Block]:
     import pandas as pd
 
-    frame = pd.read_csv(path, sep="\t")
+    # the file holds every float64 exactly (shortest repr); pandas 2's default parser may miss the last bit,
+    # pandas 3 reads exactly by default and deprecates the option
+    exact = {"float_precision": "round_trip"} if pd.__version__.startswith(("1.", "2.")) else {}
+    frame = pd.read_csv(path, sep="\t", **exact)
     columns = list(frame.columns)
     meta = columns[:3]  # counter, timestamp, deadtime, possibly under aliases
     fields = {c: frame[c].to_numpy().reshape(-1, 1) for c in columns[3:]}
