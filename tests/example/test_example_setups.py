@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 
@@ -45,3 +46,42 @@ def test_setup_validates_without_warnings(setup: str) -> None:
     )
     assert result.returncode == 0 and result.stderr == "", result.stderr
     assert result.stdout.startswith(f"OK: {setup}")
+
+
+@pytest.mark.parametrize(
+    ("config", "old", "new", "message"),
+    [
+        (
+            "histograms_top.yaml",
+            "decay_time: [0., 15000.,",
+            "decay_time: [15000., 0.,",
+            "histograms: decay_time': min must be below max",
+        ),
+        (
+            "simulation_config.yaml",
+            "channel_range: 500",
+            "channel_range: -500",
+            "'channel_range' must be a positive",
+        ),
+    ],
+)
+def test_bad_display_config_is_refused_before_the_run(tmp_path, config, old, new, message) -> None:
+    """The example's display functions carry their library's config check, so validation (which every
+    run does first) names the file and the key; no run directory is made."""
+    shutil.copytree(EXAMPLES, tmp_path / "examples", ignore=shutil.ignore_patterns("target", "__pycache__"))
+    path = tmp_path / "examples" / "config" / config
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    for command in ("validate", "run"):
+        result = subprocess.run(
+            [sys.executable, "-m", "mimocorb", command, "spin_setup.yaml"],
+            cwd=tmp_path / "examples",
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=60,
+        )
+        assert result.returncode != 0, result.stdout
+        assert message in result.stderr and f"config/{config}" in result.stderr, result.stderr
+    assert not (tmp_path / "examples" / "target").exists()

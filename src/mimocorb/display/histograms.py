@@ -231,6 +231,18 @@ def plot_Histograms(
     plot_main(Q, ViewSpec(animHists, (Hdescripts, name), title=name, snapshot_interval=interval))
 
 
+def check_histogram_config(config: Mapping[str, Any]) -> None:
+    """The histogram config, for ``mimocorb validate`` before anything starts (ValueError).
+
+    Whether the histogrammed fields exist in the buffer is only known when the worker starts.
+    """
+    owner = "histogram_buffer"
+    _positive(config, "interval", 2.0, owner)
+    _positive(config, "snapshot_interval", 10.0, owner)
+    table = config.get("histograms") or {}
+    parse_histograms(config, [str(name) for name in table] if isinstance(table, Mapping) else [], owner)
+
+
 class histogram_buffer:
     """Live histograms of a buffer that this process reads as a consumer (§9.3).
 
@@ -272,6 +284,8 @@ class histogram_buffer:
             picture=folder + picture_name(self.title, "histograms"),
             snapshot_interval=_positive(config, "snapshot_interval", 10.0, owner),
         )
+
+    check_config = staticmethod(check_histogram_config)  # a user function may carry it too (see docs)
 
     def __call__(self) -> None:
         from .window import PlotLink, render_picture

@@ -65,8 +65,18 @@ def _number(conf: Mapping[str, Any], key: str, default: float | None, positive: 
     except (TypeError, ValueError):
         raise ValueError(f"plot_buffer: config key '{key}' must be a number, got {value!r}") from None
     if not math.isfinite(number) or (positive and number <= 0):
-        raise ValueError(f"plot_buffer: config key '{key}' must be a positive number, got {value!r}")
+        what = "a positive number" if positive else "a finite number"
+        raise ValueError(f"plot_buffer: config key '{key}' must be {what}, got {value!r}")
     return number
+
+
+def check_scope_config(conf: Mapping[str, Any]) -> None:
+    """The scope's config keys, for ``mimocorb validate`` before anything starts (ValueError).
+
+    The buffer is not known there; what depends on it (the automatic time unit) is settled at start.
+    """
+    ScopeConfig(conf, 1)
+    _number(conf, "snapshot_interval", 10.0, positive=True)
 
 
 class animWaveformPlotter:
@@ -184,9 +194,11 @@ class plot_buffer:
             (plain, dtypes, {"values_per_slot": self.source_dict.get("values_per_slot", 1)}),
             title=title or "Waveforms",
             picture=folder + picture_name(title, "waveforms"),
-            snapshot_interval=float(config.get("snapshot_interval", 10.0)),
+            snapshot_interval=_number(config, "snapshot_interval", 10.0, positive=True),
         )
         self.osciplot: Any = None
+
+    check_config = staticmethod(check_scope_config)  # a user function may carry it too (see docs)
 
     def __call__(self) -> None:
         from .window import PlotLink, render_picture
