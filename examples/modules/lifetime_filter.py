@@ -12,7 +12,7 @@ how many buffers the setup marks 'write':
 import numpy as np
 
 from mimocorb.buffer_control import rbTransfer
-from mimocorb.physics.doublepulse import DoublePulseFilter
+from mimocorb.physics.doublepulse import DoublePulseFilter, check_filter_config
 from mimocorb.physics.summary import SelectionCounter
 
 # signature type (its index in the config's 'signatures') -> direction of the decay electron
@@ -59,3 +59,7 @@ def calculate_decay_time(source_list=None, sink_list=None, observe_list=None, co
         )()
     finally:
         counter.save()
+
+
+# lets `mimocorb validate` (and every run, before it starts) check thresholds and signatures
+calculate_decay_time.check_config = check_filter_config

@@ -8,7 +8,7 @@ import numpy as np
 
 from mimocorb.buffer_control import rbTransfer
 from mimocorb.physics.common import make_record
-from mimocorb.physics.spectrum import SpectrumFilter
+from mimocorb.physics.spectrum import SpectrumFilter, check_spectrum_config
 
 
 def find_peaks(source_list=None, sink_list=None, observe_list=None, config_dict=None, **rb_info):
@@ -26,3 +26,7 @@ def find_peaks(source_list=None, sink_list=None, observe_list=None, config_dict=
     rbTransfer(
         source_list=source_list, sink_list=sink_list, config_dict=config_dict, ufunc=select, **rb_info
     )()
+
+
+# lets `mimocorb validate` (and every run, before it starts) check this function's config keys
+find_peaks.check_config = check_spectrum_config

@@ -329,3 +329,46 @@ def test_module_name_taken_by_another_module(seed: Project) -> None:
     seed.write("modules/json.py", function_source("simulation_source"))
     seed.edit_setup('"modules/simulation_source"', '"modules/json"')
     assert "module name 'json' is already taken by " in report_of(seed)
+
+
+CHECKED_FILTER = (
+    "import numpy as np\n\n\n"
+    + function_source("calculate_decay_time")
+    + """
+
+def check(config_dict, buffers):
+    seen = {role: [list(d.names or ()) for d in dtypes] for role, dtypes in buffers.items()}
+    if config_dict.get("trigger_level", 0) > 40:
+        raise ValueError(f"trigger_level must be at most 40, got {config_dict['trigger_level']}; saw {seen}")
+
+
+calculate_decay_time.check_config = check
+"""
+)
+
+
+def test_check_config_with_buffers_stops_the_setup(seed: Project) -> None:
+    """A function's check_config(config_dict, buffers) gets its buffers' dtypes in list order."""
+    seed.write("modules/lifetime_filter.py", CHECKED_FILTER)
+    report = report_of(seed)
+    line = seed.setup_line('fkt_name: "calculate_decay_time"')
+    assert (
+        f"{SETUP}:{line}: Functions[2].Fkt_2.fkt_name: config of 'calculate_decay_time' "
+        "(config/simulation_config.yaml): trigger_level must be at most 40, got 50; "
+        "saw {'read': [['chA', 'chB', 'chC', 'chD']], 'write': [['chA', 'chB', 'chC', 'chD'], "
+        "['decay_time', "
+    ) in report
+
+
+def test_check_config_of_one_argument_and_a_defective_check(seed: Project) -> None:
+    seed.write(
+        "modules/save_files.py",
+        function_source("save_to_txt")
+        + "\n\n"
+        + function_source("save_parquet")
+        + "\n\nsave_to_txt.check_config = lambda config: config['no such key']\n"
+        + "save_parquet.check_config = lambda config: None\n",
+    )
+    report = report_of(seed)
+    assert "check_config of 'save_to_txt' failed: KeyError: 'no such key' (raised at " in report
+    assert "save_parquet" not in report

@@ -63,11 +63,23 @@ def test_setup_validates_without_warnings(setup: str) -> None:
             "channel_range: -500",
             "'channel_range' must be a positive",
         ),
+        (  # the double-pulse filter's check knows the channels of the buffer it reads
+            "simulation_config.yaml",
+            '- ["++--", "0+--"]',
+            '- ["++--", "0+-"]',
+            "signatures[0][1] expected 4 symbols out of + - 0",
+        ),
+        (
+            "simulation_config.yaml",
+            "peak_minimal_prominence_initial: 90",
+            "peak_minimal_prominence_initial: high",
+            "peak_minimal_prominence_initial",
+        ),
     ],
 )
 def test_bad_display_config_is_refused_before_the_run(tmp_path, config, old, new, message) -> None:
-    """The example's display functions carry their library's config check, so validation (which every
-    run does first) names the file and the key; no run directory is made."""
+    """The example's filter and display functions carry their library's config check, so validation
+    (which every run does first) names the file and the key; no run directory is made."""
     shutil.copytree(EXAMPLES, tmp_path / "examples", ignore=shutil.ignore_patterns("target", "__pycache__"))
     path = tmp_path / "examples" / "config" / config
     text = path.read_text(encoding="utf-8")

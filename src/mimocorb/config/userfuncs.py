@@ -56,7 +56,7 @@ def import_user_module(name: str, file: Path) -> ModuleType:
         spec.loader.exec_module(module)
     except (Exception, SystemExit) as exc:
         del sys.modules[name]
-        raise UserModuleError(f"importing {file} failed: {_exception_text(exc)}") from exc
+        raise UserModuleError(f"importing {file} failed: {exception_text(exc)}") from exc
     return module
 
 
@@ -72,7 +72,7 @@ def _reuse(existing: ModuleType, name: str, file: Path) -> ModuleType:
     )
 
 
-def _exception_text(exc: BaseException) -> str:
+def exception_text(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, SyntaxError):
         return text

@@ -12,6 +12,7 @@ was used is kept in every ``ResolvedPath``.
 from __future__ import annotations
 
 import errno
+import inspect
 import os
 import re
 import tempfile
@@ -48,7 +49,14 @@ from .schema import (
     SetupFile,
     setup_keys_at,
 )
-from .userfuncs import UserModuleError, find_function, import_user_module, module_file, signature_problem
+from .userfuncs import (
+    UserModuleError,
+    exception_text,
+    find_function,
+    import_user_module,
+    module_file,
+    signature_problem,
+)
 
 Loc = tuple[Any, ...]
 
@@ -159,7 +167,9 @@ class _SetupCheck:
         self.check_rb_assign(functions, list(dtypes))
         self.check_data_flow(functions)
         common = self.common_config(main)
-        resolved = {f.key: r for f in functions if (r := self.resolve_function(f, common)) is not None}
+        resolved = {
+            f.key: r for f in functions if (r := self.resolve_function(f, common, dtypes)) is not None
+        }
         self.check_function_configs(functions)
         output = self.output_directory()
         if self.has_errors() or model is None:
@@ -302,30 +312,42 @@ class _SetupCheck:
             elif not roles["read"] and not roles["write"]:
                 self.report("warning", loc, "neither written nor read by any function")
 
-    def resolve_function(self, function: _RawFunction, common: _Common | None) -> _Resolved | None:
+    def resolve_function(
+        self, function: _RawFunction, common: _Common | None, dtypes: dict[str, Dtype | None]
+    ) -> _Resolved | None:
         found = self.find_user_function(function)
         config = self.function_config(function, common)
         if found is None or config is None:
             return None
         resolved = _Resolved(*found, *config)
-        self.check_function_config(function, resolved)
+        self.check_function_config(function, resolved, dtypes)
         return resolved
 
-    def check_function_config(self, function: _RawFunction, resolved: _Resolved) -> None:
-        """Library worker functions (``mimocorb.io.replay``, ...) check their config_dict up front.
+    def check_function_config(
+        self, function: _RawFunction, resolved: _Resolved, dtypes: dict[str, Dtype | None]
+    ) -> None:
+        """Worker functions may check their config_dict up front (library ones and the example's do).
 
-        A function may carry a ``check_config(config_dict)`` attribute that raises ValueError or OSError
-        for a config it cannot run with; a mistake there then stops the run before anything starts.
+        A function may carry a ``check_config(config_dict)`` or ``check_config(config_dict, buffers)``
+        attribute that raises ValueError or OSError for a config it cannot run with; a mistake there then
+        stops the run before anything starts. ``buffers`` maps each role to the numpy dtypes of the
+        function's buffers, in the order of its source_list / sink_list / observe_list.
         """
         check = getattr(resolved.function, "check_config", None)
         if not callable(check):
             return
         try:
-            check(resolved.config_dict)
+            if _takes_two(check):
+                check(resolved.config_dict, _role_dtypes(function, dtypes))
+            else:
+                check(resolved.config_dict)
         except (ValueError, OSError) as exc:
             where = display_path(resolved.config_path, self.cwd) if resolved.config_path else "no config"
             name = function.text("fkt_name")
             self.report("error", (*function.loc, "fkt_name"), f"config of '{name}' ({where}): {exc}")
+        except Exception as exc:  # a defect of the check itself must not hide the setup's other issues
+            message = f"check_config of '{function.text('fkt_name')}' failed: {exception_text(exc)}"
+            self.report("error", (*function.loc, "fkt_name"), message)
 
     def find_user_function(self, function: _RawFunction) -> tuple[ResolvedPath, Callable[..., Any]] | None:
         file_name, fkt_name = function.text("file_name"), function.text("fkt_name")
@@ -550,6 +572,24 @@ class _SetupCheck:
                     )
                 )
             seen.setdefault(file.name, file)
+
+
+def _takes_two(check: Callable[..., Any]) -> bool:
+    try:
+        inspect.signature(check).bind(None, None)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _role_dtypes(function: _RawFunction, dtypes: dict[str, Dtype | None]) -> dict[str, list[np.dtype]]:
+    """What the worker's lists will hold, as the controller builds them (RB_assign order)."""
+    roles: dict[str, list[np.dtype]] = {"read": [], "write": [], "observe": []}
+    for name, role in function.rb_assign().items():
+        dtype = dtypes.get(name)
+        if role in roles and dtype is not None:
+            roles[role].append(np.dtype(dtype))
+    return roles
 
 
 def _single_key(item: Any) -> Any:

@@ -80,6 +80,14 @@ class DoublePulseConfig:
         )
 
 
+def check_filter_config(config: Mapping[str, Any], buffers: Mapping[str, Sequence[np.dtype]]) -> None:
+    """For ``mimocorb validate``: the filter's keys against the channels of the buffer it reads
+    (FilterConfigError, a ValueError), so that a run with a bad threshold or signature never starts."""
+    read = buffers.get("read") or []
+    if read and read[0].names:
+        DoublePulseConfig.from_config(config, read[0].names)
+
+
 @dataclass(frozen=True)
 class DoublePulse:
     """An accepted event: the index of the matching signature and its pulse parameters.

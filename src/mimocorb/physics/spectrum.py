@@ -20,6 +20,13 @@ TERMINATION_OHM = 50.0
 INTEGRAL_DIVISOR = 5.0  # kept from the original's charge unit (mV·s/Ω/5); its origin is undocumented
 
 
+def check_spectrum_config(config: Mapping[str, Any], buffers: Mapping[str, Sequence[np.dtype]]) -> None:
+    """For ``mimocorb validate``: the filter's keys, checked before the run (FilterConfigError)."""
+    read = buffers.get("read") or []
+    if read and read[0].names:
+        SpectrumFilter(config, read[0].names)
+
+
 class SpectrumFilter:
     """Callable on one event; returns ``{field: value}`` for the record, or None for a rejected event."""
 
