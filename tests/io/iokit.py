@@ -94,12 +94,15 @@ def remove_shared_memory_of(pid: int) -> None:
     from mimocorb.ring import _ipc
 
     for entry in _ipc._registry_dir().glob(f"{_ipc.PREFIX}{pid}_*.json"):
-        data = json.loads(entry.read_text())
+        try:  # a run started meanwhile (another suite on the machine) may clean up dead owners first
+            data = json.loads(entry.read_text())
+        except FileNotFoundError:
+            continue
         for segment in data.get("segments", []):
             _ipc.unlink_segment(segment)
         for semaphore in data.get("semaphores", []):
             _ipc.unlink_semaphore(semaphore)
-        entry.unlink()
+        entry.unlink(missing_ok=True)
     shm = Path("/dev/shm")
     for path in shm.glob(f"*{_ipc.PREFIX}{pid}_*") if shm.is_dir() else []:
         path.unlink(missing_ok=True)
