@@ -94,12 +94,7 @@ def run_cli(
     """``python -m mimocorb ARGS`` (or ``python SCRIPT ARGS``) in ``cwd``; output and errors combined."""
     command = [sys.executable, str(script), *args] if script else [sys.executable, "-m", "mimocorb", *args]
     proc = start_cli(command, cwd, stdin, env)
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, _ = proc.communicate()
-        raise AssertionError(f"run did not end within {timeout} s; output:\n{out}") from None
+    out = cliruns.finish(proc, timeout)
     return subprocess.CompletedProcess(command, proc.returncode, out, "")
 
 
