@@ -91,18 +91,18 @@ def summary(run_dir: Path) -> dict:
 
 def remove_shared_memory_of(pid: int) -> None:
     """What `mimocorb cleanup` does, limited to one killed controller (others' leftovers are not ours)."""
-    from mimocorb.ring import _ipc
+    from mimocorb.ring import _shm
 
-    for entry in _ipc._registry_dir().glob(f"{_ipc.PREFIX}{pid}_*.json"):
+    for entry in _shm._registry_dir().glob(f"{_shm.PREFIX}{pid}_*.json"):
         try:  # a run started meanwhile (another suite on the machine) may clean up dead owners first
             data = json.loads(entry.read_text())
         except FileNotFoundError:
             continue
         for segment in data.get("segments", []):
-            _ipc.unlink_segment(segment)
+            _shm.unlink_segment(segment)
         for semaphore in data.get("semaphores", []):
-            _ipc.unlink_semaphore(semaphore)
+            _shm.unlink_semaphore(semaphore)
         entry.unlink(missing_ok=True)
     shm = Path("/dev/shm")
-    for path in shm.glob(f"*{_ipc.PREFIX}{pid}_*") if shm.is_dir() else []:
+    for path in shm.glob(f"*{_shm.PREFIX}{pid}_*") if shm.is_dir() else []:
         path.unlink(missing_ok=True)

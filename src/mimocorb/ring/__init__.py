@@ -5,11 +5,11 @@ attach to it from any process with such a dict; ``Monitor`` reads its statistics
 ``cleanup_stale()`` removes shared memory left behind by killed processes.
 """
 
-from ._buffer import RingBuffer
-from ._core import Flag, RingTimeout
-from ._handles import Monitor, Observer, Reader, Writer
-from ._ipc import cleanup_stale
-from ._layout import METADATA_DTYPE
+from ._ringbuffer import RingBuffer
+from ._protocol import Flag, RingTimeout
+from ._participants import Monitor, Observer, Reader, Writer
+from ._shm import cleanup_stale
+from ._controlblock import METADATA_DTYPE
 
 __all__ = [
     "METADATA_DTYPE",

@@ -22,8 +22,8 @@ import time
 
 import numpy as np
 
-from . import _ipc
-from ._layout import (
+from . import _shm
+from ._controlblock import (
     ADMIN_HOLDER,
     BREAKER,
     CLAIM_LIMIT,
@@ -140,7 +140,7 @@ class Attachment:
         self.name: str = setup.get("name") or ""
         self._base: str = setup["_segment"]
         self._pid = os.getpid()
-        self._mm = _ipc.attach_segment(self._base)
+        self._mm = _shm.attach_segment(self._base)
         c = memoryview(self._mm).cast("q")
         if c[MAGIC_W] != MAGIC:
             raise RuntimeError(f"segment '{self._base}' is not a mimocorb ring buffer")
@@ -170,7 +170,7 @@ class Attachment:
     def _sem(self, suffix: str, maxvalue: int):
         s = self._sems.get(suffix)
         if s is None:
-            s = self._sems[suffix] = _ipc.open_semaphore(f"{self._base}_{suffix}", maxvalue)
+            s = self._sems[suffix] = _shm.open_semaphore(f"{self._base}_{suffix}", maxvalue)
         return s
 
     def _lock(self, lid: int):
@@ -181,7 +181,7 @@ class Attachment:
         return self._sem(f"l{lid - 2}", 1)
 
     def _door(self, did: int):
-        return self._sem("wd" if did == 0 else f"d{did - 1}", _ipc.SEM_VALUE_MAX)
+        return self._sem("wd" if did == 0 else f"d{did - 1}", _shm.SEM_VALUE_MAX)
 
     # ---- data access ----------------------------------------------------------------------
     def _view(self, i: int) -> np.ndarray:
@@ -232,7 +232,7 @@ class Attachment:
         c, L = self._ctl, self._L
         for r in range(L.max_procs):
             b = L.record(r)
-            if c[b + R_LOCK] == lid and (pid := c[b + R_PID]) > 0 and _ipc.pid_alive(pid):
+            if c[b + R_LOCK] == lid and (pid := c[b + R_PID]) > 0 and _shm.pid_alive(pid):
                 return True
         return False
 
@@ -252,7 +252,7 @@ class Attachment:
         c = self._ctl
         while not lk.acquire(True, LOCK_PATIENCE):
             holder = c[ADMIN_HOLDER]
-            if holder and holder != self._pid and not _ipc.pid_alive(holder):
+            if holder and holder != self._pid and not _shm.pid_alive(holder):
                 self._break_admin(lk, holder)
         c[ADMIN_HOLDER] = self._pid
         try:
@@ -455,7 +455,7 @@ class Attachment:
         known = set(pids or ())
 
         def is_dead(pid: int) -> bool:
-            return pid not in (0, self._pid) and (pid in known or not _ipc.pid_alive(pid))
+            return pid not in (0, self._pid) and (pid in known or not _shm.pid_alive(pid))
 
         dead = [r for r in range(L.max_procs) if is_dead(c[L.record(r) + R_PID])]
         if not dead:

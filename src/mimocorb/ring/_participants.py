@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ._core import DEAD_CHECK, SLEEP_SLICE, Attachment, Flag, RingTimeout
-from ._layout import (
+from ._protocol import DEAD_CHECK, SLEEP_SLICE, Attachment, Flag, RingTimeout
+from ._controlblock import (
     CLAIM_LIMIT,
     DEADSUM,
     DISCARDED,
@@ -514,7 +514,7 @@ class Monitor(Attachment):
 
     def __init__(self, setup_dict: dict):
         super().__init__(setup_dict, None)
-        from ._buffer import RateMeter
+        from ._ringbuffer import RateMeter
 
         s = self.counters()
         self._meter = RateMeter(_now(), s["committed"], s["deadtime_sum"])

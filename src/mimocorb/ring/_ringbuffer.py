@@ -15,9 +15,9 @@ from multiprocessing import resource_tracker
 
 import numpy as np
 
-from . import _ipc
-from ._core import Attachment, Flag
-from ._layout import (
+from . import _shm
+from ._protocol import Attachment, Flag
+from ._controlblock import (
     CLAIM_LIMIT,
     CREATOR_W,
     DATA_OFF_W,
@@ -100,12 +100,12 @@ def _release_ipc(mm, base: str, semaphores: list[str], pid: int) -> None:
         c.release()
     except (ValueError, TypeError):
         pass
-    _ipc.unlink_segment(base)
+    _shm.unlink_segment(base)
     _untrack("/" + base, "shared_memory")
     for s in semaphores:
-        _ipc.unlink_semaphore(s)
+        _shm.unlink_semaphore(s)
         _untrack("/" + s, "semaphore")
-    _ipc.unregister(base)
+    _shm.unregister(base)
 
 
 def _track(name: str, rtype: str) -> None:
@@ -167,17 +167,17 @@ class RingBuffer:
         max_members = min(_positive_int(max_members, "max_members"), max_procs)
         if not _stale_checked:
             _stale_checked = True
-            for seg in _ipc.cleanup_stale():
+            for seg in _shm.cleanup_stale():
                 log.info("removed stale shared memory '%s' of a dead process", seg)
         self.number_of_slots, self.values_per_slot, self.dtype = n, vps, dtype
         self.debug = bool(debug)
         self.metadata_dtype = list(METADATA_DTYPE)
         self.writer_created = False
-        self._base = _ipc.new_base_name()
+        self._base = _shm.new_base_name()
         self.name = name or self._base
         self._pid = os.getpid()
         L = Layout(n, max_groups, max_procs, max_members, vps * npdt.itemsize)
-        self._mm = _ipc.create_segment(self._base, L.size)
+        self._mm = _shm.create_segment(self._base, L.size)
         self._semaphores: list[str] = []
         self._finalizer = weakref.finalize(
             self, _release_ipc, self._mm, self._base, self._semaphores, self._pid
@@ -186,7 +186,7 @@ class RingBuffer:
         self._init_control(L)
         self._new_sem("a", 1, 1)
         self._new_sem("w", 1, 1)
-        self._new_sem("wd", 0, _ipc.SEM_VALUE_MAX)
+        self._new_sem("wd", 0, _shm.SEM_VALUE_MAX)
         self._h = Attachment(self._setup("owner"), "owner")
         self._h._register(ROLE_OWNER)
         c = self._h._ctl
@@ -224,10 +224,10 @@ class RingBuffer:
 
     def _new_sem(self, suffix: str, value: int, maxvalue: int) -> None:
         name = f"{self._base}_{suffix}"
-        _ipc.create_semaphore(name, value, maxvalue)  # closed again at once: peers open it by name
+        _shm.create_semaphore(name, value, maxvalue)  # closed again at once: peers open it by name
         self._semaphores.append(name)
         _track("/" + name, "semaphore")
-        _ipc.register(self._base, [self._base], self._semaphores)
+        _shm.register(self._base, [self._base], self._semaphores)
 
     def _setup(self, kind: str, **extra) -> dict:
         return {
@@ -262,7 +262,7 @@ class RingBuffer:
             if g >= L.max_groups:
                 raise RuntimeError(f"buffer '{self.name}': more than {L.max_groups} reader groups")
             self._new_sem(f"l{g}", 1, 1)
-            self._new_sem(f"d{g}", 0, _ipc.SEM_VALUE_MAX)
+            self._new_sem(f"d{g}", 0, _shm.SEM_VALUE_MAX)
             lk = h._acquire(LOCK_W)
             try:
                 gb = L.group(g)
