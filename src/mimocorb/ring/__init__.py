@@ -5,11 +5,11 @@ attach to it from any process with such a dict; ``Monitor`` reads its statistics
 ``cleanup_stale()`` removes shared memory left behind by killed processes.
 """
 
-from ._ringbuffer import RingBuffer
-from ._protocol import Flag, RingTimeout
-from ._participants import Monitor, Observer, Reader, Writer
-from ._shm import cleanup_stale
 from ._controlblock import METADATA_DTYPE
+from ._participants import Monitor, Observer, Reader, Writer
+from ._protocol import Flag, RingTimeout
+from ._ringbuffer import RingBuffer
+from ._shm import cleanup_stale
 
 __all__ = [
     "METADATA_DTYPE",

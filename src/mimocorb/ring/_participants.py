@@ -13,7 +13,6 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ._protocol import DEAD_CHECK, SLEEP_SLICE, Attachment, Flag, RingTimeout
 from ._controlblock import (
     CLAIM_LIMIT,
     DEADSUM,
@@ -42,6 +41,7 @@ from ._controlblock import (
     door_of_group,
     lock_of_group,
 )
+from ._protocol import DEAD_CHECK, SLEEP_SLICE, Attachment, Flag, RingTimeout
 
 SPIN = 256  # polls of the publish cursor before a reader sleeps (about 20 µs)
 

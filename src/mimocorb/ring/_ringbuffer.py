@@ -16,7 +16,6 @@ from multiprocessing import resource_tracker
 import numpy as np
 
 from . import _shm
-from ._protocol import Attachment, Flag
 from ._controlblock import (
     CLAIM_LIMIT,
     CREATOR_W,
@@ -61,6 +60,7 @@ from ._controlblock import (
     door_of_group,
     lock_of_group,
 )
+from ._protocol import Attachment, Flag
 
 log = logging.getLogger("mimocorb.ring")
 
