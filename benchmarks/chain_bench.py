@@ -7,7 +7,7 @@ The user code does next to nothing (the generator yields one prepared array, the
 event, the exporter only counts), so the CPU time each stage spends per event is what the framework
 costs: access class, ring buffer, copies. Each worker measures its own CPU time (``time.process_time``)
 from its first to its last event; the exporter also times the stream (first to last event), which gives
-the rate. Two payloads: one int32 value per event, and 4 channels x 4250 float64 values (the seed's
+the rate. Two payloads: one int32 value per event, and 4 channels x 4250 float64 values (the example's
 waveforms, 136 kB per event).
 
 Run:  .venv/bin/python benchmarks/chain_bench.py [--quick] [--events N] [--start-method fork]

@@ -15,8 +15,8 @@ Two parts:
    |---|---|
    | source | simulation_source -> RB_1 -> drain |
    | + filter | ... RB_1 -> calculate_decay_time x2 -> RB_2, RB_3 -> drains |
-   | + export | the seed's four functions: ... RB_3 -> save_to_txt, RB_2 -> save_parquet |
-   | seed setup | the seed's setup as shipped (plus the two displays, headless: PNG files) |
+   | + export | the example's four functions: ... RB_3 -> save_to_txt, RB_2 -> save_parquet |
+   | full setup | the example's setup as shipped (plus the two displays, headless: PNG files) |
 
 Run:  .venv/bin/python benchmarks/example_bench.py [--runtime 10] [--sleeptime 0]
 
@@ -66,7 +66,7 @@ def per_event_costs(n_events: int) -> list[tuple[str, str, float]]:
     start = time.perf_counter()
     events = [sim() for _ in range(n_events)]
     simulate = (time.perf_counter() - start) / n_events
-    events = [event.astype(np.float64) for event in events]  # RB_1 holds float64 (the seed's setup)
+    events = [event.astype(np.float64) for event in events]  # RB_1 holds float64 (the example's setup)
 
     spec = importlib.util.spec_from_file_location(
         "bench_lifetime_filter", EXAMPLES / "modules" / "lifetime_filter.py"
@@ -150,10 +150,10 @@ def chain_setups(work: Path) -> dict[str, Path]:
         path = work / f"bench_{len(paths)}_setup.yaml"
         path.write_text(text.replace("CONFIG", str(work / "config" / "simulation_config.yaml")))
         paths[label] = path
-    seed = (work / "simulsource_setup.yaml").read_text()
+    shipped = (work / "simulsource_setup.yaml").read_text()
     paths["+ export"] = work / "bench_export_setup.yaml"
-    paths["+ export"].write_text(seed.split("  - Fkt_5:")[0])
-    paths["seed setup (with displays)"] = work / "simulsource_setup.yaml"
+    paths["+ export"].write_text(shipped.split("  - Fkt_5:")[0])
+    paths["full setup (with displays)"] = work / "simulsource_setup.yaml"
     return paths
 
 
@@ -199,7 +199,7 @@ def run_chains(runtime: float, sleeptime: float) -> dict[str, float]:
         print(f"\nchains run by 'mimocorb run', {runtime:g} s each, simulator sleep {sleeptime:g} s")
         print(f"{'chain':<28} {'events':>8} {'events/s':>9} {'CPU ms/event':>13}  note")
         for label, setup in chain_setups(work).items():
-            if label.startswith(("+ export", "seed")) and missing:
+            if label.startswith(("+ export", "full")) and missing:
                 print(f"{label:<28} {'-':>8} {'-':>9} {'-':>13}  not run: {', '.join(missing)} missing")
                 continue
             result = run_chain(setup, runtime)
@@ -225,9 +225,9 @@ def print_breakdown(per_event: dict[str, float], cpu: dict[str, float]) -> None:
     ]
     if "+ export" in cpu:
         rows.append(("export (txt of RB_3, tar of Parquet of RB_2)", cpu["+ export"] - cpu["+ filter"]))
-    if "seed setup (with displays)" in cpu and "+ export" in cpu:
+    if "full setup (with displays)" in cpu and "+ export" in cpu:
         rows.append(
-            ("displays (headless PNG snapshots)", cpu["seed setup (with displays)"] - cpu["+ export"])
+            ("displays (headless PNG snapshots)", cpu["full setup (with displays)"] - cpu["+ export"])
         )
     total = sum(ms for _, ms in rows)
     print("\nwhere the CPU time of an event goes (differences of the rows above; negative = noise)")

@@ -216,7 +216,8 @@ def original_case(src: str, top: str, events: int) -> dict:
         os.makedirs(directory)
         command = [sys.executable, __file__, "--original-run", directory, str(n)]
         if not os.environ.get("DISPLAY") and shutil.which("xvfb-run"):
-            command = ["xvfb-run", "-a", *command]  # 1.0.2 needs a display just to be imported (D1)
+            # 1.0.2 needs a display just to be imported: its buffer_control imports its Tk GUI
+            command = ["xvfb-run", "-a", *command]
         done = subprocess.run(
             command,
             env=env,

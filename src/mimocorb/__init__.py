@@ -6,5 +6,5 @@ so ``import mimocorb`` stays cheap and never pulls in GUI or plotting libraries.
 
 from ._version_info import __version__, major, minor, revision, suffix  # noqa: F401
 
-# grows as the compat modules of compat-api §1 are built
+# the submodules that ``from mimocorb import *`` imports
 __all__ = ["buffer_control", "mimo_buffer", "parquetReader", "pulseSimulator"]

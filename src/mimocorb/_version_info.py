@@ -1,4 +1,4 @@
-"""Version of mimocorb; the parts are exposed as mimocorb.major/minor/revision/suffix (compat-api §1)."""
+"""Version of mimocorb; as in mimoCoRB 1.0.2, the parts are mimocorb.major/minor/revision/suffix."""
 
 major = 0
 minor = 1

@@ -1,4 +1,4 @@
-"""Loggers for the access classes and user code, with one level switch for all of them (compat-api §12).
+"""Loggers for the access classes and user code, with one level switch for all of them.
 
 User functions call ``rbImporter.logger.info(...)``; the run controller turns on DEBUG with
 ``Gen_logger.set_level(logging.DEBUG)`` and expects every logger made before or after that to follow.

@@ -1,4 +1,4 @@
-"""``mimocorb.buffer_control``: the mimoCoRB 1.0.2 face of the run controller (compat-api §4–6).
+"""``mimocorb.buffer_control``: the mimoCoRB 1.0.2 face of the run controller.
 
 What user code imports from here:
 
@@ -10,7 +10,7 @@ What user code imports from here:
 * ``buffer_control`` — buffers and workers of a setup, with the original's methods and status strings.
 
 Both classes are thin: the work is done by ``mimocorb.run`` (see docs/running.md). Importing this module
-has no side effects (D2) and imports nothing graphical (D1).
+neither touches other processes nor imports anything graphical (tkinter, matplotlib).
 """
 
 from __future__ import annotations
@@ -80,13 +80,13 @@ _STATUS = {
 
 
 class buffer_control:
-    """Buffers and worker processes of one setup (compat-api §4.4).
+    """Buffers and worker processes of one setup, with the methods of mimoCoRB 1.0.2.
 
     ``status`` is one of ``"Initialized"``, ``"BuffersSet"``, ``"WorkersSet"``, ``"Running"``,
-    ``"Paused"``, ``"Stopped"``, ``"Shutdown"``. Differences to the original: ``stop()`` stops the
-    sources only and lets the chain drain (the original deactivated every buffer at once and lost
-    events, D8), ``shutdown()`` is the orderly, bounded end of docs/running.md, and worker processes
-    exist from ``start_workers()`` on (``process_list`` is empty before).
+    ``"Paused"``, ``"Stopped"``, ``"Shutdown"``. Differences to the original (see docs/compatibility.md):
+    ``stop()`` stops the sources only and lets the chain drain (the original deactivated every buffer at
+    once and lost events), ``shutdown()`` is the orderly, bounded end of docs/running.md, and worker
+    processes exist from ``start_workers()`` on (``process_list`` is empty before).
     """
 
     def __init__(
@@ -227,7 +227,7 @@ def _parse_command_line(argv: list[str]) -> argparse.Namespace:
 
 
 class run_mimoDAQ:
-    """Set up and run the DAQ a setup file describes (compat-api §6).
+    """Set up and run the DAQ a setup file describes, as mimoCoRB 1.0.2's ``run_mimoDAQ`` does.
 
     ``run_mimoDAQ()`` without a file name reads ``[setup.yaml] [-v N] [-d]`` from the command line, so
     the four-line ``run_daq.py`` works. An invalid setup raises ``ConfigError`` (a ValueError) listing
@@ -362,7 +362,8 @@ class run_mimoDAQ:
         _keyboard_input(cmd_queue)
 
 
-if __name__ == "__main__":  # ``python -m mimocorb.buffer_control setup.yaml [-v N] [-d]`` (D3)
+# ``python -m mimocorb.buffer_control setup.yaml [-v N] [-d]`` runs a setup (in mimoCoRB 1.0.2 it failed)
+if __name__ == "__main__":
     _daq = run_mimoDAQ()
     _daq.setup()
     _daq.run()

@@ -1,4 +1,4 @@
-"""``mimocorb.bufferinfoGUI``: the buffer-monitor window of compat-api §9.1 (see ``mimocorb.display``).
+"""``mimocorb.bufferinfoGUI``: the buffer-monitor window of mimoCoRB 1.0.2 (see ``mimocorb.display``).
 
 Importing this module imports neither tkinter nor matplotlib; the window's process does.
 """

@@ -169,7 +169,7 @@ def _add_demo(subparsers: argparse._SubParsersAction) -> None:
         nargs="?",
         default="lifetime",
         choices=sorted(_DEMO_SETUPS),
-        help="lifetime (default): the seed's simulsource_setup.yaml; spin: up/down decays; "
+        help="lifetime (default): the mimoCoRB 1.0.2 example's simulsource_setup.yaml; spin: up/down decays; "
         "spectrum: pulse heights (demo_setup.yaml)",
     )
     parser.add_argument(

@@ -1,6 +1,6 @@
-"""``mimocorb.histogram_buffer``: live histograms of compat-api §9.3 (see ``mimocorb.display``).
+"""``mimocorb.histogram_buffer``: the live histograms of mimoCoRB 1.0.2 (see ``mimocorb.display``).
 
-Importing this module does not import matplotlib (D1, D26).
+Importing this module does not import matplotlib, so it selects no backend and needs no display.
 """
 
 from .display.histograms import animHists, histogram_buffer, plot_Histograms

@@ -1,4 +1,4 @@
-"""The seed's ring-buffer API (``NewBuffer``, ``Writer``, ``Reader``, ``Observer``), served by mimocorb.ring.
+"""mimoCoRB 1.0.2's ring-buffer API (``NewBuffer``, ``Writer``, ``Reader``, ``Observer``) on mimocorb.ring.
 
 Differences to mimoCoRB 1.0.2 that users may notice: no background threads (a process that made a
 buffer always exits), reader groups and observers may be added while data flows, every blocking call

@@ -1,4 +1,4 @@
-"""``mimocorb.parquetReader``: events of ``rb_toParquetfile`` archives for a user source (compat-api §10).
+"""``mimocorb.parquetReader``: events of ``rb_toParquetfile`` archives for a user source.
 
 ``parquetReader(config_dict)`` with ``path`` (a directory holding archives ending in .tar, .gz, .tgz or
 .bz2, or one archive), ``number_of_samples`` (required, unused), ``sleeptime`` (s, default 0.1) and
@@ -6,9 +6,10 @@
 ``init(number_of_channels, number_of_values, channel_names)``, each call sleeps and returns the next
 event as a list of numpy arrays, one per channel name, or ``None`` once every archive is exhausted.
 
-Differences to mimoCoRB 1.0.2 (D23): archives are read in sorted name order, a directory without archives
-raises ``FileNotFoundError`` naming it (instead of a bare ``StopIteration``), directories and other
-non-file members are skipped, and a missing column raises a ``KeyError`` naming the member and its columns.
+Differences to mimoCoRB 1.0.2 (see docs/compatibility.md): archives are read in sorted name order, a
+directory without archives raises ``FileNotFoundError`` naming it (instead of a bare ``StopIteration``),
+directories and other non-file members are skipped, and a missing column raises a ``KeyError`` naming the
+member and its columns.
 For replaying recordings into a run without writing a generator, see ``mimocorb.io.replay``.
 """
 

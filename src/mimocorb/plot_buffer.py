@@ -1,7 +1,7 @@
-"""``mimocorb.plot_buffer``: the oscilloscope display of compat-api §9.2 (see ``mimocorb.display``).
+"""``mimocorb.plot_buffer``: the oscilloscope display of mimoCoRB 1.0.2 (see ``mimocorb.display``).
 
 Importing this module does not import matplotlib, so a user module may call ``matplotlib.use("TkAgg")``
-next to importing it and still run on a machine without a display (D26).
+next to importing it and still run on a machine without a display.
 """
 
 from .display.scope import animWaveformPlotter, plot_buffer

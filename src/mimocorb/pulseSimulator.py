@@ -1,4 +1,4 @@
-"""``mimocorb.pulseSimulator``: the mimoCoRB 1.0.2 face of the muon-detector simulator (compat-api §11).
+"""``mimocorb.pulseSimulator``: the mimoCoRB 1.0.2 face of the muon-detector simulator.
 
 Usage as in the original, inside a source function or as a plain object::
 
@@ -27,7 +27,7 @@ BATCH_EVENTS = 32  # large enough to amortise numpy call overhead, small enough 
 
 
 class pulseSimulator:
-    """Simulated triggered events of the four-layer muon detector (example-physics §1)."""
+    """Simulated triggered events of the four-layer muon detector of the mimoCoRB 1.0.2 example."""
 
     def __init__(self, config_dict: Mapping[str, Any], seed: int | None = None):
         if "number_of_samples" not in config_dict:
@@ -35,7 +35,8 @@ class pulseSimulator:
         self.config_dict = dict(config_dict)
         self.params = SimulationParameters.from_config(config_dict)
         self.number_of_samples = int(config_dict["number_of_samples"])
-        self.eventcount = int(config_dict.get("eventcount", 1000))  # kept for compatibility, unused (D24)
+        # kept for compatibility, unused: a run's length comes from runevents and runtime
+        self.eventcount = int(config_dict.get("eventcount", 1000))
         self.seed = seed
         self.generator: MuonEventGenerator | None = None
         self.channel_names: list[str] | None = None
@@ -75,7 +76,7 @@ class pulseSimulator:
 
         Arrival times are drawn from the previous arrival, not from the end of the previous call, so the
         time spent generating and storing an event (events are made in batches) and the overshoot of short
-        sleeps do not lower the rate (the original slept after generating, example-physics §6.12). A
+        sleeps do not lower the rate (the original slept after generating). A
         source held up by a full buffer catches up at most ``CATCH_UP_S``: like a detector during dead
         time, it does not deliver the triggers it missed.
         """

@@ -1,4 +1,4 @@
-"""Pydantic models of the setup file (compat-api §7) and of the common config file.
+"""Pydantic models of the setup file and of the common config file.
 
 The models check types and key names only.  Everything that needs more than one place of the file
 (consecutive names, buffer references, data flow) or the outside world (numpy types, modules, config
@@ -150,7 +150,7 @@ FunctionConfigsMap = dict[StrictStr, dict[Any, Any] | None]
 
 
 class SetupFile(_Block):
-    """The setup file as a whole (compat-api §7)."""
+    """The setup file as a whole, in the format of mimoCoRB 1.0.2."""
 
     model_config = ConfigDict(
         title="mimocorb setup file",

@@ -1,4 +1,5 @@
-"""Importing user modules as mimoCoRB does (compat-api §4.1), without its defects D19/D32.
+"""Importing user modules as mimoCoRB 1.0.2 does, but an import error fails the validation (1.0.2 printed it
+and started a process without a target) and the module stays importable in spawned children.
 
 A module is imported under its bare name in the validating (= parent) process, from exactly the file the
 setup names.  Its directory is appended to ``sys.path`` first, so that sibling imports such as

@@ -436,7 +436,7 @@ class _SetupCheck:
     def function_config(
         self, function: _RawFunction, common: _Common | None
     ) -> tuple[dict[Any, Any], ConfigOrigin, Path | None] | None:
-        """config_dict by compat-api §4.3: own file, else common section, else FunctionConfigs, else {}."""
+        """config_dict as in mimoCoRB 1.0.2: own file, else common section, else FunctionConfigs, else {}."""
         own = function.text("config_file")
         if own is not None:
             path, doc = self.config_doc(own, (*function.loc, "config_file"))
@@ -558,7 +558,7 @@ class _SetupCheck:
         )
 
     def check_copy_names(self, files: tuple[Path, ...]) -> None:
-        """Config files are copied into the run directory under their base names (D16)."""
+        """Config files are copied into the run directory under their base names, so equal names collide."""
         seen: dict[str, Path] = {}
         for file in files:
             if file.name in seen:

@@ -2,5 +2,6 @@
 
 Everything here runs in display processes only. Modules import matplotlib inside functions, so that
 importing them (as the compat faces ``mimocorb.plot_buffer`` etc. do in user modules) never selects a
-backend or needs a display (D1, D26). ``backend`` decides between a window and PNG snapshots.
+backend or needs a display, and a headless run goes on without windows. ``backend`` decides between a
+window and PNG snapshots.
 """

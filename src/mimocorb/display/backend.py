@@ -3,7 +3,7 @@
 A display shows a window when there is a display to show it on and Tk can connect to it; otherwise the
 same figures are rendered with Agg into PNG files. The decision is made in the display process itself,
 right before pyplot is imported, so a ``matplotlib.use("TkAgg")`` done by a user module at import time
-(the seed's example modules do that) only chose a name and cannot break a headless run (D26).
+(the mimoCoRB 1.0.2 example modules do that) only chose a name and cannot break a headless run.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Live histograms of buffer fields (§9.3): counted in the reader, drawn in the plot process.
+"""Live histograms of buffer fields: counted in the reader, drawn in the plot process.
 
 Config keys: ``histograms`` (``{field: [min, max, nbins, ymax, label, scale]}``, scale 0 = linear,
 1 = logarithmic y axis), ``title`` ("Histograms"), ``interval`` (s between two pictures, 2.0), and
@@ -244,7 +244,7 @@ def check_histogram_config(config: Mapping[str, Any]) -> None:
 
 
 class histogram_buffer:
-    """Live histograms of a buffer that this process reads as a consumer (§9.3).
+    """Live histograms of a buffer that this process reads as a consumer.
 
     ``histogram_buffer(source_list, sink_list, observe_list, config_dict, **rb_info)()`` counts every
     event, sends the totals to the plot process every ``interval`` seconds (dropped if it is busy), and

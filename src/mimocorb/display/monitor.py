@@ -1,7 +1,7 @@
-"""The buffer monitor: rates, status and run controls in one window (§9.1).
+"""The buffer monitor: rates, status and run controls in one window, as in mimoCoRB 1.0.2.
 
 Runs in its own process, started by the run controller when ``GUI_control`` is on and a display exists.
-It talks to the controller only through the three queues of compat-api §6.3: commands ``P/R/S/E`` from
+It talks to the controller only through the three queues of mimoCoRB 1.0.2: commands ``P/R/S/E`` from
 its buttons go into ``Qcmd``; the controller's log lines come from ``Qlog``; ``Qinfo`` holds at most one
 status tuple ``(state, active_time, events, deadtime, {RB_n: [events, filled, rate]}, workers_ok)``.
 Nothing it does can block the controller: it only reads with ``get_nowait`` and writes single letters.
@@ -202,7 +202,7 @@ def bufferinfoGUI(
     """The monitor window's process body: returns only when the window is closed.
 
     A display that cannot be reached (DISPLAY names a server that is gone) ends only this process, with
-    a message; the run goes on without the window (D26).
+    a message; the run goes on without the window and can still be ended.
     """
     from .backend import tk_reachable
 

@@ -1,9 +1,9 @@
 """The rates picture of a run, drawn from its ``stats.csv`` (``python -m mimocorb.display.rates``).
 
-The run controller never imports matplotlib (D1): at the end of every run (and, without a monitor
-window, every ``RATES_INTERVAL`` seconds) it starts this module as a short-lived process that turns the
-statistics it already records into ``rates.png``: the rate of every buffer (log scale) and its fill
-level against the run time.
+The run controller never imports matplotlib (it selects no backend and needs no display): at the end of
+every run (and, without a monitor window, every ``RATES_INTERVAL`` seconds) it starts this module as a
+short-lived process that turns the statistics it already records into ``rates.png``: the rate of every
+buffer (log scale) and its fill level against the run time.
 """
 
 from __future__ import annotations

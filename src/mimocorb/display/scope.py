@@ -1,4 +1,4 @@
-"""The oscilloscope: waveforms of observed events, drawn like a digital scope shows them (§9.2).
+"""The oscilloscope: waveforms of observed events, drawn like a digital scope shows them.
 
 Config keys (all optional except ``sample_time_ns``): ``title``, ``min_sleeptime`` (s between two
 pictures, 1.0), ``sample_time_ns``, ``channel_range`` (mV, 500), ``analogue_offset`` (V, 0),
@@ -158,7 +158,7 @@ def scope_view(conf: dict, dtypes: Any, source_dict: dict, fig: Any) -> Any:
 
 
 class plot_buffer:
-    """Oscilloscope display of an observed buffer, as the example modules use it (§9.2).
+    """Oscilloscope display of an observed buffer, as the example modules use it.
 
     ``plot_buffer(source_list, sink_list, observe_list, config_dict, **rb_info)()`` takes a copy of the
     newest event at most every ``min_sleeptime`` seconds (the observer itself waits, so nothing polls

@@ -1,7 +1,7 @@
 """Recording and replay: events of a buffer into files that analysis tools read, and back into a run.
 
 * ``rb_toTxtfile`` (``text``) and ``rb_toParquetfile`` (``tarparquet``): the mimoCoRB 1.0.2 exporters,
-  compatible file for file (compat-api §5.7, §5.8);
+  compatible file for file;
 * ``ParquetRecorder`` / ``record_parquet`` (``dataset``): the recommended recorder, one Parquet dataset of
   crash-safe part files per buffer and run;
 * ``replay`` (``replay``): a source function feeding recorded files back into a run;

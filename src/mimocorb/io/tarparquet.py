@@ -1,4 +1,4 @@
-"""The tar-of-Parquet format of mimoCoRB 1.0.2: one Parquet member per event (compat-api §5.8, §10).
+"""The tar-of-Parquet format of mimoCoRB 1.0.2: one Parquet member per event.
 
 ``rb_toParquetfile`` writes ``<directory_prefix>/<filename>.tar``; every event becomes a member
 ``<filename>_<counter>.parquet`` holding a table with one column per buffer field and one row per value of
@@ -6,7 +6,7 @@ the slot (timestamp and deadtime are not stored — the format has no place for 
 reads such archives back, for ``parquetReader``, the replay source and ``mimocorb inspect``.
 
 The archive is finished (end-of-archive blocks) however the exporter ends: at the end of the run, on an
-exception, and on SIGTERM (D31). After SIGKILL every member written before is complete, since each
+exception, and on SIGTERM. After SIGKILL every member written before is complete, since each
 member is handed to the kernel as soon as it is written.
 """
 
@@ -126,7 +126,7 @@ def _open_archive(path: str) -> tuple[BinaryIO, str]:
 
 
 def archives_in(path: str | os.PathLike[str]) -> list[Path]:
-    """The archive ``path`` itself, or the archives in directory ``path`` sorted by name (D23)."""
+    """The archive ``path`` itself, or the archives in directory ``path`` sorted by name."""
     p = Path(path)
     if p.is_file():
         return [p]
@@ -149,7 +149,7 @@ def counter_of(member_name: str) -> int | None:
 def iter_archive(path: str | os.PathLike[str]) -> Iterator[tuple[str, Any]]:
     """``(member name, pyarrow.Table)`` for every Parquet member of one archive, in archive order.
 
-    Compression is detected; directories and other non-file members are skipped (D23). An archive cut off
+    Compression is detected; directories and other non-file members are skipped. An archive cut off
     by a killed writer yields its complete members and stops at the cut.
     """
     import pyarrow as pa

@@ -1,4 +1,4 @@
-"""``rb_toTxtfile``: one tab-separated line per event, as mimoCoRB 1.0.2 wrote it (compat-api §5.7).
+"""``rb_toTxtfile``: one tab-separated line per event, as mimoCoRB 1.0.2 wrote it.
 
 Meant for buffers of single values (one record per event, e.g. fit results). Each line is written with
 one ``write`` to a file opened for appending, and handed to the kernel at once: a killed exporter loses

@@ -1,4 +1,4 @@
-"""The double-pulse (muon decay) selection of the lifetime example (example-physics §2).
+"""The double-pulse (muon decay) selection of the lifetime example, the same as in mimoCoRB 1.0.2.
 
 Per event: find the peaks of every channel, group them across channels into time-ordered coincidence
 rows, re-check the first row (muon) and second row (decay electron) against their own prominence
@@ -106,7 +106,7 @@ class DoublePulse:
 
 
 def group_peaks(positions: Sequence[np.ndarray], tolerance: int) -> list[list[int]]:
-    """Coincidence rows: per channel the index of one peak or -1, rows in time order (§2.2).
+    """Coincidence rows: per channel the index of one peak or -1, rows in time order.
 
     Each row is anchored at the earliest unused peak; every channel whose next peak lies less than
     ``tolerance`` samples from it contributes that peak.
@@ -130,7 +130,7 @@ def group_peaks(positions: Sequence[np.ndarray], tolerance: int) -> list[list[in
 
 
 def matches(signature: Sequence[str], rows: Sequence[Sequence[int]]) -> bool:
-    """True if the first rows fulfil every ``+`` (peak) and ``-`` (no peak) of the signature (§2.4)."""
+    """True if the first rows fulfil every ``+`` (peak) and ``-`` (no peak) of the signature."""
     if len(rows) < len(signature):
         return False
     for symbols, row in zip(signature, rows, strict=False):
@@ -141,7 +141,7 @@ def matches(signature: Sequence[str], rows: Sequence[Sequence[int]]) -> bool:
 
 
 def pulse_integral(trace_mv: np.ndarray, peaks: ChannelPeaks, index: int) -> float:
-    """Sum of the baseline-subtracted samples where the pulse stands above the 10 mV line (§2.5)."""
+    """Sum of the baseline-subtracted samples where the pulse stands above the 10 mV line."""
     from scipy.signal import peak_widths
 
     position = int(peaks.positions[index])
@@ -153,7 +153,7 @@ def pulse_integral(trace_mv: np.ndarray, peaks: ChannelPeaks, index: int) -> flo
         peaks.right_bases[index : index + 1],
     )
     _, _, left, right = peak_widths(trace_mv, [position], rel_height, prominence_data)
-    # element 0: converting a 1-element array to int is an error on numpy 2 (example-physics §6.1)
+    # element 0: numpy 2 refuses to convert a 1-element array to int (the 1.0.2 example crashed here)
     return float(trace_mv[math.floor(left[0]) : math.ceil(right[0])].sum())
 
 

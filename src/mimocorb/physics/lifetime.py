@@ -1,9 +1,9 @@
 """Unbinned maximum-likelihood fit of a lifetime to decay times observed in a window [t_min, t_max).
 
-The window matters: the double-pulse filter cannot separate pulses closer than ~200 ns (example-physics
-§5.2), and the trace ends after ~14.6 µs, so the decay times follow an exponential *truncated* to the
-window. For the exponential family the likelihood equation is "model mean = sample mean", and the mean of
-a truncated exponential grows monotonically with τ, so the fit is a one-dimensional root search that
+The window matters: the double-pulse filter cannot separate pulses closer than ~200 ns, and the trace
+ends after ~14.6 µs, so the decay times follow an exponential *truncated* to the window. For the
+exponential family the likelihood equation is "model mean = sample mean", and the mean of a truncated
+exponential grows monotonically with τ, so the fit is a one-dimensional root search that
 needs no starting value and no scipy. The error comes from the Fisher information, N·Var(t)/τ⁴.
 """
 

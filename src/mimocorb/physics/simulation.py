@@ -1,4 +1,4 @@
-"""Waveforms of a four-layer scintillator muon detector, generated in batches (example-physics §1).
+"""Waveforms of a four-layer scintillator muon detector, generated in batches.
 
 The per-event procedure of the lab-course simulator is expressed as array operations over a batch of
 events, so that one core makes several thousand events of 4 × 4250 samples per second: noise for the
@@ -28,7 +28,7 @@ class SimulationConfigError(ValueError):
 
 @dataclass(frozen=True)
 class SimulationParameters:
-    """The simulator's configuration, checked once; see example-physics §1.2 for the meaning of each key."""
+    """The simulator's configuration (the ``simulation_source`` keys of the example), checked once."""
 
     sample_time_ns: float
     pre_trigger_samples: int
@@ -137,7 +137,7 @@ class MuonEventGenerator:
         return waves, truth
 
     def _heights(self, n: int) -> np.ndarray:
-        """Nominal height chosen from the list plus a Gaussian spread of a scalar width per draw (D24)."""
+        """Nominal height chosen from the list plus a Gaussian spread of a scalar width per draw."""
         p = self.params
         nominal = np.asarray(p.pulse_heights)[self.rng.integers(len(p.pulse_heights), size=n)]
         spread = 0.3 * nominal if p.pulse_spread is None else p.pulse_spread

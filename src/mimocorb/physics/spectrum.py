@@ -1,4 +1,4 @@
-"""The pulse-height (spectrum) selection of the demo example (example-physics §3).
+"""The pulse-height (spectrum) selection of the demo example.
 
 Per event: peaks in every channel; a reference time from the trigger channel's peak nearest the trigger
 position (or the trigger position itself); for every channel the peak within the tolerance window of that

@@ -1,10 +1,10 @@
 """The spin-precession asymmetry of the spin setup: (up − down)/(up + down) versus decay time.
 
 A muon's spin precesses in the field of the absorber; the decay electron prefers the spin direction, so
-the fraction of upward decays oscillates with the decay time: a(t) = A·cos(2πt/T) (example-physics §5.4;
-the simulation uses A = 0.03, T = 0.85 τ). With s = +1 for an upward and −1 for a downward decay, the
-expected s at time t is that asymmetry, so a linear least-squares fit of s against [1, cos ωt, sin ωt]
-with the period fixed estimates the amplitude without binning. The offset term absorbs a difference of
+the fraction of upward decays oscillates with the decay time: a(t) = A·cos(2πt/T) (the simulation uses
+A = 0.03, T = 0.85 τ). With s = +1 for an upward and −1 for a downward decay, the expected s at time t
+is that asymmetry, so a linear least-squares fit of s against [1, cos ωt, sin ωt] with the period fixed
+estimates the amplitude without binning. The offset term absorbs a difference of
 the up and down efficiencies; the sine term a phase shift.
 """
 

@@ -1,6 +1,7 @@
 """End-of-run physics summary of the muon-lifetime example.
 
-Two pieces, both driven from the example's own functions so that the seed's setup file stays as printed:
+Two pieces, both driven from the example's own functions, so that the setup file stays as the mimoCoRB
+1.0.2 example has it:
 
 * each filter process counts the events it judged (:class:`SelectionCounter`) and leaves the counts in the
   run directory (``selection_<pid>.json``) when it ends;
@@ -70,7 +71,7 @@ def read_columns(path: Path, header_alias: Mapping[str, str] | None = None) -> d
 def lifetime_summary(
     decay_times: np.ndarray, events: int | None, fit_window_ns: Sequence[float] = DEFAULT_WINDOW_NS
 ) -> dict[str, Any]:
-    """The numbers a lifetime run is judged by (example-physics §5.1, §5.3), as a JSON-ready dict."""
+    """What shows whether a lifetime run is right (accepted fraction, fitted lifetime), as a JSON dict."""
     t_min, t_max = (float(x) for x in fit_window_ns)
     fit = fit_lifetime(decay_times, t_min, t_max)
     accepted = len(decay_times)

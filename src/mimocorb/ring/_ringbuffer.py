@@ -1,7 +1,7 @@
 """RingBuffer: creates a buffer's segment and semaphores and drives its life cycle.
 
 There is no background thread: delivery happens in the workers themselves, so a process that
-made a buffer can always exit (D4), and shutdown is a plain, bounded function call.
+made a buffer can always exit, and shutdown is a plain, bounded function call.
 """
 
 from __future__ import annotations
@@ -381,7 +381,7 @@ class RingBuffer:
         """Wait until every live group released everything published and writers committed their slots.
 
         A group without any attached process for 1 s, and writers that hold a slot without progress
-        for 1 s, are not waited for (D7); the report says what was left behind.
+        for 1 s, are not waited for, so shutdown never hangs; the report says what was left behind.
         """
         h = self._h
         c, L = h._ctl, h._L

@@ -14,7 +14,8 @@ Modules, by what they hold:
 * ``gui``        — the optional buffer-info window process
 * ``options``    — run options, start method, results and exit codes
 
-Importing this package imports neither GUI libraries nor user modules (D1, D2, D26). The public names
+Importing this package has no side effects and imports neither GUI libraries nor user modules, so it
+works without a display. The public names
 are loaded on first use, so that a worker process, which needs only ``child``, starts fast under spawn.
 """
 

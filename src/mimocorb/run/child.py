@@ -1,7 +1,7 @@
 """The worker side of a run: what runs inside each worker process before and around the user function.
 
 ``worker_main`` is the target of every worker process. It depends on nothing the parent set up in
-memory, so it works the same under fork, spawn and forkserver (D32): the ``WorkerSpec`` carries only
+memory, so it works the same under fork, spawn and forkserver: the ``WorkerSpec`` carries only
 names, paths and setup dicts, and the child imports the user module itself, from the file the setup
 names (a forked child finds it already imported and reuses it).
 
@@ -13,7 +13,8 @@ Before the user function is called, the child
 * asks the kernel for SIGTERM should the controller die (Linux), so no orphan keeps a buffer alive;
 * sends its stdout and stderr (file descriptors 1 and 2, so C extensions and subprocesses too) into
   its own pipe to the controller, which writes every line to run.log with the process name;
-* reads stdin from /dev/null, so it never competes with the controller for the keyboard (D15);
+* reads stdin from /dev/null, so it never competes with the controller for the keyboard and never
+  blocks on a missing terminal;
 * routes Python logging to that stderr, at the level of ``Gen_logger``.
 
 An exception of the user function is sent to the controller as a structured message (function name,

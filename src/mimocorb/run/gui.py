@@ -1,9 +1,9 @@
 """The optional buffer-info window (``GUI_control``), run in its own process.
 
-The controller imports nothing graphical (D1, D26). The window is started only when the module
-``mimocorb.bufferinfoGUI`` exists and a display is available; otherwise the run continues without it
-after a warning. The window talks to the controller through three queues (compat-api §6.3, §9.1):
-commands ``"P"/"R"/"S"/"E"`` from its buttons, log lines to show, and a status tuple
+The controller imports nothing graphical, so it runs without a display. The window is started only
+when the module ``mimocorb.bufferinfoGUI`` exists and a display is available; otherwise the run
+continues without it after a warning. The window talks to the controller through the three queues of
+mimoCoRB 1.0.2: commands ``"P"/"R"/"S"/"E"`` from its buttons, log lines to show, and a status tuple
 ``(status, time_active, events, deadtime, RBinfo, workers_ok)`` kept at most one deep.
 """
 
@@ -96,9 +96,9 @@ class GuiLink:
 class RatesPicture:
     """``rates.png`` in the run directory, drawn from stats.csv by a short-lived process.
 
-    The controller must not import matplotlib (D1), and drawing takes a moment, so the picture is made
-    by ``python -m mimocorb.display.rates``: every ``RATES_INTERVAL`` seconds while no monitor window
-    shows the rates (``snapshot``, never waits), and once at the end (``final``, bounded wait).
+    The controller must not import matplotlib (it needs no display), and drawing takes a moment, so the
+    picture is made by ``python -m mimocorb.display.rates``: every ``RATES_INTERVAL`` seconds while no
+    monitor window shows the rates (``snapshot``, never waits), and once at the end (``final``, bounded wait).
     """
 
     def __init__(self, stats: Path, picture: Path) -> None:

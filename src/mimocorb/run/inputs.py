@@ -5,11 +5,12 @@ sentinels, and reads a line only when one is there, so
 
 * nothing can block on stdin: a closed stdin or /dev/null reads EOF once and is dropped, a pipe delivers
   its commands and then EOF (the run ends by its end condition), a terminal delivers what is typed;
-* workers are never forked while a thread holds the stdin lock (the deadlock of D15), and the controller
-  process stays single-threaded, which fork requires;
+* workers are never forked while a thread holds the stdin lock (in mimoCoRB 1.0.2 such workers
+  deadlocked when stdin was not a terminal), and the controller process stays single-threaded, which
+  fork requires;
 * stdin is read with ``os.read`` on the descriptor, never through ``sys.stdin``'s buffered reader.
 
-Commands are the single letters of compat-api §6.3 (P pause, R resume, S stop, E end), one per line;
+Commands are the single letters of mimoCoRB 1.0.2 (P pause, R resume, S stop, E end), one per line;
 lower case is accepted too.
 """
 
@@ -121,7 +122,7 @@ class SignalInput:
 
 
 def keyboard_input(cmd_queue: Any, stream: Any = None, stop: Callable[[], bool] | None = None) -> None:
-    """Read command lines from ``stream`` (stdin) into ``cmd_queue`` until EOF (compat-api §6.4).
+    """Read command lines from ``stream`` (stdin) into ``cmd_queue`` until EOF.
 
     The original ran this in a thread; mimocorb's controller reads stdin in its own loop instead, but the
     function stays available for user code that builds its own control loop.

@@ -45,7 +45,7 @@ def resolve_start_method(requested: str | None) -> str:
 
     fork is what mimoCoRB used (module-level state of user modules reaches the workers) and starts
     fastest; the controller keeps no threads, so forking it is safe. Elsewhere the platform default.
-    Workers import their module themselves, so spawn and forkserver work as well (D32).
+    Workers import their module themselves, so spawn and forkserver work as well.
     """
     method = requested or os.environ.get(ENV_START_METHOD) or None
     if method is None:

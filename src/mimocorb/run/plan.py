@@ -34,7 +34,7 @@ class FunctionRole:
 
     @property
     def is_detached(self) -> bool:
-        """Connected to no buffer at all: only the final termination ends it (compat-api §4.2)."""
+        """Connected to no buffer at all: only the final termination ends it, as in mimoCoRB 1.0.2."""
         return not (self.reads or self.writes or self.observes)
 
     @property

@@ -1,8 +1,9 @@
 """The run directory: its unique name, copies of the setup and config files, run.log, JSON output.
 
-``<output_directory>/<setup stem>_<YYYY-MM-DD_HHMMSS>[_n]/`` — the whole stem (D17), local time of the
-start, and ``_1``, ``_2``, ... when a directory of that name exists already (two runs in one second), so a
-run never writes into another run's directory. The directory is created atomically (``mkdir`` fails if
+``<output_directory>/<setup stem>_<YYYY-MM-DD_HHMMSS>[_n]/`` — the whole stem (mimoCoRB 1.0.2 dropped the
+last character of a stem without ``setup``), local time of the start, and ``_1``, ``_2``, ... when a
+directory of that name exists already (two runs in one second), so a run never writes into another run's
+directory. The directory is created atomically (``mkdir`` fails if
 it exists), which also makes two runs started at the same moment by different processes safe.
 """
 
@@ -38,7 +39,7 @@ def make_run_directory(output_directory: Path, setup_stem: str, when: _dt.dateti
 
 
 def copy_into(directory: Path, files: Iterable[Path]) -> list[Path]:
-    """Copy ``files`` into ``directory`` under their base names (D16); the first of equal names wins."""
+    """Copy ``files`` into ``directory`` under their base names, wherever they are; the first name wins."""
     copied: list[Path] = []
     seen: set[str] = set()
     for file in files:
@@ -107,7 +108,7 @@ class RunLogHandler(logging.Handler):
 
 
 def relative_prefix(run_dir: Path, given_output: str | None, cwd: Path) -> str:
-    """``config_dict["directory_prefix"]``: the run directory with a trailing "/" (compat-api §4.3, §8).
+    """``config_dict["directory_prefix"]``: the run directory with a trailing "/", as in mimoCoRB 1.0.2.
 
     Relative to the working directory, as in mimoCoRB, when the output directory was given as a relative
     path below it; absolute otherwise (absolute output directory, or one found next to the setup file).

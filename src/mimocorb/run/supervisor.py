@@ -344,9 +344,10 @@ def start_guard(context: Any) -> Iterator[None]:
     * SIGINT is ignored while the process is created: the disposition is inherited through fork and
       exec, so the child ignores Ctrl-C from its first instruction (the worker keeps it ignored).
     * Under spawn and forkserver, multiprocessing would import the parent's ``__main__`` in the child.
-      A driver script like the seed's four-line ``run_daq.py`` has no ``if __name__ == "__main__"``
-      guard and would start a second run inside every worker. Workers need nothing from ``__main__``
-      (the user module is imported by file), so ``__main__`` is hidden while the process is created.
+      A driver script like the four-line ``run_daq.py`` of the mimoCoRB 1.0.2 example has no
+      ``if __name__ == "__main__"`` guard and would start a second run inside every worker. Workers need
+      nothing from ``__main__`` (the user module is imported by file), so ``__main__`` is hidden while the
+      process is created.
     """
     main_thread = threading.current_thread() is threading.main_thread()
     old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None

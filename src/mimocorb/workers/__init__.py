@@ -1,6 +1,6 @@
 """The access classes: how user functions read, filter and write events of the ring buffers.
 
-Users get them from ``mimocorb.buffer_control`` (compat-api §5); they live here so that importing them
+Users get them from ``mimocorb.buffer_control``, as in mimoCoRB 1.0.2; they live here so that importing them
 costs numpy and the ring only — no GUI, plotting or YAML libraries. See docs/workers.md.
 """
 

@@ -1,4 +1,4 @@
-"""Checks of the constructor arguments that every access class shares (compat-api §5, D20, D33).
+"""Checks of the constructor arguments that every access class shares: a ``ValueError`` for each mistake.
 
 A worker whose buffers are wired up wrongly should stop in its constructor with a message that names the
 class and the mistake in the user's terms (the RB_assign entry, the list, the field), not with an
@@ -102,7 +102,7 @@ def buffer_label(setup: SetupDict, key: str | None) -> str:
 
 
 def field_names(owner: str, setup: SetupDict, label: str) -> tuple[str, ...]:
-    """Field names of a structured buffer; a plain dtype has none, which these classes cannot use (D33)."""
+    """Field names of a structured buffer; a plain dtype has none, which these classes cannot use."""
     names = np.dtype(setup["dtype"]).names
     if not names:
         raise ValueError(

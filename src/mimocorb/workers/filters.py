@@ -1,7 +1,7 @@
-"""Filters: read events from one buffer, let a user function judge or transform them, write to sinks.
+"""Filters: read events from one buffer, let a user function select or transform them, write to sinks.
 
-``rbTransfer`` keeps the original's implicit return-value rules (§5.4), on which existing filters such as
-``lifetime_filter`` rely; ``rbProcess`` maps results to sinks explicitly (§5.5). Both validate the whole
+``rbTransfer`` keeps the original's implicit return-value rules, on which existing filters such as
+``lifetime_filter`` rely; ``rbProcess`` maps results to sinks explicitly. Both validate the whole
 result of an event before writing any of it, so a bad result never leaves half an event in the sinks.
 """
 
@@ -33,7 +33,7 @@ Write = tuple[Output, Any]
 
 
 class _Filter:
-    """Construction and the read-judge-write loop shared by rbTransfer and rbProcess."""
+    """Construction and the read-select-write loop shared by rbTransfer and rbProcess."""
 
     def __init__(
         self,
@@ -96,7 +96,7 @@ class _Filter:
 
 
 class rbTransfer(_Filter):
-    """Filter with the original's implicit mapping of results to sinks (compat-api §5.4).
+    """Filter with the original's implicit mapping of results to sinks.
 
     ``ufunc(event)`` returns ``None`` (reject), a list/tuple of processed elements (with a raw copy to
     sink 0 when there are more sinks than elements), or anything else (raw copy to sink 0 only).
@@ -135,7 +135,7 @@ def _is_true(value: Any) -> bool:
 
 
 class rbProcess(_Filter):
-    """Filter with an explicit result per sink (compat-api §5.5).
+    """Filter with an explicit result per sink.
 
     ``ufunc(event)`` returns ``None`` (reject) or one entry per sink: ``None`` (nothing), ``True`` (raw
     copy), a list/tuple of processed elements (one slot each) or one processed element.

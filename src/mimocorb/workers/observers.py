@@ -1,4 +1,4 @@
-"""Observers: copies of the newest events for displays, which must never slow the data flow (§5.9).
+"""Observers: copies of the newest events for displays, which must never slow the data flow.
 
 An observer is not a consumer: it gets a copy of whatever was committed last, at most a few times per
 second, and nothing waits for it. Displays (``plot_buffer``) call ``next(obj())`` on a fresh generator

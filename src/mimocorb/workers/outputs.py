@@ -2,8 +2,9 @@
 
 Both kinds start from a clean slot (the ring hands out slots with old content, so a field the filter does
 not set would otherwise carry a value of some earlier event), copy by field name, take over the input's
-metadata unchanged (the chain-wide convention of compat-api §2.1) and commit at once. Checks that depend
-on the data are done once per dtype and then cached, because they run for every event.
+metadata unchanged (counter, timestamp and deadtime stay those of the source along the whole chain, as in
+mimoCoRB 1.0.2) and commit at once. Checks that depend on the data are done once per dtype and then
+cached, because they run for every event.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ Metadata = tuple[Any, Any, Any]
 
 
 class Output:
-    """One sink of a filter, with the copy rules of compat-api §5.4 (also used by §5.5)."""
+    """One sink of a filter, with the copy rules of ``rbTransfer`` (also used by ``rbProcess``)."""
 
     def __init__(self, owner: str, setup: SetupDict, label: str, source: SetupDict):
         self.owner, self.label = owner, label

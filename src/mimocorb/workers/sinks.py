@@ -30,7 +30,7 @@ ExportItem = tuple[np.ndarray, np.ndarray] | None
 
 
 class rbExport:
-    """Events of one reader group as ``(data_view, metadata)`` pairs for user code (§5.3).
+    """Events of one reader group as ``(data_view, metadata)`` pairs for user code.
 
     ``data_view`` is the slot itself (zero-copy), valid until the next item is fetched; ``metadata`` is a
     float64 array ``[counter, timestamp, deadtime]``. At the end of the run the generator yields ``None``
@@ -70,7 +70,7 @@ class rbExport:
 
 
 class rbDrain:
-    """Reads and discards every event of its reader group until the buffer shuts down (§5.6)."""
+    """Reads and discards every event of its reader group until the buffer shuts down."""
 
     MESSAGE = "rbDrain: events of this buffer are read and discarded; rbDrain writes no output\n"
 

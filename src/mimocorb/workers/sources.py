@@ -1,9 +1,9 @@
 """Sources: put events from outside (a device, a simulation, a file) into the first buffer of a chain.
 
-``rbImport`` pulls from a user generator, ``rbPut`` is pushed by user code. Both stamp events with the
-metadata of compat-api §2.1 unless the user supplies it, and commit every event as soon as it is stored
-(D27): the original held each event back until the next one came, which delays a slow source and keeps
-the last event of a pause hidden.
+``rbImport`` pulls from a user generator, ``rbPut`` is pushed by user code. Both stamp events with
+counter, timestamp and deadtime as mimoCoRB 1.0.2 does unless the user supplies them, and commit every
+event as soon as it is stored: the original held each event back until the next one came, which delays a
+slow source and keeps the last event of a pause hidden.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from .arguments import (
 PAUSE_STEP = 0.1  # seconds between looks at the paused flag, as in the original
 
 _ns = time.perf_counter_ns  # intervals: monotonic, nanoseconds
-_epoch_ns = time.time_ns  # timestamps: epoch seconds from a nanosecond clock (§2.1)
+_epoch_ns = time.time_ns  # timestamps: epoch seconds from a nanosecond clock
 
 
 class _Source:
@@ -53,12 +53,12 @@ class _Source:
         self.event_count: int = 0
         self.sink = Writer(setup)
         self._channels = tuple(enumerate(self.chnams))
-        self._t_filled = _ns()  # the first event's deadtime interval starts at construction (§2.1)
+        self._t_filled = _ns()  # the first event's deadtime interval starts at construction
 
     def _store(self, data: Any, metadata: Any, t_ready: int, timestamp: float) -> bool:
         """Store one event and commit it; False if the writers were deactivated (nothing stored).
 
-        Counters start at 1 (not 0 as the original's docstrings claimed, D30): output files of existing
+        Counters start at 1, as the original counted (its docstrings said 0): output files of existing
         runs show 1-based event numbers, and ``event_count`` is then the number of events stored.
         """
         sink = self.sink
@@ -120,10 +120,10 @@ def _shape(data: Any) -> str:
 
 
 class rbImport(_Source):
-    """Pull-style source: fills the buffer from a user generator of ``(data, metadata)`` pairs (§5.1).
+    """Pull-style source: fills the buffer from a user generator of ``(data, metadata)`` pairs.
 
     The generator is created once, here, so that a device it opens is ready before the run starts.
-    ``__call__()`` returns when the generator is exhausted (``data is None`` or the generator ends, D21)
+    ``__call__()`` returns when the generator is exhausted (``data is None`` or the generator ends)
     or the buffer's writers are deactivated at the end of the run.
     """
 
@@ -178,7 +178,7 @@ class rbImport(_Source):
 
 
 class rbPut(_Source):
-    """Push-style source: user code calls the object with each event (§5.2).
+    """Push-style source: user code calls the object with each event.
 
     Returns True while the run goes on, False once it has ended (the event was not stored), and None
     if the run is paused (the event is dropped; the source decides whether to keep it).
