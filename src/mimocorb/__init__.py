@@ -7,4 +7,12 @@ so ``import mimocorb`` stays cheap and never pulls in GUI or plotting libraries.
 from ._version_info import __version__, major, minor, revision, suffix  # noqa: F401
 
 # the submodules that ``from mimocorb import *`` imports
-__all__ = ["buffer_control", "mimo_buffer", "parquetReader", "pulseSimulator"]
+__all__ = [
+    "buffer_control",
+    "bufferinfoGUI",
+    "histogram_buffer",
+    "mimo_buffer",
+    "parquetReader",
+    "plot_buffer",
+    "pulseSimulator",
+]
