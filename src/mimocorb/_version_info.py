@@ -1,6 +1,6 @@
 """Version of mimocorb; the parts are exposed as mimocorb.major/minor/revision/suffix (compat-api §1)."""
 
-major = 0
+major = 1
 minor = 1
 revision = 0
 suffix = ""
