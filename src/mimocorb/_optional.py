@@ -21,7 +21,7 @@ DEPENDENCIES = {
     "matplotlib": "matplotlib",
     "scipy": "scipy",
 }
-TKINTER_HINT = "the operating system's package python3-tk (pip cannot install tkinter)"
+TKINTER_HINT = "the operating system's package python3-tk; pip cannot install it"
 
 
 class MissingDependency(ImportError):

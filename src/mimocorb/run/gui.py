@@ -42,7 +42,7 @@ def gui_unavailable_reason() -> str | None:
 
 def _gui_main(cmd_q: Any, log_q: Any, info_q: Any, names: list[str]) -> None:
     """Target of the GUI process: the only place where graphics libraries are imported."""
-    from mimocorb.bufferinfoGUI import bufferinfoGUI  # type: ignore[import-not-found]
+    from mimocorb.bufferinfoGUI import bufferinfoGUI
 
     bufferinfoGUI(cmd_q, log_q, info_q, names, MAX_RATE, INTERVAL_MS)
 
