@@ -28,7 +28,7 @@ def one_line(text: str) -> str:
         ("pydantic", "pydantic", ["run", SETUP, "--runtime", "1"]),
     ],
 )
-def test_cli_names_a_missing_dependency(tmp_path: Path, hidden: str, package: str, command: list[str]) -> None:
+def test_cli_names_a_missing_dependency(tmp_path: Path, hidden: str, package: str, command: list[str]):
     result = run_hiding([hidden], ["-m", "mimocorb", *command], tmp_path)
     assert result.returncode == 1, result.stdout + result.stderr
     assert one_line(result.stderr) == (
@@ -61,7 +61,8 @@ def test_require_names_the_extra(tmp_path: Path) -> None:
     result = run_hiding(["zmq"], ["-c", REQUIRE, "zmq"], tmp_path)
     assert result.returncode == 0, result.stderr
     assert one_line(result.stdout) == (
-        "MissingDependency: mimocorb: the 'net' extra is needed for serve/connect: pip install 'mimocorb[net]'"
+        "MissingDependency: mimocorb: the 'net' extra is needed for serve/connect: "
+        "pip install 'mimocorb[net]'"
     )
 
 
