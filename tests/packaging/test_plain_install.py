@@ -2,7 +2,7 @@
 
 The venv gets a non-editable install of a clean copy of this repository (what a fresh clone holds), so
 the example must come from the wheel: ``mimocorb.examples`` with its setups, config files and modules.
-In it, without a display and with stdin not a terminal, the seed's driver script, ``mimocorb run`` and
+In it, without a display and with stdin not a terminal, the driver script ``run_daq.py``, ``mimocorb run`` and
 ``mimocorb demo`` each run the muon-lifetime example for a bounded number of events and write its files.
 pip's cache is used, so on a machine that installed the project before, nothing is downloaded.
 """
@@ -134,7 +134,7 @@ def check_run_directory(run_dir: Path) -> None:
     assert (run_dir / "physics_summary.json").is_file()
 
 
-def test_run_daq_script_on_the_seed_setup(venv: Venv, tmp_path: Path, no_leaks: None) -> None:
+def test_run_daq_script_on_the_lifetime_setup(venv: Venv, tmp_path: Path, no_leaks: None) -> None:
     """``run_daq.py simulsource_setup.yaml`` in a copy of the installed example, its limit cut to events."""
     work = tmp_path / "examples"
     shutil.copytree(installed_examples(venv), work, ignore=LEFT_OUT)
