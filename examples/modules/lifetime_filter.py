@@ -32,10 +32,9 @@ def make_selector(config_dict, channels, record_dtypes):
             return True  # only a waveform buffer: rbTransfer copies the event there
         if len(record_dtypes) == 1:
             return [pulse.record(record_dtypes[0])]  # fewer results than buffers: raw copy goes first
-        outputs = [None, None]  # one parameter buffer per direction; None leaves a buffer out
         direction = DIRECTION.get(pulse.signature, UP)
-        outputs[direction] = pulse.record(record_dtypes[direction])
-        return outputs
+        record = pulse.record(record_dtypes[direction])
+        return [record, None] if direction == UP else [None, record]  # None leaves a buffer out
 
     return select
 
@@ -62,4 +61,4 @@ def calculate_decay_time(source_list=None, sink_list=None, observe_list=None, co
 
 
 # lets `mimocorb validate` (and every run, before it starts) check thresholds and signatures
-calculate_decay_time.check_config = check_filter_config
+calculate_decay_time.check_config = check_filter_config  # type: ignore[attr-defined]  # a function attribute

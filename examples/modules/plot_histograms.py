@@ -12,4 +12,4 @@ def plot_histograms(source_list=None, sink_list=None, observe_list=None, config_
 
 
 # lets `mimocorb validate` (and every run, before it starts) check this function's config keys
-plot_histograms.check_config = histogram_buffer.check_config
+plot_histograms.check_config = histogram_buffer.check_config  # type: ignore[attr-defined]  # a function attribute

@@ -13,4 +13,4 @@ def plot_waveform(source_list=None, sink_list=None, observe_list=None, config_di
 
 
 # lets `mimocorb validate` (and every run, before it starts) check this function's config keys
-plot_waveform.check_config = plot_buffer.check_config
+plot_waveform.check_config = plot_buffer.check_config  # type: ignore[attr-defined]  # a function attribute

@@ -29,4 +29,4 @@ def find_peaks(source_list=None, sink_list=None, observe_list=None, config_dict=
 
 
 # lets `mimocorb validate` (and every run, before it starts) check this function's config keys
-find_peaks.check_config = check_spectrum_config
+find_peaks.check_config = check_spectrum_config  # type: ignore[attr-defined]  # a function attribute

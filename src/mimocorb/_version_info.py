@@ -1,6 +1,6 @@
 """Version of mimocorb; as in mimoCoRB 1.0.2, the parts are mimocorb.major/minor/revision/suffix."""
 
-major = 0
+major = 1
 minor = 1
 revision = 0
 suffix = ""

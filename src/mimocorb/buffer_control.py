@@ -207,7 +207,7 @@ def _validate_parts(buffers: list, functions: list, function_configs: dict | Non
 
     from .config import validate_setup
 
-    document = {"RingBuffer": buffers, "Functions": functions}
+    document: dict[str, Any] = {"RingBuffer": buffers, "Functions": functions}
     if function_configs:
         document["FunctionConfigs"] = function_configs
     with tempfile.TemporaryDirectory(prefix="mimocorb-setup-") as tmp:
@@ -311,8 +311,8 @@ class run_mimoDAQ:
             self._setup, self.run_directory, self.options, self.console, self._runlog, self.directory_prefix
         )
         self.bc = buffer_control(
-            self.setup_dict.get("RingBuffer"),
-            self.setup_dict.get("Functions"),
+            self.setup_dict["RingBuffer"],  # both are required keys of a valid setup
+            self.setup_dict["Functions"],
             self.setup_dict.get("FunctionConfigs") or {},
             self.directory_prefix,
             controller=controller,

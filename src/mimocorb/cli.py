@@ -244,6 +244,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script; returns the exit code (usage errors exit with 2)."""
+    """Entry point of the console script; returns the exit code (usage errors exit with 2).
+
+    A missing module that mimocorb knows (an extra not installed, tkinter, a dependency removed after
+    installing) is reported in one line with what to install, and the exit code is 1.
+    """
+    from mimocorb._optional import missing_message
+
     args = build_parser().parse_args(argv)
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except ImportError as exc:
+        message = missing_message(exc)
+        if message is None:
+            raise
+        print(message, file=sys.stderr)
+        return 1

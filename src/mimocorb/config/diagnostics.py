@@ -101,7 +101,8 @@ def _message(err: Any, loc: tuple[Any, ...], is_key: bool, keys_at: KeysAt) -> s
     if kind in ("too_short", "too_long") and isinstance(value, list):
         return _size_message(ctx, value, "item")
     if kind == "string_pattern_mismatch":
-        wanted = PATTERN_TEXT.get(ctx.get("pattern"), f"text matching {ctx.get('pattern')}")
+        pattern = str(ctx.get("pattern"))
+        wanted = PATTERN_TEXT.get(pattern, f"text matching {pattern}")
         what = "key" if is_key else "value"
         return f"expected {wanted} as {what}, found {describe(value)}"
     return f"expected {_expectation(kind, ctx, err['msg'])}, found {describe(value)}"

@@ -118,7 +118,7 @@ def _buffer_line(buffer: BufferLayout) -> str:
 
 def _function_line(function: WorkerFunction, cwd: Path) -> str:
     assign = ", ".join(f"{name}:{role}" for name, role in function.rb_assign.items()) or "no buffers"
-    config = function.config_origin
+    config: str = function.config_origin
     if function.config_path is not None:
         config += f" {display_path(function.config_path, cwd)}"
     return (

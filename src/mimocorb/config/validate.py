@@ -319,7 +319,7 @@ class _SetupCheck:
         config = self.function_config(function, common)
         if found is None or config is None:
             return None
-        resolved = _Resolved(*found, *config)
+        resolved = _Resolved(found[0], found[1], *config)
         self.check_function_config(function, resolved, dtypes)
         return resolved
 

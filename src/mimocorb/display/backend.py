@@ -13,6 +13,8 @@ import os
 import sys
 from typing import Any
 
+from .._optional import TKINTER_HINT
+
 ENV_HEADLESS = "MIMOCORB_HEADLESS"  # set to 1 to render pictures even when a display exists
 INTERACTIVE = "TkAgg"
 HEADLESS = "Agg"
@@ -27,7 +29,7 @@ def display_reason() -> str | None:
     ):
         return "no display (DISPLAY is not set)"
     if importlib.util.find_spec("tkinter") is None:
-        return "tkinter is not installed"
+        return f"tkinter is not installed (it comes with {TKINTER_HINT})"
     return None
 
 

@@ -13,6 +13,7 @@ The buttons sit at fixed pixel positions (``BUTTON_X``, ``BUTTON_Y``, ``BUTTON_S
 from __future__ import annotations
 
 import contextlib
+import functools
 import multiprocessing
 import os
 import queue
@@ -140,7 +141,7 @@ class BufferMonitor:
         bar = tk.Frame(root, height=BUTTON_Y * 2 + BUTTON_SIZE[1])
         bar.pack(side=tk.TOP, fill=tk.X)
         for (label, letter), x in zip(BUTTONS, BUTTON_X, strict=True):
-            button = tk.Button(bar, text=label, command=lambda c=letter: self.send(c))
+            button = tk.Button(bar, text=label, command=functools.partial(self.send, letter))
             button.place(x=x, y=BUTTON_Y, width=BUTTON_SIZE[0], height=BUTTON_SIZE[1])
         self.clock = tk.Label(bar, font=("TkFixedFont", 12))
         self.clock.place(relx=1.0, x=-10, y=BUTTON_Y + 4, anchor="ne")

@@ -61,7 +61,7 @@ class ScopeConfig:
 def _number(conf: Mapping[str, Any], key: str, default: float | None, positive: bool = False) -> float:
     value = conf.get(key, default)
     try:
-        number = float(value)  # type: ignore[arg-type]
+        number = float(value)
     except (TypeError, ValueError):
         raise ValueError(f"plot_buffer: config key '{key}' must be a number, got {value!r}") from None
     if not math.isfinite(number) or (positive and number <= 0):
@@ -185,7 +185,7 @@ class plot_buffer:
         self.source_dict = dict(observe_list[0]) if observe_list else {}
         dtypes = self.source_dict.get("dtype")
         ScopeConfig(config, int(self.source_dict.get("values_per_slot", 1)))  # bad keys fail here
-        self.active_event = None
+        self.active_event: tuple[np.ndarray, np.ndarray] | None = None
         title = str(config.get("title", "") or "")
         folder = str(config.get("directory_prefix", "") or "")
         plain = {k: v for k, v in config.items() if k != "directory_prefix"}

@@ -75,8 +75,9 @@ def _window_loop(items: Any, spec: ViewSpec, parent: Any) -> None:
     import matplotlib.pyplot as plt
 
     fig = plt.figure(figsize=spec.size, dpi=spec.dpi)
-    with contextlib.suppress(Exception):
-        fig.canvas.manager.set_window_title(spec.title or "mimocorb")
+    with contextlib.suppress(Exception):  # not every backend's window has a title
+        if (manager := fig.canvas.manager) is not None:
+            manager.set_window_title(spec.title or "mimocorb")
     view = spec.build(fig)
     plt.show(block=False)
     while plt.fignum_exists(fig.number) and (parent is None or parent.is_alive()):

@@ -38,7 +38,7 @@ class ExporterArgs:
         self.config: Mapping[str, Any] = config_mapping(owner, config_dict)
         self.setup: dict = first_of(owner, sources, READ, self.logger)
         self.label: str = buffer_labels(rb_info, READ, sources)[0]
-        self.dtype = np.dtype(self.setup["dtype"])
+        self.dtype: np.dtype = np.dtype(self.setup["dtype"])
         self.values_per_slot: int = int(self.setup["values_per_slot"])
         self.directory: str = str(self.config.get("directory_prefix") or "")
 

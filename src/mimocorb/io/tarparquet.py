@@ -67,7 +67,7 @@ class rb_toParquetfile:
         assert tar is not None
         with self._guard.busy():
             tar.addfile(info, io.BytesIO(payload))
-            tar.fileobj.flush()  # type: ignore[union-attr]  # each member reaches the kernel whole
+            self._file.flush()  # each member reaches the kernel whole
         self.events += 1
 
     def _finish(self, error: str | None = None) -> None:

@@ -90,11 +90,12 @@ class rb_toTxtfile:
             raise ValueError(f"rb_toTxtfile: header_alias must be a mapping name -> header, got {alias!r}")
         self.filename = args.output_path(args.filename() + ".txt")
         args.check_directory()
-        meta = np.dtype(METADATA_DTYPE)
-        columns = [*meta.names, *names]
+        meta: np.dtype = np.dtype(METADATA_DTYPE)
+        meta_names = [name for name, _ in METADATA_DTYPE]
+        columns = [*meta_names, *names]
         header = "\t".join(str(alias.get(c, c)) for c in columns) + "\n"
         _create_with_header(self.filename, header)
-        self._meta_formats = [_formatter(meta[n]) for n in meta.names]
+        self._meta_formats = [_formatter(meta[n]) for n in meta_names]
         self._fields = [(n, _formatter(args.dtype[n])) for n in names]
         self._manifest = Manifest(args.directory or ".", os.path.basename(self.filename), "txt", args.label)
         self._manifest.update()

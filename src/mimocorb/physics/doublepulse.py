@@ -9,7 +9,7 @@ parameters (position, prominence, integral of each pulse) and the decay time.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,13 +112,13 @@ def group_peaks(positions: Sequence[np.ndarray], tolerance: int) -> list[list[in
     ``tolerance`` samples from it contributes that peak.
     """
     pointers = [0] * len(positions)
-    rows = []
+    rows: list[list[int]] = []
     while True:
         pending = [pos[i] for pos, i in zip(positions, pointers, strict=True) if i < len(pos)]
         if not pending:
             return rows
         anchor = min(pending)
-        row = []
+        row: list[int] = []
         for c, pos in enumerate(positions):
             i = pointers[c]
             if i < len(pos) and abs(pos[i] - anchor) < tolerance:
@@ -170,7 +170,7 @@ class DoublePulseFilter:
             np.stack([event[name] for name in self.config.channels]).astype(np.float64, copy=False)
         )
 
-    def find_peaks(self, traces: Sequence[np.ndarray], precut: bool = True) -> list[ChannelPeaks]:
+    def find_peaks(self, traces: Iterable[np.ndarray], precut: bool = True) -> list[ChannelPeaks]:
         cfg = self.config
         return [
             find_channel_peaks(t, self.prominence, cfg.distance, cfg.width, precut=precut) for t in traces
@@ -202,11 +202,11 @@ class DoublePulseFilter:
                     row[c] = -1
 
     def _parameters(
-        self, signature: int, rows: list[list[int]], peaks: list[ChannelPeaks], traces: Sequence[np.ndarray]
+        self, signature: int, rows: list[list[int]], peaks: list[ChannelPeaks], traces: np.ndarray
     ) -> DoublePulse:
         cfg = self.config
         values: dict[str, float] = {}
-        mean_position = []
+        mean_position: list[float] = []
         for label, row in zip(("1st", "2nd"), rows, strict=False):
             positions = []
             for c, index in enumerate(row):
@@ -219,7 +219,7 @@ class DoublePulseFilter:
                 values[f"{label}_{name}_p"] = position
                 values[f"{label}_{name}_h"] = float(peaks[c].prominences[index])
                 values[f"{label}_{name}_int"] = pulse_integral(trace_mv, peaks[c], index)
-            mean_position.append(np.mean(positions) if positions else math.nan)
+            mean_position.append(float(np.mean(positions)) if positions else math.nan)
         delay = (mean_position[1] - mean_position[0]) * cfg.sample_time_ns
         decay_time = delay if math.isfinite(delay) else 0.0  # a signature without '+' in a row
         values["decay_time"] = decay_time

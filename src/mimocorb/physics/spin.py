@@ -50,4 +50,5 @@ def fit_asymmetry(
     coefficients, *_ = np.linalg.lstsq(design, s, rcond=None)
     # each s has variance 1 − a(t)² ≈ 1 for asymmetries of a few per cent
     errors = np.sqrt(np.diag(np.linalg.inv(design.T @ design)))
-    return AsymmetryFit(*(float(x) for pair in zip(coefficients, errors, strict=True) for x in pair), len(t))
+    (offset, cosine, sine), (d_offset, d_cosine, d_sine) = map(float, coefficients), map(float, errors)
+    return AsymmetryFit(offset, d_offset, cosine, d_cosine, sine, d_sine, len(t))

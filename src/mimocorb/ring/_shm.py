@@ -21,7 +21,8 @@ from pathlib import Path
 
 PREFIX = "mimocorb_"
 _SEMAPHORE = 1  # _multiprocessing.SemLock kind: a counting semaphore (no owner checks)
-SEM_VALUE_MAX = 2**31 - 1
+# the largest count a semaphore may hold here (2**31 - 1 on Linux; platforms differ)
+SEM_VALUE_MAX: int = _multiprocessing.SemLock.SEM_VALUE_MAX
 
 
 def new_base_name() -> str:

@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .._optional import dependency_missing
+
 MAX_RATE = 4500.0
 INTERVAL_MS = 1000.0
 RATES_INTERVAL = 60.0  # s between rates.png snapshots while no monitor window is shown
@@ -40,7 +42,7 @@ def gui_unavailable_reason() -> str | None:
 
 def _gui_main(cmd_q: Any, log_q: Any, info_q: Any, names: list[str]) -> None:
     """Target of the GUI process: the only place where graphics libraries are imported."""
-    from mimocorb.bufferinfoGUI import bufferinfoGUI  # type: ignore[import-not-found]
+    from mimocorb.bufferinfoGUI import bufferinfoGUI
 
     bufferinfoGUI(cmd_q, log_q, info_q, names, MAX_RATE, INTERVAL_MS)
 
@@ -116,7 +118,7 @@ class RatesPicture:
     def final(self) -> str | None:
         """Draw the final picture; returns why it could not be drawn, or None."""
         if not self.enabled:
-            return "matplotlib is not installed (pip install 'mimocorb[plot]')"
+            return dependency_missing("matplotlib")
         if self._busy():
             assert self.process is not None
             self.process.kill()

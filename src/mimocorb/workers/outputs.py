@@ -67,7 +67,7 @@ class Output:
             self._check_shape(element)
             return
         names = getattr(dtype, "names", None)
-        if not names:
+        if dtype is None or not names:
             raise ValueError(
                 f"{self.owner}: the result for sink {self.label} must be a structured numpy array or "
                 f"record with field names, got {type(element).__name__} {element!r:.60} "

@@ -134,9 +134,9 @@ class rbImport(_Source):
         ufunc: Callable[[], Iterator] | None = None,
         **rb_info: Any,
     ):
-        require_callable("rbImport", ufunc)
+        make_items = require_callable("rbImport", ufunc)
         super().__init__(sink_list, config_dict, rb_info)
-        produced = ufunc()
+        produced = make_items()
         try:
             self._items: Iterator = iter(produced)
         except TypeError:

@@ -1,0 +1,23 @@
+"""What importing the ring faces costs: numpy and the standard library, nothing else.
+
+A process that only moves data (a source reading a device, a filter) imports ``mimocorb.mimo_buffer``;
+it must start fast and must not drag in plotting, GUI, config or file-format libraries.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from pkgkit import imported_by, third_party
+
+
+@pytest.mark.parametrize("module", ["mimocorb.mimo_buffer", "mimocorb.ring"])
+def test_ring_faces_import_numpy_only(module: str) -> None:
+    modules = imported_by(module)
+    mimocorb = sorted(m for m in modules if m.split(".")[0] == "mimocorb")
+    others = third_party(modules)
+    stdlib = sorted({m.split(".")[0] for m in modules} & set(sys.stdlib_module_names))
+    print(f"import {module}: {len(modules)} modules; third-party {others}; {mimocorb}; stdlib {stdlib}")
+    assert others == ["numpy"], f"import {module} pulled in {others} (only numpy is allowed)"
+    assert module in mimocorb
