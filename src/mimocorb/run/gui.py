@@ -1,10 +1,9 @@
 """The optional buffer-info window (``GUI_control``), run in its own process.
 
-The controller imports nothing graphical (D1, D26). The window is started only when the module
-``mimocorb.bufferinfoGUI`` exists and a display is available; otherwise the run continues without it
-after a warning. The window talks to the controller through three queues (compat-api §6.3, §9.1):
-commands ``"P"/"R"/"S"/"E"`` from its buttons, log lines to show, and a status tuple
-``(status, time_active, events, deadtime, RBinfo, workers_ok)`` kept at most one deep.
+The controller imports nothing graphical. The window (``mimocorb.display.monitor``) is started only when
+a display is available; otherwise the run continues without it after a warning. The window talks to the
+controller through three queues: commands ``"P"/"R"/"S"/"E"`` from its buttons, log lines to show, and a
+status tuple ``(status, time_active, events, deadtime, RBinfo, workers_ok)`` kept at most one deep.
 """
 
 from __future__ import annotations
@@ -19,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .status import BufferSample
+
 MAX_RATE = 4500.0
 INTERVAL_MS = 1000.0
 RATES_INTERVAL = 60.0  # s between rates.png snapshots while no monitor window is shown
@@ -27,12 +28,6 @@ RATES_TIMEOUT = 30.0  # longest wait for the final rates.png
 
 def gui_unavailable_reason() -> str | None:
     """Why the window cannot be shown, or None if it can."""
-    try:
-        found = importlib.util.find_spec("mimocorb.bufferinfoGUI") is not None
-    except (ImportError, ValueError):
-        found = False
-    if not found:
-        return "mimocorb.bufferinfoGUI is not available in this version"
     from ..display.backend import display_reason  # imports nothing graphical
 
     return display_reason()
@@ -40,7 +35,7 @@ def gui_unavailable_reason() -> str | None:
 
 def _gui_main(cmd_q: Any, log_q: Any, info_q: Any, names: list[str]) -> None:
     """Target of the GUI process: the only place where graphics libraries are imported."""
-    from mimocorb.bufferinfoGUI import bufferinfoGUI  # type: ignore[import-not-found]
+    from ..display.monitor import bufferinfoGUI
 
     bufferinfoGUI(cmd_q, log_q, info_q, names, MAX_RATE, INTERVAL_MS)
 
@@ -75,8 +70,13 @@ class GuiLink:
         with contextlib.suppress(Exception):
             self.log_q.put_nowait(text)
 
-    def info(self, item: tuple) -> None:
+    def info(self, state: str, active: float, samples: list[BufferSample], workers_ok: bool) -> None:
+        """Offer the newest status; the window takes it when it redraws (an older one is not replaced)."""
         if self.info_q.empty():
+            first = samples[0] if samples else None
+            rbinfo = {s.name: [s.events, s.fill, s.rate] for s in samples}
+            events, deadtime = (first.events, first.deadtime) if first else (0, 0.0)
+            item = (str(state), active, events, deadtime, rbinfo, workers_ok)
             with contextlib.suppress(queue.Full, OSError, ValueError):
                 self.info_q.put_nowait(item)
 
@@ -96,7 +96,7 @@ class GuiLink:
 class RatesPicture:
     """``rates.png`` in the run directory, drawn from stats.csv by a short-lived process.
 
-    The controller must not import matplotlib (D1), and drawing takes a moment, so the picture is made
+    The controller must not import matplotlib, and drawing takes a moment, so the picture is made
     by ``python -m mimocorb.display.rates``: every ``RATES_INTERVAL`` seconds while no monitor window
     shows the rates (``snapshot``, never waits), and once at the end (``final``, bounded wait).
     """
