@@ -37,7 +37,7 @@ from .ending import EndSequence
 from .gui import GuiLink, RatesPicture, gui_unavailable_reason
 from .inputs import COMMANDS, HELP, KeyboardInput, SignalInput, parse_command
 from .options import EXIT_FAILED, EXIT_OK, RunOptions, RunResult
-from .plan import FunctionRole, RunPlan
+from .plan import RunPlan
 from .rundir import RunLog, RunLogHandler, write_json
 from .stalls import StallWatch
 from .states import ACTIVE, ENDABLE, RunState, StateHistory, WorkerState
@@ -74,13 +74,7 @@ class RunController:
         self.start_method = self.context.get_start_method()
         self.runtime = float(opt.runtime if opt.runtime is not None else setup.runtime)
         self.runevents = int(opt.runevents if opt.runevents is not None else setup.runevents)
-        self.plan = RunPlan.build(
-            [b.name for b in setup.buffers],
-            (
-                FunctionRole(f.key, f.fkt_name, f.num_process, f.reads, f.writes, f.observes)
-                for f in setup.functions
-            ),
-        )
+        self.plan = RunPlan.of_setup(setup)
         # the parts of the run; buffers and monitors are filled by create_buffers()
         self.buffers: dict[str, RingBuffer] = {}
         self.monitors: dict[str, Monitor] = {}
