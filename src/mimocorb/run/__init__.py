@@ -19,7 +19,8 @@ Modules, by what they hold (docs/architecture.md shows how they fit together):
 * ``gui``        — the optional buffer-info window process, and rates.png
 * ``options``    — run options, start method, results and exit codes
 
-Importing this package imports neither GUI libraries nor user modules. The public names
+Importing this package has no side effects and imports neither GUI libraries nor user modules, so it
+works without a display. The public names
 are loaded on first use, so that a worker process, which needs only ``child``, starts fast under spawn.
 """
 

@@ -33,6 +33,7 @@ import contextlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from ..ring import RingBuffer
@@ -42,6 +43,18 @@ from .supervisor import Supervisor
 TERM_WAIT = 1.0  # seconds between SIGTERM and SIGKILL for survivors
 KILL_WAIT = 2.0  # seconds to wait for SIGKILLed processes to be reaped
 MAX_SHUTDOWN_WAIT = 5.0  # the ring's own drain wait per buffer (normally instant: we drained already)
+
+
+class Phase(Enum):
+    """Where the end sequence is; ``step()`` goes through them in this order (``terminating`` may come
+    early, when the grace period runs out)."""
+
+    IDLE = "idle"  # not begun (``stop_sources`` may have run)
+    BUFFERS = "buffers"  # step 2: buffer after buffer in data-flow order
+    WORKERS = "workers"  # step 3: the remaining processes
+    TERMINATING = "terminating"  # SIGTERM sent, SIGKILL after TERM_WAIT
+    KILLING = "killing"  # SIGKILL sent, given up after KILL_WAIT
+    DONE = "done"
 
 
 @dataclass
@@ -86,7 +99,7 @@ class EndSequence:
         self.group_label = group_label
         self.record = EndRecord(max(0.0, float(grace)), plan.order)
         self.sources_stopped = False
-        self.phase = "idle"  # idle, buffers, workers, terminating, killing, done
+        self.phase = Phase.IDLE
         self.deadline: float | None = None
         self.index = 0
         self.ending_set: set[str] = set()
@@ -109,11 +122,11 @@ class EndSequence:
     def begin(self) -> None:
         """Start the bounded part of the end (the grace period runs from here)."""
         self.stop_sources()
-        if self.phase == "idle":
+        if self.phase == Phase.IDLE:
             now = time.monotonic()
             self.record.t_begin = now
             self.deadline = now + self.record.grace
-            self.phase = "buffers"
+            self.phase = Phase.BUFFERS
 
     def hurry(self) -> None:
         """A second Ctrl-C: give up waiting now."""
@@ -128,10 +141,6 @@ class EndSequence:
             self.shut_down.append(name)
 
     @property
-    def done(self) -> bool:
-        return self.phase == "done"
-
-    @property
     def aborted(self) -> bool:
         return self.record.aborted
 
@@ -142,18 +151,18 @@ class EndSequence:
     # -- the machine ----------------------------------------------------------------------------
     def step(self) -> bool:
         """Do what can be done now; True once the end is complete."""
-        if self.phase in ("idle", "done"):
-            return self.phase == "done"
+        if self.phase in (Phase.IDLE, Phase.DONE):
+            return self.phase == Phase.DONE
         now = time.monotonic()
-        if self.phase == "buffers":
+        if self.phase == Phase.BUFFERS:
             self._end_buffers(now)
-        if self.phase == "workers":
+        if self.phase == Phase.WORKERS:
             self._end_workers(now)
-        if self.phase == "terminating":
+        if self.phase == Phase.TERMINATING:
             self._kill_survivors(now)
-        if self.phase == "killing":
+        if self.phase == Phase.KILLING:
             self._give_up(now)
-        return self.phase == "done"
+        return self.phase == Phase.DONE
 
     def _end_buffers(self, now: float) -> None:
         """Step 2, buffer after buffer, as far as their blockers allow."""
@@ -170,7 +179,7 @@ class EndSequence:
                 return
             self._shutdown(name, min(MAX_SHUTDOWN_WAIT, max(0.2, self.deadline - now)))
             self.index += 1
-        self.phase = "workers"
+        self.phase = Phase.WORKERS
 
     def _end_workers(self, now: float) -> None:
         """Step 3: detached functions are terminated, everything else must finish by itself."""
@@ -187,7 +196,7 @@ class EndSequence:
             else:
                 self._abort(now)
         elif self.supervisor.alive():  # only terminated detached ones left
-            self.phase = "terminating"
+            self.phase = Phase.TERMINATING
             self._kill_at = now + TERM_WAIT
         else:
             self._finish(now)
@@ -198,7 +207,7 @@ class EndSequence:
         for worker in self.supervisor.alive():
             self.note(f"killing {worker.label} (did not end after SIGTERM)", 1)
             self.supervisor.kill(worker)
-        self.phase = "killing"
+        self.phase = Phase.KILLING
         self._give_up_at = now + KILL_WAIT
 
     def _give_up(self, now: float) -> None:
@@ -211,7 +220,7 @@ class EndSequence:
         self._finish(now)
 
     def _finish(self, now: float) -> None:
-        self.phase = "done"
+        self.phase = Phase.DONE
         self.record.t_done = now
 
     def _blockers(self, name: str) -> list[str]:
@@ -264,7 +273,7 @@ class EndSequence:
             )
         for worker in alive:
             self.supervisor.terminate(worker)
-        self.phase = "terminating"
+        self.phase = Phase.TERMINATING
         self._kill_at = now + TERM_WAIT
 
     def _note_once(self, text: str) -> None:

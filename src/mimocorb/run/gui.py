@@ -96,9 +96,9 @@ class GuiLink:
 class RatesPicture:
     """``rates.png`` in the run directory, drawn from stats.csv by a short-lived process.
 
-    The controller must not import matplotlib, and drawing takes a moment, so the picture is made
-    by ``python -m mimocorb.display.rates``: every ``RATES_INTERVAL`` seconds while no monitor window
-    shows the rates (``snapshot``, never waits), and once at the end (``final``, bounded wait).
+    The controller must not import matplotlib (it needs no display), and drawing takes a moment, so the
+    picture is made by ``python -m mimocorb.display.rates``: every ``RATES_INTERVAL`` seconds while no
+    monitor window shows the rates (``snapshot``, never waits), and once at the end (``final``, bounded wait).
     """
 
     def __init__(self, stats: Path, picture: Path) -> None:
