@@ -1,9 +1,10 @@
 """The optional buffer-info window (``GUI_control``), run in its own process.
 
-The controller imports nothing graphical. The window (``mimocorb.display.monitor``) is started only when
-a display is available; otherwise the run continues without it after a warning. The window talks to the
-controller through three queues: commands ``"P"/"R"/"S"/"E"`` from its buttons, log lines to show, and a
-status tuple ``(status, time_active, events, deadtime, RBinfo, workers_ok)`` kept at most one deep.
+The controller imports nothing graphical, so it runs without a display. The window
+(``mimocorb.display.monitor``) is started only when a display is available; otherwise the run continues
+without it after a warning. The window talks to the controller through the three queues of
+mimoCoRB 1.0.2: commands ``"P"/"R"/"S"/"E"`` from its buttons, log lines to show, and a status tuple
+``(status, time_active, events, deadtime, RBinfo, workers_ok)`` kept at most one deep.
 """
 
 from __future__ import annotations
