@@ -629,6 +629,7 @@ class RunController:
         self._finished = True
         if self.state != RunState.ENDED:
             self._set_state(RunState.ENDED)
+        self.clock.freeze()  # already frozen unless the controller failed: closing up is not active time
         self.wall_end = _dt.datetime.now()
         self._close_workers()
         self._close_stats()
