@@ -11,6 +11,7 @@ Modules, by what they hold (docs/architecture.md shows how they fit together):
 * ``summary``    — run_summary.json and the summary printed at the end
 * ``stalls``     — the warning about a full buffer that nothing drains
 * ``plan``       — the data-flow plan: sources, writers/readers per buffer, data-flow order
+* ``wiring``     — buffers from their layouts, each function's setup dicts, one spec per worker process
 * ``supervisor`` — worker processes: start, output/error pipes, end detection, terminate
 * ``child``      — what runs inside a worker process around the user function
 * ``rundir``     — run directory naming, file copies, run.log, JSON output

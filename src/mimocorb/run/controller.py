@@ -28,9 +28,9 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
-from ..config import ValidatedSetup, WorkerFunction
+from ..config import ValidatedSetup
 from ..ring import Monitor, RingBuffer
-from .child import WorkerError, WorkerSpec
+from .child import WorkerError
 from .clock import RunClock
 from .consumers import ConsumerGroups
 from .ending import EndSequence
@@ -44,6 +44,7 @@ from .states import ACTIVE, ENDABLE, RunState, StateHistory, WorkerState
 from .status import BufferSample, Console, ConsoleLogHandler, StatsRecorder, progress, status_text
 from .summary import RunFacts, print_summary, run_summary
 from .supervisor import Supervisor, WorkerProcess
+from .wiring import connect, make_buffer, worker_spec
 
 TICK = 0.1  # longest wait of one loop iteration
 TICK_STOPPING = 0.02
@@ -126,18 +127,11 @@ class RunController:
     # ================================================================================== set-up ====
     def create_buffers(self) -> dict[str, RingBuffer]:
         """The ring buffers RB_1, RB_2, ... of the setup (before any worker exists)."""
-        if self.buffers:
-            return self.buffers
-        for layout in self.setup.buffers:
-            buffer = RingBuffer(
-                layout.number_of_slots,
-                layout.values_per_slot,
-                layout.dtype,
-                self.options.debug,
-                name=layout.name,
-            )
-            self.buffers[layout.name] = buffer
-            self.monitors[layout.name] = Monitor(buffer.new_observer())
+        if not self.buffers:
+            for layout in self.setup.buffers:
+                buffer = make_buffer(layout, self.options.debug)
+                self.buffers[layout.name] = buffer
+                self.monitors[layout.name] = Monitor(buffer.new_observer())
         return self.buffers
 
     def create_workers(self) -> list[WorkerProcess]:
@@ -148,51 +142,17 @@ class RunController:
         first = self.plan.first_buffer
         if first is not None and self.runevents > 0:
             self.buffers[first].set_claim_limit(self.runevents)  # exact, for any number of writers
+        log_level = logging.DEBUG if self.options.debug else logging.WARNING
         for function in self.setup.functions:
-            connections = self._connect(function)
+            connections = connect(function, self.buffers)
+            for name, group in connections.groups.items():
+                self.consumers.add(function.key, name, group)
             for instance in range(function.num_process):
-                worker = self.supervisor.add(
-                    self._worker_spec(function, instance, connections), function.on_error
-                )
+                spec = worker_spec(function, instance, connections, self.directory_prefix, log_level)
+                worker = self.supervisor.add(spec, function.on_error)
                 if self.watched is None:
                     self.watched = worker
         return self.supervisor.workers
-
-    def _connect(self, function: WorkerFunction) -> dict[str, list[dict]]:
-        """The setup dicts of one function's buffers, by role; its processes share them."""
-        connections: dict[str, list[dict]] = {"read": [], "write": [], "observe": []}
-        for name, role in function.rb_assign.items():
-            buffer = self.buffers.get(name)
-            if buffer is None or role not in connections:
-                continue  # passed on in rb_info only (validation warned)
-            if role == "read":
-                setup_dict = buffer.new_reader_group()
-                self.consumers.add(function.key, name, setup_dict["_group"])
-            elif role == "write":
-                setup_dict = buffer.new_writer()
-            else:
-                setup_dict = buffer.new_observer()
-            connections[role].append(setup_dict)
-        return connections
-
-    def _worker_spec(
-        self, function: WorkerFunction, instance: int, connections: dict[str, list[dict]]
-    ) -> WorkerSpec:
-        config = dict(function.config_dict)
-        config["directory_prefix"] = self.directory_prefix
-        return WorkerSpec(
-            key=function.key,
-            fkt_name=function.fkt_name,
-            module_name=function.module_name,
-            module_file=str(function.module.path),
-            instance=instance,
-            source_list=connections["read"] or None,
-            sink_list=connections["write"] or None,
-            observe_list=connections["observe"] or None,
-            config_dict=config,
-            rb_info=dict(function.rb_assign),
-            log_level=logging.DEBUG if self.options.debug else logging.WARNING,
-        )
 
     # ================================================================================ starting ====
     def start(self) -> None:
