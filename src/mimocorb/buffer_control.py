@@ -24,9 +24,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .activity_logger import Gen_logger
 from .io import rb_toParquetfile, rb_toTxtfile
+from .loggers import Gen_logger
 from .run.inputs import keyboard_input as _keyboard_input
+from .run.states import RunState
 from .workers import rbDrain, rbExport, rbImport, rbObserver, rbProcess, rbPut, rbTransfer, rbWSObserver
 
 if TYPE_CHECKING:
@@ -71,11 +72,11 @@ class tc:
 
 
 _STATUS = {
-    "running": "Running",
-    "paused": "Paused",
-    "stopped": "Stopped",
-    "stopping": "Stopped",
-    "ended": "Shutdown",
+    RunState.RUNNING: "Running",
+    RunState.PAUSED: "Paused",
+    RunState.STOPPED: "Stopped",
+    RunState.STOPPING: "Stopped",
+    RunState.ENDED: "Shutdown",
 }
 
 
@@ -134,8 +135,7 @@ class buffer_control:
 
     @property
     def cumulative_pause_time(self) -> float:
-        c = self._controller
-        return c._pause_total
+        return self._controller.clock.paused_total
 
     def setup_buffers(self) -> dict:
         """Create RB_1, RB_2, ... (names and layout were validated already)."""
@@ -165,7 +165,7 @@ class buffer_control:
 
     def start_workers(self) -> list:
         """Start every worker process (last function first); returns the process list."""
-        if self._controller.state != "configured":
+        if self._controller.state != RunState.CONFIGURED:
             print("start_workers: workers are started already")
             return self.process_list
         if self._status != "WorkersSet":
@@ -293,7 +293,7 @@ class run_mimoDAQ:
     @property
     def state(self) -> str:
         """The controller state: configured, running, paused, stopped, stopping, ended."""
-        return self.bc.controller.state if self.bc is not None else "configured"
+        return self.bc.controller.state if self.bc is not None else RunState.CONFIGURED
 
     @property
     def exit_code(self) -> int | None:

@@ -145,7 +145,7 @@ def _add_inspect(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from mimocorb.io.inspect import main_inspect
+    from mimocorb.io.contents import main_inspect
 
     try:
         print(main_inspect(args.file, as_json=args.json))

@@ -31,7 +31,7 @@ class ResolvedPath:
 
 @dataclass(frozen=True)
 class BufferLayout:
-    """One ring buffer, ready for ``NewBuffer(number_of_slots, values_per_slot, dtype)``.
+    """One ring buffer, ready for ``RingBuffer(number_of_slots, values_per_slot, dtype)``.
 
     ``dtype`` is a list of ``(field_name, numpy.dtype)`` tuples in file order for a field mapping
     (user code indexes events by field name), or a plain ``numpy.dtype`` for a type-string ``data_type``.

@@ -5,7 +5,7 @@
 * ``ParquetRecorder`` / ``record_parquet`` (``dataset``): the recommended recorder, one Parquet dataset of
   crash-safe part files per buffer and run;
 * ``replay`` (``replay``): a source function feeding recorded files back into a run;
-* ``inspect_file`` (``inspect``): what a recorded file holds (``mimocorb inspect FILE``).
+* ``inspect_file`` (``contents``): what a recorded file holds (``mimocorb inspect FILE``).
 
 Importing this package costs numpy only: pyarrow and pandas are imported by the functions that write or
 read Parquet, so that ``mimocorb.buffer_control`` (which re-exports the exporters) stays light.

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..activity_logger import Gen_logger
+from ..loggers import Gen_logger
 from ..workers.arguments import (
     OBSERVE,
     READ,

@@ -119,7 +119,7 @@ def check_setup(setup: object, kind: str | None) -> dict:
     """Refuse anything that is not a setup dict of the expected kind, before touching shared memory."""
     if not isinstance(setup, dict) or SETUP_KEY not in setup:
         raise ValueError(
-            f"expected a mimocorb setup dict (from NewBuffer.new_writer/new_reader_group/new_observer), "
+            f"expected a mimocorb setup dict (from RingBuffer.new_writer/new_reader_group/new_observer), "
             f"got {type(setup).__name__}"
         )
     if kind is not None and setup[SETUP_KEY] != kind:

@@ -1,17 +1,23 @@
 """The run controller: turns a validated setup into a data-acquisition run (docs/running.md).
 
-Modules, by what they hold:
+Modules, by what they hold (docs/architecture.md shows how they fit together):
 
 * ``launch``     — from a setup file to a controller: validation, run directory, copies, run.log
-* ``controller`` — the state machine and main loop, end conditions, supervision decisions, summary
+* ``controller`` — the main loop: builds buffers and workers, executes commands, reacts to ended workers
+* ``states``     — the run states, the table of allowed transitions, worker process states
+* ``clock``      — active time (pauses excluded), frozen when data taking stops
+* ``consumers``  — reader groups per function; groups without processes are skipped
 * ``ending``     — the orderly end: sources first, then buffers drained in data-flow order, bounded
+* ``summary``    — run_summary.json and the summary printed at the end
+* ``stalls``     — the warning about a full buffer that nothing drains
 * ``plan``       — the data-flow plan: sources, writers/readers per buffer, data-flow order
+* ``wiring``     — buffers from their layouts, each function's setup dicts, one spec per worker process
 * ``supervisor`` — worker processes: start, output/error pipes, end detection, terminate
 * ``child``      — what runs inside a worker process around the user function
 * ``rundir``     — run directory naming, file copies, run.log, JSON output
 * ``status``     — console, status line, stats.csv
 * ``inputs``     — keyboard/pipe commands and signals
-* ``gui``        — the optional buffer-info window process
+* ``gui``        — the optional buffer-info window process, and rates.png
 * ``options``    — run options, start method, results and exit codes
 
 Importing this package has no side effects and imports neither GUI libraries nor user modules, so it

@@ -193,7 +193,7 @@ def _setup_logging(level: int) -> None:
         logger = logging.getLogger(name)
         for h in list(logger.handlers):
             logger.removeHandler(h)
-    from ..activity_logger import Gen_logger
+    from ..loggers import Gen_logger
 
     Gen_logger.set_level(level)
 

@@ -15,46 +15,95 @@ This is where the zero-loss promise is kept. In order:
       reader of B with SystemExit. B's consumers now finish and exit — which is step (a) of the buffers
       after B.
 3. **Wait for the remaining processes** (pure sinks, observers). Functions connected to no buffer are
-   terminated here; nothing else could end them (compat-api §4.2).
+   terminated here; nothing else could end them.
 
 Everything is bounded by one grace period that starts when the end begins: when it runs out, every
 process still alive is terminated (SIGTERM, SIGKILL one second later) and named in the report, and the
 remaining buffers are shut down without waiting. The sequence never blocks: ``step()`` does what can be
 done now and returns, so the controller's loop keeps reading worker output and noticing deaths while
 the chain drains.
+
+The sequence knows the run only through what it is given: the plan, the supervisor, the buffers, and
+three questions about consumer groups that the controller answers (``EndSequence.__init__``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
 
-if TYPE_CHECKING:
-    from .controller import RunController
+from ..ring import RingBuffer
+from .plan import RunPlan
+from .supervisor import Supervisor
 
 TERM_WAIT = 1.0  # seconds between SIGTERM and SIGKILL for survivors
 KILL_WAIT = 2.0  # seconds to wait for SIGKILLed processes to be reaped
 MAX_SHUTDOWN_WAIT = 5.0  # the ring's own drain wait per buffer (normally instant: we drained already)
 
 
-class EndSequence:
-    """The steps above as a resumable state machine (see the module docstring)."""
+class Phase(Enum):
+    """Where the end sequence is; ``step()`` goes through them in this order (``terminating`` may come
+    early, when the grace period runs out)."""
 
-    def __init__(self, controller: RunController, grace: float) -> None:
-        self.ctl = controller
-        self.grace = max(0.0, float(grace))
+    IDLE = "idle"  # not begun (``stop_sources`` may have run)
+    BUFFERS = "buffers"  # step 2: buffer after buffer in data-flow order
+    WORKERS = "workers"  # step 3: the remaining processes
+    TERMINATING = "terminating"  # SIGTERM sent, SIGKILL after TERM_WAIT
+    KILLING = "killing"  # SIGKILL sent, given up after KILL_WAIT
+    DONE = "done"
+
+
+@dataclass
+class EndRecord:
+    """What the end sequence did, for run_summary.json and the exit code."""
+
+    grace: float
+    order: tuple[str, ...]
+    t_begin: float | None = None
+    t_done: float | None = None
+    aborted: bool = False
+    survivors: list[str] = field(default_factory=list)  # named after the grace period ran out
+    detached: list[str] = field(default_factory=list)  # terminated because connected to no buffer
+    reports: dict[str, Any] = field(default_factory=dict)  # buffer -> its shutdown report
+
+
+class EndSequence:
+    """The steps above as a resumable state machine (see the module docstring).
+
+    ``pending_for_live_consumers(buffer)`` names the reader groups of a buffer whose function still has
+    live processes and events pending, as (label, events); ``skip_abandoned(buffer)`` releases what groups
+    without processes left unread; ``group_label(buffer, group)`` names a group's function.
+    """
+
+    def __init__(
+        self,
+        plan: RunPlan,
+        supervisor: Supervisor,
+        buffers: Mapping[str, RingBuffer],
+        note: Callable[[str, int], None],
+        pending_for_live_consumers: Callable[[str], list[tuple[str, int]]],
+        skip_abandoned: Callable[[str], None],
+        group_label: Callable[[str, Any], str],
+        grace: float,
+    ) -> None:
+        self.plan = plan
+        self.supervisor = supervisor
+        self.buffers = buffers
+        self.note = note
+        self.pending_for_live_consumers = pending_for_live_consumers
+        self.skip_abandoned = skip_abandoned
+        self.group_label = group_label
+        self.record = EndRecord(max(0.0, float(grace)), plan.order)
         self.sources_stopped = False
-        self.phase = "idle"  # idle, buffers, workers, terminating, killing, done
-        self.t_begin: float | None = None
-        self.t_done: float | None = None
+        self.phase = Phase.IDLE
         self.deadline: float | None = None
         self.index = 0
         self.ending_set: set[str] = set()
         self.shut_down: list[str] = []
-        self.reports: dict[str, Any] = {}
-        self.survivors: list[str] = []
-        self.detached: list[str] = []
-        self.aborted = False
         self._kill_at = 0.0
         self._give_up_at = 0.0
         self._noted: str | None = None
@@ -65,159 +114,173 @@ class EndSequence:
         if self.sources_stopped:
             return
         self.sources_stopped = True
-        for name in self.ctl.plan.source_buffers:
+        for name in self.plan.source_buffers:
             self._set_ending(name)
-        names = ", ".join(f.label for f in self.ctl.plan.sources) or "none"
-        self.ctl.note(f"sources stopped ({names})", 3)
+        names = ", ".join(f.label for f in self.plan.sources) or "none"
+        self.note(f"sources stopped ({names})", 3)
 
     def begin(self) -> None:
         """Start the bounded part of the end (the grace period runs from here)."""
         self.stop_sources()
-        if self.phase == "idle":
+        if self.phase == Phase.IDLE:
             now = time.monotonic()
-            self.t_begin = now
-            self.deadline = now + self.grace
-            self.phase = "buffers"
+            self.record.t_begin = now
+            self.deadline = now + self.record.grace
+            self.phase = Phase.BUFFERS
 
     def hurry(self) -> None:
         """A second Ctrl-C: give up waiting now."""
         if self.deadline is not None:
             self.deadline = min(self.deadline, time.monotonic())
 
+    def shut_down_at_once(self) -> None:
+        """After a failure of the controller itself: every buffer down now, whatever it holds."""
+        for name, buffer in self.buffers.items():
+            with contextlib.suppress(Exception):
+                buffer.shutdown(0.1)
+            self.shut_down.append(name)
+
     @property
-    def done(self) -> bool:
-        return self.phase == "done"
+    def aborted(self) -> bool:
+        return self.record.aborted
+
+    @property
+    def survivors(self) -> list[str]:
+        return self.record.survivors
 
     # -- the machine ----------------------------------------------------------------------------
     def step(self) -> bool:
         """Do what can be done now; True once the end is complete."""
-        if self.phase in ("idle", "done"):
-            return self.phase == "done"
+        if self.phase in (Phase.IDLE, Phase.DONE):
+            return self.finished()
         now = time.monotonic()
-        assert self.deadline is not None
-        if self.phase == "buffers":
-            order = self.ctl.plan.order
-            while self.index < len(order):
-                name = order[self.index]
-                blockers = self._blockers(name)
-                if blockers:
-                    if now >= self.deadline:
-                        self._abort(now)
-                        break
-                    self._note_once(f"{name}: waiting for {', '.join(blockers)}")
-                    return False
-                self._shutdown(name, min(MAX_SHUTDOWN_WAIT, max(0.2, self.deadline - now)))
-                self.index += 1
-            else:
-                self.phase = "workers"
-        if self.phase == "workers":
-            for worker in self.ctl.supervisor.alive():
-                if self.ctl.plan.function(worker.key).is_detached and not worker.terminated:
-                    self.detached.append(worker.label)
-                    self.ctl.note(f"terminating {worker.label} (connected to no buffer)", 3)
-                    self.ctl.supervisor.terminate(worker)
-            alive = [w for w in self.ctl.supervisor.alive() if not w.terminated]
-            if alive:
-                if now < self.deadline:
-                    self._note_once(f"waiting for {', '.join(w.label for w in alive)} to finish")
-                    return False
-                self._abort(now)
-            elif self.ctl.supervisor.alive():  # only terminated detached ones left
-                self.phase = "terminating"
-                self._kill_at = now + TERM_WAIT
-            else:
-                return self._finish(now)
-        if self.phase == "terminating":
-            if self.ctl.supervisor.alive() and now < self._kill_at:
-                return False
-            for worker in self.ctl.supervisor.alive():
-                self.ctl.note(f"killing {worker.label} (did not end after SIGTERM)", 1)
-                self.ctl.supervisor.kill(worker)
-            self.phase = "killing"
-            self._give_up_at = now + KILL_WAIT
-        if self.phase == "killing":
-            if self.ctl.supervisor.alive() and now < self._give_up_at:
-                return False
-            for name in self.ctl.plan.order[self.index :]:
-                self._shutdown(name, 0.1)
-            self.index = len(self.ctl.plan.order)
-            return self._finish(now)
-        return self.phase == "done"
+        if self.phase == Phase.BUFFERS:
+            self._end_buffers(now)
+        if self.phase == Phase.WORKERS:
+            self._end_workers(now)
+        if self.phase == Phase.TERMINATING:
+            self._kill_survivors(now)
+        if self.phase == Phase.KILLING:
+            self._give_up(now)
+        return self.finished()
 
-    def _finish(self, now: float) -> bool:
-        self.phase = "done"
-        self.t_done = now
-        return True
+    def finished(self) -> bool:
+        """A call, not a comparison inside ``step``: the phase methods change the phase, which mypy cannot see."""
+        return self.phase == Phase.DONE
+
+    def _end_buffers(self, now: float) -> None:
+        """Step 2, buffer after buffer, as far as their blockers allow."""
+        assert self.deadline is not None
+        order = self.plan.order
+        while self.index < len(order):
+            name = order[self.index]
+            blockers = self._blockers(name)
+            if blockers:
+                if now >= self.deadline:
+                    self._abort(now)
+                else:
+                    self._note_once(f"{name}: waiting for {', '.join(blockers)}")
+                return
+            self._shutdown(name, min(MAX_SHUTDOWN_WAIT, max(0.2, self.deadline - now)))
+            self.index += 1
+        self.phase = Phase.WORKERS
+
+    def _end_workers(self, now: float) -> None:
+        """Step 3: detached functions are terminated, everything else must finish by itself."""
+        assert self.deadline is not None
+        for worker in self.supervisor.alive():
+            if self.plan.function(worker.key).is_detached and not worker.terminated:
+                self.record.detached.append(worker.label)
+                self.note(f"terminating {worker.label} (connected to no buffer)", 3)
+                self.supervisor.terminate(worker)
+        alive = [w for w in self.supervisor.alive() if not w.terminated]
+        if alive:
+            if now < self.deadline:
+                self._note_once(f"waiting for {', '.join(w.label for w in alive)} to finish")
+            else:
+                self._abort(now)
+        elif self.supervisor.alive():  # only terminated detached ones left
+            self.phase = Phase.TERMINATING
+            self._kill_at = now + TERM_WAIT
+        else:
+            self._finish(now)
+
+    def _kill_survivors(self, now: float) -> None:
+        if self.supervisor.alive() and now < self._kill_at:
+            return
+        for worker in self.supervisor.alive():
+            self.note(f"killing {worker.label} (did not end after SIGTERM)", 1)
+            self.supervisor.kill(worker)
+        self.phase = Phase.KILLING
+        self._give_up_at = now + KILL_WAIT
+
+    def _give_up(self, now: float) -> None:
+        """Whatever could be ended is: the remaining buffers go down without waiting."""
+        if self.supervisor.alive() and now < self._give_up_at:
+            return
+        for name in self.plan.order[self.index :]:
+            self._shutdown(name, 0.1)
+        self.index = len(self.plan.order)
+        self._finish(now)
+
+    def _finish(self, now: float) -> None:
+        self.phase = Phase.DONE
+        self.record.t_done = now
 
     def _blockers(self, name: str) -> list[str]:
         """Who B is still waiting for (steps 2a-2d); empty once B can be shut down."""
-        plan, ctl = self.ctl.plan, self.ctl
-        writers = plan.writers_of(name)
-        waiting = [w for f in writers if not f.is_source for w in ctl.workers_of(f.key) if w.alive]
+        writers = self.plan.writers_of(name)
+        waiting = [
+            w for f in writers if not f.is_source for w in self.supervisor.workers_of(f.key) if w.alive
+        ]
         if waiting:
             return [f"{w.label} to finish" for w in waiting]
         self._set_ending(name)
-        waiting = [w for f in writers for w in ctl.workers_of(f.key) if w.alive]
+        waiting = [w for f in writers for w in self.supervisor.workers_of(f.key) if w.alive]
         if waiting:
             return [f"{w.label} to finish" for w in waiting]
-        pending = ctl.pending_for_live_consumers(name)
+        pending = self.pending_for_live_consumers(name)
         return [f"{label} to read {n} event(s)" for label, n in pending]
 
     def _set_ending(self, name: str) -> None:
         if name not in self.ending_set:
             self.ending_set.add(name)
-            self.ctl.buffers[name].set_ending()
+            self.buffers[name].set_ending()
 
     def _shutdown(self, name: str, timeout: float) -> None:
-        buffer = self.ctl.buffers[name]
+        buffer = self.buffers[name]
         self.ending_set.add(name)
-        self.ctl.skip_abandoned(name)
+        self.skip_abandoned(name)
         buffer.shutdown(timeout)
         report = getattr(buffer, "shutdown_report", None)
-        self.reports[name] = report
+        self.record.reports[name] = report
         self.shut_down.append(name)
         self._noted = None
         if report and not report.get("drained", True):
-            undelivered = {self.ctl.group_label(name, g): n for g, n in report.get("undelivered", {}).items()}
-            self.ctl.note(f"{name}: shut down with events undelivered: {undelivered}", 0)
+            undelivered = {self.group_label(name, g): n for g, n in report.get("undelivered", {}).items()}
+            self.note(f"{name}: shut down with events undelivered: {undelivered}", 0)
         else:
-            self.ctl.note(f"{name}: drained and shut down", 3)
+            self.note(f"{name}: drained and shut down", 3)
 
     def _abort(self, now: float) -> None:
         """The grace period is over: terminate whatever is still alive and name it."""
-        self.aborted = True
-        alive = self.ctl.supervisor.alive()
-        named = [w for w in alive if not self.ctl.plan.function(w.key).is_detached]
-        self.survivors += [w.label for w in named if w.label not in self.survivors]
+        self.record.aborted = True
+        alive = self.supervisor.alive()
+        named = [w for w in alive if not self.plan.function(w.key).is_detached]
+        survivors = self.record.survivors
+        survivors += [w.label for w in named if w.label not in survivors]
         if named:
-            self.ctl.note(
-                f"grace period of {self.grace:g} s over: terminating {', '.join(w.label for w in named)}", 0
+            self.note(
+                f"grace period of {self.record.grace:g} s over: "
+                f"terminating {', '.join(w.label for w in named)}",
+                0,
             )
         for worker in alive:
-            self.ctl.supervisor.terminate(worker)
-        self.phase = "terminating"
+            self.supervisor.terminate(worker)
+        self.phase = Phase.TERMINATING
         self._kill_at = now + TERM_WAIT
 
     def _note_once(self, text: str) -> None:
         if text != self._noted:
             self._noted = text
-            self.ctl.note(text, 3)
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "grace_s": self.grace,
-            "duration_s": None
-            if self.t_begin is None or self.t_done is None
-            else round(self.t_done - self.t_begin, 3),
-            "order": list(self.ctl.plan.order),
-            "aborted": self.aborted,
-            "survivors": list(self.survivors),
-            "terminated_unconnected": list(self.detached),
-            "shutdown_reports": {k: _plain(v) for k, v in self.reports.items()},
-        }
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    return value
+            self.note(text, 3)

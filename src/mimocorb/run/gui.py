@@ -1,8 +1,8 @@
 """The optional buffer-info window (``GUI_control``), run in its own process.
 
-The controller imports nothing graphical, so it runs without a display. The window is started only
-when the module ``mimocorb.bufferinfoGUI`` exists and a display is available; otherwise the run
-continues without it after a warning. The window talks to the controller through the three queues of
+The controller imports nothing graphical, so it runs without a display. The window
+(``mimocorb.display.monitor``) is started only when a display is available; otherwise the run continues
+without it after a warning. The window talks to the controller through the three queues of
 mimoCoRB 1.0.2: commands ``"P"/"R"/"S"/"E"`` from its buttons, log lines to show, and a status tuple
 ``(status, time_active, events, deadtime, RBinfo, workers_ok)`` kept at most one deep.
 """
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .._optional import dependency_missing
+from .status import BufferSample
 
 MAX_RATE = 4500.0
 INTERVAL_MS = 1000.0
@@ -29,12 +30,6 @@ RATES_TIMEOUT = 30.0  # longest wait for the final rates.png
 
 def gui_unavailable_reason() -> str | None:
     """Why the window cannot be shown, or None if it can."""
-    try:
-        found = importlib.util.find_spec("mimocorb.bufferinfoGUI") is not None
-    except (ImportError, ValueError):
-        found = False
-    if not found:
-        return "mimocorb.bufferinfoGUI is not available in this version"
     from ..display.backend import display_reason  # imports nothing graphical
 
     return display_reason()
@@ -42,7 +37,7 @@ def gui_unavailable_reason() -> str | None:
 
 def _gui_main(cmd_q: Any, log_q: Any, info_q: Any, names: list[str]) -> None:
     """Target of the GUI process: the only place where graphics libraries are imported."""
-    from mimocorb.bufferinfoGUI import bufferinfoGUI
+    from ..display.monitor import bufferinfoGUI
 
     bufferinfoGUI(cmd_q, log_q, info_q, names, MAX_RATE, INTERVAL_MS)
 
@@ -77,8 +72,13 @@ class GuiLink:
         with contextlib.suppress(Exception):
             self.log_q.put_nowait(text)
 
-    def info(self, item: tuple) -> None:
+    def info(self, state: str, active: float, samples: list[BufferSample], workers_ok: bool) -> None:
+        """Offer the newest status; the window takes it when it redraws (an older one is not replaced)."""
         if self.info_q.empty():
+            first = samples[0] if samples else None
+            rbinfo = {s.name: [s.events, s.fill, s.rate] for s in samples}
+            events, deadtime = (first.events, first.deadtime) if first else (0, 0.0)
+            item = (str(state), active, events, deadtime, rbinfo, workers_ok)
             with contextlib.suppress(queue.Full, OSError, ValueError):
                 self.info_q.put_nowait(item)
 

@@ -11,8 +11,8 @@ import os
 from pathlib import Path
 
 from .. import __version__
-from ..activity_logger import Gen_logger
 from ..config import ValidatedSetup, validate_setup
+from ..loggers import Gen_logger
 from .controller import RunController
 from .options import RunOptions, RunResult
 from .rundir import RunLog, copy_into, make_run_directory, relative_prefix

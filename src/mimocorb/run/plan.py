@@ -14,6 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..config import ValidatedSetup
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,16 @@ class RunPlan:
     def build(cls, buffers: Sequence[str], functions: Iterable[FunctionRole]) -> RunPlan:
         functions = tuple(functions)
         return cls(tuple(buffers), data_flow_order(buffers, functions), functions)
+
+    @classmethod
+    def of_setup(cls, setup: ValidatedSetup) -> RunPlan:
+        return cls.build(
+            [b.name for b in setup.buffers],
+            (
+                FunctionRole(f.key, f.fkt_name, f.num_process, f.reads, f.writes, f.observes)
+                for f in setup.functions
+            ),
+        )
 
     def function(self, key: str) -> FunctionRole:
         for f in self.functions:

@@ -8,7 +8,9 @@ few seconds instead.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import logging
 import shutil
 import sys
 from collections.abc import Mapping
@@ -78,6 +80,26 @@ class Console:
     def _fit(text: str) -> str:
         width = shutil.get_terminal_size((100, 24)).columns - 1
         return text if len(text) <= width else text[: max(width - 1, 1)] + "…"
+
+
+class ConsoleLogHandler(logging.Handler):
+    """Warnings and errors of this process's loggers (the ring's, say) on the console.
+
+    The ring's reports of reclaimed and undelivered events are left to run.log: the controller reports
+    the same facts on the console itself, with the names of the functions concerned.
+    """
+
+    RESTATED = ("buffer %s: reclaimed", "buffer %s: shutdown left events undelivered")
+
+    def __init__(self, console: Console) -> None:
+        super().__init__(logging.WARNING)
+        self.console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if isinstance(record.msg, str) and record.msg.startswith(self.RESTATED):
+            return
+        with contextlib.suppress(Exception):
+            self.console.message(f"{record.levelname}: {record.getMessage()}", 0)
 
 
 @dataclass

@@ -29,6 +29,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from .child import WorkerError, WorkerSpec, worker_main
+from .states import WorkerState
 
 MAX_LINE = 65536  # a "line" without newline is passed on once it is this long
 READ_CHUNK = 65536
@@ -43,7 +44,7 @@ class WorkerProcess:
         self.on_error = on_error
         self.process: Any = None
         self.pids: list[int] = []
-        self.state = "created"  # created, running, exited, failed, killed, terminated
+        self.state = WorkerState.CREATED
         self.exitcode: int | None = None
         self.errors: list[WorkerError] = []
         self.restarts = 0
@@ -83,7 +84,7 @@ class WorkerProcess:
 
     @property
     def alive(self) -> bool:
-        return self.state == "running"
+        return self.state == WorkerState.RUNNING
 
     def exit_text(self) -> str:
         """The end of the current incarnation in words."""
@@ -139,7 +140,7 @@ class Supervisor:
         except Exception as exc:  # fork refused, args not picklable, ...
             for conn in (out_r, out_w, msg_r, msg_w):
                 conn.close()
-            worker.state = "failed"
+            worker.state = WorkerState.FAILED
             worker.start_error = f"could not be started: {type(exc).__name__}: {exc}"
             worker.t_end = time.monotonic()
             return False
@@ -148,7 +149,7 @@ class Supervisor:
         os.set_blocking(out_r.fileno(), False)
         worker.process = process
         worker.pids.append(process.pid)
-        worker.state = "running"
+        worker.state = WorkerState.RUNNING
         worker.t_start = time.monotonic()
         worker.t_end = None
         worker._out, worker._msg, worker._partial = out_r, msg_r, b""
@@ -189,7 +190,7 @@ class Supervisor:
         """Workers whose process ended since the last call (output and messages read to the end)."""
         ended = []
         for worker in self.workers:
-            if worker.state != "running" or worker.process is None:
+            if worker.state != WorkerState.RUNNING or worker.process is None:
                 continue
             code = worker.process.exitcode  # waitpid(WNOHANG)
             if code is None:
@@ -200,18 +201,22 @@ class Supervisor:
             self._read_output(worker, final=True)
             self._detach(worker)
             if worker.terminated:
-                worker.state = "terminated"
+                worker.state = WorkerState.TERMINATED
             elif code == 0:
-                worker.state = "exited"
+                worker.state = WorkerState.EXITED
             elif code < 0:
-                worker.state = "killed"
+                worker.state = WorkerState.KILLED
             else:
-                worker.state = "failed"
+                worker.state = WorkerState.FAILED
             ended.append(worker)
         return ended
 
     def alive(self) -> list[WorkerProcess]:
-        return [w for w in self.workers if w.state == "running"]
+        return [w for w in self.workers if w.alive]
+
+    def workers_of(self, key: str) -> list[WorkerProcess]:
+        """The process slots of one function (``Fkt_<i>``)."""
+        return [w for w in self.workers if w.key == key]
 
     def _read_messages(self, worker: WorkerProcess) -> None:
         conn = worker._msg

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..activity_logger import Gen_logger
+from ..loggers import Gen_logger
 from ..ring import Observer
 from .arguments import OBSERVE, config_mapping, first_of, require_list
 

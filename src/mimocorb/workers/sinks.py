@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..activity_logger import Gen_logger
+from ..loggers import Gen_logger
 from ..ring import Reader
 from .arguments import (
     OBSERVE,

@@ -1,0 +1,243 @@
+"""The import rules of docs/architecture.md, checked on the source: which room may import which.
+
+Every import of a mimocorb module is collected with ``ast`` — absolute and relative, at module level,
+inside functions and under ``TYPE_CHECKING`` — together with ``importlib.import_module`` and
+``find_spec`` calls that name a mimocorb module in a string. The table of allowed imports is read from
+docs/architecture.md itself, so the document and this test cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = REPO / "src" / "mimocorb"
+DOC = REPO / "docs" / "architecture.md"
+TABLE_HEADING = "## Which room may import which"
+
+CORE_ROOMS = ("ring", "workers", "io", "run", "display", "config", "net", "web")
+FACES = (
+    "activity_logger",
+    "bufferinfoGUI",
+    "buffer_control",
+    "mimo_buffer",
+    "plot_buffer",
+    "histogram_buffer",
+    "parquetReader",
+    "pulseSimulator",
+)
+# ``mimocorb.io`` is the public name of the recording room (setups name ``mimocorb.io.replay``); it is only
+# ever reached as ``mimocorb.io``, so it cannot be mistaken for the standard ``io``.
+STDLIB_NAMES_ALLOWED = {"io"}
+DYNAMIC_IMPORTERS = {"import_module", "find_spec", "__import__"}
+
+
+@dataclass(frozen=True)
+class Import:
+    module: str  # the importing module, e.g. mimocorb.run.controller
+    target: str  # the imported mimocorb module, e.g. mimocorb.ring
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.module} (line {self.line}) imports {self.target}"
+
+
+def modules(root: Path) -> dict[str, Path]:
+    """Dotted name -> file of every module of the package at ``root``; symlinked folders (the examples,
+    which are user code) are not part of it."""
+    found = {}
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not (Path(folder) / d).is_symlink() and d != "__pycache__")
+        for name in files:
+            if name.endswith(".py"):
+                path = Path(folder) / name
+                parts = [root.name, *path.relative_to(root).with_suffix("").parts]
+                if parts[-1] == "__init__":
+                    parts.pop()
+                found[".".join(parts)] = path
+    return found
+
+
+def imports(root: Path) -> list[Import]:
+    known = modules(root)
+    found = []
+    for module, path in known.items():
+        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            for target in _targets(node, package, known):
+                if target == root.name or target.startswith(root.name + "."):
+                    found.append(Import(module, target, node.lineno))  # type: ignore[attr-defined]
+    return found
+
+
+def _targets(node: ast.AST, package: str, known: dict[str, Path]) -> Iterator[str]:
+    if isinstance(node, ast.Import):
+        yield from (alias.name for alias in node.names)
+    elif isinstance(node, ast.ImportFrom):
+        if node.level:
+            base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1])
+            base = f"{base}.{node.module}" if node.module else base
+        else:
+            base = node.module or ""
+        for alias in node.names:  # a submodule if there is one of that name, else a name in ``base``
+            yield f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base
+    elif isinstance(node, ast.Call) and node.args:
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        first = node.args[0]
+        if name in DYNAMIC_IMPORTERS and isinstance(first, ast.Constant) and isinstance(first.value, str):
+            yield first.value
+
+
+def room(module: str) -> str:
+    """``mimocorb`` for the package itself, else the first name below it (``mimocorb.run.gui`` -> ``run``)."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def room_imports(root: Path) -> dict[str, dict[str, Import]]:
+    """room -> other room -> one import that shows it."""
+    edges: dict[str, dict[str, Import]] = {room(m): {} for m in modules(root)}
+    for imp in imports(root):
+        source, target = room(imp.module), room(imp.target)
+        if source != target:
+            edges[source].setdefault(target, imp)
+    return edges
+
+
+def table_of(doc: Path) -> dict[str, set[str]]:
+    """The rows of the table under ``TABLE_HEADING``: room(s) in backticks | rooms it may import, or —."""
+    lines = doc.read_text(encoding="utf-8").splitlines()
+    start = lines.index(TABLE_HEADING)
+    rows = []
+    for line in lines[start + 1 :]:
+        if line.startswith("#"):
+            break
+        if line.startswith("|"):
+            rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+    table: dict[str, set[str]] = {}
+    for cells in rows[2:]:  # after the header and the |---| line
+        allowed = set(re.findall(r"`([^`]+)`", cells[1]))
+        for name in re.findall(r"`([^`]+)`", cells[0]):
+            assert name not in table, f"{doc.name}: room {name} has two rows"
+            table[name] = allowed
+    return table
+
+
+def violations(root: Path, table: dict[str, set[str]]) -> list[str]:
+    """Everything in which the code and the table disagree, in words."""
+    edges = room_imports(root)
+    problems = [f"room {r} is not in the table of {DOC.name}" for r in sorted(set(edges) - set(table))]
+    problems += [f"the table names room {r}, which does not exist" for r in sorted(set(table) - set(edges))]
+    for source, targets in sorted(edges.items()):
+        allowed = table.get(source, set())
+        problems += [
+            f"not allowed: {imp}" for target, imp in sorted(targets.items()) if target not in allowed
+        ]
+        problems += [
+            f"the table allows {source} -> {target}, but nothing there imports {target}: remove it"
+            for target in sorted(allowed - set(targets))
+        ]
+    return problems
+
+
+# ------------------------------------------------------------------------------------------ the rules ----
+def test_core_rooms_never_import_the_compatibility_faces():
+    bad = [str(i) for i in imports(PACKAGE) if room(i.target) in FACES and room(i.module) not in FACES]
+    assert not bad, "only the faces may import faces:\n" + "\n".join(bad)
+    core = {room(m) for m in modules(PACKAGE)} & set(CORE_ROOMS)
+    assert {"ring", "workers", "io", "run", "display", "config"} <= core
+
+
+def test_ring_imports_nothing_outside_ring():
+    bad = [str(i) for i in imports(PACKAGE) if room(i.module) == "ring" and room(i.target) != "ring"]
+    assert not bad, "\n".join(bad)
+
+
+def test_room_imports_match_the_table_in_the_architecture_document():
+    problems = violations(PACKAGE, table_of(DOC))
+    assert not problems, f"code and {DOC.relative_to(REPO)} disagree:\n" + "\n".join(problems)
+
+
+def test_the_parts_of_the_run_do_not_know_the_controller():
+    """The controller builds the end sequence, the summary, the supervisor...; none of them imports it back
+    (not even for type hints), so each can be read and tested on its own."""
+    users = {"mimocorb.run", "mimocorb.run.launch"}  # the package's lazy names, and the way to a controller
+    bad = [
+        str(i)
+        for i in imports(PACKAGE)
+        if i.target == "mimocorb.run.controller" and room(i.module) == "run" and i.module not in users
+    ]
+    assert not bad, "\n".join(bad)
+
+
+def test_no_module_shadows_the_standard_library():
+    names = {name.rpartition(".")[2]: name for name in modules(PACKAGE)}
+    bad = sorted(full for short, full in names.items() if short in sys.stdlib_module_names)
+    bad = [full for full in bad if full.rpartition(".")[2] not in STDLIB_NAMES_ALLOWED]
+    assert not bad, f"named like a standard-library module: {bad}"
+
+
+def test_inside_the_package_the_ring_class_has_its_own_name():
+    """``NewBuffer`` is the name of mimoCoRB 1.0.2; only the faces that serve that API say it."""
+    bad = [
+        f"{name} (line {n})"
+        for name, path in modules(PACKAGE).items()
+        if room(name) not in FACES
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if re.search(r"\bimport\b.*\bNewBuffer\b|\bNewBuffer\(", line)
+    ]
+    assert not bad, bad
+
+
+# ------------------------------------------------------------- the checker finds what it is meant to ----
+def _package(tmp_path: Path, files: dict[str, str]) -> Path:
+    root = tmp_path / "mimocorb"
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "from ..buffer_control import rbImport",  # relative, module level
+        "import mimocorb.buffer_control",  # absolute
+        "def f():\n    from mimocorb import buffer_control",  # inside a function, from the package
+        "if TYPE_CHECKING:\n    from ..buffer_control import run_mimoDAQ",
+        "import importlib\nimportlib.import_module('mimocorb.buffer_control')",
+    ],
+)
+def test_the_checker_sees_every_form_of_import(tmp_path, statement):
+    root = _package(
+        tmp_path,
+        {
+            "__init__.py": "",
+            "buffer_control.py": "from .ring import Ring\n",
+            "ring/__init__.py": "from ._core import Ring\n",
+            "ring/_core.py": "class Ring: ...\n",
+            "run/__init__.py": "",
+            "run/controller.py": f"from ..ring import Ring\n{statement}\n",
+        },
+    )
+    table = {"mimocorb": set(), "ring": set(), "run": {"ring"}, "buffer_control": {"ring"}}
+    [problem] = violations(root, table)
+    assert re.fullmatch(
+        r"not allowed: mimocorb\.run\.controller \(line \d\) imports mimocorb\.buffer_control", problem
+    )
+    table["run"].add("buffer_control")
+    assert violations(root, table) == []
+    table["ring"].add("run")
+    assert violations(root, table) == [
+        "the table allows ring -> run, but nothing there imports run: remove it"
+    ]
