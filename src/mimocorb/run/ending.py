@@ -165,7 +165,7 @@ class EndSequence:
         return self.finished()
 
     def finished(self) -> bool:
-        """A call, not a comparison inside ``step``: the phase methods change the phase, which mypy cannot see."""
+        """A call, not a comparison in ``step``: the phase methods change the phase, which mypy cannot see."""
         return self.phase == Phase.DONE
 
     def _end_buffers(self, now: float) -> None:
