@@ -1,7 +1,7 @@
 """Headless runs: every display leaves PNG pictures in the run directory, with the right numbers.
 
-These runs have no DISPLAY, and the display module calls ``matplotlib.use("TkAgg")`` at import time as
-the seed's examples do (D26): the same displays then render with Agg.
+These runs have no DISPLAY, and the display module calls ``matplotlib.use("TkAgg")`` at import time, as
+the display modules written for mimoCoRB 1.0.2 do: the same displays then render with Agg.
 """
 
 from __future__ import annotations
@@ -9,20 +9,19 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
-import time
 
 import pytest
-from cliruns import finish
 from displaykit import (
     assert_picture,
+    ended_in_the_end,
     headless_env,
     histogram_numbers,
     run_dir,
     setup_text,
     start_run,
-    summary,
     write_setup,
 )
+from support import finish, poll_until, run_dirs, summary
 
 N_EVENTS = 2000
 X_STD = math.sqrt(99 / 12)  # x = 0.5 ... 9.5, each equally often
@@ -54,24 +53,21 @@ def test_headless_run_leaves_histogram_scope_and_rate_pictures(project):
 
 def test_snapshots_appear_while_the_run_is_going_on(project):
     setup = write_setup(project, setup_text(0, sleep=0.002, runtime=6))
-    proc = start_run(setup, env=headless_env())
-    try:
-        deadline = time.monotonic() + 20
-        pictures = set()
-        while proc.poll() is None and time.monotonic() < deadline:
-            if (project / "target").is_dir():
-                pictures = {p.name for p in run_dir(project).glob("*.png")}
-                if {"Known_data.png", "Test_scope.png"} <= pictures:
-                    break
-            time.sleep(0.2)
+    wanted = {"Known_data.png", "Test_scope.png"}
+    pictures: set[str] = set()
+
+    def seen_all_or_ended() -> bool:
+        nonlocal pictures
+        for run in run_dirs(project / "target"):
+            pictures = {p.name for p in run.glob("*.png")}
+        return wanted <= pictures or proc.poll() is not None
+
+    with ended_in_the_end(start_run(setup, env=headless_env())) as proc:
+        poll_until(seen_all_or_ended, 20, interval=0.2)
         running = proc.poll() is None
         out = finish(proc)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert running, f"the run ended before the snapshots appeared (seen: {pictures}):\n{out}"
-    assert {"Known_data.png", "Test_scope.png"} <= pictures
+    assert wanted <= pictures
     assert summary(run_dir(project))["end_reason"] == "runtime"
 
 

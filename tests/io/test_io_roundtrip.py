@@ -11,7 +11,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from iokit import MODS, fkt, only_run_dir, run, summary, write_setup
+from iokit import MODS, fkt, run, write_setup
+from support import only_run_dir, summary
 
 from mimocorb.io.reading import blocks
 

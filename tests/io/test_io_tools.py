@@ -14,7 +14,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from iokit import MODS, fkt, only_run_dir, run, write_setup
+from iokit import MODS, fkt, run, write_setup
+from support import only_run_dir
 
 from mimocorb.buffer_control import rb_toParquetfile, rb_toTxtfile
 from mimocorb.io import ParquetRecorder
@@ -156,7 +157,7 @@ def test_recorder_config_errors_are_found_by_validate(project: Path) -> None:
     assert code == 1 and "'flush_seconds' must be a positive number" in out and "w.yaml" in out, out
 
 
-# -- parquetReader (D23) -------------------------------------------------------------------------
+# -- parquetReader -------------------------------------------------------------------------
 
 
 def test_parquetReader_without_archive_names_the_directory(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import ringtools
 import ringworkers as rw
+from support import poll_until, shm, wait_until
 
 from mimocorb import mimo_buffer as bm
 from mimocorb.ring import cleanup_stale
@@ -43,11 +44,11 @@ def test_reader_killed_in_group_of_two_is_reclaimed_by_supervisor(start_method, 
         held, held_seq, gate = procs.ctx.Event(), procs.ctx.Value("q", -1), procs.ctx.Event()
         victim = procs.start(rw.holding_reader, ga, held, held_seq)
         other_group = procs.start(rw.seq_reader, gb, tmp_path / "b.json")
-        assert ringtools.wait_until(lambda: _attached(buf, 0, 1) and _attached(buf, 1, 1), 30)
+        wait_until(lambda: _attached(buf, 0, 1) and _attached(buf, 1, 1), 30, "both readers attached")
         writer = procs.start(rw.seq_writer, buf.new_writer(), 0, n, tmp_path / "w.json", 0.0, gate, 4)
         assert held.wait(30), "the victim never got an event"
         survivor = procs.start(rw.seq_reader, ga, tmp_path / "a.json")
-        assert ringtools.wait_until(lambda: _attached(buf, 0, 2), 30)
+        wait_until(lambda: _attached(buf, 0, 2), 30, "the second reader of group 0 attached")
         ringtools.kill_and_wait(victim)
         reports = buf.reclaim_dead([victim.pid])
         assert reports == [{"pid": victim.pid, "role": "reader", "group": 0, "lost_events": 1}]
@@ -114,12 +115,12 @@ def test_blocked_writer_recovers_from_killed_reader_without_supervisor(procs, tm
         g = buf.new_reader_group()
         held, held_seq = procs.ctx.Event(), procs.ctx.Value("q", -1)
         victim = procs.start(rw.holding_reader, g, held, held_seq)
-        assert ringtools.wait_until(lambda: _attached(buf, 0, 1), 30)
+        wait_until(lambda: _attached(buf, 0, 1), 30, "the reader attached")
         writer = procs.start(rw.seq_writer, buf.new_writer(), 0, n, tmp_path / "w.json")
         assert held.wait(30)
         survivor = procs.start(rw.seq_reader, g, tmp_path / "a.json")
         # the ring fills up behind the held slot (strict FIFO): the writer blocks
-        assert ringtools.wait_until(lambda: buf.stats()["claimed"] == 4, 30)
+        wait_until(lambda: buf.stats()["claimed"] == 4, 30, "all 4 slots claimed")
         ringtools.kill_and_wait(victim)
         procs.join([writer], timeout=30)  # recovers within DEAD_CHECK (1 s); 30 s is hang detection
         assert buf.reclaim_dead([victim.pid]) == [], "the ring should have reclaimed the victim itself"
@@ -169,7 +170,7 @@ def _start_creator(tmp_path: Path, *, children: bool, no_tracker: bool):
         log=tmp_path / "creator.log",
         start_new_session=True,
     )
-    ok = ringtools.wait_until(lambda: report.exists() or p.poll() is not None, 60, 0.05)
+    ok = poll_until(lambda: report.exists() or p.poll() is not None, 60)
     if not (ok and report.exists()):
         p.kill()
         p.wait(10)
@@ -185,7 +186,7 @@ def _end_all(p: subprocess.Popen, info: dict) -> None:
         if ringtools.pid_running(pid):
             os.kill(pid, signal.SIGKILL)
     p.wait(10)
-    ringtools.wait_until(lambda: not any(map(ringtools.pid_running, info.get("children", []))), 10)
+    poll_until(lambda: not any(map(ringtools.pid_running, info.get("children", []))), 10)
 
 
 def _registry_file(name: str) -> Path:
@@ -215,7 +216,7 @@ def test_sigkill_of_the_creator_leaves_nothing_after_cleanup(tmp_path: Path, kil
                 timeout=60,
             )
             assert done.returncode == 0, done.stderr
-        assert ringtools.wait_until(lambda: not ringtools.entries_of(p.pid), 10), ringtools.entries_of(p.pid)
+        wait_until(lambda: not shm.entries_of(p.pid), 10, "the dead creator's shared memory to go")
         if cleanup == "cleanup_stale":
             assert not _registry_file(info["name"]).exists()
     finally:
@@ -231,7 +232,7 @@ def test_sigkill_of_the_creator_without_any_tracker(tmp_path: Path) -> None:
         os.kill(p.pid, signal.SIGKILL)
         assert p.wait(30) == -signal.SIGKILL
         cleanup_stale()
-        assert not ringtools.entries_of(p.pid)
+        assert not shm.entries_of(p.pid)
         assert not _registry_file(info["name"]).exists()
     finally:
         _end_all(p, info)
@@ -261,11 +262,11 @@ def test_terminated_creator_leaves_no_segment(tmp_path: Path, sig: int, target: 
             p.wait(30)
         except subprocess.TimeoutExpired:
             pytest.fail("the creator did not end: " + (tmp_path / "creator.log").read_text())
-        assert ringtools.wait_until(lambda: not any(map(ringtools.pid_running, info["children"])), 30), (
-            "the creator's children did not end"
+        wait_until(
+            lambda: not any(map(ringtools.pid_running, info["children"])), 30, "the creator's children to end"
         )
-        gone = ringtools.wait_until(lambda: not ringtools.entries_of(p.pid), 15, 0.1)
-        assert gone, f"left behind: {sorted(ringtools.entries_of(p.pid))}"
+        gone = poll_until(lambda: not shm.entries_of(p.pid), 15, 0.1)
+        assert gone, f"left behind: {sorted(shm.entries_of(p.pid))}"
     finally:
         _end_all(p, info)
         cleanup_stale()  # after SIGTERM the registry entry (not shared memory) of the dead creator remains

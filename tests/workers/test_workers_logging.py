@@ -1,4 +1,4 @@
-"""mimocorb.activity_logger (compat-api §12) and what importing the workers package costs."""
+"""mimocorb.activity_logger (the 1.0.2 logger) and what importing the workers package costs."""
 
 from __future__ import annotations
 
