@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 
 import pytest
 from cfg_project import Project
-from support import mimocorb_command, run
+from support import mimocorb_command, run, run_python
 
 from mimocorb.cli import main
 
@@ -71,7 +70,6 @@ def test_main_returns_the_exit_code(
 
 def test_importing_the_config_package_stays_light() -> None:
     code = "import sys, mimocorb.config; print(sorted({'pydantic', 'yaml', 'matplotlib'} & set(sys.modules)))"
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
-    )
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"

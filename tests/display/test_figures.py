@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import multiprocessing
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from displaykit import assert_picture, headless_env
-from support import poll_until
+from support import poll_until, run_python
 
 from mimocorb.display.backend import agg_figure, picture_name, save_png
 from mimocorb.display.histograms import Histogram, HistogramSet, HistogramSpec, animHists, parse_histograms
@@ -227,7 +224,7 @@ def test_backend_is_agg_without_a_usable_display(env, expected):
     full = headless_env()
     full.pop("MIMOCORB_HEADLESS", None)
     full.update(env)
-    out = subprocess.run([sys.executable, "-c", code], env=full, capture_output=True, text=True, timeout=60)
+    out = run_python(code, env=full)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == [expected, expected]
 
@@ -235,9 +232,7 @@ def test_backend_is_agg_without_a_usable_display(env, expected):
 @pytest.mark.display
 def test_backend_is_tkagg_with_a_display(xserver):
     code = "from mimocorb.display.backend import select_backend\nprint(select_backend())\n"
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=xserver.env(), capture_output=True, text=True, timeout=60
-    )
+    out = run_python(code, env=xserver.env())
     assert out.stdout.strip() == "TkAgg", out.stderr
 
 
@@ -251,9 +246,7 @@ def test_display_modules_import_no_graphics_library():
         "bad = [m for m in sys.modules if m.split('.')[0] in ('matplotlib', 'tkinter')]\n"
         "assert not bad, bad\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=os.environ
-    )
+    out = run_python(code)
     assert out.returncode == 0, out.stderr
 
 

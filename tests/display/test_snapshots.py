@@ -7,8 +7,6 @@ the display modules written for mimoCoRB 1.0.2 do: the same displays then render
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 
 import pytest
 from displaykit import (
@@ -21,13 +19,14 @@ from displaykit import (
     start_run,
     write_setup,
 )
-from support import finish, poll_until, run_dirs, summary
+from support import finish, poll_until, run_dirs, run_python, summary
 
 N_EVENTS = 2000
 X_STD = math.sqrt(99 / 12)  # x = 0.5 ... 9.5, each equally often
 Y_STD = math.sqrt((499**2 - 1) / 12)  # y = 101 ... 599 inside [0, 600)
 
 
+@pytest.mark.slow
 def test_headless_run_leaves_histogram_scope_and_rate_pictures(project):
     setup = write_setup(project, setup_text(N_EVENTS, sleep=0.0005))
     out = finish(start_run(setup, env=headless_env()))
@@ -51,6 +50,7 @@ def test_headless_run_leaves_histogram_scope_and_rate_pictures(project):
     assert not list(run.glob("*.tmp*")), "a half-written picture was left behind"
 
 
+@pytest.mark.slow
 def test_snapshots_appear_while_the_run_is_going_on(project):
     setup = write_setup(project, setup_text(0, sleep=0.002, runtime=6))
     wanted = {"Known_data.png", "Test_scope.png"}
@@ -92,10 +92,7 @@ def test_the_controller_never_imports_matplotlib(project):
         "bad = [m for m in sys.modules if m.split('.')[0] in ('matplotlib', 'tkinter')]\n"
         "assert not bad, bad\n"
     )
-    env = headless_env()
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=project, env=env, capture_output=True, text=True, timeout=60
-    )
+    result = run_python(code, project, env=headless_env())
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -40,6 +40,7 @@ def spin_run():
     return run_selector(60_000, 1, "spin_setup.yaml", ["RB_3", "RB_4"])
 
 
+@pytest.mark.slow
 def test_accepted_fraction_and_lifetime(spin_run) -> None:
     truth, results = spin_run
     accepted = np.array([r is not None for r in results])
@@ -52,6 +53,7 @@ def test_accepted_fraction_and_lifetime(spin_run) -> None:
     assert 25 < fit.error < 45  # ≈ τ/√N for the ~4500 decays in the window
 
 
+@pytest.mark.slow
 def test_spin_setup_splits_up_and_down_decays(spin_run) -> None:
     truth, results = spin_run
     up = np.array([r is not None and r[0] is not None for r in results])
@@ -61,6 +63,7 @@ def test_spin_setup_splits_up_and_down_decays(spin_run) -> None:
     assert (truth["up"][up]).all() and not (truth["up"][down]).any(), "an up/down decay was misclassified"
 
 
+@pytest.mark.slow
 def test_lifetime_from_stopped_muons_only() -> None:
     """All muons stop (prb2ndPulse = 1): ~3000 decays pin τ down to ±40 ns; positions match the truth."""
     truth, results = run_selector(4_000, 2, "simulsource_setup.yaml", ["RB_3"], prb2ndPulse=1.0)
@@ -77,6 +80,7 @@ def test_lifetime_from_stopped_muons_only() -> None:
     assert 5.5e3 < records["1st_chA_int"].mean() < 7e3
 
 
+@pytest.mark.slow
 def test_precut_never_changes_the_peaks_or_the_selection() -> None:
     """The lossless pre-cut (mimocorb.physics.peaks) against scipy on all local maxima, event by event."""
     config = example_config()["calculate_decay_time"]

@@ -68,6 +68,7 @@ def assert_complete(run_dir: Path) -> int:
     return n
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("limit", [["--runtime", "1"], ["--events", "123"]], ids=["runtime", "runevents"])
 def test_files_complete_after_an_end_condition(project: Path, limit: list[str]) -> None:
     setup = endless_setup(project)
@@ -93,6 +94,7 @@ def wait_for_parts(dataset: Path, count: int, timeout: float = 30.0) -> None:
     wait_until(lambda: len(list(dataset.glob("part-*.parquet"))) >= count, timeout, what)
 
 
+@pytest.mark.slow
 def test_files_complete_after_sigterm_of_the_run(project: Path) -> None:
     proc = start(["run", str(endless_setup(project)), "-v", "1"], project)
     run_dir = run_directory(project)
@@ -132,6 +134,7 @@ def run_directory(project: Path) -> Path:
     return wait_for_run_dir(project / "target", 30, holding="waves.parquet")
 
 
+@pytest.mark.slow
 def test_sigkill_of_the_recorder_leaves_the_flushed_parts_readable(project: Path) -> None:
     proc = start(["run", str(endless_setup(project)), "-v", "1"], project)
     run_dir = run_directory(project)
@@ -151,6 +154,7 @@ def test_sigkill_of_the_recorder_leaves_the_flushed_parts_readable(project: Path
     assert_complete_tar_and_txt(run_dir)
 
 
+@pytest.mark.slow
 def test_sigterm_of_the_exporters_finishes_their_files(project: Path) -> None:
     """SIGTERM (an operator's kill, or the controller's last resort) finishes the file, then kills."""
     proc = start(["run", str(endless_setup(project)), "-v", "1"], project)
@@ -208,6 +212,7 @@ def test_sigkill_of_the_whole_run_leaves_the_flushed_parts_readable(project: Pat
             np.testing.assert_array_equal(got["ch2"].to_numpy(), w.waveform(k, SAMPLES)[1])
 
 
+@pytest.mark.slow
 def test_a_full_disk_fails_the_recorder_loudly(project: Path) -> None:
     functions = [
         fkt(1, "source", "RB_1: write", "src.yaml"),

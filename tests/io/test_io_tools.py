@@ -106,6 +106,7 @@ def replay_run(project: Path, recording: Path, options: str, source: str = "wave
     return np.load(only_run_dir(project / "target") / "replayed.npz")["meta"]
 
 
+@pytest.mark.slow
 def test_replay_at_the_recorded_timing_keeps_the_intervals(recording: Path, project: Path) -> None:
     """The replayed events are stamped anew; their spacing is at least the recorded one (sleeps only add)."""
     meta = replay_run(project, recording, "timing: recorded\nmetadata: new\n")

@@ -18,8 +18,8 @@ import time
 from multiprocessing.connection import wait as wait_sentinels
 from pathlib import Path
 
+import support
 from hypothesis import HealthCheck, Phase, settings
-from support import communicate
 from support.children import TRACKED_PIDS
 
 RING_DIR = Path(__file__).resolve().parent
@@ -105,10 +105,9 @@ def popen_python(body: str, log: Path | None = None, **kw) -> subprocess.Popen:
 
 
 def run_python(body: str, timeout: float) -> subprocess.CompletedProcess:
-    """Run a program to its end; a hang fails the test (and the process is killed)."""
-    p = popen_python(body)
-    out, err = communicate(p, timeout)
-    return subprocess.CompletedProcess(p.args, p.returncode, out, err)
+    """Run a program that can import ringworkers to its end; a hang fails the test (and the process is
+    killed)."""
+    return support.run_python(python_code(body), timeout=timeout)
 
 
 def pid_running(pid: int) -> bool:

@@ -150,6 +150,7 @@ def run_scenario(method: str, sc: Scenario, work: Path) -> None:
         assert (g["consumed"], g["pending"]) == (ncommitted, 0), stats
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(400)
 def test_delivery_guarantees(start_method: str, tmp_path: Path) -> None:
     max_writers, max_members, max_observers = LIMITS[start_method]

@@ -115,6 +115,7 @@ class Terminal:
         return self.output.decode("utf-8", "replace")
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 def test_commands_from_a_terminal(project):
     setup = _endless(project)
@@ -147,6 +148,7 @@ def test_commands_from_a_terminal(project):
     assert_zero_loss(run_dir)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 def test_commands_from_a_pipe(project):
     setup = _endless(project)
@@ -190,6 +192,7 @@ def test_stop_from_a_pipe_ends_the_run_without_waiting_for_e(project):
     assert_zero_loss(run_dir)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signal_ends_the_run_in_order(project, sig):
@@ -222,6 +225,7 @@ def test_ctrl_c_to_the_whole_process_group_does_not_kill_the_workers(project):
     assert_zero_loss(run_dir)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 def test_second_ctrl_c_stops_waiting_for_a_hanging_worker(project):
     body = buffers(1) + "Functions:\n" + fkt(1, "chain_source", "import_source", "RB_1: write")

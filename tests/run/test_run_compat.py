@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 import yaml
 from runkit import assert_zero_loss, chain, filter_total, write_setup
-from support import wait_until
+from support import run_python, wait_until
 
 
 @pytest.mark.timeout(60)
@@ -88,7 +85,7 @@ def test_buffer_control_from_setup_parts(project):
 def test_import_has_no_side_effects_and_no_gui():
     code = (
         "import multiprocessing as mp, sys, time\n"
-        "p = mp.get_context('fork').Process(target=time.sleep, args=(3,)); p.start()\n"
+        "p = mp.get_context('fork').Process(target=time.sleep, args=(60,), daemon=True); p.start()\n"
         "import mimocorb.buffer_control as bc\n"
         "from mimocorb.buffer_control import rbImport, rbPut, rbExport, rbTransfer, rbProcess, rbDrain, "
         "rb_toTxtfile, rb_toParquetfile, rbObserver, rbWSObserver, buffer_control, run_mimoDAQ\n"
@@ -97,5 +94,5 @@ def test_import_has_no_side_effects_and_no_gui():
         "assert not bad, bad\n"
         "p.terminate(); p.join()\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    result = run_python(code)
     assert result.returncode == 0, result.stderr

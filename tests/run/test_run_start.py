@@ -17,6 +17,7 @@ def _access_chain(project, name, main="runevents: 300"):
     return write_setup(project, name, body, main=main)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(90)
 @pytest.mark.parametrize("method", ["spawn", "forkserver"])
 def test_start_methods(project, method):

@@ -72,6 +72,7 @@ def test_worker_that_raises_is_reported_and_the_run_ends(project):
     assert s["active_time_s"] < 30
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 def test_worker_that_hangs_is_terminated_after_the_grace_period_and_named(project):
     setup = _setup(project, "hang_setup.yaml", "copy_filter", sink="hanging_sink", runtime=0.5)
@@ -106,6 +107,7 @@ def test_worker_killed_by_sigkill_is_detected_and_reclaimed(project):
     assert s["buffers"]["RB_2"]["shutdown"]["drained"]
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 def test_on_error_restart_restarts_the_worker(project):
     setup = _setup(project, "flaky_setup.yaml", "flaky_filter", on_error="restart", runtime=1.0)
@@ -155,6 +157,7 @@ def test_consumer_that_returns_early_ends_the_run(project):
     assert s["buffers"]["RB_1"]["consumers"][0]["consumed"] == s["events"]
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 def test_stuck_worker_is_named_while_the_run_goes_on(project, capsys):
     from mimocorb.run import RunOptions, run_setup
@@ -169,6 +172,7 @@ def test_stuck_worker_is_named_while_the_run_goes_on(project, capsys):
     assert result.exit_code == 3 and any("stuck_filter" in name for name in result.survivors)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 def test_worker_killed_from_outside_mid_run(project):
     """SIGKILL to one of two filter processes while events flow: detected, reclaimed, run ends in order."""

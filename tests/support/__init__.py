@@ -11,6 +11,7 @@ from support.children import (
     finish,
     mimocorb_command,
     run,
+    run_python,
     start,
     stop_leftovers,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "read_log",
     "run",
     "run_dirs",
+    "run_python",
     "start",
     "stats_rows",
     "stop_leftovers",

@@ -83,6 +83,14 @@ def run(command: list[str], cwd: Path, timeout: float = 60.0, **start_kw: Any) -
     return subprocess.CompletedProcess(command, proc.returncode, out, err)
 
 
+def run_python(
+    code: str, cwd: Path | None = None, timeout: float = 60.0, **start_kw: Any
+) -> subprocess.CompletedProcess:
+    """``python -c CODE`` run to its end, stdout and stderr apart: for what only a fresh interpreter
+    shows (which modules an import pulls in, what happens at exit)."""
+    return run([sys.executable, "-c", code], cwd or Path.cwd(), timeout, stderr=subprocess.PIPE, **start_kw)
+
+
 def stop_leftovers() -> None:
     """Kill and reap the children a test left running (it failed before it ended them)."""
     for proc in _RUNNING:
