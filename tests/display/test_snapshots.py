@@ -100,7 +100,7 @@ def test_display_that_cannot_be_reached_falls_back_to_pictures(project):
     """DISPLAY names an X server that is not there: no window anywhere, the run is unaffected.
 
     The source is paced (~1 s in all) so that the oscilloscope, an observer, sees an event before the
-    end: an unpaced run of 300 events can be over before any observer looks (seen in CI: 50 ms runs).
+    end: an unpaced run of 300 events can be over (in 50 ms) before any observer looks.
     """
     setup = write_setup(project, setup_text(300, sleep=0.003, gui=True))
     env = dict(headless_env(), DISPLAY=":977")

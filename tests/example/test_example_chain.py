@@ -44,7 +44,7 @@ Functions:
 def test_source_and_filters_run_as_a_chain(tmp_path: Path) -> None:
     setup = tmp_path / "chain_setup.yaml"
     setup.write_text(SETUP.format(examples=EXAMPLES, mods=HERE / "chainmods"), encoding="utf-8")
-    result, run_dir = run_setup(setup, tmp_path, "--runtime", "3")
+    result, run_dir = run_setup(setup, tmp_path, "--events", "1500")
     assert result.returncode == 0, result.stdout + result.stderr
     events = summary(run_dir)["events"]
     counts = [json.loads(p.read_text()) for p in run_dir.glob("selection_*.json")]

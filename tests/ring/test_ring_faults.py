@@ -36,7 +36,7 @@ def _seqs(out: Path, wid: int | None = None) -> list[int]:
 
 @pytest.mark.timeout(120)
 def test_reader_killed_in_group_of_two_is_reclaimed_by_supervisor(start_method, procs, tmp_path) -> None:
-    """(a) SIGKILL of a reader holding a slot; the supervisor reclaims it when its sentinel fires."""
+    """SIGKILL of a reader holding a slot; the supervisor reclaims it when its sentinel fires."""
     n = 100
     buf = bm.NewBuffer(8, 4, rw.EVENT_DTYPE)
     try:
@@ -71,7 +71,7 @@ def test_reader_killed_in_group_of_two_is_reclaimed_by_supervisor(start_method, 
 
 @pytest.mark.timeout(120)
 def test_writer_killed_holding_a_claimed_slot(start_method, procs, tmp_path: Path) -> None:
-    """(b) SIGKILL of a writer holding a claimed, unfilled slot while another writer goes on."""
+    """SIGKILL of a writer holding a claimed, unfilled slot while another writer goes on."""
     n_before, n = 5, 300
     buf = bm.NewBuffer(16, 4, rw.EVENT_DTYPE)
     try:
@@ -107,7 +107,7 @@ def test_writer_killed_holding_a_claimed_slot(start_method, procs, tmp_path: Pat
 
 @pytest.mark.timeout(120)
 def test_blocked_writer_recovers_from_killed_reader_without_supervisor(procs, tmp_path: Path) -> None:
-    """(c) A reader dies holding the oldest slot of a full ring; nobody calls reclaim_dead and the
+    """A reader dies holding the oldest slot of a full ring; nobody calls reclaim_dead and the
     dead process is not even reaped (a zombie): the blocked writer must heal the ring itself."""
     n = 60
     buf = bm.NewBuffer(4, 4, rw.EVENT_DTYPE)
@@ -137,7 +137,7 @@ def test_blocked_writer_recovers_from_killed_reader_without_supervisor(procs, tm
 
 @pytest.mark.timeout(60)
 def test_dead_reader_is_reclaimed_by_shutdown(procs, tmp_path: Path) -> None:
-    """(c) No writer is blocked and nobody reclaims: shutdown() itself clears the dead reader."""
+    """No writer is blocked and nobody reclaims: shutdown() itself clears the dead reader."""
     buf = bm.NewBuffer(8, 4, rw.EVENT_DTYPE)
     try:
         ga, gb = buf.new_reader_group(), buf.new_reader_group()
@@ -197,7 +197,7 @@ def _registry_file(name: str) -> Path:
 @pytest.mark.parametrize("cleanup", ["cleanup_stale", "next NewBuffer in a fresh process"])
 @pytest.mark.parametrize("kill", ["creator and its resource tracker", "creator only"])
 def test_sigkill_of_the_creator_leaves_nothing_after_cleanup(tmp_path: Path, kill: str, cleanup: str) -> None:
-    """(d) The creator is SIGKILLed: no finalizer runs. Either multiprocessing's resource tracker
+    """The creator is SIGKILLed: no finalizer runs. Either multiprocessing's resource tracker
     (if it survived) or mimocorb's cleanup of segments whose creator is dead removes everything."""
     p, info = _start_creator(tmp_path, children=False, no_tracker=False)
     try:
@@ -225,7 +225,7 @@ def test_sigkill_of_the_creator_leaves_nothing_after_cleanup(tmp_path: Path, kil
 
 @pytest.mark.timeout(90)
 def test_sigkill_of_the_creator_without_any_tracker(tmp_path: Path) -> None:
-    """(d) Only mimocorb's own cleanup can help (the resource tracker is out of the game): the
+    """Only mimocorb's own cleanup can help (the resource tracker is out of the game): the
     segments stay until cleanup_stale() runs, then everything is gone."""
     p, info = _start_creator(tmp_path, children=False, no_tracker=True)
     try:
@@ -249,7 +249,7 @@ def test_sigkill_of_the_creator_without_any_tracker(tmp_path: Path) -> None:
     ids=["SIGTERM", "SIGINT", "Ctrl-C"],
 )
 def test_terminated_creator_leaves_no_segment(tmp_path: Path, sig: int, target: str) -> None:
-    """(e) SIGTERM/SIGINT of the creator while its children read: once they ended, nothing is left
+    """SIGTERM/SIGINT of the creator while its children read: once they ended, nothing is left
     (no cleanup_stale() here: the run itself must clean up)."""
     p, info = _start_creator(tmp_path, children=True, no_tracker=False)
     try:

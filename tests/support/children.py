@@ -67,7 +67,7 @@ def communicate(proc: subprocess.Popen, timeout: float = 60.0) -> tuple[str, str
         proc.kill()
         out, err = proc.communicate()
         output = out + (err or "")
-        raise AssertionError(f"{proc.args} did not end within {timeout} s; output:\n{output}") from None
+        raise AssertionError(f"{proc.args!r} did not end within {timeout} s; output:\n{output}") from None
     return out or "", err or ""
 
 
