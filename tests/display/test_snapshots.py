@@ -96,6 +96,7 @@ def test_the_controller_never_imports_matplotlib(project):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_display_that_cannot_be_reached_falls_back_to_pictures(project):
     """DISPLAY names an X server that is not there: no window anywhere, the run is unaffected.
 

@@ -49,6 +49,7 @@ def start(
     full_env = child_env() if env is None else dict(env)
     proc = subprocess.Popen(command, cwd=cwd, stdin=stdin, text=True, env=full_env, **popen)
     TRACKED_PIDS.add(proc.pid)
+    _RUNNING[:] = [p for p in _RUNNING if p.returncode is None]  # forget those already waited for
     _RUNNING.append(proc)
     return proc
 
@@ -66,7 +67,7 @@ def communicate(proc: subprocess.Popen, timeout: float = 60.0) -> tuple[str, str
     except subprocess.TimeoutExpired:
         proc.kill()
         out, err = proc.communicate()
-        output = out + (err or "")
+        output = (out or "") + (err or "")
         raise AssertionError(f"{proc.args!r} did not end within {timeout} s; output:\n{output}") from None
     return out or "", err or ""
 
