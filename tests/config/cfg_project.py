@@ -1,4 +1,4 @@
-"""Helpers for the config tests: real projects in tmp_path, starting from the seed's example."""
+"""Helpers for the config tests: real projects in tmp_path, starting from mimoCoRB 1.0.2's example."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from mimocorb.config import ConfigError, ValidatedSetup, validate_setup
 
-SEED_SETUP = Path(__file__).parent / "data" / "simulsource_setup.yaml"
+EXAMPLE_SETUP = Path(__file__).parent / "data" / "simulsource_setup.yaml"
 SIGNATURE = "(source_list=None, sink_list=None, observe_list=None, config_dict=None, **rb_info)"
 
 
@@ -16,11 +16,11 @@ def function_source(name: str, body: str = "return None") -> str:
     return f"def {name}{SIGNATURE}:\n    {body}\n"
 
 
-SEED_FILES = {
+EXAMPLE_FILES = {
     "modules/simulation_source.py": function_source("simulation_source"),
     "modules/filters.py": "def find_double_pulse(data):\n    return data\n",
     "modules/lifetime_filter.py": (
-        "from filters import *  # noqa: F403 - sibling import, as in the seed example\n\n\n"
+        "from filters import *  # noqa: F403 - sibling import, as in the 1.0.2 example\n\n\n"
         + function_source("calculate_decay_time", "return find_double_pulse(None)  # noqa: F405")
     ),
     "modules/save_files.py": function_source("save_to_txt") + "\n\n" + function_source("save_parquet"),

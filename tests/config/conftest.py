@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cfg_project import SEED_FILES, SEED_SETUP, Project
+from cfg_project import EXAMPLE_FILES, EXAMPLE_SETUP, Project
 
 
 @pytest.fixture(autouse=True)
@@ -27,11 +27,11 @@ def _isolated_imports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None
 
 
 @pytest.fixture
-def seed(tmp_path: Path) -> Project:
-    """The seed's example project: its setup file verbatim, with small real modules and configs."""
+def example(tmp_path: Path) -> Project:
+    """mimoCoRB 1.0.2's example project: its setup file verbatim, with small real modules and configs."""
     project = Project(tmp_path)
-    project.write(project.setup.name, SEED_SETUP.read_text(encoding="utf-8"))
-    for relative, text in SEED_FILES.items():
+    project.write(project.setup.name, EXAMPLE_SETUP.read_text(encoding="utf-8"))
+    for relative, text in EXAMPLE_FILES.items():
         project.write(relative, text)
     return project
 

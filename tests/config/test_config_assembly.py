@@ -1,4 +1,4 @@
-"""config_dict assembly and run limits (compat-api §4.3), including the empty parts of D18."""
+"""config_dict assembly and run limits, including empty Fkt_main, common files and sections."""
 
 from __future__ import annotations
 

@@ -7,18 +7,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from shmleaks import no_new_segments
+from support import child_runs_leave_nothing
 
 _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from displaykit import TRACKED_PIDS, Xvfb, x_tools_missing  # noqa: E402
+from displaykit import Xvfb, x_tools_missing  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
 def no_shared_memory_left() -> Iterator[None]:
-    with no_new_segments(TRACKED_PIDS):
+    with child_runs_leave_nothing():
         yield
 
 

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
+import select
 import shutil
 import subprocess
-import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import support
 
 HERE = Path(__file__).parent
 MODS = HERE / "dispmods"
-
-# pids of controller processes started by the tests: their shared memory must be gone afterwards
-TRACKED_PIDS: set[int] = set()
 
 SCOPE_CONFIG = (
     "{title: Test scope, min_sleeptime: 0.2, sample_time_ns: 4, pre_trigger_samples: 50, "
@@ -72,40 +71,29 @@ def write_setup(directory: Path, text: str, name: str = "display_setup.yaml") ->
     return path
 
 
-def start_run(setup: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> subprocess.Popen:
-    """``mimocorb run SETUP`` in the setup's directory; output and errors combined."""
-    full_env = dict(os.environ, PYTHONUNBUFFERED="1")
-    full_env.pop("MIMOCORB_START_METHOD", None)
-    full_env.update(env or {})
-    command = [sys.executable, "-m", "mimocorb", "run", setup.name, "-v", "1", *args]
-    proc = subprocess.Popen(
-        command,
-        cwd=setup.parent,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=full_env,
-    )
-    TRACKED_PIDS.add(proc.pid)
-    return proc
+def start_run(setup: Path, env: dict[str, str], args: tuple[str, ...] = ()) -> subprocess.Popen:
+    """``mimocorb run SETUP`` in the setup's directory with the whole environment ``env``; output and
+    errors combined."""
+    return support.start(support.mimocorb_command("run", setup.name, "-v", "1", *args), setup.parent, env=env)
+
+
+@contextmanager
+def ended_in_the_end(proc: subprocess.Popen) -> Iterator[subprocess.Popen]:
+    """A run that the body does not end (it failed on the way) is killed, so no window stays open."""
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
 
 
 def headless_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("DISPLAY", None)
-    env.pop("WAYLAND_DISPLAY", None)
-    return env
+    return support.child_env(support.HEADLESS)
 
 
 def run_dir(directory: Path) -> Path:
-    dirs = sorted(p for p in (directory / "target").iterdir() if p.is_dir())
-    assert len(dirs) == 1, f"expected one run directory, found {dirs}"
-    return dirs[0]
-
-
-def summary(run: Path) -> dict:
-    return json.loads((run / "run_summary.json").read_text(encoding="utf-8"))
+    return support.only_run_dir(directory / "target")
 
 
 def histogram_numbers(run: Path, title: str = "Known data") -> dict[str, tuple[int, float, float]]:
@@ -164,7 +152,10 @@ class Xvfb:
         os.close(write)
         number = b""
         deadline = time.monotonic() + 10.0
-        while not number.endswith(b"\n") and time.monotonic() < deadline:
+        while (
+            not number.endswith(b"\n")
+            and select.select([read], [], [], max(0.0, deadline - time.monotonic()))[0]
+        ):
             chunk = os.read(read, 16)
             if not chunk:
                 break
@@ -176,10 +167,9 @@ class Xvfb:
         self.display = f":{number.decode().strip()}"
 
     def env(self) -> dict[str, str]:
-        env = dict(os.environ, DISPLAY=self.display)
-        env.pop("WAYLAND_DISPLAY", None)
-        env.pop("MIMOCORB_HEADLESS", None)
-        return env
+        return support.child_env(
+            {"DISPLAY": self.display, "WAYLAND_DISPLAY": None, "MIMOCORB_HEADLESS": None}
+        )
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -203,26 +193,39 @@ def xdotool(env: dict[str, str], *args: str, check: bool = True) -> str:
 def find_window(env: dict[str, str], title: str, timeout: float = 30.0) -> str:
     """The id of the mapped (visible) window with this title; a window that exists but is not mapped
     yet would not receive a click."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        out = xdotool(env, "search", "--onlyvisible", "--name", f"^{re.escape(title)}$", check=False)
-        if out:
-            return out.splitlines()[0]
-        time.sleep(0.2)
-    raise AssertionError(f"no window '{title}' appeared within {timeout} s")
+    pattern = f"^{re.escape(title)}$"
+    found = support.wait_until(
+        lambda: xdotool(env, "search", "--onlyvisible", "--name", pattern, check=False),
+        timeout,
+        f"a window '{title}'",
+        interval=0.2,
+    )
+    return found.splitlines()[0]
+
+
+def window_gone(env: dict[str, str], title: str) -> bool:
+    return not xdotool(env, "search", "--name", f"^{re.escape(title)}$", check=False)
 
 
 def window_picture(env: dict[str, str], window: str) -> np.ndarray:
-    """What the window shows on the X server (raised first), as an RGB array with values 0..1."""
+    """What the window shows on the X server, as an RGB array with values 0..1.
+
+    The window is raised first (without a window manager all windows open at the same place); until
+    its program has redrawn the uncovered part, the window shows only its background colour.
+    """
     from PIL import ImageGrab
 
     xdotool(env, "windowraise", window)
-    time.sleep(0.5)
     geometry = xdotool(env, "getwindowgeometry", "--shell", window)
     g = dict(line.split("=", 1) for line in geometry.splitlines() if "=" in line)
     x, y, w, h = (int(g[k]) for k in ("X", "Y", "WIDTH", "HEIGHT"))
-    image = ImageGrab.grab(bbox=(x, y, x + w, y + h), xdisplay=env["DISPLAY"])
-    return np.asarray(image.convert("RGB"), dtype=np.float64) / 255.0
+
+    def grab() -> list[np.ndarray]:
+        image = ImageGrab.grab(bbox=(x, y, x + w, y + h), xdisplay=env["DISPLAY"])
+        rgb = np.asarray(image.convert("RGB"), dtype=np.float64) / 255.0
+        return [rgb] if drawn_fraction(rgb) > 0.01 else []
+
+    return support.wait_until(grab, 10, f"window {window} to be redrawn after raising it", interval=0.1)[0]
 
 
 def drawn_fraction(rgb: np.ndarray) -> float:

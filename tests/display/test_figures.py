@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import multiprocessing
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from displaykit import assert_picture, headless_env
+from support import poll_until, run_python
 
 from mimocorb.display.backend import agg_figure, picture_name, save_png
 from mimocorb.display.histograms import Histogram, HistogramSet, HistogramSpec, animHists, parse_histograms
@@ -46,7 +44,7 @@ def _meta(counter: int, stamp: float) -> np.ndarray:
 
 
 def test_scope_axes_follow_the_muon_example():
-    """4250 samples of 4 ns, 500 before the trigger, offset -0.48 V (example-physics §4.2)."""
+    """4250 samples of 4 ns, 500 before the trigger, offset -0.48 V (the example's oscilloscope)."""
     plot = animWaveformPlotter(SCOPE, DTYPES, {"values_per_slot": 4250}, agg_figure((8, 6), 100))
     assert plot.ax.get_xlim() == pytest.approx((-2000.0, 15000.0))
     assert plot.ax.get_ylim() == pytest.approx((-20.0, 980.0))
@@ -165,18 +163,14 @@ def test_monitor_rate_history_and_status_text():
     assert figure.ax.get_xlim() == pytest.approx((-179.0, 0.0))
     info = ("running", 12.5, 3000, 0.0123, {"RB_1": [3000, 5, 250.0], "RB_2": [300, 0, 25.0]}, True)
     q.put(info)
-    deadline = time.monotonic() + 5
-    while not figure() and time.monotonic() < deadline:
-        time.sleep(0.01)
+    poll_until(figure, 5, interval=0.01)
     assert figure.latest == info
     assert figure.lines["RB_1"].get_ydata()[-1] == 250.0 and figure.lines["RB_2"].get_ydata()[-1] == 25.0
     text = status_lines(info, ["RB_1", "RB_2"])
     assert "running" in text and "12.5 s" in text and "1.23 %" in text and "workers  √" in text
     assert "!!!" in status_lines((*info[:5], False), ["RB_1"])
     q.put((*info[:4], {"RB_1": [1, 1, 9000.0], "RB_2": [1, 1, 1.0]}, True))  # above maxRate: axis grows
-    deadline = time.monotonic() + 5
-    while not figure() and time.monotonic() < deadline:
-        time.sleep(0.01)
+    poll_until(figure, 5, interval=0.01)
     assert figure.ax.get_ylim()[1] >= 9000.0
     q.close()
     q.join_thread()
@@ -223,23 +217,22 @@ def test_pictures_are_replaced_atomically_and_named_after_titles(tmp_path: Path)
 )
 def test_backend_is_agg_without_a_usable_display(env, expected):
     code = (
-        "import matplotlib; matplotlib.use('TkAgg')\n"  # what the seed's example modules do
+        "import matplotlib; matplotlib.use('TkAgg')\n"  # what the 1.0.2 example modules do
         "from mimocorb.display.backend import select_backend\n"
         "print(select_backend(), matplotlib.get_backend())\n"
     )
     full = headless_env()
     full.pop("MIMOCORB_HEADLESS", None)
     full.update(env)
-    out = subprocess.run([sys.executable, "-c", code], env=full, capture_output=True, text=True, timeout=60)
+    out = run_python(code, env=full)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == [expected, expected]
 
 
+@pytest.mark.display
 def test_backend_is_tkagg_with_a_display(xserver):
     code = "from mimocorb.display.backend import select_backend\nprint(select_backend())\n"
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=xserver.env(), capture_output=True, text=True, timeout=60
-    )
+    out = run_python(code, env=xserver.env())
     assert out.stdout.strip() == "TkAgg", out.stderr
 
 
@@ -253,9 +246,7 @@ def test_display_modules_import_no_graphics_library():
         "bad = [m for m in sys.modules if m.split('.')[0] in ('matplotlib', 'tkinter')]\n"
         "assert not bad, bad\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=os.environ
-    )
+    out = run_python(code)
     assert out.returncode == 0, out.stderr
 
 

@@ -1,34 +1,32 @@
 """Headless runs: every display leaves PNG pictures in the run directory, with the right numbers.
 
-These runs have no DISPLAY, and the display module calls ``matplotlib.use("TkAgg")`` at import time as
-the seed's examples do (D26): the same displays then render with Agg.
+These runs have no DISPLAY, and the display module calls ``matplotlib.use("TkAgg")`` at import time, as
+the display modules written for mimoCoRB 1.0.2 do: the same displays then render with Agg.
 """
 
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
-import time
 
 import pytest
-from cliruns import finish
 from displaykit import (
     assert_picture,
+    ended_in_the_end,
     headless_env,
     histogram_numbers,
     run_dir,
     setup_text,
     start_run,
-    summary,
     write_setup,
 )
+from support import finish, poll_until, run_dirs, run_python, summary
 
 N_EVENTS = 2000
 X_STD = math.sqrt(99 / 12)  # x = 0.5 ... 9.5, each equally often
 Y_STD = math.sqrt((499**2 - 1) / 12)  # y = 101 ... 599 inside [0, 600)
 
 
+@pytest.mark.slow
 def test_headless_run_leaves_histogram_scope_and_rate_pictures(project):
     setup = write_setup(project, setup_text(N_EVENTS, sleep=0.0005))
     out = finish(start_run(setup, env=headless_env()))
@@ -52,26 +50,24 @@ def test_headless_run_leaves_histogram_scope_and_rate_pictures(project):
     assert not list(run.glob("*.tmp*")), "a half-written picture was left behind"
 
 
+@pytest.mark.slow
 def test_snapshots_appear_while_the_run_is_going_on(project):
     setup = write_setup(project, setup_text(0, sleep=0.002, runtime=6))
-    proc = start_run(setup, env=headless_env())
-    try:
-        deadline = time.monotonic() + 20
-        pictures = set()
-        while proc.poll() is None and time.monotonic() < deadline:
-            if (project / "target").is_dir():
-                pictures = {p.name for p in run_dir(project).glob("*.png")}
-                if {"Known_data.png", "Test_scope.png"} <= pictures:
-                    break
-            time.sleep(0.2)
+    wanted = {"Known_data.png", "Test_scope.png"}
+    pictures: set[str] = set()
+
+    def seen_all_or_ended() -> bool:
+        nonlocal pictures
+        for run in run_dirs(project / "target"):
+            pictures = {p.name for p in run.glob("*.png")}
+        return wanted <= pictures or proc.poll() is not None
+
+    with ended_in_the_end(start_run(setup, env=headless_env())) as proc:
+        poll_until(seen_all_or_ended, 20, interval=0.2)
         running = proc.poll() is None
         out = finish(proc)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert running, f"the run ended before the snapshots appeared (seen: {pictures}):\n{out}"
-    assert {"Known_data.png", "Test_scope.png"} <= pictures
+    assert wanted <= pictures
     assert summary(run_dir(project))["end_reason"] == "runtime"
 
 
@@ -96,18 +92,16 @@ def test_the_controller_never_imports_matplotlib(project):
         "bad = [m for m in sys.modules if m.split('.')[0] in ('matplotlib', 'tkinter')]\n"
         "assert not bad, bad\n"
     )
-    env = headless_env()
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=project, env=env, capture_output=True, text=True, timeout=60
-    )
+    result = run_python(code, project, env=headless_env())
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_display_that_cannot_be_reached_falls_back_to_pictures(project):
     """DISPLAY names an X server that is not there: no window anywhere, the run is unaffected.
 
     The source is paced (~1 s in all) so that the oscilloscope, an observer, sees an event before the
-    end: an unpaced run of 300 events can be over before any observer looks (seen in CI: 50 ms runs).
+    end: an unpaced run of 300 events can be over (in 50 ms) before any observer looks.
     """
     setup = write_setup(project, setup_text(300, sleep=0.003, gui=True))
     env = dict(headless_env(), DISPLAY=":977")

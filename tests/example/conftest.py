@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from examplekit import TRACKED_PIDS
-from shmleaks import no_new_segments
+from support import child_runs_leave_nothing
 
 
 @pytest.fixture(autouse=True)
 def no_shared_memory_left() -> Iterator[None]:
-    with no_new_segments(TRACKED_PIDS):
+    with child_runs_leave_nothing():
         yield

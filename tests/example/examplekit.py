@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
-import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import numpy as np
+import support
 import yaml
 
 from mimocorb.physics.simulation import MuonEventGenerator, SimulationParameters
@@ -19,7 +17,6 @@ from mimocorb.physics.simulation import MuonEventGenerator, SimulationParameters
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
 CHANNELS = ("chA", "chB", "chC", "chD")
-TRACKED_PIDS: set[int] = set()  # controllers started by the tests: their shared memory must be gone
 
 
 def load_example_module(name: str) -> ModuleType:
@@ -58,36 +55,20 @@ def as_slot(waveform: np.ndarray, dtype: Any) -> np.ndarray:
     return slot
 
 
-HEADLESS = {**{k: v for k, v in os.environ.items() if k != "DISPLAY"}, "MPLBACKEND": "Agg"}  # as on CI
+# no display, as on CI; the example's display modules then draw with Agg
+HEADLESS = support.child_env({**support.HEADLESS, "MPLBACKEND": "Agg"})
 
 
-def start_headless(command: list[str], cwd: Path, stderr: int = subprocess.STDOUT) -> subprocess.Popen:
-    """Start ``command`` without a display; its pid is tracked for the shared-memory check."""
-    process = subprocess.Popen(
-        command,
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=stderr,
-        text=True,
-        env=HEADLESS,
-    )
-    TRACKED_PIDS.add(process.pid)
-    return process
+def start_headless(command: list[str], cwd: Path, **popen) -> subprocess.Popen:
+    return support.start(command, cwd, env=HEADLESS, **popen)
 
 
 def run_setup(
     setup: Path, cwd: Path, *args: str, timeout: float = 60
 ) -> tuple[subprocess.CompletedProcess, Path]:
     """``mimocorb run`` in a child process; returns the result and the run directory."""
-    command = [sys.executable, "-m", "mimocorb", "run", str(setup), "--no-gui", "--no-kbd", "-v", "1", *args]
-    process = start_headless(command, cwd, stderr=subprocess.PIPE)
-    out, err = process.communicate(timeout=timeout)
-    result = subprocess.CompletedProcess(command, process.returncode, out, err)
+    command = support.mimocorb_command("run", str(setup), "--no-gui", "--no-kbd", "-v", "1", *args)
+    result = support.run(command, cwd, timeout, env=HEADLESS, stderr=subprocess.PIPE)
     summaries = sorted(cwd.glob("**/run_summary.json"))
-    assert summaries, f"no run directory made\nstdout:\n{out}\nstderr:\n{err}"
+    assert summaries, f"no run directory made\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
     return result, summaries[-1].parent
-
-
-def run_summary(run_dir: Path) -> dict[str, Any]:
-    return json.loads((run_dir / "run_summary.json").read_text())

@@ -1,7 +1,7 @@
 """The example's source and filter as real processes on real ring buffers, run by ``mimocorb run``.
 
 The sinks are small test functions (chainmods/record_sinks.py) instead of the exporters, so this checks
-the chain itself: every simulated event is judged exactly once by the two filter processes, and what they
+the chain itself: every simulated event is examined exactly once by the two filter processes, and what they
 accept reaches both output buffers.
 """
 
@@ -12,7 +12,9 @@ import math
 from pathlib import Path
 
 import numpy as np
-from examplekit import EXAMPLES, run_setup, run_summary
+import pytest
+from examplekit import EXAMPLES, run_setup
+from support import summary
 
 HERE = Path(__file__).parent
 SETUP = """\
@@ -38,12 +40,13 @@ Functions:
 """
 
 
+@pytest.mark.slow
 def test_source_and_filters_run_as_a_chain(tmp_path: Path) -> None:
     setup = tmp_path / "chain_setup.yaml"
     setup.write_text(SETUP.format(examples=EXAMPLES, mods=HERE / "chainmods"), encoding="utf-8")
-    result, run_dir = run_setup(setup, tmp_path, "--runtime", "3")
+    result, run_dir = run_setup(setup, tmp_path, "--events", "1500")
     assert result.returncode == 0, result.stdout + result.stderr
-    events = run_summary(run_dir)["events"]
+    events = summary(run_dir)["events"]
     counts = [json.loads(p.read_text()) for p in run_dir.glob("selection_*.json")]
     assert len(counts) == 2, "each filter process leaves its counts"
     assert sum(c["seen"] for c in counts) == events > 1000

@@ -1,4 +1,4 @@
-"""The seed's setup as shipped, run headless for a few seconds: every promised file is in the run directory.
+"""The example setups as shipped, run headless for a few seconds: every promised file is in the run directory.
 
 Real processes, real exporters (mimocorb.io) and displays (mimocorb.plot_buffer, mimocorb.histogram_buffer,
 which write PNG files without a display), started the three ways a user would.
@@ -14,9 +14,12 @@ import tarfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 import yaml
-from cliruns import finish
-from examplekit import EXAMPLES, REPO, run_setup, run_summary, start_headless
+from examplekit import EXAMPLES, REPO, run_setup, start_headless
+from support import finish, summary
+
+pytestmark = pytest.mark.slow  # whole runs of the example, several seconds each
 
 RB3_FIELDS = [
     name
@@ -31,7 +34,7 @@ def check_lifetime_run(run_dir: Path) -> None:
     """The files of a lifetime run and their agreement with each other."""
     for copy in ("simulsource_setup.yaml", "simulation_config.yaml", "save_lifetime.yaml", "run.log"):
         assert (run_dir / copy).is_file(), copy
-    events = run_summary(run_dir)["events"]
+    events = summary(run_dir)["events"]
     lines = (run_dir / "muon_lifetime.txt").read_text().splitlines()
     header = lines[0].split("\t")
     assert header == [ALIASES.get(name, name) for name in ["counter", "timestamp", "deadtime", *RB3_FIELDS]]
@@ -46,23 +49,23 @@ def check_lifetime_run(run_dir: Path) -> None:
 
         table = pq.read_table(io.BytesIO(archive.extractfile(members[0]).read()))
     assert table.column_names[:4] == ["chA", "chB", "chC", "chD"] and table.num_rows == 4250
-    summary = json.loads((run_dir / "physics_summary.json").read_text())
-    assert summary["events"] == events and summary["accepted_double_pulses"] == len(rows)
-    assert summary["lifetime_ns"] > 0 and summary["lifetime_error_ns"] > 0
+    physics = json.loads((run_dir / "physics_summary.json").read_text())
+    assert physics["events"] == events and physics["accepted_double_pulses"] == len(rows)
+    assert physics["lifetime_ns"] > 0 and physics["lifetime_error_ns"] > 0
     assert (run_dir / "lifetime_fit.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "muon lifetime" in (run_dir / "run.log").read_text()
     displays = {p.name for p in run_dir.glob("*.png")} - {"lifetime_fit.png"}
     assert len(displays) >= 2, f"expected PNG snapshots of both displays, found {displays}"
 
 
-def test_seed_setup_runs_headless(tmp_path: Path) -> None:
+def test_lifetime_setup_runs_headless(tmp_path: Path) -> None:
     result, run_dir = run_setup(EXAMPLES / "simulsource_setup.yaml", tmp_path, "--events", "2000")
     assert result.returncode == 0, result.stdout + result.stderr
     check_lifetime_run(run_dir)
     assert "accepted double pulses" in result.stdout
 
 
-def test_seed_command_from_the_example_directory(tmp_path: Path) -> None:
+def test_run_daq_script_from_the_example_directory(tmp_path: Path) -> None:
     """``../run_daq.py simulsource_setup.yaml`` in (a copy of) examples/, the run limit cut to 2000 events."""
     work = tmp_path / "examples"
     shutil.copytree(EXAMPLES, work, ignore=shutil.ignore_patterns("target", "__pycache__"))
@@ -90,7 +93,7 @@ def run_demo(cwd: Path, *args: str) -> Path:
 
 def test_demo_command_runs_from_anywhere(tmp_path: Path) -> None:
     run_dir = run_demo(tmp_path, "--events", "1500")
-    assert run_summary(run_dir)["events"] == 1500
+    assert summary(run_dir)["events"] == 1500
     check_lifetime_run(run_dir)
 
 
@@ -102,5 +105,5 @@ def test_spin_and_spectrum_setups_run(tmp_path: Path) -> None:
     assert not set(top[:, 0]) & set(bottom[:, 0])
     spectrum = run_demo(tmp_path / "spectrum", "spectrum", "--events", "40")
     rows = np.loadtxt(spectrum / "spectrum.txt", skiprows=1, ndmin=2)
-    assert run_summary(spectrum)["events"] == 40 and 30 <= len(rows) <= 40  # ~5 % without a chA pulse
+    assert summary(spectrum)["events"] == 40 and 30 <= len(rows) <= 40  # ~5 % without a chA pulse
     assert ((rows[:, 3] > 40) & (rows[:, 4] >= 95)).all()  # chA height above 40 mV, position near 100

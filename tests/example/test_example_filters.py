@@ -1,4 +1,4 @@
-"""Building blocks of the double-pulse filter and the routing of its results (example-physics §2, §6)."""
+"""Building blocks of the double-pulse filter and the routing of its results."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Physics of the lifetime, spin and spectrum examples: simulated events straight through the example's
-filter functions, no processes (example-physics §5 gives the expected numbers)."""
+filter functions, no processes; the expected numbers follow from the simulation's parameters."""
 
 from __future__ import annotations
 
@@ -35,11 +35,12 @@ def spin_run():
     """6·10⁴ triggers as the spin setup sees them: up decays to RB_3, down decays to RB_4.
 
     The acceptance criterion 7.9 % ± 0.3 % is 2.7 binomial σ for 6·10⁴ triggers (1.2 σ for 10⁴), so it
-    holds for any random stream, not only for this seed.
+    holds for any random stream, not only for this random seed.
     """
     return run_selector(60_000, 1, "spin_setup.yaml", ["RB_3", "RB_4"])
 
 
+@pytest.mark.slow
 def test_accepted_fraction_and_lifetime(spin_run) -> None:
     truth, results = spin_run
     accepted = np.array([r is not None for r in results])
@@ -52,6 +53,7 @@ def test_accepted_fraction_and_lifetime(spin_run) -> None:
     assert 25 < fit.error < 45  # ≈ τ/√N for the ~4500 decays in the window
 
 
+@pytest.mark.slow
 def test_spin_setup_splits_up_and_down_decays(spin_run) -> None:
     truth, results = spin_run
     up = np.array([r is not None and r[0] is not None for r in results])
@@ -61,22 +63,24 @@ def test_spin_setup_splits_up_and_down_decays(spin_run) -> None:
     assert (truth["up"][up]).all() and not (truth["up"][down]).any(), "an up/down decay was misclassified"
 
 
+@pytest.mark.slow
 def test_lifetime_from_stopped_muons_only() -> None:
     """All muons stop (prb2ndPulse = 1): ~3000 decays pin τ down to ±40 ns; positions match the truth."""
     truth, results = run_selector(4_000, 2, "simulsource_setup.yaml", ["RB_3"], prb2ndPulse=1.0)
     accepted = np.array([r is not None for r in results])
-    assert 0.775 < accepted.mean() < 0.825  # plateau efficiency × dead zone (example-physics §5.1: 79.9 %)
+    assert 0.775 < accepted.mean() < 0.825  # plateau efficiency × dead zone: 79.9 % expected
     records = np.concatenate([r[0] for r in results if r is not None])
     fit = fit_lifetime(records["decay_time"], 200, 15000)
     assert abs(fit.tau - MUON_LIFETIME_NS) < 3 * fit.error, fit
     exact = records["decay_time"] == 4 * np.floor(truth["decay_time"][accepted] / 4)
-    assert exact.mean() > 0.9  # example-physics §2.5: 96 % exactly, the rest within a few ns
+    assert exact.mean() > 0.9  # expected: 96 % exactly, the rest within a few ns
     assert (np.abs(records["decay_time"] - truth["decay_time"][accepted]) < 20).mean() > 0.99
     # muon pulses at the trigger position, heights are prominences ≥ 90 mV, integrals ≈ 6·10³ mV·samples
     assert np.median(records["1st_chA_p"]) == 500 and records["1st_chA_h"].min() >= 90
     assert 5.5e3 < records["1st_chA_int"].mean() < 7e3
 
 
+@pytest.mark.slow
 def test_precut_never_changes_the_peaks_or_the_selection() -> None:
     """The lossless pre-cut (mimocorb.physics.peaks) against scipy on all local maxima, event by event."""
     config = example_config()["calculate_decay_time"]
@@ -95,7 +99,7 @@ def test_precut_never_changes_the_peaks_or_the_selection() -> None:
 
 
 def test_spectrum_selection() -> None:
-    """The demo's pulse-height filter on 10⁴ two-channel events (example-physics §3)."""
+    """The demo's pulse-height filter on 10⁴ two-channel events."""
     config = example_config("spectrum_config.yaml")
     measure = SpectrumFilter(config["find_peaks"], ["chA", "chB"])
     waves, _ = generator(4, n_channels=2, file="spectrum_config.yaml").generate(10_000)

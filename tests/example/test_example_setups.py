@@ -1,4 +1,4 @@
-"""The shipped setups: the seed's file as printed, and every setup valid for ``mimocorb validate``."""
+"""The shipped setups: mimoCoRB 1.0.2's example setup kept unchanged, and every setup valid to validate."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ import pytest
 import yaml
 from examplekit import EXAMPLES, REPO
 
-SEED_MAIN_BLOCK = REPO / "tests" / "config" / "data" / "simulsource_setup.yaml"  # the seed's block, verbatim
+# the example setup of mimoCoRB 1.0.2, verbatim (without the two display functions added to it later)
+ORIGINAL_MAIN_BLOCK = REPO / "tests" / "config" / "data" / "simulsource_setup.yaml"
 
 
-def test_seed_setup_is_the_printed_one() -> None:
+def test_lifetime_setup_is_the_original_plus_two_displays() -> None:
     shipped = (EXAMPLES / "simulsource_setup.yaml").read_text(encoding="utf-8")
-    main_block = SEED_MAIN_BLOCK.read_text(encoding="utf-8").rstrip("\n") + "\n"
+    main_block = ORIGINAL_MAIN_BLOCK.read_text(encoding="utf-8").rstrip("\n") + "\n"
     assert shipped.startswith(main_block)
     addendum = yaml.safe_load("Functions:\n" + shipped[len(main_block) :])["Functions"]
     assert addendum == [
@@ -42,7 +43,11 @@ def test_seed_setup_is_the_printed_one() -> None:
 def test_setup_validates_without_warnings(setup: str) -> None:
     """Validated in a child process: it imports the example modules under their bare names."""
     result = subprocess.run(
-        [sys.executable, "-m", "mimocorb", "validate", setup], cwd=EXAMPLES, capture_output=True, text=True
+        [sys.executable, "-m", "mimocorb", "validate", setup],
+        cwd=EXAMPLES,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0 and result.stderr == "", result.stderr
     assert result.stdout.startswith(f"OK: {setup}")

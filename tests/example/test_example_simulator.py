@@ -1,4 +1,4 @@
-"""The detector simulation: signal model and statistics of example-physics §1, and the compat face §11."""
+"""The detector simulation: its signal model and statistics, and the 1.0.2 ``pulseSimulator`` face."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def test_second_pulses_land_in_the_right_layers() -> None:
 
 
 def test_pulse_height_list_without_spread_works() -> None:
-    """D24: a list of heights and the default spread (0.3 × the chosen height) per draw."""
+    """A list of heights and the default spread (0.3 × the chosen height) per draw."""
     waves, _ = generator(13, pulseHeight=[100.0, 400.0], prbInteraction=1.0, prb2ndPulse=0.0).generate(3000)
     heights = waves[:, 3, 500] + 480
     # equal mixture of N(100, 30) and N(400, 120): mean 250, variance (30² + 120²)/2 + 150² = 174²

@@ -6,13 +6,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from iokit import TRACKED_PIDS
-from shmleaks import no_new_segments
+from support import child_runs_leave_nothing
 
 
 @pytest.fixture(autouse=True)
 def no_shared_memory_left() -> Iterator[None]:
-    with no_new_segments(TRACKED_PIDS):
+    with child_runs_leave_nothing():
         yield
 
 

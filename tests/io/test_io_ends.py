@@ -8,14 +8,15 @@ import signal
 import subprocess
 import sys
 import tarfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from iokit import MODS, finish, fkt, only_run_dir, remove_shared_memory_of, run, start, summary, write_setup
+from iokit import MODS, fkt, run, start, write_setup
+from support import finish, only_run_dir, summary, wait_for_run_dir, wait_until
+from support.shm import remove_shared_memory_of
 
 sys.path.insert(0, str(MODS))
 import io_workers as w
@@ -67,6 +68,7 @@ def assert_complete(run_dir: Path) -> int:
     return n
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("limit", [["--runtime", "1"], ["--events", "123"]], ids=["runtime", "runevents"])
 def test_files_complete_after_an_end_condition(project: Path, limit: list[str]) -> None:
     setup = endless_setup(project)
@@ -88,14 +90,11 @@ def test_exporters_work_under_spawn(project: Path) -> None:
 
 
 def wait_for_parts(dataset: Path, count: int, timeout: float = 30.0) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if dataset.is_dir() and len(list(dataset.glob("part-*.parquet"))) >= count:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{dataset} did not get {count} parts within {timeout} s")
+    what = f"{count} parts in {dataset}"
+    wait_until(lambda: len(list(dataset.glob("part-*.parquet"))) >= count, timeout, what)
 
 
+@pytest.mark.slow
 def test_files_complete_after_sigterm_of_the_run(project: Path) -> None:
     proc = start(["run", str(endless_setup(project)), "-v", "1"], project)
     run_dir = run_directory(project)
@@ -114,7 +113,7 @@ def test_files_complete_after_the_stop_command(project: Path) -> None:
     assert proc.stdin is not None
     proc.stdin.write("S\n")
     proc.stdin.flush()  # not a terminal: nobody can type E, so the run ends after draining
-    out, _ = proc.communicate(timeout=60)
+    out = finish(proc)
     assert proc.returncode == 0, out
     assert summary(run_dir)["end_reason"] == "stop command"
     assert_complete(run_dir)
@@ -132,15 +131,10 @@ def flushed_events(run_dir: Path) -> int:
 
 
 def run_directory(project: Path) -> Path:
-    end = time.monotonic() + 30
-    while time.monotonic() < end:
-        dirs = list((project / "target").glob("*/waves.parquet"))
-        if dirs:
-            return dirs[0].parent
-        time.sleep(0.05)
-    raise AssertionError("no run directory with a dataset appeared")
+    return wait_for_run_dir(project / "target", 30, holding="waves.parquet")
 
 
+@pytest.mark.slow
 def test_sigkill_of_the_recorder_leaves_the_flushed_parts_readable(project: Path) -> None:
     proc = start(["run", str(endless_setup(project)), "-v", "1"], project)
     run_dir = run_directory(project)
@@ -160,6 +154,7 @@ def test_sigkill_of_the_recorder_leaves_the_flushed_parts_readable(project: Path
     assert_complete_tar_and_txt(run_dir)
 
 
+@pytest.mark.slow
 def test_sigterm_of_the_exporters_finishes_their_files(project: Path) -> None:
     """SIGTERM (an operator's kill, or the controller's last resort) finishes the file, then kills."""
     proc = start(["run", str(endless_setup(project)), "-v", "1"], project)
@@ -194,7 +189,7 @@ def assert_complete_tar_and_txt(run_dir: Path) -> None:
 
 
 def test_sigkill_of_the_whole_run_leaves_the_flushed_parts_readable(project: Path) -> None:
-    proc = start(["run", str(endless_setup(project)), "-v", "1"], project, new_session=True)
+    proc = start(["run", str(endless_setup(project)), "-v", "1"], project, start_new_session=True)
     run_dir = run_directory(project)
     wait_for_parts(run_dir / "waves.parquet", 3)
     flushed = flushed_events(run_dir)
@@ -217,6 +212,7 @@ def test_sigkill_of_the_whole_run_leaves_the_flushed_parts_readable(project: Pat
             np.testing.assert_array_equal(got["ch2"].to_numpy(), w.waveform(k, SAMPLES)[1])
 
 
+@pytest.mark.slow
 def test_a_full_disk_fails_the_recorder_loudly(project: Path) -> None:
     functions = [
         fkt(1, "source", "RB_1: write", "src.yaml"),

@@ -11,7 +11,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from iokit import MODS, fkt, only_run_dir, run, summary, write_setup
+from iokit import MODS, fkt, run, write_setup
+from support import only_run_dir, summary
 
 from mimocorb.io.reading import blocks
 
@@ -159,6 +160,7 @@ def test_summary_states_events_per_file(recorded: Path) -> None:
     assert files["records.txt"]["events"] == N and files["RB_2.parquet"]["events"] == N
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("source", ["waves.parquet", "waves.tar"])
 def test_replay_feeds_the_recording_back_with_its_metadata(
     recorded: Path, source: str, project: Path
@@ -189,6 +191,7 @@ def test_replay_feeds_the_recording_back_with_its_metadata(
     assert sorted(meta[:, 0].astype(int)) == list(range(1, N + 1))
 
 
+@pytest.mark.slow
 def test_several_processes_of_one_exporter_share_the_work(project: Path) -> None:
     """num_process: 2 — each event is in exactly one part (or line); the summary adds the writers up."""
     functions = [

@@ -14,7 +14,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from iokit import MODS, fkt, only_run_dir, run, write_setup
+from iokit import MODS, fkt, run, write_setup
+from support import only_run_dir
 
 from mimocorb.buffer_control import rb_toParquetfile, rb_toTxtfile
 from mimocorb.io import ParquetRecorder
@@ -105,6 +106,7 @@ def replay_run(project: Path, recording: Path, options: str, source: str = "wave
     return np.load(only_run_dir(project / "target") / "replayed.npz")["meta"]
 
 
+@pytest.mark.slow
 def test_replay_at_the_recorded_timing_keeps_the_intervals(recording: Path, project: Path) -> None:
     """The replayed events are stamped anew; their spacing is at least the recorded one (sleeps only add)."""
     meta = replay_run(project, recording, "timing: recorded\nmetadata: new\n")
@@ -156,7 +158,7 @@ def test_recorder_config_errors_are_found_by_validate(project: Path) -> None:
     assert code == 1 and "'flush_seconds' must be a positive number" in out and "w.yaml" in out, out
 
 
-# -- parquetReader (D23) -------------------------------------------------------------------------
+# -- parquetReader -------------------------------------------------------------------------
 
 
 def test_parquetReader_without_archive_names_the_directory(tmp_path: Path) -> None:

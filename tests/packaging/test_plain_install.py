@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 from pkgkit import REPO, headless_env
-from shmleaks import no_new_segments
+from support.children import finish, start
+from support.shm import no_new_segments
 
 EVENTS = 1500
 INSTALL_TIMEOUT = 600.0  # a first install on a machine with an empty pip cache downloads ~150 MB
@@ -53,27 +54,11 @@ class Venv:
         for name in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME", "MPLBACKEND"):
             self.env.pop(name, None)
         self.env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-        self.pids: set[int] = set()
 
     def run(self, args: list[str], cwd: Path, timeout: float = RUN_TIMEOUT) -> str:
         """Run ``args`` (a program in the venv's bin/ first) and return its output; it must exit 0."""
-        command = [str(self.bin / args[0]), *args[1:]]
-        process = subprocess.Popen(
-            command,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=self.env,
-        )
-        self.pids.add(process.pid)
-        try:
-            out, _ = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            out, _ = process.communicate()
-            raise AssertionError(f"{args} did not end within {timeout:g} s:\n{out}") from None
+        process = start([str(self.bin / args[0]), *args[1:]], cwd, env=self.env)
+        out = finish(process, timeout)
         assert process.returncode == 0, f"{args} exited with {process.returncode}:\n{out}"
         return out
 
@@ -97,7 +82,7 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Venv]:
 
 @pytest.fixture
 def no_leaks(venv: Venv) -> Iterator[None]:
-    with no_new_segments(venv.pids):
+    with no_new_segments():
         yield
 
 

@@ -8,14 +8,13 @@ too; the explicit insert also covers ``--import-mode=importlib``).
 
 from __future__ import annotations
 
-import gc
 import multiprocessing as mp
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support import shm
 
 _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
@@ -74,17 +73,12 @@ def no_shm_leak(request: pytest.FixtureRequest) -> Iterator[None]:
     A test that already failed is not failed twice: its leftovers (e.g. a buffer kept alive by the
     traceback) are only removed.
     """
-    before = ringtools.shm_entries()
+    before = shm.ours()
     yield
-    deadline = time.monotonic() + LEAK_GRACE
-    while True:
-        gc.collect()  # buffers of the test that are only waiting for garbage collection
-        leaked = ringtools.our_entries(ringtools.shm_entries() - before)
-        if not leaked or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
+    # buffers of the test that only wait for the garbage collector are collected first
+    leaked = shm.leftovers(before, LEAK_GRACE, collect=True)
     if leaked:
-        ringtools.unlink_entries(leaked)  # do not let the next test trip over them
+        shm.unlink_entries(leaked)  # do not let the next test trip over them
         call = getattr(request.node, "_ring_call", None)
         if call is None or not call.failed:
             pytest.fail(f"the test left shared memory behind in /dev/shm: {sorted(leaked)}")

@@ -1,13 +1,14 @@
-"""Parent-side helpers of the ring tests: child processes that never outlive a test, /dev/shm bookkeeping.
+"""Parent-side helpers of the ring tests: child processes (multiprocessing, ``python -c``) that never
+outlive a test. The /dev/shm bookkeeping is ``support.shm``.
 
 Every process a ring test starts goes through ``ProcessGroup`` or ``popen_python``, which record its pid
-in ``STARTED_PIDS``: the leak check of conftest.py attributes ``mimocorb_<pid>_...`` entries in /dev/shm
-to this test session only if <pid> is ours (other engineers' tests may run on the same machine).
+in ``support.children.TRACKED_PIDS``: the leak check of conftest.py attributes ``mimocorb_<pid>_...``
+entries in /dev/shm to these tests only if <pid> is one of them (other people's tests may run on the
+same machine).
 """
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing as mp
 import os
 import signal
@@ -17,12 +18,11 @@ import time
 from multiprocessing.connection import wait as wait_sentinels
 from pathlib import Path
 
+import support
 from hypothesis import HealthCheck, Phase, settings
+from support.children import TRACKED_PIDS
 
 RING_DIR = Path(__file__).resolve().parent
-SHM = Path("/dev/shm")
-PREFIX = "mimocorb_"
-STARTED_PIDS: set[int] = set()
 
 # Hypothesis settings for every property test here: reproducible (derandomized, no example database),
 # no deadline (processes), no shrinking (each example runs processes; the failing example is printed).
@@ -34,53 +34,6 @@ RING_SETTINGS = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
     print_blob=True,
 )
-
-# ---- /dev/shm --------------------------------------------------------------------------------------
-
-
-def shm_entries() -> set[str]:
-    """Names of mimocorb segments and semaphores (``sem.`` prefix) in /dev/shm."""
-    if not SHM.is_dir():
-        return set()
-    return {p.name for p in SHM.iterdir() if p.name.removeprefix("sem.").startswith(PREFIX)}
-
-
-def owner_pid(entry: str) -> int:
-    try:
-        return int(entry.removeprefix("sem.")[len(PREFIX) :].split("_", 1)[0])
-    except ValueError:
-        return -1
-
-
-def our_entries(entries: set[str]) -> set[str]:
-    pids = STARTED_PIDS | {os.getpid()}
-    return {e for e in entries if owner_pid(e) in pids}
-
-
-def entries_of(pid: int) -> set[str]:
-    return {e for e in shm_entries() if owner_pid(e) == pid}
-
-
-def entries_named(base: str) -> set[str]:
-    return {e for e in shm_entries() if e.removeprefix("sem.").startswith(base)}
-
-
-def unlink_entries(entries) -> None:
-    for e in entries:
-        with contextlib.suppress(FileNotFoundError):
-            (SHM / e).unlink()
-
-
-def wait_until(condition, timeout: float, interval: float = 0.02) -> bool:
-    """Poll ``condition()`` until true or ``timeout`` s passed; returns its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if condition():
-            return True
-        if time.monotonic() > deadline:
-            return bool(condition())
-        time.sleep(interval)
-
 
 # ---- child processes -------------------------------------------------------------------------------
 
@@ -96,7 +49,7 @@ class ProcessGroup:
     def start(self, target, *args, name: str | None = None):
         p = self.ctx.Process(target=target, args=args, name=name or target.__name__, daemon=True)
         p.start()
-        STARTED_PIDS.add(p.pid)
+        TRACKED_PIDS.add(p.pid)
         self.procs.append(p)
         return p
 
@@ -147,20 +100,14 @@ def popen_python(body: str, log: Path | None = None, **kw) -> subprocess.Popen:
     finally:
         if log is not None:
             out.close()
-    STARTED_PIDS.add(p.pid)
+    TRACKED_PIDS.add(p.pid)
     return p
 
 
 def run_python(body: str, timeout: float) -> subprocess.CompletedProcess:
-    """Run a program to its end; a hang fails the test (and the process is killed)."""
-    p = popen_python(body)
-    try:
-        out, err = p.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        out, err = p.communicate()
-        raise AssertionError(f"subprocess hung (> {timeout} s); stderr:\n{err}") from None
-    return subprocess.CompletedProcess(p.args, p.returncode, out, err)
+    """Run a program that can import ringworkers to its end; a hang fails the test (and the process is
+    killed)."""
+    return support.run_python(python_code(body), timeout=timeout)
 
 
 def pid_running(pid: int) -> bool:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import ringtools
 import ringworkers as rw
+from support import shm
 
 from mimocorb import mimo_buffer as bm
 from mimocorb.ring import RingTimeout
@@ -55,10 +55,10 @@ def buf():
     ],
 )
 def test_new_buffer_rejects_bad_arguments(slots, values, dtype) -> None:
-    before = ringtools.shm_entries()
+    before = shm.entries()
     with pytest.raises(ValueError):
         bm.NewBuffer(slots, values, dtype)
-    assert ringtools.our_entries(ringtools.shm_entries() - before) == set(), "a failed NewBuffer left memory"
+    assert shm.ours(shm.entries() - before) == set(), "a failed NewBuffer left memory"
     ok = bm.NewBuffer(2, 4, rw.EVENT_DTYPE)  # and a correct call still works
     try:
         roundtrip(ok, ok.new_writer(), ok.new_reader_group(), 0)

@@ -20,6 +20,7 @@ import ringtools
 import ringworkers as rw
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import shm
 
 from mimocorb import mimo_buffer as bm
 
@@ -96,7 +97,7 @@ def run_scenario(method: str, sc: Scenario, work: Path) -> None:
     finally:
         pg.cleanup()
         buf.close()
-    assert not ringtools.entries_named(base), "close() left segments or semaphores in /dev/shm"
+    assert not shm.entries_named(base), "close() left segments or semaphores in /dev/shm"
 
     # what was committed
     expected, ndiscarded = Counter(), 0
@@ -149,6 +150,7 @@ def run_scenario(method: str, sc: Scenario, work: Path) -> None:
         assert (g["consumed"], g["pending"]) == (ncommitted, 0), stats
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(400)
 def test_delivery_guarantees(start_method: str, tmp_path: Path) -> None:
     max_writers, max_members, max_observers = LIMITS[start_method]
@@ -183,7 +185,7 @@ def test_worst_case_scenario_fork(tmp_path: Path) -> None:
 
 @pytest.mark.timeout(60)
 def test_workers_importable_in_children(start_method: str, procs, tmp_path: Path) -> None:
-    """Worker functions of this directory run under every start method (D32)."""
+    """Worker functions of this directory run under every start method."""
     out = tmp_path / "where.json"
     procs.join([procs.start(rw.where_am_i, out)], timeout=45)
     assert Path(rw.load(out)["file"]) == Path(rw.__file__)

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import ringtools
 import ringworkers as rw
+from support import poll_until, shm, wait_until
 
 from mimocorb import mimo_buffer as bm
 from mimocorb.ring import cleanup_stale
@@ -35,7 +36,7 @@ def _seqs(out: Path, wid: int | None = None) -> list[int]:
 
 @pytest.mark.timeout(120)
 def test_reader_killed_in_group_of_two_is_reclaimed_by_supervisor(start_method, procs, tmp_path) -> None:
-    """(a) SIGKILL of a reader holding a slot; the supervisor reclaims it when its sentinel fires."""
+    """SIGKILL of a reader holding a slot; the supervisor reclaims it when its sentinel fires."""
     n = 100
     buf = bm.NewBuffer(8, 4, rw.EVENT_DTYPE)
     try:
@@ -43,11 +44,11 @@ def test_reader_killed_in_group_of_two_is_reclaimed_by_supervisor(start_method, 
         held, held_seq, gate = procs.ctx.Event(), procs.ctx.Value("q", -1), procs.ctx.Event()
         victim = procs.start(rw.holding_reader, ga, held, held_seq)
         other_group = procs.start(rw.seq_reader, gb, tmp_path / "b.json")
-        assert ringtools.wait_until(lambda: _attached(buf, 0, 1) and _attached(buf, 1, 1), 30)
+        wait_until(lambda: _attached(buf, 0, 1) and _attached(buf, 1, 1), 30, "both readers attached")
         writer = procs.start(rw.seq_writer, buf.new_writer(), 0, n, tmp_path / "w.json", 0.0, gate, 4)
         assert held.wait(30), "the victim never got an event"
         survivor = procs.start(rw.seq_reader, ga, tmp_path / "a.json")
-        assert ringtools.wait_until(lambda: _attached(buf, 0, 2), 30)
+        wait_until(lambda: _attached(buf, 0, 2), 30, "the second reader of group 0 attached")
         ringtools.kill_and_wait(victim)
         reports = buf.reclaim_dead([victim.pid])
         assert reports == [{"pid": victim.pid, "role": "reader", "group": 0, "lost_events": 1}]
@@ -70,7 +71,7 @@ def test_reader_killed_in_group_of_two_is_reclaimed_by_supervisor(start_method, 
 
 @pytest.mark.timeout(120)
 def test_writer_killed_holding_a_claimed_slot(start_method, procs, tmp_path: Path) -> None:
-    """(b) SIGKILL of a writer holding a claimed, unfilled slot while another writer goes on."""
+    """SIGKILL of a writer holding a claimed, unfilled slot while another writer goes on."""
     n_before, n = 5, 300
     buf = bm.NewBuffer(16, 4, rw.EVENT_DTYPE)
     try:
@@ -106,7 +107,7 @@ def test_writer_killed_holding_a_claimed_slot(start_method, procs, tmp_path: Pat
 
 @pytest.mark.timeout(120)
 def test_blocked_writer_recovers_from_killed_reader_without_supervisor(procs, tmp_path: Path) -> None:
-    """(c) A reader dies holding the oldest slot of a full ring; nobody calls reclaim_dead and the
+    """A reader dies holding the oldest slot of a full ring; nobody calls reclaim_dead and the
     dead process is not even reaped (a zombie): the blocked writer must heal the ring itself."""
     n = 60
     buf = bm.NewBuffer(4, 4, rw.EVENT_DTYPE)
@@ -114,12 +115,12 @@ def test_blocked_writer_recovers_from_killed_reader_without_supervisor(procs, tm
         g = buf.new_reader_group()
         held, held_seq = procs.ctx.Event(), procs.ctx.Value("q", -1)
         victim = procs.start(rw.holding_reader, g, held, held_seq)
-        assert ringtools.wait_until(lambda: _attached(buf, 0, 1), 30)
+        wait_until(lambda: _attached(buf, 0, 1), 30, "the reader attached")
         writer = procs.start(rw.seq_writer, buf.new_writer(), 0, n, tmp_path / "w.json")
         assert held.wait(30)
         survivor = procs.start(rw.seq_reader, g, tmp_path / "a.json")
         # the ring fills up behind the held slot (strict FIFO): the writer blocks
-        assert ringtools.wait_until(lambda: buf.stats()["claimed"] == 4, 30)
+        wait_until(lambda: buf.stats()["claimed"] == 4, 30, "all 4 slots claimed")
         ringtools.kill_and_wait(victim)
         procs.join([writer], timeout=30)  # recovers within DEAD_CHECK (1 s); 30 s is hang detection
         assert buf.reclaim_dead([victim.pid]) == [], "the ring should have reclaimed the victim itself"
@@ -136,7 +137,7 @@ def test_blocked_writer_recovers_from_killed_reader_without_supervisor(procs, tm
 
 @pytest.mark.timeout(60)
 def test_dead_reader_is_reclaimed_by_shutdown(procs, tmp_path: Path) -> None:
-    """(c) No writer is blocked and nobody reclaims: shutdown() itself clears the dead reader."""
+    """No writer is blocked and nobody reclaims: shutdown() itself clears the dead reader."""
     buf = bm.NewBuffer(8, 4, rw.EVENT_DTYPE)
     try:
         ga, gb = buf.new_reader_group(), buf.new_reader_group()
@@ -169,7 +170,7 @@ def _start_creator(tmp_path: Path, *, children: bool, no_tracker: bool):
         log=tmp_path / "creator.log",
         start_new_session=True,
     )
-    ok = ringtools.wait_until(lambda: report.exists() or p.poll() is not None, 60, 0.05)
+    ok = poll_until(lambda: report.exists() or p.poll() is not None, 60)
     if not (ok and report.exists()):
         p.kill()
         p.wait(10)
@@ -185,7 +186,7 @@ def _end_all(p: subprocess.Popen, info: dict) -> None:
         if ringtools.pid_running(pid):
             os.kill(pid, signal.SIGKILL)
     p.wait(10)
-    ringtools.wait_until(lambda: not any(map(ringtools.pid_running, info.get("children", []))), 10)
+    poll_until(lambda: not any(map(ringtools.pid_running, info.get("children", []))), 10)
 
 
 def _registry_file(name: str) -> Path:
@@ -196,7 +197,7 @@ def _registry_file(name: str) -> Path:
 @pytest.mark.parametrize("cleanup", ["cleanup_stale", "next NewBuffer in a fresh process"])
 @pytest.mark.parametrize("kill", ["creator and its resource tracker", "creator only"])
 def test_sigkill_of_the_creator_leaves_nothing_after_cleanup(tmp_path: Path, kill: str, cleanup: str) -> None:
-    """(d) The creator is SIGKILLed: no finalizer runs. Either multiprocessing's resource tracker
+    """The creator is SIGKILLed: no finalizer runs. Either multiprocessing's resource tracker
     (if it survived) or mimocorb's cleanup of segments whose creator is dead removes everything."""
     p, info = _start_creator(tmp_path, children=False, no_tracker=False)
     try:
@@ -215,7 +216,7 @@ def test_sigkill_of_the_creator_leaves_nothing_after_cleanup(tmp_path: Path, kil
                 timeout=60,
             )
             assert done.returncode == 0, done.stderr
-        assert ringtools.wait_until(lambda: not ringtools.entries_of(p.pid), 10), ringtools.entries_of(p.pid)
+        wait_until(lambda: not shm.entries_of(p.pid), 10, "the dead creator's shared memory to go")
         if cleanup == "cleanup_stale":
             assert not _registry_file(info["name"]).exists()
     finally:
@@ -224,14 +225,14 @@ def test_sigkill_of_the_creator_leaves_nothing_after_cleanup(tmp_path: Path, kil
 
 @pytest.mark.timeout(90)
 def test_sigkill_of_the_creator_without_any_tracker(tmp_path: Path) -> None:
-    """(d) Only mimocorb's own cleanup can help (the resource tracker is out of the game): the
+    """Only mimocorb's own cleanup can help (the resource tracker is out of the game): the
     segments stay until cleanup_stale() runs, then everything is gone."""
     p, info = _start_creator(tmp_path, children=False, no_tracker=True)
     try:
         os.kill(p.pid, signal.SIGKILL)
         assert p.wait(30) == -signal.SIGKILL
         cleanup_stale()
-        assert not ringtools.entries_of(p.pid)
+        assert not shm.entries_of(p.pid)
         assert not _registry_file(info["name"]).exists()
     finally:
         _end_all(p, info)
@@ -248,7 +249,7 @@ def test_sigkill_of_the_creator_without_any_tracker(tmp_path: Path) -> None:
     ids=["SIGTERM", "SIGINT", "Ctrl-C"],
 )
 def test_terminated_creator_leaves_no_segment(tmp_path: Path, sig: int, target: str) -> None:
-    """(e) SIGTERM/SIGINT of the creator while its children read: once they ended, nothing is left
+    """SIGTERM/SIGINT of the creator while its children read: once they ended, nothing is left
     (no cleanup_stale() here: the run itself must clean up)."""
     p, info = _start_creator(tmp_path, children=True, no_tracker=False)
     try:
@@ -261,11 +262,11 @@ def test_terminated_creator_leaves_no_segment(tmp_path: Path, sig: int, target: 
             p.wait(30)
         except subprocess.TimeoutExpired:
             pytest.fail("the creator did not end: " + (tmp_path / "creator.log").read_text())
-        assert ringtools.wait_until(lambda: not any(map(ringtools.pid_running, info["children"])), 30), (
-            "the creator's children did not end"
+        wait_until(
+            lambda: not any(map(ringtools.pid_running, info["children"])), 30, "the creator's children to end"
         )
-        gone = ringtools.wait_until(lambda: not ringtools.entries_of(p.pid), 15, 0.1)
-        assert gone, f"left behind: {sorted(ringtools.entries_of(p.pid))}"
+        gone = poll_until(lambda: not shm.entries_of(p.pid), 15, 0.1)
+        assert gone, f"left behind: {sorted(shm.entries_of(p.pid))}"
     finally:
         _end_all(p, info)
         cleanup_stale()  # after SIGTERM the registry entry (not shared memory) of the dead creator remains

@@ -1,5 +1,6 @@
-"""Semantics of the ring: life cycle (D4, D7, D8, D9, D28), fill level (D34), metadata, dtypes,
-context managers, iteration, late reader groups, statistics from other processes, FIFO recycling."""
+"""Semantics of the ring: life cycle (exit, bounded shutdown, nothing lost at the end), fill level,
+metadata, dtypes, context managers, iteration, late reader groups, statistics from other processes,
+FIFO recycling."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 import ringtools
 import ringworkers as rw
+from support import shm, wait_until
 
 from mimocorb import mimo_buffer as bm
 from mimocorb.ring import RingTimeout
@@ -25,9 +27,9 @@ def _finish(buf, *handles) -> None:
     buf.close()
 
 
-# ---- D4: a process that made a buffer can always exit ------------------------------------------------
+# ---- a process that made a buffer can always exit -------------------------------------------------------
 
-D4_PROGRAMS = {
+EXITING_PROGRAMS = {
     "no shutdown": """
 b = bm.NewBuffer(4, 4, np.uint64)
 g = b.new_reader_group(); o = bm.Observer(b.new_observer())
@@ -45,7 +47,7 @@ b.shutdown(timeout=1)
 assert o.get(timeout=1) is None
 b.close()
 """,
-    "shutdown and del, no close (the seed's unit test)": """
+    "shutdown and del, no close (as the 1.0.2 unit test does)": """
 b = bm.NewBuffer(4, 4, np.uint64)
 w = bm.Writer(b.new_writer())
 w.get_new_buffer()[:] = 1
@@ -63,24 +65,24 @@ raise RuntimeError("user code failed")
 
 
 @pytest.mark.timeout(90)
-@pytest.mark.parametrize("program", list(D4_PROGRAMS))
+@pytest.mark.parametrize("program", list(EXITING_PROGRAMS))
 def test_process_that_made_a_buffer_exits(program: str) -> None:
-    """D4: no thread keeps the interpreter alive, and the creator's exit removes the shared memory."""
+    """No thread keeps the interpreter alive, and the creator's exit removes the shared memory."""
     body = "import os, numpy as np\nfrom mimocorb import mimo_buffer as bm\nprint(os.getpid(), flush=True)\n"
-    done = ringtools.run_python(body + D4_PROGRAMS[program], timeout=60)
+    done = ringtools.run_python(body + EXITING_PROGRAMS[program], timeout=60)
     if program == "exception":
         assert done.returncode == 1 and "user code failed" in done.stderr
     else:
         assert done.returncode == 0, done.stderr
-    assert not ringtools.entries_of(int(done.stdout.split()[0]))
+    assert not shm.entries_of(int(done.stdout.split()[0]))
 
 
-# ---- D7, D28: bounded shutdown, blocked writers woken ------------------------------------------------
+# ---- bounded shutdown, blocked writers woken ------------------------------------------------------------
 
 
 @pytest.mark.timeout(60)
 def test_shutdown_with_a_group_without_consumer_is_bounded_and_reports() -> None:
-    """D7: a group nobody reads does not make shutdown wait for ever; the report says what was left."""
+    """A group nobody reads does not make shutdown wait for ever; the report says what was left."""
     buf = bm.NewBuffer(8, 4, rw.EVENT_DTYPE)
     try:
         g_read, _g_orphan = buf.new_reader_group(), buf.new_reader_group()
@@ -143,7 +145,7 @@ def test_shutdown_timeout_bounds_the_wait_for_a_live_but_stuck_consumer() -> Non
 
 @pytest.mark.timeout(90)
 def test_shutdown_with_a_killed_consumer(procs, tmp_path: Path) -> None:
-    """D7: the only process of a group was SIGKILLed (nobody reclaimed it): shutdown detects it,
+    """The only process of a group was SIGKILLed (nobody reclaimed it): shutdown detects it,
     returns, and reports the group's undelivered events; the other group is drained."""
     buf = bm.NewBuffer(8, 4, rw.EVENT_DTYPE)
     try:
@@ -175,7 +177,7 @@ def test_shutdown_with_a_killed_consumer(procs, tmp_path: Path) -> None:
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("consumers", ["no group", "group without process", "killed consumer"])
 def test_writer_blocked_on_full_buffer_is_woken_by_shutdown(procs, tmp_path: Path, consumers: str) -> None:
-    """D28: a writer blocked on a full buffer raises SystemExit at shutdown (after committing its slot)."""
+    """A writer blocked on a full buffer raises SystemExit at shutdown (after committing its slot)."""
     nslots = 4
     buf = bm.NewBuffer(nslots, 4, rw.EVENT_DTYPE)
     try:
@@ -188,8 +190,10 @@ def test_writer_blocked_on_full_buffer_is_woken_by_shutdown(procs, tmp_path: Pat
         if consumers == "killed consumer":
             assert held.wait(30)
             ringtools.kill_and_wait(victim)
-        assert ringtools.wait_until(lambda: buf.stats()["claimed"] == nslots, 30)
-        time.sleep(0.3)  # let it block on the full ring
+        wait_until(lambda: buf.stats()["claimed"] == nslots, 30, "the writer to fill the ring")
+        # whether the writer sits in its blocking call cannot be seen from outside: this pause makes it
+        # very likely that shutdown has to wake a blocked writer (and not one just about to block)
+        time.sleep(0.3)
         assert writer.is_alive()
         t0 = time.monotonic()
         buf.shutdown(timeout=30)
@@ -206,12 +210,12 @@ def test_writer_blocked_on_full_buffer_is_woken_by_shutdown(procs, tmp_path: Pat
     assert w["committed"] in ((nslots, nslots + 1) if consumers == "killed consumer" else (nslots,))
 
 
-# ---- D8, D9: nothing committed is lost at the end ----------------------------------------------------
+# ---- nothing committed is lost at the end ---------------------------------------------------------------
 
 
 @pytest.mark.timeout(90)
 def test_everything_committed_until_set_ending_reaches_the_readers(procs, tmp_path: Path) -> None:
-    """D8: set_ending while a writer runs flat out: every event it committed (including the slot it
+    """set_ending while a writer runs flat out: every event it committed (including the slot it
     held) reaches every group; then shutdown drains."""
     buf = bm.NewBuffer(8, 4, rw.EVENT_DTYPE)
     try:
@@ -220,7 +224,7 @@ def test_everything_committed_until_set_ending_reaches_the_readers(procs, tmp_pa
             procs.start(rw.seq_reader, g, tmp_path / f"r{k}.json", 0.0005) for k, g in enumerate(groups)
         ]
         writer = procs.start(rw.endless_writer, buf.new_writer(), 0, tmp_path / "w.json")
-        assert ringtools.wait_until(lambda: buf.stats()["committed"] >= 50, 30)
+        wait_until(lambda: buf.stats()["committed"] >= 50, 30, "50 commits")
         buf.set_ending()
         procs.join([writer], timeout=30)
         assert buf.stats()["readers_active"]
@@ -251,7 +255,7 @@ def test_shutdown_racing_a_tight_write_loop_loses_nothing(procs, tmp_path: Path)
         try:
             reader = procs.start(rw.seq_reader, buf.new_reader_group(), tmp_path / f"r{round_}.json")
             writer = procs.start(rw.endless_writer, buf.new_writer(), 0, tmp_path / f"w{round_}.json")
-            assert ringtools.wait_until(lambda b=buf, n=20 + round_: b.stats()["committed"] >= n, 30)
+            wait_until(lambda b=buf, n=20 + round_: b.stats()["committed"] >= n, 30, f"{20 + round_} commits")
             buf.shutdown(timeout=30)
             procs.join([writer, reader], timeout=30)
             stats, report = buf.stats(), buf.shutdown_report
@@ -264,7 +268,7 @@ def test_shutdown_racing_a_tight_write_loop_loses_nothing(procs, tmp_path: Path)
 
 
 def test_commit_after_set_ending_still_reaches_readers() -> None:
-    """D8: a slot obtained before set_ending and committed after it is delivered."""
+    """A slot obtained before set_ending and committed after it is delivered."""
     buf = bm.NewBuffer(4, 4, rw.EVENT_DTYPE)
     w, r = bm.Writer(buf.new_writer()), bm.Reader(buf.new_reader_group())
     rw.fill_event(w.get_new_buffer(timeout=1), 0, 0)
@@ -277,7 +281,7 @@ def test_commit_after_set_ending_still_reaches_readers() -> None:
 
 @pytest.mark.timeout(60)
 def test_shutdown_waits_until_the_last_slot_is_released(procs, tmp_path: Path) -> None:
-    """D9: the reader holds each event for a while; shutdown returns only after it released the last."""
+    """The reader holds each event for a while; shutdown returns only after it released the last."""
     buf = bm.NewBuffer(4, 4, rw.EVENT_DTYPE)
     try:
         reader = procs.start(rw.slow_last_reader, buf.new_reader_group(), str(tmp_path), 0.3)
@@ -297,11 +301,11 @@ def test_shutdown_waits_until_the_last_slot_is_released(procs, tmp_path: Path) -
     assert (tmp_path / "reader_exit").exists()
 
 
-# ---- D34 and statistics -----------------------------------------------------------------------------
+# ---- fill level and statistics --------------------------------------------------------------------------
 
 
 def test_fill_level_is_exact() -> None:
-    """D34: 0 when empty, k after k commits nobody released; the slowest group counts."""
+    """Fill level: 0 when empty, k after k commits nobody released; the slowest group counts."""
     buf = bm.NewBuffer(8, 4, rw.EVENT_DTYPE)
     w = bm.Writer(buf.new_writer())
     assert buf.buffer_status()[:2] == (0, 0)
@@ -402,7 +406,7 @@ def test_monitor_reads_stats_from_another_process(tmp_path: Path, kind: str) -> 
         buf.close()
 
 
-# ---- metadata ---------------------------------------------------------------------------------------
+# ---- metadata -------------------------------------------------------------------------------------------
 
 
 def test_metadata_defaults_and_explicit_values() -> None:
@@ -463,7 +467,7 @@ def test_metadata_counter_counts_per_writer_instance(procs, tmp_path: Path) -> N
     assert all(row["meta"][2] == -1 for row in rows)
 
 
-# ---- dtypes -----------------------------------------------------------------------------------------
+# ---- dtypes ---------------------------------------------------------------------------------------------
 
 DTYPES = {
     "plain int32": (np.int32, 8),
@@ -529,7 +533,7 @@ def test_slots_of_any_size_do_not_overlap(vps: int) -> None:
         assert (data == k + 1).all(), f"slot {k}: data overwritten: {data}"
 
 
-# ---- context managers, discard, iteration -----------------------------------------------------------
+# ---- context managers, discard, iteration ---------------------------------------------------------------
 
 
 def test_slot_context_manager_commits_and_discards() -> None:
@@ -618,7 +622,7 @@ def test_observer_iteration_ends_at_shutdown() -> None:
     _finish(buf, w)
 
 
-# ---- late reader groups -----------------------------------------------------------------------------
+# ---- late reader groups ---------------------------------------------------------------------------------
 
 
 def test_late_reader_group_starts_with_the_next_committed_event() -> None:
@@ -650,7 +654,7 @@ def test_late_reader_group_while_data_flows(start_method, procs, tmp_path: Path)
     try:
         first = procs.start(rw.seq_reader, buf.new_reader_group(), tmp_path / "first.json")
         writer = procs.start(rw.seq_writer, buf.new_writer(), 0, 400, tmp_path / "w.json", 0.001)
-        assert ringtools.wait_until(lambda: buf.stats()["committed"] >= 50, 30)
+        wait_until(lambda: buf.stats()["committed"] >= 50, 30, "50 commits")
         before = buf.stats()["committed"]
         late_setup = buf.new_reader_group()
         after = buf.stats()["committed"]
@@ -668,7 +672,7 @@ def test_late_reader_group_while_data_flows(start_method, procs, tmp_path: Path)
     assert got == list(range(got[0], 400))
 
 
-# ---- claim limit and abandoned groups ---------------------------------------------------------------
+# ---- claim limit and abandoned groups -------------------------------------------------------------------
 
 
 def test_claim_limit_is_exact_for_several_writers(start_method, procs, tmp_path: Path) -> None:
@@ -743,7 +747,7 @@ def test_skip_unread_frees_the_ring_of_a_group_nobody_reads() -> None:
         _finish(buf, w, r)
 
 
-# ---- FIFO recycling ---------------------------------------------------------------------------------
+# ---- FIFO recycling -------------------------------------------------------------------------------------
 
 
 def test_slot_is_not_reused_while_any_group_holds_it() -> None:
@@ -798,7 +802,7 @@ def test_strict_fifo_recycling_within_a_group() -> None:
     _finish(buf, w, a, b)
 
 
-# ---- flags, setup dicts, life cycle -----------------------------------------------------------------
+# ---- flags, setup dicts, life cycle ---------------------------------------------------------------------
 
 
 def test_pause_resume_flags_are_advisory() -> None:

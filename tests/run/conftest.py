@@ -6,13 +6,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from runkit import TRACKED_PIDS, write_tag_configs
-from shmleaks import no_new_segments
+from runkit import write_tag_configs
+from support import child_runs_leave_nothing
 
 
 @pytest.fixture(autouse=True)
 def no_shared_memory_left() -> Iterator[None]:
-    with no_new_segments(TRACKED_PIDS):
+    with child_runs_leave_nothing():
         yield
 
 

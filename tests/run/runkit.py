@@ -1,4 +1,5 @@
-"""Helpers for the run-controller tests: setup files in tmp_path, running `mimocorb run`, reading results.
+"""Helpers of the run-controller tests: setup files of counting chains in tmp_path, and what their
+sinks recorded. Starting runs, reading run directories and waiting are in ``support``.
 
 Worker modules are real files in tests/run/chainmods; setup files name them by absolute path.
 """
@@ -7,21 +8,16 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import cliruns
+import support
 
 HERE = Path(__file__).parent
 MODS = HERE / "chainmods"
 REPO = HERE.parent.parent
 RUN_DAQ = REPO / "run_daq.py"
-
-# pids of controller processes started by the tests: their shared memory must be gone afterwards
-TRACKED_PIDS: set[int] = set()
 
 INT_BUFFER = "{number_of_slots: %d, channel_per_slot: 1, data_type: {1: [value, int64]}}"
 
@@ -87,40 +83,13 @@ def run_cli(
     args: list[str],
     cwd: Path,
     timeout: float = 60.0,
-    stdin: int | None = subprocess.DEVNULL,
-    env: dict[str, str] | None = None,
+    env: dict[str, str | None] | None = None,
     script: Path | None = None,
 ) -> subprocess.CompletedProcess:
-    """``python -m mimocorb ARGS`` (or ``python SCRIPT ARGS``) in ``cwd``; output and errors combined."""
-    command = [sys.executable, str(script), *args] if script else [sys.executable, "-m", "mimocorb", *args]
-    proc = start_cli(command, cwd, stdin, env)
-    out = cliruns.finish(proc, timeout)
-    return subprocess.CompletedProcess(command, proc.returncode, out, "")
-
-
-def start_cli(command: list[str], cwd: Path, stdin=subprocess.DEVNULL, env=None, **kw) -> subprocess.Popen:
-    full_env = dict(os.environ, PYTHONUNBUFFERED="1")
-    full_env.pop("MIMOCORB_START_METHOD", None)
-    full_env.update(env or {})
-    kw.setdefault("stdout", subprocess.PIPE)
-    kw.setdefault("stderr", subprocess.STDOUT)
-    proc = subprocess.Popen(command, cwd=cwd, stdin=stdin, text=True, env=full_env, **kw)
-    TRACKED_PIDS.add(proc.pid)
-    return proc
-
-
-def run_dirs(output: Path) -> list[Path]:
-    return sorted(p for p in output.iterdir() if p.is_dir()) if output.is_dir() else []
-
-
-def only_run_dir(output: Path) -> Path:
-    dirs = run_dirs(output)
-    assert len(dirs) == 1, f"expected one run directory in {output}, found {dirs}"
-    return dirs[0]
-
-
-def summary(run_dir: Path) -> dict:
-    return json.loads((run_dir / "run_summary.json").read_text(encoding="utf-8"))
+    """``python -m mimocorb ARGS`` (or ``python SCRIPT ARGS``) in ``cwd``, with ``env`` as changes of
+    the environment; output and errors combined."""
+    command = [sys.executable, str(script), *args] if script else support.mimocorb_command(*args)
+    return support.run(command, cwd, timeout, env=support.child_env(env))
 
 
 def seen(run_dir: Path, tag: str) -> list[int]:
@@ -139,7 +108,7 @@ def filter_total(run_dir: Path) -> int:
 
 def assert_zero_loss(run_dir: Path) -> int:
     """Every event that entered RB_1 reached both obligatory paths exactly once; returns the count."""
-    s = summary(run_dir)
+    s = support.summary(run_dir)
     n = s["events"]
     expected = list(range(1, n + 1))
     assert sorted(seen(run_dir, "rb1")) == expected, "RB_1's direct consumer missed or repeated events"
@@ -154,23 +123,5 @@ def assert_zero_loss(run_dir: Path) -> int:
     return n
 
 
-def wait_for(predicate, timeout: float, what: str, interval: float = 0.05):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-def events_in_stats(run_dir: Path) -> int:
-    """RB_1's event count in the latest stats.csv row (0 if none yet)."""
-    path = run_dir / "stats.csv"
-    if not path.exists():
-        return 0
-    rows = [line.split(",") for line in path.read_text().splitlines()[1:] if ",RB_1," in line]
-    return int(rows[-1][4]) if rows else 0
-
-
-finish = functools.partial(cliruns.finish, timeout=30.0)  # these runs are short: a hang shows sooner
+# these runs are short: a hang shows sooner than with the default timeout
+finish = functools.partial(support.finish, timeout=30.0)

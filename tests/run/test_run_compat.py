@@ -1,13 +1,11 @@
-"""The mimoCoRB 1.0.2 face: run_mimoDAQ and buffer_control used from Python (compat-api §4.4, §6)."""
+"""The mimoCoRB 1.0.2 face: run_mimoDAQ and buffer_control used from Python (see docs/compatibility.md)."""
 
 from __future__ import annotations
-
-import subprocess
-import sys
 
 import pytest
 import yaml
 from runkit import assert_zero_loss, chain, filter_total, write_setup
+from support import run_python, wait_until
 
 
 @pytest.mark.timeout(60)
@@ -34,7 +32,7 @@ def test_run_mimoDAQ_from_python(project, capsys):
     assert "  RB_2: 8 slots, 1 values per slot" in out
     run_dir = daq.result.run_dir
     assert assert_zero_loss(run_dir) == 500
-    daq.run()  # a second call does not fail (D14)
+    daq.run()  # a second call does not fail
     assert "has been started already" in capsys.readouterr().out
     assert tc.E == "\033[0m"
 
@@ -69,19 +67,15 @@ def test_buffer_control_from_setup_parts(project):
     processes = bc.start_workers()
     assert bc.status == "Running" and len(processes) == 1 + 3 + 2 + 1 + 1
     assert processes[-1].name == "counting_source"  # Fkt_1's first process is started last
-    import time
-
-    from runkit import wait_for
-
-    wait_for(lambda: rbs["RB_3"].cumulative_event_count > 100, 20, "events through the chain")
+    wait_until(lambda: rbs["RB_3"].cumulative_event_count > 100, 20, "events through the chain")
     bc.pause()
     assert bc.status == "Paused"
     bc.resume()
     assert bc.status == "Running"
-    bc.resume()  # D13: ignored when not paused
+    bc.resume()  # ignored when not paused
     bc.stop()
     assert bc.status == "Stopped"
-    time.sleep(0.2)
+    wait_until(lambda: not processes[-1].is_alive(), 20, "the source to end after stop")
     result = bc.shutdown()
     assert bc.status == "Shutdown" and result.exit_code == 0
     n = assert_zero_loss(run_dir)
@@ -91,14 +85,14 @@ def test_buffer_control_from_setup_parts(project):
 def test_import_has_no_side_effects_and_no_gui():
     code = (
         "import multiprocessing as mp, sys, time\n"
-        "p = mp.get_context('fork').Process(target=time.sleep, args=(3,)); p.start()\n"
+        "p = mp.get_context('fork').Process(target=time.sleep, args=(60,), daemon=True); p.start()\n"
         "import mimocorb.buffer_control as bc\n"
         "from mimocorb.buffer_control import rbImport, rbPut, rbExport, rbTransfer, rbProcess, rbDrain, "
         "rb_toTxtfile, rb_toParquetfile, rbObserver, rbWSObserver, buffer_control, run_mimoDAQ\n"
-        "assert p.is_alive(), 'importing buffer_control killed a child (D2)'\n"
+        "assert p.is_alive(), 'importing buffer_control killed a child'\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('tkinter', 'matplotlib', 'pydantic')]\n"
         "assert not bad, bad\n"
         "p.terminate(); p.join()\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    result = run_python(code)
     assert result.returncode == 0, result.stderr

@@ -6,17 +6,8 @@ import csv
 import json
 
 import pytest
-from runkit import (
-    assert_zero_loss,
-    buffers,
-    chain,
-    fkt,
-    only_run_dir,
-    run_cli,
-    seen,
-    summary,
-    write_setup,
-)
+from runkit import assert_zero_loss, buffers, chain, fkt, run_cli, seen, write_setup
+from support import only_run_dir, summary
 
 
 @pytest.mark.timeout(60)
@@ -51,7 +42,8 @@ def test_runtime_ends_the_run_and_leaves_a_complete_run_directory(project):
     assert "[counting_sink:" in log and "] output of a shell command" in log
     assert "[counting_sink] output of a shell command" in result.stdout
     # stats.csv: rows per buffer, ending with the final state
-    rows = list(csv.DictReader((run_dir / "stats.csv").open()))
+    with (run_dir / "stats.csv").open(newline="") as file:
+        rows = list(csv.DictReader(file))
     assert {r["buffer"] for r in rows} == {"RB_1", "RB_2", "RB_3"}
     last = [r for r in rows if r["state"] == "ended"]
     assert {r["buffer"]: int(r["events"]) for r in last}["RB_1"] == n
@@ -121,7 +113,7 @@ def test_source_exhaustion_ends_the_run(project):
 
 @pytest.mark.timeout(60)
 def test_generator_that_simply_ends_is_source_exhaustion(project):
-    """D21: an rbImport generator that returns (StopIteration) ends the run like a None item."""
+    """An rbImport generator that returns (StopIteration) ends the run like a None item."""
     (project / "source.yaml").write_text("n_events: 50\n")
     body = chain(2, source="import_source").replace(
         "RB_assign: {RB_1: write}}", "RB_assign: {RB_1: write}, config_file: source.yaml}", 1

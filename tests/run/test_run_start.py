@@ -1,25 +1,13 @@
-"""Start methods (D32), the four-line run_daq.py from another directory, headless and stdin-less runs."""
+"""Start methods, the four-line run_daq.py from another directory, headless and stdin-less runs."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import sys
 
 import pytest
-from runkit import (
-    MODS,
-    RUN_DAQ,
-    assert_zero_loss,
-    chain,
-    finish,
-    only_run_dir,
-    run_cli,
-    start_cli,
-    summary,
-    write_setup,
-    write_tag_configs,
-)
+from runkit import MODS, RUN_DAQ, assert_zero_loss, chain, finish, run_cli, write_setup, write_tag_configs
+from support import mimocorb_command, only_run_dir, start, summary
 
 
 def _access_chain(project, name, main="runevents: 300"):
@@ -29,6 +17,7 @@ def _access_chain(project, name, main="runevents: 300"):
     return write_setup(project, name, body, main=main)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(90)
 @pytest.mark.parametrize("method", ["spawn", "forkserver"])
 def test_start_methods(project, method):
@@ -42,7 +31,7 @@ def test_start_methods(project, method):
 
 
 def _project_for_run_daq(root):
-    """The seed's layout: modules/ and config/ next to the setup file, paths relative in the setup."""
+    """The layout of the 1.0.2 examples: modules/ and config/ next to the setup file, relative paths."""
     proj = root / "proj"
     (proj / "modules").mkdir(parents=True)
     (proj / "config").mkdir()
@@ -104,8 +93,8 @@ def test_gui_requested_without_display_runs_headless(project):
 @pytest.mark.timeout(60)
 def test_run_with_stdin_closed(project):
     setup = _access_chain(project, "closed_setup.yaml", main="runevents: 100")
-    proc = start_cli(
-        [sys.executable, "-m", "mimocorb", "run", str(setup)],
+    proc = start(
+        mimocorb_command("run", str(setup)),
         project,
         stdin=None,
         preexec_fn=lambda: os.close(0),

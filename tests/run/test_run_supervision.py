@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
 import pytest
-from runkit import buffers, fkt, only_run_dir, run_cli, seen, summary, write_setup
+from runkit import buffers, chain, finish, fkt, run_cli, seen, write_setup
+from support import (
+    events_in_stats,
+    mimocorb_command,
+    only_run_dir,
+    start,
+    summary,
+    wait_for_run_dir,
+    wait_until,
+)
 
 CONFIGS = """\
 counting_source: {sleep: 0.0005}
@@ -60,6 +72,7 @@ def test_worker_that_raises_is_reported_and_the_run_ends(project):
     assert s["active_time_s"] < 30
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 def test_worker_that_hangs_is_terminated_after_the_grace_period_and_named(project):
     setup = _setup(project, "hang_setup.yaml", "copy_filter", sink="hanging_sink", runtime=0.5)
@@ -94,6 +107,7 @@ def test_worker_killed_by_sigkill_is_detected_and_reclaimed(project):
     assert s["buffers"]["RB_2"]["shutdown"]["drained"]
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 def test_on_error_restart_restarts_the_worker(project):
     setup = _setup(project, "flaky_setup.yaml", "flaky_filter", on_error="restart", runtime=1.0)
@@ -143,6 +157,7 @@ def test_consumer_that_returns_early_ends_the_run(project):
     assert s["buffers"]["RB_1"]["consumers"][0]["consumed"] == s["events"]
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 def test_stuck_worker_is_named_while_the_run_goes_on(project, capsys):
     from mimocorb.run import RunOptions, run_setup
@@ -157,15 +172,10 @@ def test_stuck_worker_is_named_while_the_run_goes_on(project, capsys):
     assert result.exit_code == 3 and any("stuck_filter" in name for name in result.survivors)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 def test_worker_killed_from_outside_mid_run(project):
     """SIGKILL to one of two filter processes while events flow: detected, reclaimed, run ends in order."""
-    import os
-    import signal
-    import sys
-
-    from runkit import chain, events_in_stats, finish, run_dirs, start_cli, wait_for
-
     body = chain(2, source="import_source", filter_procs=(2,))
     setup = write_setup(
         project,
@@ -173,12 +183,10 @@ def test_worker_killed_from_outside_mid_run(project):
         body,
         configs="import_source: {sleep: 0.0005}\ncopy_filter: {pidfile: true}\n",
     )
-    proc = start_cli([sys.executable, "-m", "mimocorb", "run", str(setup)], project)
-    run_dir = wait_for(
-        lambda: run_dirs(project / "target") and only_run_dir(project / "target"), 20, "run dir"
-    )
-    pidfiles = wait_for(lambda: sorted(run_dir.glob("pid_copy_filter_*")), 20, "filter pids")
-    wait_for(lambda: events_in_stats(run_dir) > 100, 20, "events", interval=0.1)
+    proc = start(mimocorb_command("run", str(setup)), project)
+    run_dir = wait_for_run_dir(project / "target")
+    pidfiles = wait_until(lambda: sorted(run_dir.glob("pid_copy_filter_*")), 20, "filter pids")
+    wait_until(lambda: events_in_stats(run_dir) > 100, 20, "events", interval=0.1)
     victim = int(pidfiles[0].read_text())
     os.kill(victim, signal.SIGKILL)
     out = finish(proc)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import random
 
 import pytest
-from runkit import assert_zero_loss, chain, filter_total, fkt, only_run_dir, run_cli, summary, write_setup
+from runkit import assert_zero_loss, chain, filter_total, fkt, run_cli, seen, write_setup
+from support import only_run_dir, summary
 
 from mimocorb.run import RunOptions, run_setup
 
@@ -57,8 +58,6 @@ def test_zero_loss_with_access_classes_and_two_sinks_per_buffer(project):
     assert result.returncode == 0, result.stdout
     run_dir = only_run_dir(project / "target")
     assert assert_zero_loss(run_dir) == 2000
-    from runkit import seen
-
     assert sorted(seen(run_dir, "second")) == list(range(1, 2001))
     assert "export_sink: 2000 events" in result.stdout
     assert "observer: end of run seen after" in result.stdout  # observers end with the buffer

@@ -1,4 +1,4 @@
-"""rbTransfer and rbProcess: every return-value rule of compat-api §5.4/§5.5, on real buffers.
+"""rbTransfer and rbProcess: every return-value rule of the 1.0.2 interface, on real buffers.
 
 Sink slots are dirtied first (filled with 99 once), so "zero-filled" is really observed and not just the
 fresh buffer's zeros. Slots here are at most 32 bytes (see test_workers_slots.py for why).

@@ -1,15 +1,14 @@
-"""mimocorb.activity_logger (compat-api §12) and what importing the workers package costs."""
+"""mimocorb.activity_logger (the 1.0.2 logger) and what importing the workers package costs."""
 
 from __future__ import annotations
 
 import logging
 import multiprocessing as mp
 import os
-import subprocess
-import sys
 
 import pytest
 import workers_procfuncs
+from support import child_env, run_python
 
 from mimocorb import activity_logger
 from mimocorb.activity_logger import ENV_LEVEL, Gen_logger, Logging_manager
@@ -72,9 +71,8 @@ def test_level_reaches_spawned_children(restore_gen_logger, tmp_path):
 
 
 def test_bad_level_in_the_environment_is_ignored_at_import():
-    env = {**os.environ, ENV_LEVEL: "NOT_A_LEVEL"}
     code = "from mimocorb.activity_logger import Gen_logger; print(Gen_logger.level)"
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    out = run_python(code, env=child_env({ENV_LEVEL: "NOT_A_LEVEL"}))
     assert out.returncode == 0 and out.stdout.strip() == str(logging.WARNING)
 
 
@@ -87,6 +85,6 @@ def test_imports_are_light_and_leave_logging_alone():
         "if m in sys.modules]\n"
         "print(heavy, logging.getLogger().handlers)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    out = run_python(code)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[] []"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import workers_procfuncs as wf
+from support import wait_until
 
 from mimocorb.mimo_buffer import NewBuffer
 
@@ -62,13 +62,6 @@ def workers(request, tmp_path) -> Iterator[Workers]:
     w.kill_all()
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.01)
-
-
 @pytest.mark.timeout(120)
 def test_chain_delivers_every_event_exactly_once(make_buffer, workers, tmp_path):
     """rbImport -> RB_1 -> rbTransfer x2 (one group, one writer dict) -> RB_2 -> rbExport."""
@@ -106,7 +99,7 @@ def test_import_blocked_on_a_full_buffer_ends_cleanly_at_set_ending(make_buffer,
     source = workers.start(
         wf.counting_source, (None, [rb.new_writer()], None), {"n_events": None}, RB_1="write"
     )
-    wait_for(lambda: rb.cumulative_event_count >= 4)
+    wait_until(lambda: rb.cumulative_event_count >= 4, 30, "the source to fill the buffer")
     rb.set_ending()
     workers.join_clean(source, 30)
 
@@ -119,7 +112,7 @@ def test_import_and_drain_end_cleanly_at_shutdown(make_buffer, workers, tmp_path
         wf.draining_sink, ([group], None, None), {"directory_prefix": f"{tmp_path}/"}, RB_1="read"
     )
     source = workers.start(wf.counting_source, (None, [writer], None), {"n_events": None}, RB_1="write")
-    wait_for(lambda: rb.cumulative_event_count >= 50)
+    wait_until(lambda: rb.cumulative_event_count >= 50, 30, "50 events")
     rb.shutdown(timeout=30)
     workers.join_clean(source, 30)
     workers.join_clean(drain, 30)

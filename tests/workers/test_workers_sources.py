@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 import pytest
+from support import poll_until
 from workers_helpers import collect
 
 from mimocorb.mimo_buffer import Reader
@@ -98,7 +99,7 @@ def test_import_user_metadata_is_used_verbatim(make_buffer):
 
 
 def test_import_generator_that_returns_ends_cleanly(make_buffer):
-    """D21: StopIteration is exhaustion, not a crash."""
+    """StopIteration is exhaustion, not a crash."""
     buf, reader = make_source(make_buffer)
     imp = rbImport([buf.new_writer()], {}, numbered(3), RB_1="write")
     assert imp() is None
@@ -128,7 +129,7 @@ def test_import_none_data_ends_without_advancing_further(make_buffer, end):
 
 
 def test_import_commits_each_event_at_once(make_buffer):
-    """D27: the first event is readable while the generator still waits for the second one."""
+    """The first event is readable while the generator still waits for the second one."""
     buf, reader = make_source(make_buffer)
     go_on = threading.Event()
 
@@ -166,12 +167,13 @@ def test_import_paused_does_not_advance_the_generator(make_buffer):
     worker = threading.Thread(target=imp)
     worker.start()
     try:
-        time.sleep(0.35)  # a few pause steps
+        # the sleeps are what is tested: for a few pause steps of rbImport nothing may be taken
+        time.sleep(0.35)
         assert taken == []
         buf.resume()
         reader.get(timeout=10)  # events flow after resume
         buf.pause()
-        time.sleep(0.25)
+        time.sleep(0.25)  # the event in hand when the pause came may still be taken
         n = len(taken)
         time.sleep(0.35)
         assert len(taken) == n  # paused again: not advanced
@@ -195,9 +197,7 @@ def test_import_blocked_on_a_full_buffer_returns_at_set_ending(make_buffer):
     imp = rbImport([buf.new_writer()], {}, numbered(100), RB_1="write")
     worker = threading.Thread(target=imp)
     worker.start()
-    deadline = time.monotonic() + 10
-    while buf.cumulative_event_count < 2 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    poll_until(lambda: buf.cumulative_event_count >= 2, 10, 0.01)  # the assertions below tell a miss
     buf.set_ending()
     worker.join(10)
     assert not worker.is_alive()

@@ -1,4 +1,4 @@
-"""Constructor checks of the access classes (compat-api §5, D20, D33): ValueError naming class and cause."""
+"""Constructor checks of the access classes: a ValueError that names the class and the cause."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def sink_cases(cls, ufunc):
             r"\{'RB_2': 'observe'\} are not allowed",
         ),
         "no write entry": (lambda b: cls([b[0].new_writer()], {}, ufunc), r"no buffer is marked 'write'"),
-        "plain dtype (D33)": (
+        "plain dtype": (
             lambda b: cls([b[2].new_writer()], {}, ufunc, RB_3="write"),
             r"RB_3 has the plain dtype int32.*field name",
         ),
@@ -138,8 +138,8 @@ def filter_cases(cls):
         "source_list None": (make(lambda b: None, sink), r"source_list is None"),
         "source_list empty": (make(lambda b: [], sink), r"source_list must be a non-empty list"),
         "sink_list None": (make(src, lambda b: None), r"sink_list is None"),
-        "plain source (D33)": (make(lambda b: [b[2].new_reader_group()], sink), r"RB_1 has the plain dtype"),
-        "plain sink (D33)": (make(src, lambda b: [b[1].new_writer(), b[2].new_writer()]), r"plain dtype"),
+        "plain source": (make(lambda b: [b[2].new_reader_group()], sink), r"RB_1 has the plain dtype"),
+        "plain sink": (make(src, lambda b: [b[1].new_writer(), b[2].new_writer()]), r"plain dtype"),
         "config not a mapping": (make(src, sink, config=[1]), r"config_dict must be a mapping"),
     }
 

@@ -1,8 +1,8 @@
-"""Display modules written the way the seed's examples are (plot_waveform.py, plot_histograms.py)."""
+"""Display modules written the way the 1.0.2 examples are (plot_waveform.py, plot_histograms.py)."""
 
 import matplotlib
 
-matplotlib.use("TkAgg")  # as the seed's example modules do; must not break a headless run (D26)
+matplotlib.use("TkAgg")  # as the 1.0.2 example modules do; must not break a headless run
 
 from mimocorb.histogram_buffer import histogram_buffer
 from mimocorb.plot_buffer import plot_buffer
