@@ -237,7 +237,9 @@ class LiveRun:
     ``step()`` is one turn of the owner's loop: publish a snapshot, collect commands, never wait.
     """
 
-    def __init__(self, method: str = "fork", host: str = "127.0.0.1", sleep: float = 0.004) -> None:
+    def __init__(
+        self, method: str = "fork", host: str = "127.0.0.1", sleep: float = 0.004, run_dir: Path | None = None
+    ) -> None:
         import multiprocessing
 
         from mimocorb.ring import Monitor, RingBuffer
@@ -259,7 +261,12 @@ class LiveRun:
             ]
         )
         self.link = WebLink(
-            self.context, host=host, port=0, views=views, observers={"RB_1": self.buffer.new_observer()}
+            self.context,
+            host=host,
+            port=0,
+            views=views,
+            observers={"RB_1": self.buffer.new_observer()},
+            run_dir=run_dir,
         )
         self.url = self.link.wait_ready(30.0)
         assert self.url is not None, f"web server did not start: {self.link.exit_reason()}"

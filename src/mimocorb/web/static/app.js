@@ -181,7 +181,8 @@ function bufferRow(b) {
   fill.appendChild(el("span", b.fill + "/" + b.slots, "fill-text"));
   const consumers = el("div");
   for (const c of b.consumers) consumers.appendChild(el("div", c.label + ": " + c.pending));
-  return row([b.name, b.events, rate(b.rate_hz), fill, (100 * b.deadtime).toFixed(1) + " %", b.lost, consumers]);
+  const deadtime = b.deadtime < 0 ? "–" : (100 * b.deadtime).toFixed(1) + " %"; // < 0: not measured
+  return row([b.name, b.events, rate(b.rate_hz), fill, deadtime, b.lost, consumers]);
 }
 
 function addHistory(s) {
@@ -195,9 +196,10 @@ function addHistory(s) {
     }
   }
   if (!window.Plotly) return;
+  // new arrays each time: plotly redraws only data it sees changed
   const traces = Object.entries(page.history).map(([name, h]) => ({
-    x: h.t,
-    y: h.rate,
+    x: h.t.slice(),
+    y: h.rate.slice(),
     name: plotText(name),
     mode: "lines",
   }));
@@ -212,7 +214,6 @@ function chartLayout(ytitle, xaxis, extra) {
       yaxis: { title: { text: plotText(ytitle) }, rangemode: "tozero" },
       xaxis: xaxis || {},
       legend: { orientation: "h", y: -0.25 },
-      uirevision: "keep",
     },
     extra || {},
   );
@@ -362,6 +363,7 @@ async function showRun(id) {
   const data = await getJSON("/api/run?id=" + encodeURIComponent(id));
   page.shownRun = id;
   $("run").hidden = false;
+  $("back").hidden = page.mode !== "browse";
   $("run-title").textContent = "Run " + data.run.name;
   const s = data.summary || {};
   const facts = [
