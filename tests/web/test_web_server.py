@@ -7,6 +7,8 @@ import http.client
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -160,3 +162,40 @@ def test_serve_lists_runs_and_serves_only_their_files(finished_runs: list[Path])
         assert command(served.base, "end", served.token) == 409  # no run to steer here
     finally:
         served.close()
+
+
+OWNER = """\
+import multiprocessing, sys, time
+from mimocorb.web import WebLink
+link = WebLink(multiprocessing.get_context(sys.argv[1]))
+print(link.port, link.wait_ready(30), flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.mark.parametrize("method", ["fork", "forkserver"])
+def test_the_server_ends_when_its_owner_is_killed(method: str) -> None:
+    owner = subprocess.Popen(
+        [sys.executable, "-c", OWNER, method], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert owner.stdout is not None
+        line = owner.stdout.readline()
+        assert "http://" in line, line
+        base = f"http://127.0.0.1:{line.split()[1].split(':')[2].split('/')[0]}"
+        assert get_json(base + "/api/status")["state"] == "waiting"
+        owner.kill()
+        owner.wait(10)
+
+        def refused() -> bool:
+            try:
+                request(base + "/api/status")
+            except OSError:
+                return True
+            return False
+
+        wait_for(refused, 10.0, "the orphaned server to end")
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+        owner.communicate(timeout=10)

@@ -193,3 +193,24 @@ def test_run_store_lists_runs_and_serves_only_their_files(tmp_path: Path) -> Non
     only = RunStore(tmp_path / "out", only=a)
     assert [r["id"] for r in only.runs()] == ["a_2026"]
     assert only.find("deeper/b_2026") is None
+
+
+def test_command_line_web_options() -> None:
+    from mimocorb.cli import build_parser
+
+    parser = build_parser()
+    run = parser.parse_args(["run", "setup.yaml", "--web", "0.0.0.0:8081", "--web-token", "tok"])
+    assert run.web == ("0.0.0.0", 8081) and run.web_token == "tok"
+    assert parser.parse_args(["run", "setup.yaml"]).web is None
+    serve = parser.parse_args(["serve"])
+    assert serve.directory == "." and serve.web == ("127.0.0.1", 8080) and serve.web_token is None
+    assert parser.parse_args(["serve", "runs", "--web", "9000"]).web == ("127.0.0.1", 9000)
+
+
+def test_bad_web_option_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from mimocorb.cli import build_parser
+
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(["serve", "--web", "host:port"])
+    assert exit_info.value.code == 2
+    assert "--web" in capsys.readouterr().err

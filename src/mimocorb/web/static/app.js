@@ -18,6 +18,27 @@ const page = {
   closed: false,
 };
 
+// ------------------------------------------------------------------------------------ drawing ----
+// Charts are drawn at most once per frame, each from its newest data: a page that cannot keep up (or
+// a hidden tab, which gets no frames) skips pictures instead of queueing them.
+const drawJobs = new Map();
+let frameAsked = false;
+
+function draw(key, job) {
+  drawJobs.set(key, job);
+  if (!frameAsked) {
+    frameAsked = true;
+    window.requestAnimationFrame(drawNow);
+  }
+}
+
+function drawNow() {
+  frameAsked = false;
+  const jobs = [...drawJobs.values()];
+  drawJobs.clear();
+  if (window.Plotly) for (const job of jobs) job();
+}
+
 // ------------------------------------------------------------------------------------ helpers ----
 function $(id) {
   return document.getElementById(id);
@@ -195,7 +216,10 @@ function addHistory(s) {
       h.rate.shift();
     }
   }
-  if (!window.Plotly) return;
+  draw("rates", drawRates);
+}
+
+function drawRates() {
   // new arrays each time: plotly redraws only data it sees changed
   const traces = Object.entries(page.history).map(([name, h]) => ({
     x: h.t.slice(),
@@ -261,8 +285,11 @@ function createViews(layouts) {
 }
 
 function showView(data) {
+  if (page.layouts[data.id]) draw("view-" + data.id, () => drawView(data));
+}
+
+function drawView(data) {
   const layout = page.layouts[data.id];
-  if (!layout || !window.Plotly) return;
   const div = $("view-" + data.id);
   if (layout.kind === "scope") {
     const traces = layout.names.map((name) => ({ x: layout.x, y: data.traces[name], name: plotText(name), mode: "lines" }));
@@ -382,10 +409,14 @@ async function showRun(id) {
   for (const [name, f] of Object.entries(s.files || {})) facts.push([name, f.events + " events (" + f.format + ")"]);
   for (const failure of s.failures || []) facts.push(["failure", failure]);
   fillBody($("run-summary"), facts.map(([k, v]) => row([k, v])));
-  if (window.Plotly) {
-    const traces = Object.entries(data.stats).map(([name, h]) => ({ x: h.time_s, y: h.rate_hz, name: plotText(name), mode: "lines" }));
-    window.Plotly.react($("run-chart"), traces, chartLayout("rate (Hz)", { title: { text: "time (s)" } }), PLOT_CONFIG);
-  }
+  const traces = Object.entries(data.stats).map(([name, h]) => ({
+    x: h.time_s,
+    y: h.rate_hz,
+    name: plotText(name),
+    mode: "lines",
+  }));
+  const axis = { title: { text: "time (s)" } };
+  draw("run-chart", () => window.Plotly.react($("run-chart"), traces, chartLayout("rate (Hz)", axis), PLOT_CONFIG));
   const pictures = $("run-pictures");
   pictures.replaceChildren();
   const files = $("run-files");
