@@ -46,7 +46,7 @@ def test_serve_lists_two_runs_and_opens_one(page: Any, finished_runs: list[Path]
         picture = page.locator("#run-pictures img").first
         picture.wait_for()
         page.locator("#run-pictures img").first.scroll_into_view_if_needed()  # pictures load when seen
-        wait_for(lambda: page.evaluate(PICTURE_LOADED), 10.0, "the picture to load")
+        wait_for(lambda: page.evaluate(PICTURE_LOADED), 20.0, "the picture to load")
         assert_no_injection(page)
         assert not_blank(page.screenshot(full_page=True))
         assert page.errors == [], page.errors
@@ -92,32 +92,32 @@ def test_live_dashboard_shows_the_run_and_steers_it(page: Any, tmp_path: Path) -
             return int(page.inner_text("#events"))
 
         first = events_shown()
-        run.until(lambda: events_shown() > first, 10.0, "growing counts on the page")
+        run.until(lambda: events_shown() > first, 20.0, "growing counts on the page")
         assert page.inner_text("#state") == "running"
         assert f"reader {INJECTION}" in page.inner_text("#workers")
 
         # the views: a scope trace and histogram bars drawn by plotly from the observer's samples
         run.until(lambda: page.locator("#view-v0 .scatterlayer .trace").count() >= 1, 15.0, "the scope trace")
         run.until(lambda: page.locator("#view-v1 .barlayer .trace").count() >= 1, 15.0, "the histogram")
-        run.until(lambda: page.evaluate(RATE_SPAN) > 1000, 10.0, "the rate chart to span more than 1 s")
+        run.until(lambda: page.evaluate(RATE_SPAN) > 1000, 20.0, "the rate chart to span more than 1 s")
         assert "Scope <b>of</b> RB_1" in page.inner_text("#views")
 
         # the log: the line and its source as text, and the filter by source
-        run.until(lambda: INJECTION in page.inner_text("#log"), 10.0, "the log line")
+        run.until(lambda: INJECTION in page.inner_text("#log"), 20.0, "the log line")
         page.select_option("#log-source", INJECTION)
         run.link.log("another line", "Fkt_1")
-        run.until(lambda: "Fkt_1" in page.inner_text("#log-source"), 10.0, "the second source")
+        run.until(lambda: "Fkt_1" in page.inner_text("#log-source"), 20.0, "the second source")
         assert "another line" not in page.inner_text("#log")
         page.select_option("#log-source", "")
         assert "another line" in page.inner_text("#log")
 
         page.click("#btn-pause")
-        run.until(lambda: "P" in run.commands, 10.0, "pause through commands()")
+        run.until(lambda: "P" in run.commands, 20.0, "pause through commands()")
         run.state = "paused"
-        run.until(lambda: page.inner_text("#state") == "paused", 10.0, "the paused state on the page")
+        run.until(lambda: page.inner_text("#state") == "paused", 20.0, "the paused state on the page")
         assert page.is_enabled("#btn-resume") and not page.is_enabled("#btn-pause")
         page.click("#btn-resume")
-        run.until(lambda: "R" in run.commands, 10.0, "resume through commands()")
+        run.until(lambda: "R" in run.commands, 20.0, "resume through commands()")
 
         page.once("dialog", lambda dialog: dialog.dismiss())
         page.click("#btn-end")
@@ -125,7 +125,7 @@ def test_live_dashboard_shows_the_run_and_steers_it(page: Any, tmp_path: Path) -
         assert "E" not in run.commands  # End asks first; dismissed, nothing is sent
         page.once("dialog", lambda dialog: dialog.accept())
         page.click("#btn-end")
-        run.until(lambda: "E" in run.commands, 10.0, "end through commands()")
+        run.until(lambda: "E" in run.commands, 20.0, "end through commands()")
         assert run.commands == ["P", "R", "E"]
 
         assert_no_injection(page)
@@ -133,15 +133,15 @@ def test_live_dashboard_shows_the_run_and_steers_it(page: Any, tmp_path: Path) -
         # the end: summary, pictures and files of the run directory
         end_of_run(run_dir)
         run.state = "ended"
-        run.until(lambda: page.locator("#run-pictures img").count() == 1, 10.0, "the run's pictures")
+        run.until(lambda: page.locator("#run-pictures img").count() == 1, 20.0, "the run's pictures")
         page.locator("#run-pictures img").first.scroll_into_view_if_needed()  # pictures load when seen
-        wait_for(lambda: page.evaluate(PICTURE_LOADED), 10.0, "the picture to load")
+        wait_for(lambda: page.evaluate(PICTURE_LOADED), 20.0, "the picture to load")
         assert "end command" in page.inner_text("#run-summary")
         assert "run_summary.json" in page.inner_text("#run-files")
         assert not page.is_enabled("#btn-end")
         assert page.errors == [], page.errors
 
         run.link.close()
-        wait_for(lambda: page.inner_text("#connection") == "server ended", 10.0, "the page to see the end")
+        wait_for(lambda: page.inner_text("#connection") == "server ended", 20.0, "the page to see the end")
     finally:
         run.close()

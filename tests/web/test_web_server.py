@@ -64,6 +64,8 @@ def test_status_follows_the_run_and_commands_need_the_token(live: LiveRun) -> No
 
     log = get_json(live.base + "/api/log")
     assert any(line["text"] == f"a line {INJECTION}" and line["source"] == "Fkt_1" for line in log)
+    # a page of another site whose name points at 127.0.0.1 (DNS rebinding) reads nothing
+    assert request(live.base + "/api/status", headers={"Host": f"evil.example:{live.link.port}"})[0] == 403
     schema = get_json(live.base + "/api/openapi.json")
     assert {"/api/status", "/api/command", "/api/events", "/api/runs"} <= set(schema["paths"])
 

@@ -214,3 +214,11 @@ def test_bad_web_option_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> 
         build_parser().parse_args(["serve", "--web", "host:port"])
     assert exit_info.value.code == 2
     assert "--web" in capsys.readouterr().err
+
+
+def test_loopback_host_names() -> None:
+    from mimocorb.web.app import _loopback_host
+
+    good = ["127.0.0.1:8080", "localhost:1", "localhost", "[::1]:80", "::1", "127.0.0.5"]
+    bad = ["evil.example:8080", "evil.example", "192.168.1.2:80", "[2001:db8::1]:80", ""]
+    assert all(_loopback_host(h) for h in good) and not any(_loopback_host(h) for h in bad)

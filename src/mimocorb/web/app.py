@@ -21,7 +21,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 
 from .. import __version__
-from .access import COOKIE, Access
+from .access import COOKIE, Access, is_loopback
 from .runs import RunStore
 from .snapshot import empty_snapshot
 
@@ -142,6 +142,15 @@ def _bearer(request: Request) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
+def _loopback_host(header: str) -> bool:
+    """The Host header names this machine by a loopback name or address (with or without a port)."""
+    if header.startswith("["):
+        host = header[1:].split("]", 1)[0]
+    else:
+        host = header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+    return is_loopback(host)
+
+
 def _refusal(code: int) -> JSONResponse:
     text = "an access token is needed" if code == 401 else "wrong access token"
     headers = {"WWW-Authenticate": "Bearer"} if code == 401 else {}
@@ -163,6 +172,9 @@ def create_app(hub: Hub, access: Access) -> FastAPI:
     async def guard(request: Request, call_next: Callable) -> Response:
         """Reading needs the token unless the server is on loopback; the valid one is kept in a cookie."""
         given = request.query_params.get("token")
+        if access.open_reading and not _loopback_host(request.headers.get("host", "")):
+            # a page of another site whose name was pointed at 127.0.0.1 must not read the run
+            return _with_headers(JSONResponse({"detail": "unknown host"}, status_code=403))
         if not access.open_reading:
             presented = _bearer(request) or given or request.cookies.get(COOKIE)
             verdict = access.verdict(presented)
