@@ -106,10 +106,12 @@ def test_off_loopback_every_endpoint_needs_the_token() -> None:
 
 def test_a_killed_server_is_reported_and_the_owner_goes_on(live: LiveRun) -> None:
     live.run_for(0.3)
-    assert live.link.alive and live.link.exit_reason() is None
+    assert live.link.alive and live.link.exit_reason() is None and live.link.waitables()
     os.kill(live.link.process.pid, signal.SIGKILL)
     wait_for(lambda: not live.link.alive, 5.0, "the server to be gone")
     assert live.link.exit_reason() == "killed by SIGKILL"
+    live.link.commands()
+    assert live.link.waitables() == []  # nothing left that would wake the owner's loop for ever
     before = live.events()
     t0 = time.monotonic()
     published = [live.step() for _ in range(50)]  # the owner's loop: never blocks on the dead server

@@ -222,3 +222,14 @@ def test_loopback_host_names() -> None:
     good = ["127.0.0.1:8080", "localhost:1", "localhost", "[::1]:80", "::1", "127.0.0.5"]
     bad = ["evil.example:8080", "evil.example", "192.168.1.2:80", "[2001:db8::1]:80", ""]
     assert all(_loopback_host(h) for h in good) and not any(_loopback_host(h) for h in bad)
+
+
+def test_importing_the_web_package_imports_no_web_framework() -> None:
+    """The controller imports mimocorb.web; only the server process may load FastAPI, uvicorn, plotly."""
+    import subprocess
+    import sys
+
+    heavy = "('fastapi', 'uvicorn', 'plotly', 'starlette')"
+    code = f"import sys, mimocorb.web; print(sorted(m for m in {heavy} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]"

@@ -59,6 +59,7 @@ class WebLink:
         self._fatal: str | None = None
         self._pending: list[str] = []
         self._closed = False
+        self._gone = False  # the server's end of the socket is closed
         self._sock, child = channel.socket_pair()
         opts = {
             "host": host,
@@ -86,10 +87,12 @@ class WebLink:
     def alive(self) -> bool:
         return not self._closed and self.process.is_alive()
 
-    @property
-    def sentinel(self) -> int:
-        """Readable when the server has something for the owner (for ``multiprocessing.connection.wait``)."""
-        return self._sock.fileno()
+    def waitables(self) -> list[int]:
+        """What the owner may wait on (``multiprocessing.connection.wait``) to see commands at once.
+
+        Empty once the server is gone: its end of the socket would then be readable for ever.
+        """
+        return [] if self._closed or self._gone else [self._sock.fileno()]
 
     def exit_reason(self) -> str | None:
         """Why the server is gone (its own last word, a signal or an exit code), or None while it runs."""
@@ -143,7 +146,8 @@ class WebLink:
     def _poll(self) -> None:
         if self._closed:
             return
-        messages, _ = channel.receive(self._sock)
+        messages, gone = channel.receive(self._sock)
+        self._gone = self._gone or gone
         for m in messages:
             kind = m.get("t")
             if kind == "command" and str(m.get("c")) in ("P", "R", "S", "E"):

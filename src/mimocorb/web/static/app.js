@@ -15,6 +15,7 @@ const page = {
   sources: new Set(),
   layouts: {},
   shownRun: null,
+  loadingRun: false,
   closed: false,
 };
 
@@ -361,12 +362,15 @@ function startLive() {
 }
 
 async function showLiveRun() {
-  if (page.shownRun) return;
+  if (page.shownRun || page.loadingRun) return; // once, and never two loads at a time
+  page.loadingRun = true;
   try {
     const runs = await getJSON("/api/runs");
     if (runs.length && runs[0].finished) await showRun(runs[0].id);
   } catch (error) {
     // the summary is written at the very end; the next status tries again
+  } finally {
+    page.loadingRun = false;
   }
 }
 
