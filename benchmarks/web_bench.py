@@ -14,7 +14,9 @@ pages (Debian's chromium through Playwright):
 Columns: events/s of the writer (RB_1), ``ratio`` to the run without the dashboard (target >= 98 %),
 ``lag`` of the numbers on the page (snapshot made → event arrived in the page; median and maximum,
 target <= 1 s), updates per second of the scope and histogram views in the page (target >= 5 while
-events flow), and the CPU of the web server process (% of one core).
+events flow), and the CPU of the web server process (% of one core). The browsers run on the same
+machine as the run, so with a saturated writer (``--rate 0``) the ratio mostly shows the CPU that the
+browsers themselves take away.
 
 Run:  .venv/bin/python benchmarks/web_bench.py [--setups ring example] [--clients 5] [--seconds 10]
       [--rate 1000]
@@ -275,7 +277,7 @@ def bench_example(args: argparse.Namespace, web: bool) -> dict[str, Any]:
                 proc.wait()
         summaries = list(Path(out).glob("*/run_summary.json"))
         if not summaries:
-            row["note"] = "run failed: " + "".join(lines[-3:]).strip()
+            row["note"] = "run failed: " + (lines[-1].strip() if lines else "no output")
             return row
         summary = json.loads(summaries[0].read_text())
         row["rate"] = summary["events"] / max(summary["active_time_s"], 1e-9)
@@ -287,20 +289,21 @@ def bench_example(args: argparse.Namespace, web: bool) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------- table ----
 def table(rows: list[dict[str, Any]]) -> str:
     def num(value: Any, fmt: str) -> str:
-        return format(value, fmt) if isinstance(value, (int, float)) and value == value else "-"
+        width = int(fmt.split(".")[0] or 0)
+        ok = isinstance(value, (int, float)) and value == value
+        return format(value, fmt) if ok else "-".rjust(width)
 
-    head = f"{'setup':8} {'dashboard':9} {'events/s':>10} {'ratio':>7} {'lag med':>8} {'lag max':>8} "
+    head = f"{'setup':8} {'dashboard':9} {'events/s':>10} {'ratio %':>8} {'lag med s':>10} {'lag max s':>10} "
     head += f"{'scope/s':>8} {'hist/s':>7} {'cpu %':>6}  note"
     out = [head, "-" * len(head)]
     base: dict[str, float] = {}
     for r in rows:
         if not r["web"] and "rate" in r:
             base[r["setup"]] = r["rate"]
-        ratio = r["rate"] / base[r["setup"]] if r.get("rate") and base.get(r["setup"]) else None
+        ratio = 100 * r["rate"] / base[r["setup"]] if r.get("rate") and base.get(r["setup"]) else None
         out.append(
             f"{r['setup']:8} {'open' if r['web'] else 'none':9} {num(r.get('rate'), '10.0f')} "
-            f"{num(ratio and 100 * ratio, '6.1f')}% "
-            f"{num(r.get('lag_median'), '7.3f')}s {num(r.get('lag_max'), '7.3f')}s "
+            f"{num(ratio, '8.1f')} {num(r.get('lag_median'), '10.3f')} {num(r.get('lag_max'), '10.3f')} "
             f"{num(r.get('scope_hz'), '8.1f')} {num(r.get('hist_hz'), '7.1f')} {num(r.get('cpu'), '6.1f')}  "
             f"{r.get('note', '')}"
         )
