@@ -20,8 +20,8 @@ const page = {
 };
 
 // ------------------------------------------------------------------------------------ drawing ----
-// Charts are drawn at most once per frame, each from its newest data: a page that cannot keep up (or
-// a hidden tab, which gets no frames) skips pictures instead of queueing them.
+// Charts and the log are drawn at most once per frame, each from its newest data: a page that cannot
+// keep up (or a hidden tab, which gets no frames) skips pictures instead of queueing them.
 const drawJobs = new Map();
 let frameAsked = false;
 
@@ -37,7 +37,7 @@ function drawNow() {
   frameAsked = false;
   const jobs = [...drawJobs.values()];
   drawJobs.clear();
-  if (window.Plotly) for (const job of jobs) job();
+  for (const job of jobs) job();
 }
 
 // ------------------------------------------------------------------------------------ helpers ----
@@ -344,7 +344,7 @@ function startLive() {
   stream.addEventListener("status", (event) => showStatus(JSON.parse(event.data)));
   stream.addEventListener("log", (event) => {
     addLog(JSON.parse(event.data));
-    showLog();
+    draw("log", showLog);
   });
   stream.addEventListener("view", (event) => showView(JSON.parse(event.data)));
   stream.addEventListener("closing", () => {
