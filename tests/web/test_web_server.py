@@ -203,3 +203,24 @@ def test_the_server_ends_when_its_owner_is_killed(method: str) -> None:
         if owner.poll() is None:
             owner.kill()
         owner.communicate(timeout=10)
+
+
+def test_close_is_bounded_even_when_the_owner_catches_sigterm() -> None:
+    """The controller catches SIGTERM for an orderly end; its forked server must still end on close()."""
+    import multiprocessing
+
+    from mimocorb.web import WebLink
+
+    caught: list[int] = []
+    old = signal.signal(signal.SIGTERM, lambda signum, frame: caught.append(signum))
+    try:
+        link = WebLink(multiprocessing.get_context("fork"))
+        assert link.wait_ready(30.0) is not None
+        link.process.terminate()  # what close() falls back to
+        wait_for(lambda: not link.process.is_alive(), 5.0, "the server to end on SIGTERM")
+        assert link.exit_reason() == "killed by SIGTERM" and caught == []
+        t0 = time.monotonic()
+        link.close()
+        assert time.monotonic() - t0 < 3.0
+    finally:
+        signal.signal(signal.SIGTERM, old)

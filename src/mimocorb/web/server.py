@@ -8,8 +8,8 @@ to the HTTP server the loop
   ``SCOPE_EVERY`` or ``HISTOGRAM_EVERY`` s, a copy of the newest event, never a lock);
 * ends the server when the controller says so, closes its end of the socket, or is gone.
 
-SIGINT is ignored: Ctrl-C on the terminal is the controller's, which ends the run in order and then
-closes the server.
+SIGINT and SIGHUP are ignored: Ctrl-C and a closed terminal are the controller's business, which ends
+the run in order and then closes the server. SIGTERM ends the server at once.
 """
 
 from __future__ import annotations
@@ -203,6 +203,8 @@ def _alive(pid: int) -> bool:
 def serve_live(sock: socket.socket, opts: dict[str, Any]) -> None:
     """Target of the web server process (see the module docstring)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the owner's handler, inherited through fork
     close_fd = int(opts.get("close_fd", -1))
     if close_fd >= 0:  # the controller's end, inherited through fork: without it, its end is seen
         with contextlib.suppress(OSError):
