@@ -130,18 +130,18 @@ def test_live_dashboard_shows_the_run_and_steers_it(page: Any, tmp_path: Path) -
 
         assert_no_injection(page)
         assert not_blank(page.screenshot(full_page=True))
-        # the end: summary, pictures and files of the run directory
+
+        # the end as the controller makes it: summary written, last snapshot, then the server closes
+        # after a moment in which the page fetches the summary, pictures and files of the run directory
         end_of_run(run_dir)
         run.state = "ended"
-        run.until(lambda: page.locator("#run-pictures img").count() == 1, 20.0, "the run's pictures")
-        page.locator("#run-pictures img").first.scroll_into_view_if_needed()  # pictures load when seen
-        wait_for(lambda: page.evaluate(PICTURE_LOADED), 20.0, "the picture to load")
+        run.step()
+        run.link.close(linger=3.0)
+        wait_for(lambda: page.inner_text("#connection") == "server ended", 20.0, "the page to see the end")
         assert "end command" in page.inner_text("#run-summary")
         assert "run_summary.json" in page.inner_text("#run-files")
+        assert page.evaluate(PICTURE_LOADED)
         assert not page.is_enabled("#btn-end")
         assert page.errors == [], page.errors
-
-        run.link.close()
-        wait_for(lambda: page.inner_text("#connection") == "server ended", 20.0, "the page to see the end")
     finally:
         run.close()

@@ -158,14 +158,15 @@ class WebLink:
                 self._fatal = str(m.get("error"))
 
     # -- end ------------------------------------------------------------------------------------
-    def close(self, timeout: float = CLOSE_WAIT) -> None:
-        """Ask the server to end, then terminate and kill it if needed; bounded by about ``timeout`` s."""
+    def close(self, timeout: float = CLOSE_WAIT, linger: float = 0.0) -> None:
+        """Ask the server to end after ``linger`` s (pages may fetch the run's summary and pictures
+        meanwhile), then terminate and kill it if needed; bounded by about ``linger + timeout`` s."""
         if self._closed:
             return
-        self._send({"t": "close"})
+        self._send({"t": "close", "linger": float(linger)})
         self._poll()
         self._closed = True
-        self.process.join(timeout)
+        self.process.join(linger + timeout)
         if self.process.is_alive():
             self.process.terminate()
             self.process.join(1.0)

@@ -156,8 +156,8 @@ async def _live(sock: socket.socket, opts: dict[str, Any]) -> None:
             elif kind == "log":
                 when, source, text = m.get("d") or (time.time(), "", "")
                 hub.add_log(float(when), str(source), str(text))
-            elif kind == "close":
-                stop()
+            elif kind == "close":  # after ``linger`` s: pages may still fetch the end of the run
+                loop.call_later(max(0.0, float(m.get("linger") or 0.0)), stop)
         if gone:
             stop()
 

@@ -432,7 +432,7 @@ async function showRun(id) {
       const img = el("img");
       img.src = url;
       img.alt = f.name;
-      img.loading = "lazy";
+      if (page.mode === "browse") img.loading = "lazy"; // a live server may end soon: load them now
       figure.appendChild(img);
       figure.appendChild(el("figcaption", f.name));
       pictures.appendChild(figure);
