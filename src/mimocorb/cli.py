@@ -72,7 +72,29 @@ def _add_run(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("-v", "--verbose", type=int, default=2, metavar="N", help="0 quiet ... 3 chatty (2)")
     parser.add_argument("-d", "--debug", action="store_true", help="debug logging")
+    _add_web_options(parser)
     parser.set_defaults(handler=_run)
+
+
+def _add_web_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--web",
+        type=_web_address,
+        metavar="[ADDRESS:]PORT",
+        help="serve a live dashboard of the run (address default 127.0.0.1; see docs/web.md)",
+    )
+    parser.add_argument(
+        "--web-token", metavar="TOKEN", help="access token of the dashboard (default: a random one)"
+    )
+
+
+def _web_address(text: str) -> tuple[str, int]:
+    from mimocorb.web.access import parse_address
+
+    try:
+        return parse_address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _non_negative(kind: type) -> Callable[[str], float | int]:
@@ -100,6 +122,8 @@ def _run(args: argparse.Namespace) -> int:
         gui=False if args.no_gui else None,
         kbd=False if args.no_kbd else None,
         output=args.output,
+        web=args.web,
+        web_token=args.web_token,
     )
     try:
         controller = open_run(args.setup, options)
@@ -111,6 +135,39 @@ def _run(args: argparse.Namespace) -> int:
         print(f"{where}{exc}", file=sys.stderr)
         return EXIT_SETUP
     return controller.run().exit_code
+
+
+def _add_serve(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="browse finished runs in a web browser",
+        description="Serve a run browser over the run directories below DIR (those holding "
+        "run_summary.json): a table of the runs and, per run, its summary, rate chart, pictures and "
+        "files. Runs until Ctrl-C. Needs the web extra (pip install 'mimocorb[web]').",
+    )
+    parser.add_argument("directory", nargs="?", default=".", metavar="DIR", help="where to look (default .)")
+    parser.add_argument(
+        "--web",
+        type=_web_address,
+        default=("127.0.0.1", 8080),
+        metavar="[ADDRESS:]PORT",
+        help="where to listen (default 127.0.0.1:8080; on loopback reading needs no token)",
+    )
+    parser.add_argument("--web-token", metavar="TOKEN", help="access token (default: a random one)")
+    parser.set_defaults(handler=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from mimocorb.web import make_token, web_unavailable_reason
+
+    reason = web_unavailable_reason()
+    if reason is not None:
+        print(f"mimocorb serve: {reason}", file=sys.stderr)
+        return 1
+    from mimocorb.web.server import serve_directory
+
+    host, port = args.web
+    return serve_directory(args.directory, host, port, args.web_token or make_token())
 
 
 def _add_cleanup(subparsers: argparse._SubParsersAction) -> None:
@@ -184,6 +241,7 @@ def _add_demo(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--no-gui", action="store_true", help="never start the buffer-info window")
     parser.add_argument("-v", "--verbose", type=int, default=2, metavar="N", help="0 quiet ... 3 chatty (2)")
+    _add_web_options(parser)
     parser.set_defaults(handler=_demo)
 
 
@@ -213,6 +271,8 @@ def _demo(args: argparse.Namespace) -> int:
         verbose=args.verbose,
         gui=False if args.no_gui else None,
         output=output,
+        web=args.web,
+        web_token=args.web_token,
     )
     # run from the example directory, so that its modules/ and config/ are used whatever the current one holds
     os.chdir(examples)
@@ -231,6 +291,7 @@ _SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_cleanup,
     _add_inspect,
     _add_demo,
+    _add_serve,
 )
 
 

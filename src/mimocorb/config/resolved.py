@@ -94,6 +94,7 @@ class ValidatedSetup:
     common_config_file: ResolvedPath | None
     config_files: tuple[Path, ...]
     warnings: tuple[Issue, ...]
+    web: tuple[str, int] | None = None  # (host, port) of the live dashboard
 
     def summary(self) -> str:
         """A few lines describing buffers, functions and limits, for ``mimocorb validate``."""

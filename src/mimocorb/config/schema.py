@@ -17,11 +17,13 @@ import json
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
     Field,
     StrictBool,
+    StrictInt,
     StrictStr,
     StringConstraints,
     Tag,
@@ -31,6 +33,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
+
+from ..web.access import parse_address
 
 BUFFER_NAME_PATTERN = r"^RB_[1-9][0-9]*$"
 FUNCTION_NAME_PATTERN = r"^Fkt_[1-9][0-9]*$"
@@ -62,6 +66,23 @@ FieldSpec = Annotated[
     tuple[StrictStr, StrictStr],
     WrapValidator(_one_field_spec),
     Field(description="[field_name, numpy type string], e.g. ['chA', 'float64']"),
+]
+
+
+def _web_address(value: str | int) -> str:
+    """``[ADDRESS:]PORT`` of the dashboard (YAML reads a bare port as a number)."""
+    text = str(value)
+    try:
+        parse_address(text)
+    except ValueError as exc:
+        raise PydanticCustomError("web_address", str(exc)) from None
+    return text
+
+
+WebAddress = Annotated[
+    StrictStr | StrictInt,
+    AfterValidator(_web_address),
+    Field(description="[ADDRESS:]PORT, e.g. 8080 or 0.0.0.0:8080 (address default 127.0.0.1)"),
 ]
 
 
@@ -160,6 +181,9 @@ class SetupFile(_Block):
     output_directory: StrictStr = Field("target", description="parent of the run directories")
     GUI_control: StrictBool = Field(True, description="start the buffer-info window")
     KBD_control: StrictBool = Field(True, description="read P/R/S/E commands from the terminal")
+    web: WebAddress | None = Field(
+        None, description="serve the run's live dashboard there (like mimocorb run --web); default: none"
+    )
     RingBuffer: list[BufferItem] = Field(min_length=1, description="RB_1, RB_2, ... in this order")
     Functions: list[FunctionsItem] = Field(
         min_length=1, description="Fkt_main first, then Fkt_1, Fkt_2, ... in this order"

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
+from ..web.access import parse_address
 from .diagnostics import KeysAt, describe, schema_issues, suggest
 from .errors import ConfigError, Issue, Severity
 from .loader import load_yaml, locate, to_plain
@@ -555,6 +556,7 @@ class _SetupCheck:
             common_config_file=common.path if common else None,
             config_files=config_files,
             warnings=tuple(self.sorted_issues()),
+            web=None if model.web is None else parse_address(str(model.web)),
         )
 
     def check_copy_names(self, files: tuple[Path, ...]) -> None:

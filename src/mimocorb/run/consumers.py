@@ -47,6 +47,15 @@ class ConsumerGroups:
                 return self.plan.function(key).label
         return f"group {group}"
 
+    def pending(self, buffer: str, stats: Mapping[str, Any]) -> list[tuple[str, int]]:
+        """Every reader group of ``buffer`` with its events still pending, from the buffer's ``stats``."""
+        groups = stats["groups"]
+        return [
+            (self.plan.function(key).label, int(groups[g]["pending"]))
+            for (key, name), g in self.groups.items()
+            if name == buffer and g < len(groups)
+        ]
+
     def pending_for_live(self, buffer: str) -> list[tuple[str, int]]:
         """Reader groups of ``buffer`` whose function has live processes and events still pending."""
         groups = self.monitors[buffer].stats()["groups"]

@@ -5,14 +5,15 @@ slots, starts them, and then runs one loop, without busy waiting: each iteration
 ≤ 0.02 s while stopping) on the worker sentinels, their output and error pipes and stdin, then
 
 * passes worker output to run.log and the console, reports worker exceptions at once (``supervisor``);
-* executes commands (keyboard, pipe, GUI) and signals (SIGINT/SIGTERM end the run in order);
+* executes commands (keyboard, pipe, GUI, dashboard) and signals (SIGINT/SIGTERM end the run in order);
 * reacts to ended workers: reclaim what they held in every buffer, then source exhaustion, restart
   (``on_error: restart``) or the end of the run; groups left without processes are skipped
   (``consumers``);
 * checks the end conditions — runtime (active time, pauses excluded, ``clock``) and runevents (events
   in the first buffer) on every iteration;
 * advances the end sequence (``ending``) while stopping;
-* samples the buffers for the status line, stats.csv and the GUI, and watches for stalls (``stalls``).
+* samples the buffers for the status line, stats.csv, the GUI and the dashboard (``dashboard``), and
+  watches for stalls (``stalls``).
 
 When the run has ended, ``finish_up`` closes everything and writes the report (``summary``).
 """
@@ -33,6 +34,7 @@ from ..ring import Monitor, RingBuffer
 from .child import WorkerError
 from .clock import RunClock
 from .consumers import ConsumerGroups
+from .dashboard import PUBLISH_INTERVAL, Dashboard
 from .ending import EndSequence
 from .gui import GuiLink, RatesPicture, gui_unavailable_reason
 from .inputs import COMMANDS, HELP, KeyboardInput, SignalInput, parse_command
@@ -107,6 +109,7 @@ class RunController:
         self.signals = SignalInput()
         self.keyboard: KeyboardInput | None = None
         self.gui: GuiLink | None = None
+        self.web: Dashboard | None = None
         self._hold = False  # S was given by code (buffer_control.stop): wait in "stopped" for E
         # outputs while running
         self.samples: list[BufferSample] = []
@@ -189,13 +192,17 @@ class RunController:
             self.note(f"Run ends after {self.runevents} events", 1)
 
     def _start_inputs(self) -> None:
-        """Keyboard and GUI, only after the workers are started: no worker is forked while they run."""
+        """Keyboard, GUI and dashboard, only after the workers are started: no worker is forked while
+        they run."""
         kbd = self.options.kbd if self.options.kbd is not None else self.setup.kbd_control
         if kbd:
             self._start_keyboard()
         gui = self.options.gui if self.options.gui is not None else self.setup.gui_control
         if gui:
             self._start_gui()
+        web = self.options.web if self.options.web is not None else self.setup.web
+        if web is not None:
+            self._start_web(web)
 
     def _start_keyboard(self) -> None:
         keyboard = KeyboardInput(0)
@@ -214,6 +221,13 @@ class RunController:
             self.note("Graphical User Interface active", 1)
         except Exception as exc:  # a GUI problem must never cost the run
             self.note(f"GUI_control: the buffer-info window could not be started: {exc}", 0)
+
+    def _start_web(self, address: tuple[str, int]) -> None:
+        self.web = Dashboard.start(
+            self.context, self.setup, self.buffers, self.run_dir, address, self.options.web_token, self.note
+        )
+        if self.web is not None:
+            self.console.message(f"Dashboard: {self.web.url}", 0)
 
     def _attach_logging(self) -> None:
         """Log records of this process (ring, controller) go to run.log; warnings also to the console."""
@@ -282,6 +296,8 @@ class RunController:
         waitables = self.supervisor.waitables()
         if self.keyboard is not None:
             waitables += self.keyboard.waitables()
+        if self.web is not None:
+            waitables += self.web.waitables()
         if not waitables:
             time.sleep(timeout)
             return []
@@ -295,6 +311,9 @@ class RunController:
         if self.gui is not None:
             for line in self.gui.commands():
                 self.command(line, "GUI")
+        if self.web is not None:
+            for letter in self.web.commands():
+                self.command(letter, "web")
         for name in self.signals.take():
             self._on_signal(name)
 
@@ -379,7 +398,8 @@ class RunController:
 
     def _has_interactive_input(self) -> bool:
         keyboard = self.keyboard is not None and self.keyboard.open and self.keyboard.is_terminal
-        return keyboard or (self.gui is not None and self.gui.alive)
+        windows = (self.gui is not None and self.gui.alive) or (self.web is not None and self.web.alive)
+        return keyboard or windows
 
     def _on_signal(self, name: str) -> None:
         if self.state in ENDABLE:
@@ -418,6 +438,8 @@ class RunController:
             self.runlog.write(f"{worker.name}:{worker.pid}", line)
         if self.console.verbose >= 1:
             self.console.worker_line(worker.name, line)
+        if self.web is not None:
+            self.web.log(line, worker.name)
 
     def _on_worker_error(self, worker: WorkerProcess, error: WorkerError) -> None:
         """A user function raised: say so at once, with the function name and the traceback."""
@@ -520,6 +542,8 @@ class RunController:
         self.console.message(text, level)
         if self.gui is not None and level <= 1:
             self.gui.log(text)
+        if self.web is not None:
+            self.web.log(text)
 
     def _log(self, text: str) -> None:
         if self.runlog is not None:
@@ -536,14 +560,16 @@ class RunController:
             return
         status_every = self.options.status_interval or (0.5 if self.console.live else 5.0)
         if now >= self._next_sample:
-            self._next_sample = now + min(status_every, self.options.stats_interval)
+            every = min(status_every, self.options.stats_interval)
+            self._next_sample = now + (min(every, PUBLISH_INTERVAL) if self.web is not None else every)
             self._sample(now)
         if now >= self._next_status and self.console.verbose >= 2:
             self._next_status = now + status_every
             self._show_status(now)
 
     def _sample(self, now: float) -> None:
-        self.samples = self._buffer_samples()
+        stats = self._buffer_stats()
+        self.samples = [BufferSample.from_stats(name, s) for name, s in stats.items()]
         if now >= self._next_csv and self.stats_file is not None:
             self._next_csv = now + self.options.stats_interval
             self.stats_file.record(self.clock.elapsed(now), self.active_time(now), self.state, self.samples)
@@ -551,8 +577,29 @@ class RunController:
                 self.rates.snapshot(now)
         if self.gui is not None:
             self.gui.info(self.state, self.active_time(), self.samples, not self.failures)
+        if self.web is not None:
+            self._publish(stats, now)
         if self.state == RunState.RUNNING:
             self.stalls.check(now)
+
+    def _publish(self, stats: dict[str, dict], now: float | None = None) -> None:
+        """The dashboard's snapshot, from the samples just taken."""
+        assert self.web is not None
+        active = self.active_time(now)
+        self.web.publish(
+            state=self.state,
+            active_time=active,
+            samples=self.samples,
+            workers=self.supervisor.workers,
+            consumers={name: self.consumers.pending(name, s) for name, s in stats.items()},
+            events=self.events(),
+            progress=progress(active, self.events(), self.runtime, self.runevents),
+            runtime=self.runtime,
+            runevents=self.runevents,
+            end_reason=self.end_reason,
+            setup=self.setup.setup_file.name,
+            run_directory=None if self.run_dir is None else str(self.run_dir),
+        )
 
     def _show_status(self, now: float) -> None:
         self._tick += 1
@@ -562,8 +609,11 @@ class RunController:
             status_text(self.state, active, self.samples, done, self._tick, self.console.live)
         )
 
+    def _buffer_stats(self) -> dict[str, dict]:
+        return {name: b.stats() for name, b in self.buffers.items()}
+
     def _buffer_samples(self) -> list[BufferSample]:
-        return [BufferSample.from_stats(name, b.stats()) for name, b in self.buffers.items()]
+        return [BufferSample.from_stats(name, s) for name, s in self._buffer_stats().items()]
 
     # ================================================================================= ending ====
     def _emergency(self, exc: BaseException) -> None:
@@ -593,13 +643,15 @@ class RunController:
         self.wall_end = _dt.datetime.now()
         self._close_workers()
         self._close_stats()
-        summary = self.summary()
+        final_stats = self._final_stats()
+        summary = self.summary(final_stats)
         self._close_inputs_and_buffers()
         exit_code = EXIT_OK if not (self.failures or self.ending.survivors) else EXIT_FAILED
         summary["exit_code"] = exit_code
         summary["clean"] = exit_code == EXIT_OK
         if self.run_dir is not None:
             write_json(self.run_dir / "run_summary.json", summary)
+        self._close_web(final_stats)
         self.console.end_status()
         print_summary(self.console, summary, self.directory_prefix)
         self._detach_logging()
@@ -643,6 +695,13 @@ class RunController:
             self.gui.close()
         self.keyboard = None
 
+    def _close_web(self, final_stats: dict[str, dict]) -> None:
+        """The last snapshot (state ``ended``, with run_summary.json written), then the server's end."""
+        if self.web is None:
+            return
+        self._publish(final_stats)
+        self.web.close()
+
     def _detach_logging(self) -> None:
         for logger, handler in self._handlers:
             logger.removeHandler(handler)
@@ -650,8 +709,9 @@ class RunController:
         if self.runlog is not None:
             self.runlog.close()
 
-    def summary(self) -> dict[str, Any]:
-        """The content of run_summary.json (see ``summary.run_summary``)."""
+    def summary(self, stats: dict[str, dict] | None = None) -> dict[str, Any]:
+        """The content of run_summary.json (see ``summary.run_summary``); ``stats``: the buffers' final
+        statistics, if already taken."""
         facts = RunFacts(
             setup_file=self.setup.setup_file,
             run_dir=self.run_dir,
@@ -671,7 +731,7 @@ class RunController:
         return run_summary(
             facts,
             self.plan,
-            self._final_stats(),
+            self._final_stats() if stats is None else stats,
             self.consumers.groups,
             self.supervisor.workers,
             self.ending.record,

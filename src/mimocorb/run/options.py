@@ -35,6 +35,8 @@ class RunOptions:
     max_restarts: int = 3
     stall_warning: float = 10.0  # warn when a buffer is full and nothing moves for this long (0: never)
     handle_signals: bool = True
+    web: tuple[str, int] | None = None  # (host, port) of the dashboard; None: as the setup's ``web`` says
+    web_token: str | None = None  # the dashboard's access token; None: a random one
 
     def context(self) -> Any:
         return multiprocessing.get_context(resolve_start_method(self.start_method))

@@ -1,0 +1,339 @@
+#!/usr/bin/env python3
+"""What the web dashboard costs a run, and how fresh it is, with several headless browsers watching.
+
+Two setups, each measured without the dashboard and with it open in ``--clients`` headless chromium
+pages (Debian's chromium through Playwright):
+
+* ``ring``: this process owns a ring buffer (4 x 1000 float64 per event) with a writer process (paced to
+  ``--rate`` Hz, 0 = as fast as it goes) and a reader process, and runs the owner's loop of a controller:
+  a snapshot every ``--publish`` s through a ``WebLink``; the oscilloscope and a histogram view observe
+  the buffer.
+* ``example``: ``mimocorb run`` of the muon-lifetime example (``--web 127.0.0.1:0``), its event rate from
+  run_summary.json; needs a run controller that starts the dashboard for ``--web``.
+
+Columns: events/s of the writer (RB_1), ``ratio`` to the run without the dashboard (target >= 98 %),
+``lag`` of the numbers on the page (snapshot made → event arrived in the page; median and maximum,
+target <= 1 s), updates per second of the scope and histogram views in the page (target >= 5 while
+events flow), and the CPU of the web server process (% of one core). The browsers run on the same
+machine as the run, so with a saturated writer (``--rate 0``) the ratio mostly shows the CPU that the
+browsers themselves take away.
+
+Run:  .venv/bin/python benchmarks/web_bench.py [--setups ring example] [--clients 5] [--seconds 10]
+      [--rate 1000]
+
+It never asserts and exits 0; what it cannot measure (no chromium, no dashboard) it says in the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = 1000
+FIELDS = [("chA", "f8"), ("chB", "f8"), ("chC", "f8"), ("chD", "f8")]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# each page gets a listener of its own on the event stream: lag of every status, count of view updates
+PROBE = """
+window.__probe = {lags: [], views: {}};
+window.addEventListener('DOMContentLoaded', () => {
+  const s = new EventSource('/api/events');
+  s.addEventListener('status', e => window.__probe.lags.push(Date.now() / 1000 - JSON.parse(e.data).time));
+  s.addEventListener('view', e => {
+    const id = JSON.parse(e.data).id;
+    window.__probe.views[id] = (window.__probe.views[id] || 0) + 1;
+  });
+});
+"""
+
+
+# ---------------------------------------------------------------------------------- workers ----
+def write_events(setup: dict, rate: float) -> None:
+    from mimocorb.ring import Writer
+
+    writer = Writer(setup)
+    wave = -480.0 + 200.0 * np.exp(-np.arange(SAMPLES) / 40.0)
+    period = 1.0 / rate if rate > 0 else 0.0
+    next_t = time.perf_counter()
+    while True:  # SystemExit from slot() at the end
+        with writer.slot() as (data, _meta):
+            for name, _ in FIELDS:
+                data[name] = wave
+        if period:
+            next_t += period
+            pause = next_t - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+
+
+def read_events(setup: dict) -> None:
+    from mimocorb.ring import Reader
+
+    for _ in Reader(setup):
+        pass
+
+
+# ---------------------------------------------------------------------------------- clients ----
+class Clients:
+    """``n`` headless pages on the dashboard, each with the probe."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.pages: list[Any] = []
+        self._pw: Any = None
+        self._browser: Any = None
+
+    @staticmethod
+    def missing() -> str | None:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            return "playwright not installed"
+        return None if shutil.which("chromium") else "chromium not installed"
+
+    def open(self, url: str) -> None:
+        if not self.n:
+            return
+        from playwright.sync_api import sync_playwright
+
+        self._pw = sync_playwright().start()
+        self._browser = self._pw.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+        for _ in range(self.n):
+            page = self._browser.new_page(viewport={"width": 1280, "height": 900})
+            page.add_init_script(PROBE)
+            page.goto(url)
+            self.pages.append(page)
+
+    def reset(self) -> None:
+        for page in self.pages:
+            page.evaluate("window.__probe.lags = []; window.__probe.views = {}")
+
+    def results(self) -> tuple[list[float], dict[str, int]]:
+        lags: list[float] = []
+        views: dict[str, int] = {}
+        for page in self.pages:
+            probe = page.evaluate("window.__probe")
+            lags += probe["lags"]
+            for key, count in probe["views"].items():
+                views[key] = views.get(key, 0) + count
+        return lags, views
+
+    def close(self) -> None:
+        if self._browser is not None:
+            self._browser.close()
+        if self._pw is not None:
+            self._pw.stop()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# ------------------------------------------------------------------------------------ setups ----
+def bench_ring(args: argparse.Namespace, web: bool) -> dict[str, Any]:
+    from mimocorb.ring import Monitor, RingBuffer
+    from mimocorb.run.status import BufferSample
+    from mimocorb.web import WebLink, build_snapshot
+    from mimocorb.web.views import find_views
+
+    context = multiprocessing.get_context("fork")
+    buffer = RingBuffer(128, SAMPLES, FIELDS, name="RB_1")
+    monitor = Monitor(buffer.new_observer())
+    procs = [
+        context.Process(target=read_events, args=(buffer.new_reader_group(),)),
+        context.Process(target=write_events, args=(buffer.new_writer(), args.rate)),
+    ]
+    for p in procs:
+        p.start()
+    link = clients = None
+    row: dict[str, Any] = {"setup": "ring", "web": web}
+    try:
+        if web:
+            scope = {"sample_time_ns": 4, "analogue_offset": -0.48, "title": "RB_1"}
+            hist = {"histograms": {"chA": [-600, 0, 50, 1.0, "chA[0]", 0]}}
+            views = find_views([("scope", scope, ["RB_1"], []), ("hist", hist, ["RB_1"], [])])
+            link = WebLink(context, views=views, observers={"RB_1": buffer.new_observer()})
+            url = link.wait_ready(30.0)
+            clients = Clients(args.clients)
+            if url is not None and not Clients.missing():
+                clients.open(url)
+        time.sleep(1.0)  # settle
+        if clients is not None:
+            clients.reset()
+        start_events, t0 = monitor.stats()["committed"], time.monotonic()
+        cpu0 = cpu_seconds(link.process.pid) if link is not None else 0.0
+        while time.monotonic() - t0 < args.seconds:
+            if link is not None:
+                sample = BufferSample.from_stats("RB_1", monitor.stats())
+                link.publish(
+                    build_snapshot(state="running", active_time=time.monotonic() - t0, samples=[sample])
+                )
+                link.commands()
+            time.sleep(args.publish)
+        elapsed = time.monotonic() - t0
+        row["rate"] = (monitor.stats()["committed"] - start_events) / elapsed
+        if link is not None:
+            row["cpu"] = 100.0 * (cpu_seconds(link.process.pid) - cpu0) / elapsed
+        if clients is not None and clients.pages:
+            row.update(_page_figures(clients, elapsed))
+        elif web:
+            row["note"] = Clients.missing() or "no dashboard"
+    finally:
+        if clients is not None:
+            clients.close()
+        if link is not None:
+            link.close()
+        buffer.shutdown(5.0)
+        for p in procs:
+            p.join(5.0)
+        buffer.close()
+    return row
+
+
+def _page_figures(clients: Clients, elapsed: float) -> dict[str, Any]:
+    lags, views = clients.results()
+    per_page = {k: v / clients.n / elapsed for k, v in views.items()}
+    return {
+        "lag_median": statistics.median(lags) if lags else float("nan"),
+        "lag_max": max(lags) if lags else float("nan"),
+        "scope_hz": per_page.get("v0", 0.0),
+        "hist_hz": per_page.get("v1", 0.0),
+    }
+
+
+def bench_example(args: argparse.Namespace, web: bool) -> dict[str, Any]:
+    """The example through ``mimocorb run``; the dashboard's URL is read from the run's output."""
+    row: dict[str, Any] = {"setup": "example", "web": web}
+    with tempfile.TemporaryDirectory() as out:
+        command = [
+            sys.executable,
+            "-m",
+            "mimocorb",
+            "run",
+            "simulsource_setup.yaml",
+            "--runtime",
+            str(args.seconds),
+        ]
+        command += ["--no-kbd", "--no-gui", "--output", out, "-v", "1"]
+        if web:
+            command += ["--web", "127.0.0.1:0"]
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        proc = subprocess.Popen(
+            command,
+            cwd=REPO / "examples",
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        assert proc.stdout is not None
+        clients = Clients(args.clients if web else 0)
+        lines = []
+        try:
+            for line in proc.stdout:
+                lines.append(line)
+                found = re.search(r"http://\S+", line)
+                if web and found and not clients.pages and not Clients.missing():
+                    clients.open(found.group(0))
+                    clients.reset()
+                if "run directory:" in line:
+                    break
+            proc.stdout.read()
+            proc.wait(60)
+            if clients.pages:
+                row.update(_page_figures(clients, args.seconds))
+        finally:
+            clients.close()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        summaries = list(Path(out).glob("*/run_summary.json"))
+        if not summaries:
+            row["note"] = "run failed: " + (lines[-1].strip() if lines else "no output")
+            return row
+        summary = json.loads(summaries[0].read_text())
+        row["rate"] = summary["events"] / max(summary["active_time_s"], 1e-9)
+        if web and not clients.pages:
+            row["note"] = Clients.missing() or "no dashboard URL in the run's output"
+    return row
+
+
+# ------------------------------------------------------------------------------------- table ----
+def table(rows: list[dict[str, Any]]) -> str:
+    def num(value: Any, fmt: str) -> str:
+        width = int(fmt.split(".")[0] or 0)
+        ok = isinstance(value, (int, float)) and value == value
+        return format(value, fmt) if ok else "-".rjust(width)
+
+    head = f"{'setup':8} {'dashboard':9} {'events/s':>10} {'ratio %':>8} {'lag med s':>10} {'lag max s':>10} "
+    head += f"{'scope/s':>8} {'hist/s':>7} {'cpu %':>6}  note"
+    out = [head, "-" * len(head)]
+    base: dict[str, float] = {}
+    for r in rows:
+        if not r["web"] and "rate" in r:
+            base[r["setup"]] = r["rate"]
+        ratio = 100 * r["rate"] / base[r["setup"]] if r.get("rate") and base.get(r["setup"]) else None
+        out.append(
+            f"{r['setup']:8} {'open' if r['web'] else 'none':9} {num(r.get('rate'), '10.0f')} "
+            f"{num(ratio, '8.1f')} {num(r.get('lag_median'), '10.3f')} {num(r.get('lag_max'), '10.3f')} "
+            f"{num(r.get('scope_hz'), '8.1f')} {num(r.get('hist_hz'), '7.1f')} {num(r.get('cpu'), '6.1f')}  "
+            f"{r.get('note', '')}"
+        )
+    return "\n".join(out)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--setups", nargs="+", choices=("ring", "example"), default=["ring", "example"])
+    parser.add_argument("--clients", type=int, default=5, help="headless pages on the dashboard (5)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured time per run (10)")
+    parser.add_argument(
+        "--rate", type=float, default=1000.0, help="writer rate of the ring setup, 0 = free (1000)"
+    )
+    parser.add_argument(
+        "--publish", type=float, default=0.5, help="s between snapshots of the ring setup (0.5)"
+    )
+    parser.add_argument("--json", metavar="FILE", help="write the rows as JSON")
+    args = parser.parse_args()
+    rows = []
+    for setup in args.setups:
+        bench = bench_ring if setup == "ring" else bench_example
+        for web in (False, True):
+            rows.append(bench(args, web))
+            print(f"  {setup} {'with' if web else 'without'} dashboard: done", file=sys.stderr)
+    print(table(rows))
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
