@@ -66,7 +66,7 @@ class Dashboard:
             link.close()
             return None
         # run.log gets the address without the token: the log is readable wherever the run directory is
-        note(f"web: dashboard at {url_of(host, link.port or port, None)}", 2)
+        note(f"web: dashboard at {url_of(host, link.port or port, None)} (server pid {link.process.pid})", 2)
         return cls(link, note)
 
     @property
