@@ -7,7 +7,6 @@ the example); the architecture diagram is drawn by Graphviz from the ``graphviz`
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -26,7 +25,6 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
     "sphinx.ext.graphviz",
-    "sphinx.ext.viewcode",
 ]
 
 source_suffix = {".md": "markdown"}
@@ -54,10 +52,7 @@ html_static_path = ["_static"]
 
 
 def _make_pictures(app: object) -> None:
-    """Pictures of a real run are made once per build directory; MIMOCORB_DOCS_PICTURES=0 skips them
-    (the pages then show no run pictures, which -W reports as missing images)."""
-    if os.environ.get("MIMOCORB_DOCS_PICTURES", "1") == "0":
-        return
+    """The run pictures of displays.md: made by a short example run when missing, kept between builds."""
     import make_pictures
 
     make_pictures.make_all(HERE / "_static" / "generated")
