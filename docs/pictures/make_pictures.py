@@ -38,10 +38,28 @@ def run_pictures(target: Path) -> list[str]:
     """A few seconds of the muon-lifetime example without a display: its displays write PNG pictures
     into the run directory, which are copied under stable names."""
     with tempfile.TemporaryDirectory(prefix="mimocorb-pictures-") as scratch:
-        command = [sys.executable, "-m", "mimocorb", "demo", "--runtime", str(RUN_SECONDS), "--no-gui",
-                   "--output", scratch, "-v", "0"]
-        subprocess.run(command, cwd=scratch, env=_headless_env(), stdin=subprocess.DEVNULL, check=True,
-                       capture_output=True, timeout=TIMEOUT_S)
+        command = [
+            sys.executable,
+            "-m",
+            "mimocorb",
+            "demo",
+            "--runtime",
+            str(RUN_SECONDS),
+            "--no-gui",
+            "--output",
+            scratch,
+            "-v",
+            "0",
+        ]
+        subprocess.run(
+            command,
+            cwd=scratch,
+            env=_headless_env(),
+            stdin=subprocess.DEVNULL,
+            check=True,
+            capture_output=True,
+            timeout=TIMEOUT_S,
+        )
         (run_dir,) = [p for p in Path(scratch).iterdir() if p.is_dir()]
         for name, pattern in RUN_PICTURES.items():
             found = sorted(run_dir.rglob(pattern))
@@ -66,5 +84,6 @@ def make_all(target: Path) -> list[str]:
 
 
 if __name__ == "__main__":
-    folder = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[1] / "_static" / "generated"
+    default = Path(__file__).resolve().parents[1] / "_static" / "generated"
+    folder = Path(sys.argv[1]) if len(sys.argv) > 1 else default
     print("made:", ", ".join(make_all(folder)) or "nothing (all pictures are there)")

@@ -2,15 +2,14 @@
 
 Conventions of the pages (docs/*.md, docs/tutorials/*.md):
 
-* ```` ```python ```` runs in a fresh interpreter, in the page's folder.
-* ```` ```console ```` runs its ``$ `` lines (other lines are output), ```` ```bash ```` every line that is not
+* ``python`` blocks run in a fresh interpreter, in the page's folder.
+* ``console`` blocks run their ``$`` lines (other lines are output), ``bash`` blocks every line that is not
   a comment; one block is one bash script (``set -e``), so a ``cd`` holds until the end of the block.
-* ```` ```yaml ```` must parse.
+* ``yaml`` blocks must parse.
 * ``<!-- file: PATH -->`` on the line before a block: the block is written to ``PATH`` (relative to the
   page's folder) instead of being run; later blocks use it.
 * ``<!-- no-run: REASON -->`` on the line before a block: not run; the tests list these with their reasons.
-* Anything else (```` ```text ````, plain ```` ``` ````, MyST directives such as ```` ```{toctree} ````) is shown,
-  not run.
+* Anything else (``text``, no language, MyST directives such as ``{toctree}``) is shown, not run.
 
 The blocks of one page run in order in one folder: an empty one for the tutorials (which start "in a new
 folder"), a copy of the repository's ``examples/`` (with ``run_daq.py`` beside it) for the guides, which
@@ -114,7 +113,8 @@ def page_folder(page: Path, scratch: Path) -> Path:
     """Where the page's blocks run: see the module docstring."""
     if page.parent.name == "tutorials":
         return scratch
-    shutil.copytree(REPO / "examples", scratch / "examples", ignore=shutil.ignore_patterns("target", "__pycache__"))
+    leave_out = shutil.ignore_patterns("target", "__pycache__")
+    shutil.copytree(REPO / "examples", scratch / "examples", ignore=leave_out)
     shutil.copy2(REPO / "run_daq.py", scratch / "run_daq.py")
     return scratch / "examples"
 
@@ -128,7 +128,7 @@ def environment() -> dict[str, str]:
 
 def run_block(block: Block, folder: Path, scratch: Path) -> None:
     """Write, run or parse one block; AssertionError with the page, the line and the output on failure."""
-    if block.no_run is not None or block.language not in RUNNABLE and block.file is None:
+    if block.no_run is not None or (block.language not in RUNNABLE and block.file is None):
         return
     if block.file is not None:
         target = folder / block.file
@@ -149,7 +149,12 @@ def run_block(block: Block, folder: Path, scratch: Path) -> None:
         argv = ["bash", "-e", "-c", "\n".join(commands(block))]
     try:
         done = subprocess.run(
-            argv, cwd=folder, env=environment(), stdin=subprocess.DEVNULL, capture_output=True, text=True,
+            argv,
+            cwd=folder,
+            env=environment(),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
             timeout=TIMEOUT_S,
         )
     except subprocess.TimeoutExpired:

@@ -6,20 +6,21 @@ package fails here, naming the page, the line and the output. Pages that start a
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import snippets  # noqa: E402
+import snippets
 
 MAX_NOT_RUN = 4
 
 
 def _page_params() -> list:
     return [
-        pytest.param(page, id=str(page.relative_to(snippets.DOCS)), marks=[pytest.mark.slow] if snippets.is_slow(page) else [])
+        pytest.param(
+            page,
+            id=str(page.relative_to(snippets.DOCS)),
+            marks=[pytest.mark.slow] if snippets.is_slow(page) else [],
+        )
         for page in snippets.pages()
     ]
 
