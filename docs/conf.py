@@ -36,10 +36,11 @@ myst_enable_extensions = ["colon_fence", "deflist"]
 # `[text](#section-title)` and `[text](page.md#section-title)` links reach headings down to level 4
 myst_heading_anchors = 4
 
-autodoc_default_options: dict[str, bool] = {}
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 autodoc_typehints_format = "short"
+# types join the parameters a docstring describes, instead of a second, bare list
+autodoc_typehints_description_target = "documented_params"
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 napoleon_use_rtype = False

@@ -309,6 +309,7 @@ class RingBuffer:
     # ---- status -----------------------------------------------------------------------------
     @property
     def cumulative_event_count(self) -> int:
+        """Events committed to the buffer since it was created."""
         return self._h.counters()["committed"]
 
     def buffer_status(self) -> tuple[int, int, float, float]:

@@ -82,4 +82,5 @@ class RunResult:
 
     @property
     def clean(self) -> bool:
+        """Whether the run ended cleanly (exit code 0)."""
         return self.exit_code == EXIT_OK
