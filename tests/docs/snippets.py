@@ -146,7 +146,10 @@ def run_block(block: Block, folder: Path, scratch: Path) -> None:
         script.write_text(block.text, encoding="utf-8")
         argv = [sys.executable, str(script)]
     else:
-        argv = ["bash", "-e", "-c", "\n".join(commands(block))]
+        lines = commands(block)
+        if not lines:
+            raise AssertionError(f"{block.where}: {block.language} block without commands; fence it as text")
+        argv = ["bash", "-e", "-c", "\n".join(lines)]
     try:
         done = subprocess.run(
             argv,

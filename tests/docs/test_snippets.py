@@ -52,6 +52,7 @@ def test_a_broken_snippet_fails(tmp_path: Path) -> None:
     cases = {
         "python": "import mimocorb\nmimocorb.no_such_function()\n",
         "console": "$ mimocorb validate missing_setup.yaml\nOK\n",
+        "bash": "# only a comment, no command\n",
         "yaml": "key: [unclosed\n",
     }
     for language, text in cases.items():
