@@ -175,6 +175,7 @@ class buffer_control:
         return list(reversed(self.process_list))
 
     def display_layout(self) -> None:
+        """Print every buffer with its slots and values per slot."""
         print("List of buffers")
         for layout in self._controller.setup.buffers:
             print(
@@ -182,14 +183,17 @@ class buffer_control:
             )
 
     def display_functions(self) -> None:
+        """Print every function with its process count and ``RB_assign``."""
         print("List of functions")
         for f in self._controller.setup.functions:
             print(f"  {f.key.upper()}: {f.fkt_name} ({f.num_process}) {dict(f.rb_assign)}")
 
     def pause(self) -> None:
+        """Pause data taking (the P command): sources hold back, the chain goes on."""
         self._controller.pause()
 
     def resume(self) -> None:
+        """Resume after ``pause()`` (the R command)."""
         self._controller.resume()
 
     def stop(self) -> None:
@@ -233,6 +237,23 @@ class run_mimoDAQ:
     the four-line ``run_daq.py`` works. An invalid setup raises ``ConfigError`` (a ValueError) listing
     every problem — in command-line mode the list is printed and the process exits with status 1 —
     before anything is created.
+
+    Args:
+        setup_filename: the setup YAML file; ``None`` reads it and the options from ``sys.argv``.
+        verbose: 0 quiet ... 3 chatty.
+        debug: debug logging.
+
+    Raises:
+        ConfigError: the setup is invalid (in command-line mode: printed, then ``SystemExit(1)``).
+        FileNotFoundError: the setup file does not exist.
+
+    Example:
+        ::
+
+            daq = run_mimoDAQ("demo_setup.yaml", verbose=1)
+            daq.setup()
+            daq.run()          # returns when the run has ended
+            print(daq.exit_code)
     """
 
     def __init__(self, setup_filename: str | None = None, verbose: int = 2, debug: bool = False) -> None:
@@ -328,10 +349,12 @@ class run_mimoDAQ:
             self.display_functions()
 
     def display_layout(self) -> None:
+        """Print the buffers (after ``setup()``)."""
         if self.bc is not None:
             self.bc.display_layout()
 
     def display_functions(self) -> None:
+        """Print the functions (after ``setup()``)."""
         if self.bc is not None:
             self.bc.display_functions()
 

@@ -49,7 +49,11 @@ def _level_from_environment(default: int) -> int:
 
 
 class Logging_manager:
-    """Hands out standard ``logging`` loggers and keeps their levels in step."""
+    """Hands out standard ``logging`` loggers and keeps their levels in step.
+
+    Args:
+        level: the level of every logger handed out, a ``logging`` number or name.
+    """
 
     def __init__(self, level: int | str = logging.WARNING):
         self.level: int = _as_level(level)

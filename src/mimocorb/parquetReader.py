@@ -28,6 +28,30 @@ __all__ = ["parquetReader"]
 
 
 class parquetReader:
+    """Events of the tar archives of Parquet files that ``rb_toParquetfile`` writes, one per call.
+
+    A user source calls it in its generator, as with mimoCoRB 1.0.2; ``mimocorb.io.replay`` does the
+    same without code.
+
+    Args:
+        config_dict: ``path`` (required: a directory of archives ending in .tar, .gz, .tgz or .bz2, or
+            one archive), ``number_of_samples`` (required, not used), ``sleeptime`` (s between events,
+            default 0.1) and ``random`` (exponential waits of mean ``sleeptime`` instead of fixed ones).
+
+    Raises:
+        KeyError: ``path`` or ``number_of_samples`` is missing.
+        FileNotFoundError: ``path`` holds no archive.
+
+    Example:
+        ::
+
+            reader = parquetReader({"path": "target/run/simulated_data.tar", "number_of_samples": 4250,
+                                    "sleeptime": 0})
+            reader.init(channel_names=["chA", "chB"])
+            while (event := reader()) is not None:
+                ...   # event: [chA array, chB array]
+    """
+
     def __init__(self, config_dict: Mapping[str, Any]) -> None:
         for key in ("path", "number_of_samples"):
             if key not in config_dict:
@@ -57,11 +81,20 @@ class parquetReader:
         number_of_values: int | None = None,
         channel_names: list[str] | None = None,
     ) -> None:
+        """Choose the columns to return: ``channel_names`` (default: every column of each member).
+
+        ``number_of_channels`` and ``number_of_values`` are kept as attributes, as in mimoCoRB 1.0.2.
+        """
         self.number_of_channels = number_of_channels
         self.number_of_values = number_of_values
         self.channel_names = list(channel_names) if channel_names is not None else None
 
     def __call__(self) -> list[np.ndarray] | None:
+        """Wait ``sleeptime``, then return the next event as one array per channel, ``None`` at the end.
+
+        Raises:
+            KeyError: a member lacks one of the chosen columns (the message names it and its columns).
+        """
         time.sleep(
             _random.expovariate(1.0 / self.sleeptime)
             if self.random and self.sleeptime > 0

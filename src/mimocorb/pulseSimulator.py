@@ -27,7 +27,26 @@ BATCH_EVENTS = 32  # large enough to amortise numpy call overhead, small enough 
 
 
 class pulseSimulator:
-    """Simulated triggered events of the four-layer muon detector of the mimoCoRB 1.0.2 example."""
+    """Simulated triggered events of the four-layer muon detector of the mimoCoRB 1.0.2 example.
+
+    Args:
+        config_dict: the ``simulation_source`` keys of the example's config: ``number_of_samples``,
+            ``sample_time_ns``, ``pre_trigger_samples`` and ``analogue_offset`` (V) required;
+            ``trigger_level``, ``sleeptime``, ``random``, pulse shape and probabilities optional.
+        seed: seed of the random numbers, for reproducible events.
+
+    Raises:
+        ValueError: a required key is missing or a key has an unusable value.
+
+    Example:
+        >>> from mimocorb.pulseSimulator import pulseSimulator
+        >>> config = {"number_of_samples": 500, "sample_time_ns": 4, "pre_trigger_samples": 50,
+        ...           "analogue_offset": -0.48, "sleeptime": 0}
+        >>> sim = pulseSimulator(config, seed=1)
+        >>> sim.init(number_of_channels=4)
+        >>> sim().shape
+        (4, 500)
+    """
 
     def __init__(self, config_dict: Mapping[str, Any], seed: int | None = None):
         if "number_of_samples" not in config_dict:

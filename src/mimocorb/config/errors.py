@@ -42,10 +42,12 @@ class ConfigError(ValueError):
 
     @property
     def errors(self) -> tuple[Issue, ...]:
+        """The issues that make the setup unrunnable."""
         return tuple(i for i in self.issues if i.severity == "error")
 
     @property
     def warnings(self) -> tuple[Issue, ...]:
+        """The issues that were accepted but look suspicious."""
         return tuple(i for i in self.issues if i.severity == "warning")
 
     def __str__(self) -> str:

@@ -63,14 +63,17 @@ class WorkerFunction:
 
     @property
     def reads(self) -> tuple[str, ...]:
+        """Names of the buffers this function reads, in ``RB_assign`` order."""
         return self._with_role("read")
 
     @property
     def writes(self) -> tuple[str, ...]:
+        """Names of the buffers this function writes, in ``RB_assign`` order."""
         return self._with_role("write")
 
     @property
     def observes(self) -> tuple[str, ...]:
+        """Names of the buffers this function observes, in ``RB_assign`` order."""
         return self._with_role("observe")
 
     def _with_role(self, role: str) -> tuple[str, ...]:

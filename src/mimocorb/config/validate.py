@@ -69,6 +69,28 @@ def validate_setup(path: str | os.PathLike[str], cwd: str | os.PathLike[str] | N
     are imported (their module-level code runs) and stay importable by their bare name.  Raises
     ``FileNotFoundError`` if the setup file does not exist and ``ConfigError`` listing every error (and
     warning) otherwise; warnings of a valid setup are in ``ValidatedSetup.warnings``.
+
+    Args:
+        path: the setup YAML file.
+        cwd: the directory relative paths of the setup resolve against first (then the setup's own).
+
+    Returns:
+        The ``ValidatedSetup``: buffer layouts, functions with their callables and configs, run limits.
+
+    Raises:
+        FileNotFoundError: the setup file does not exist.
+        ConfigError: the setup cannot be run; ``str(error)`` is the report, ``error.issues`` the list.
+
+    Example:
+        ::
+
+            from mimocorb.config import ConfigError, validate_setup
+            try:
+                setup = validate_setup("simulsource_setup.yaml")
+            except ConfigError as error:
+                print(error)                  # every problem, with file, line and key
+            else:
+                print([b.name for b in setup.buffers], [f.fkt_name for f in setup.functions])
     """
     return _SetupCheck(Path(path), Path.cwd() if cwd is None else Path(cwd)).run()
 

@@ -57,10 +57,12 @@ class HistogramSpec:
 
     @property
     def edges(self) -> np.ndarray:
+        """The ``nbins + 1`` bin edges."""
         return np.linspace(self.low, self.high, self.nbins + 1)
 
     @property
     def ylim(self) -> tuple[float, float]:
+        """The frequency axis range (from 1/1000 of the top on a log scale)."""
         top = self.ymax / self.nbins
         return (1e-3 * top, top) if self.log else (0.0, top)
 
@@ -104,6 +106,7 @@ class Histogram:
         self._sum2 = 0.0
 
     def fill(self, values: np.ndarray) -> None:
+        """Count the values inside [min, max); NaN and values outside are left out."""
         s = self.spec
         v = np.asarray(values, dtype=np.float64)
         v = v[(v >= s.low) & (v < s.high)]  # NaN fails both comparisons
@@ -117,15 +120,18 @@ class Histogram:
 
     @property
     def mean(self) -> float:
+        """Mean of the counted values, NaN before the first."""
         return self._sum / self.entries if self.entries else float("nan")
 
     @property
     def std(self) -> float:
+        """Standard deviation of the counted values, NaN before the first."""
         if not self.entries:
             return float("nan")
         return math.sqrt(max(self._sum2 / self.entries - self.mean**2, 0.0))
 
     def state(self) -> tuple[np.ndarray, int, float, float]:
+        """A copy of counts, entries, mean and standard deviation, for the plot process."""
         return self.counts.copy(), self.entries, self.mean, self.std
 
 
@@ -142,6 +148,7 @@ class HistogramSet:
         self._n = 0
 
     def add(self, data: np.ndarray) -> None:
+        """Batch element 0 of one event; counted when the batch is full or a picture is due."""
         if self._rows is None:
             self._rows = np.zeros(BATCH, dtype=data.dtype)
         self._rows[self._n] = data[0]
@@ -150,16 +157,19 @@ class HistogramSet:
             self.flush()
 
     def flush(self) -> None:
+        """Count the batched events."""
         if self._rows is not None and self._n:
             for h in self.histograms:
                 h.fill(self._rows[h.spec.field][: self._n])
             self._n = 0
 
     def state(self) -> list[tuple[np.ndarray, int, float, float]]:
+        """The state of every histogram, batched events counted."""
         self.flush()
         return [h.state() for h in self.histograms]
 
     def summary(self) -> str:
+        """One line per histogram with entries, mean and standard deviation, for the log."""
         self.flush()
         return "; ".join(
             f"{h.spec.field}: entries {h.entries}, mean {h.mean:.6g}, std {h.std:.6g}"

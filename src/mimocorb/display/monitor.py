@@ -58,6 +58,7 @@ class plot_bufferinfo:
         self.init()
 
     def init(self) -> list[Any]:
+        """Draw the empty axes of the rate history (the animation's first frame)."""
         self.fig.clear()
         ax = self.fig.add_subplot(1, 1, 1)
         self.ax = ax
@@ -158,17 +159,20 @@ class BufferMonitor:
         self.status.configure(text=status_lines(None, names))
 
     def send(self, letter: str) -> None:
+        """Send a command letter (P, R, S, E) to the run controller and log it."""
         with contextlib.suppress(Exception):
             self.cmd.put_nowait(letter)
         self.append_log(f"command {letter} sent")
 
     def on_close(self) -> None:
+        """Closing the window asks first: the run goes on without it."""
         from tkinter import messagebox
 
         if messagebox.askokcancel(WINDOW_TITLE, "Close this window? The run goes on (end it with EndRun)."):
             self.root.destroy()
 
     def append_log(self, text: str) -> None:
+        """Add a time-stamped line to the log pane."""
         self.log.insert("end", f"{time.strftime('%H:%M:%S')}  {text}\n")
         self.log.see("end")
 
@@ -187,6 +191,7 @@ class BufferMonitor:
         self.root.after(self.interval_ms, self.update)
 
     def run(self) -> None:
+        """Show the window until the controller is gone or the window is closed."""
         self.canvas.draw()
         self.update()
         self.root.mainloop()

@@ -35,6 +35,7 @@ def read_stats(path: Path) -> dict[str, dict[str, list[float]]]:
 
 
 def render(stats: Path, picture: Path, title: str = "") -> None:
+    """Draw ``rates.png`` from ``stats.csv``: rate per buffer (log scale), fill level."""
     data = read_stats(stats)
     fig = agg_figure((10.0, 6.0), 100.0)
     top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2, 1]})
@@ -56,6 +57,7 @@ def render(stats: Path, picture: Path, title: str = "") -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m mimocorb.display.rates STATS.csv PICTURE.png``; returns the exit status."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
         print("usage: python -m mimocorb.display.rates STATS.csv PICTURE.png", file=sys.stderr)

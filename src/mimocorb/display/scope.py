@@ -48,13 +48,16 @@ class ScopeConfig:
 
     @property
     def xlim(self) -> tuple[float, float]:
+        """The time axis range, in the display's time unit."""
         return (-self.pre * self.dt * self.scale, (self.n - self.pre) * self.dt * self.scale)
 
     @property
     def ylim(self) -> tuple[float, float]:
+        """The voltage axis range in mV, shifted by the offset."""
         return (-self.channel_range - self.offset_mv, self.channel_range - self.offset_mv)
 
     def times(self) -> np.ndarray:
+        """The times of the drawn samples (every ``step``-th), in the display's time unit."""
         return (np.arange(0, self.n, self.step) - self.pre) * self.dt * self.scale
 
 

@@ -42,6 +42,7 @@ class ViewSpec:
     dpi: float = 100.0
 
     def build(self, fig: Any) -> View:
+        """Make the view on ``fig``, in the process that draws."""
         return self.factory(*self.args, fig=fig)
 
 
@@ -146,6 +147,7 @@ class PlotLink:
 
     @property
     def alive(self) -> bool:
+        """Whether the plot process still runs."""
         return self.process.is_alive()
 
     def offer(self, item: Any) -> bool:

@@ -287,7 +287,30 @@ def record_parquet(
     config_dict: dict | None = None,
     **rb_info: Any,
 ) -> None:
-    """A worker function recording its 'read' buffer; import it into a setup's module to use it."""
+    """A worker function recording its 'read' buffer; import it into a setup's module to use it.
+
+    Named in a setup (``fkt_name: record_parquet`` in a module that imports it) with its buffer marked
+    ``read``; the file goes to ``<run directory>/<filename>.parquet/``.
+
+    Args:
+        source_list: the setup dicts of the 'read' buffers; the first one is recorded.
+        sink_list: not used.
+        observe_list: not used.
+        config_dict: the keys of ``ParquetRecorder``, all optional, plus ``directory_prefix``.
+        rb_info: the ``RB_assign`` entries, by buffer name.
+
+    Returns:
+        ``None``, after the end of the run, when the last part is on disk.
+
+    Raises:
+        ValueError: a config key has an unusable value, or the function has no 'read' buffer.
+
+    Example:
+        ``modules/save.py`` holds ``from mimocorb.io import record_parquet``; the setup says::
+
+            - Fkt_3: {file_name: modules/save, fkt_name: record_parquet, num_process: 1,
+                      RB_assign: {RB_2: read}}
+    """
     ParquetRecorder(source_list, config_dict, **rb_info)()
 
 

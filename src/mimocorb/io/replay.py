@@ -183,7 +183,23 @@ def replay(
     config_dict: dict | None = None,
     **rb_info: Any,
 ) -> None:
-    """Worker function: replay ``config_dict['path']`` into the 'write' buffer (module docstring)."""
+    """Worker function: replay ``config_dict['path']`` into the 'write' buffer (module docstring).
+
+    A source: it ends (and, as ``Fkt_1``, ends the run) when the recording is exhausted.
+
+    Args:
+        source_list: not used.
+        sink_list: the setup dicts of the 'write' buffers; the first one is filled.
+        observe_list: not used.
+        config_dict: ``path`` (required: a dataset directory or part file of ``record_parquet``, a tar
+            archive of ``rb_toParquetfile`` or a directory of them), ``timing`` (``full``, ``recorded``,
+            ``fixed``, ``poisson``), ``rate``, ``speedup`` and ``metadata`` (``original`` or ``new``).
+        rb_info: the ``RB_assign`` entries, by buffer name.
+
+    Raises:
+        ValueError: a config key is missing or unusable, or a field of the buffer is not in the recording.
+        FileNotFoundError: ``path`` does not exist.
+    """
     ReplaySource(sink_list, config_dict, **rb_info)()
 
 

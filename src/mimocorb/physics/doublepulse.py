@@ -171,6 +171,7 @@ class DoublePulseFilter:
         )
 
     def find_peaks(self, traces: Iterable[np.ndarray], precut: bool = True) -> list[ChannelPeaks]:
+        """The peaks of each trace; ``precut`` skips traces without a peak (same result)."""
         cfg = self.config
         return [
             find_channel_peaks(t, self.prominence, cfg.distance, cfg.width, precut=precut) for t in traces

@@ -28,6 +28,7 @@ class LifetimeFit:
     t_max: float
 
     def as_dict(self) -> dict[str, float | int]:
+        """The fit as plain numbers, for JSON."""
         return asdict(self)
 
 

@@ -47,6 +47,7 @@ class SpectrumFilter:
         return self.analyse([event[name] for name in self.channels])
 
     def analyse(self, traces: Sequence[np.ndarray]) -> dict[str, float] | None:
+        """Height, position and integral of the pulses near the trigger per channel; None if rejected."""
         peaks = [find_channel_peaks(t, self.prominence, self.distance, self.width) for t in traces]
         reference: float = self.pre_trigger
         if self.trigger_index is not None:

@@ -42,10 +42,12 @@ class SelectionCounter:
         self.accepted = 0
 
     def count(self, accepted: bool) -> None:
+        """Count one judged event."""
         self.seen += 1
         self.accepted += accepted
 
     def save(self) -> None:
+        """Write the counts to the run directory, replacing the earlier ones of this process."""
         self.path.write_text(json.dumps({"seen": self.seen, "accepted": self.accepted}) + "\n")
 
 
@@ -180,6 +182,7 @@ def write_lifetime_summary(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m mimocorb.physics.summary RUN_DIR``: the summary of a finished run, again."""
     parser = argparse.ArgumentParser(
         prog="python -m mimocorb.physics.summary",
         description="(Re)compute the physics summary of a finished muon-lifetime run directory.",

@@ -63,7 +63,16 @@ def _remaining(deadline: float | None, what: str, name: str) -> float:
 
 
 class Writer(Attachment):
-    """Fills slots: ``get_new_buffer()`` hands out a zero-copy view, ``process_buffer()`` commits it."""
+    """Fills slots: ``get_new_buffer()`` hands out a zero-copy view, ``process_buffer()`` commits it.
+
+    Several processes may write to one buffer, each with its own ``Writer`` from the same setup dict.
+
+    Args:
+        setup_dict: the dict of ``RingBuffer.new_writer()``, passed to the writing process.
+
+    Raises:
+        ValueError: ``setup_dict`` is not a writer setup dict of a mimocorb buffer.
+    """
 
     role = ROLE_WRITER
 
@@ -262,7 +271,18 @@ class Writer(Attachment):
 
 
 class Reader(Attachment):
-    """One process of a reader group: each committed slot goes to exactly one process of the group."""
+    """One process of a reader group: each committed slot goes to exactly one process of the group.
+
+    The group as a whole sees every event; a writer waits for slots the group has not released.
+    Iterating over a ``Reader`` yields slots until the buffer shuts down.
+
+    Args:
+        setup_dict: the dict of ``RingBuffer.new_reader_group()``; every process given the same dict
+            shares the group's events.
+
+    Raises:
+        ValueError: ``setup_dict`` is not a reader setup dict of a mimocorb buffer.
+    """
 
     role = ROLE_READER
 
@@ -428,6 +448,7 @@ class Reader(Attachment):
                 return
 
     def close(self) -> None:
+        """Release the slot from the last ``get()`` and detach; the group's other processes go on."""
         with contextlib.suppress(Exception):
             self.release()
         super().close()
@@ -444,7 +465,15 @@ class _ObserverQueue:
 
 
 class Observer(Attachment):
-    """Samples the newest committed event as a copy; never takes a lock, so it cannot slow anybody."""
+    """Samples the newest committed event as a copy; never takes a lock, so it cannot slow anybody.
+
+    Args:
+        setup_dict: the dict of ``RingBuffer.new_observer()``.
+        min_interval: least seconds between two copies (default: the one given to ``new_observer``).
+
+    Raises:
+        ValueError: ``setup_dict`` is not an observer setup dict of a mimocorb buffer.
+    """
 
     def __init__(self, setup_dict: dict, min_interval: float | None = None):
         super().__init__(setup_dict, "observer")
@@ -506,11 +535,18 @@ class Observer(Attachment):
             yield item
 
     def close(self) -> None:
-        pass
+        """Nothing to release: an observer holds no slot."""
 
 
 class Monitor(Attachment):
-    """Statistics of a buffer from any process that holds one of its setup dicts (of any kind)."""
+    """Statistics of a buffer from any process that holds one of its setup dicts (of any kind).
+
+    Args:
+        setup_dict: a writer, reader or observer setup dict of the buffer.
+
+    Raises:
+        ValueError: ``setup_dict`` is not a setup dict of a mimocorb buffer.
+    """
 
     def __init__(self, setup_dict: dict):
         super().__init__(setup_dict, None)
@@ -526,4 +562,4 @@ class Monitor(Attachment):
         return s
 
     def close(self) -> None:
-        pass
+        """Nothing to release: a monitor only reads counters."""

@@ -100,12 +100,15 @@ class Flag:
         self._word = word
 
     def is_set(self) -> bool:
+        """Whether the flag is set, as every process sees it at once."""
         return self._ctl[self._word] != 0
 
     def set(self) -> None:
+        """Set the flag for every process."""
         self._ctl[self._word] = 1
 
     def clear(self) -> None:
+        """Clear the flag for every process."""
         self._ctl[self._word] = 0
 
     def __repr__(self) -> str:

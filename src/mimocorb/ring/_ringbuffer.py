@@ -144,6 +144,31 @@ class RingBuffer:
     Create it before the processes that use it; hand them the setup dicts of ``new_writer()``,
     ``new_reader_group()`` and ``new_observer()``. Groups and observers may be added while data flows;
     a late group starts with the next committed event.
+
+    Args:
+        number_of_slots: slots in the ring; a writer waits when all of them are in use.
+        values_per_slot: records per slot (the samples of a waveform, 1 for a record per event).
+        dtype: anything ``numpy.dtype`` accepts without objects, usually a list of
+            ``(field_name, type)`` pairs.
+        debug: log every call of the participants.
+        name: the buffer's name in messages and statistics (default: a generated one).
+        max_groups: reader groups that can ever be added.
+        max_procs: processes that can be attached at once.
+        max_members: processes per reader group (at most ``max_procs``).
+
+    Raises:
+        ValueError: a size is not a positive integer, or the dtype cannot live in shared memory.
+
+    Example:
+        >>> import numpy as np
+        >>> from mimocorb.ring import Reader, RingBuffer, Writer
+        >>> ring = RingBuffer(4, 2, [("x", np.float64)], name="demo")
+        >>> reader, writer = Reader(ring.new_reader_group()), Writer(ring.new_writer())
+        >>> with writer.slot() as (data, meta):
+        ...     data["x"] = 1.5
+        >>> float(reader.get()["x"][0])
+        1.5
+        >>> reader.close(); writer.close(); ring.close()
     """
 
     def __init__(
@@ -284,6 +309,7 @@ class RingBuffer:
     # ---- status -----------------------------------------------------------------------------
     @property
     def cumulative_event_count(self) -> int:
+        """Events committed to the buffer since it was created."""
         return self._h.counters()["committed"]
 
     def buffer_status(self) -> tuple[int, int, float, float]:
@@ -342,9 +368,11 @@ class RingBuffer:
 
     # ---- life cycle -------------------------------------------------------------------------
     def pause(self) -> None:
+        """Ask the sources to hold back new events (access classes check it); data in the ring flows on."""
         self.writers_paused.set()
 
     def resume(self) -> None:
+        """Undo ``pause()``: sources take data again."""
         self.writers_paused.clear()
 
     def set_ending(self) -> None:

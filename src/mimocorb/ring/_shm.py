@@ -123,7 +123,14 @@ def _owner_pid(name: str) -> int:
 
 
 def cleanup_stale() -> list[str]:
-    """Unlink segments and semaphores whose creating process is dead; returns what was removed."""
+    """Unlink segments and semaphores whose creating process is dead; returns what was removed.
+
+    What ``mimocorb cleanup`` does: a killed run cannot unlink its shared memory itself. Buffers of
+    living processes are never touched, so this is safe while other runs go on.
+
+    Returns:
+        The names of the removed segments and semaphores.
+    """
     removed: list[str] = []
     for entry_path in _registry_dir().glob(f"{PREFIX}*.json"):
         try:

@@ -125,6 +125,7 @@ class RunController:
 
     @property
     def state(self) -> RunState:
+        """The run's state now (``configured``, ``running``, ``paused``, ...)."""
         return self.states.current
 
     # ================================================================================== set-up ====

@@ -49,6 +49,19 @@ def open_run(
 
     Buffers and processes are created by the controller (``create_buffers``, ``create_workers``,
     ``run``).
+
+    Args:
+        setup_file: the setup YAML file.
+        options: the run's options (default: all as the setup file says).
+        console: where messages go (default: the terminal).
+        setup: an already validated setup of ``setup_file``, to skip validating it again.
+
+    Returns:
+        The ``RunController``, before any buffer or process exists.
+
+    Raises:
+        ConfigError: the setup is invalid.
+        FileNotFoundError: ``setup_file`` does not exist.
     """
     options = options or RunOptions()
     Gen_logger.set_level(logging.DEBUG if options.debug else logging.WARNING)
@@ -68,7 +81,29 @@ def open_run(
 def run_setup(
     setup_file: str | os.PathLike[str], options: RunOptions | None = None, **kw: object
 ) -> RunResult:
-    """Run a setup file to its end and return the result (keyword arguments set ``RunOptions`` fields)."""
+    """Run a setup file to its end and return the result (keyword arguments set ``RunOptions`` fields).
+
+    Args:
+        setup_file: the setup YAML file; relative paths in it resolve against the current directory.
+        options: the run's options; or give their fields as keyword arguments instead.
+        kw: fields of ``RunOptions`` (``runtime``, ``runevents``, ``gui``, ``kbd``, ``output``, ...).
+
+    Returns:
+        The ``RunResult``: ``end_reason``, ``exit_code`` (0 clean, 3 a worker failed or was terminated),
+        ``run_dir``, the ``summary`` written to ``run_summary.json``.
+
+    Raises:
+        ConfigError: the setup is invalid; nothing was started.
+        FileNotFoundError: ``setup_file`` does not exist.
+        TypeError: both ``options`` and keyword arguments were given.
+
+    Example:
+        ::
+
+            from mimocorb.run import run_setup
+            result = run_setup("first_daq.yaml", runtime=3, gui=False, kbd=False, output="runs")
+            print(result.end_reason, result.exit_code, result.run_dir)
+    """
     if options is None:
         options = RunOptions(**kw)  # type: ignore[arg-type]
     elif kw:

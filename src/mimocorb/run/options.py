@@ -39,6 +39,7 @@ class RunOptions:
     web_token: str | None = None  # the dashboard's access token; None: a random one
 
     def context(self) -> Any:
+        """The ``multiprocessing`` context of the chosen start method."""
         return multiprocessing.get_context(resolve_start_method(self.start_method))
 
 
@@ -62,7 +63,17 @@ def resolve_start_method(requested: str | None) -> str:
 
 @dataclass
 class RunResult:
-    """How a run ended."""
+    """How a run ended: returned by ``run_setup`` and ``RunController.run``.
+
+    Attributes:
+        end_reason: what ended the run, in words (``runtime``, ``source exhausted``, ``stop command``, ...).
+        exit_code: ``EXIT_OK`` (0) for a clean run, ``EXIT_FAILED`` (3) if a worker failed or had to be
+            terminated.
+        run_dir: the run directory, ``None`` if none was made.
+        summary: the content of ``run_summary.json``.
+        failures: the workers that failed, in words.
+        survivors: the processes that had to be terminated at the end.
+    """
 
     end_reason: str
     exit_code: int
@@ -73,4 +84,5 @@ class RunResult:
 
     @property
     def clean(self) -> bool:
+        """Whether the run ended cleanly (exit code 0)."""
         return self.exit_code == EXIT_OK

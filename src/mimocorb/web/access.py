@@ -19,6 +19,11 @@ COOKIE = "mimocorb_token"
 
 
 def make_token() -> str:
+    """A random access token (18 bytes of ``secrets``, URL-safe), made for every run not given one.
+
+    Returns:
+        The token, 24 characters that need no quoting in a URL.
+    """
     return secrets.token_urlsafe(18)
 
 
@@ -51,6 +56,14 @@ def is_loopback(host: str) -> bool:
 
 
 def url_of(host: str, port: int, token: str | None) -> str:
+    """The address to open in a browser; with ``token``, carrying it so that the page may read at once.
+
+    A wildcard bind address (``0.0.0.0``, ``::``) is shown as ``localhost``, IPv6 hosts in brackets.
+
+    Example:
+        >>> url_of("127.0.0.1", 8080, "abc")
+        'http://127.0.0.1:8080/?token=abc'
+    """
     shown = f"[{host}]" if ":" in host else host
     if host in ("0.0.0.0", "::"):
         shown = "localhost"

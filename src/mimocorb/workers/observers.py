@@ -25,6 +25,16 @@ class rbObserver:
     ``mdata`` is a structured array of shape (1,): ``mdata[0][0]`` is the counter, ``mdata[0][1]`` the
     timestamp. ``min_sleeptime`` (default 1.0) is kept as an attribute for the caller; the original
     did not use it either.
+
+    Args:
+        observe_list: the setup dicts of the 'observe' buffers; the first one is observed.
+        config_dict: the function's configuration; ``min_sleeptime`` is read from it.
+        rb_info: the ``RB_assign`` entries, by buffer name.
+
+    Calling the object returns a generator of the copies, which yields ``None`` at the end of the run.
+
+    Raises:
+        SystemExit: there is no 'observe' buffer (logged first, as mimoCoRB 1.0.2 did).
     """
 
     def __init__(

@@ -36,6 +36,24 @@ class rbExport:
     float64 array ``[counter, timestamp, deadtime]``. At the end of the run the generator yields ``None``
     and stops, so that user code gets a chance to write its summary instead of being cut off by
     ``SystemExit``.
+
+    Args:
+        source_list: the setup dicts of the 'read' buffers; the first one is read.
+        config_dict: the function's configuration.
+        rb_info: the ``RB_assign`` entries, by buffer name.
+
+    Calling the object returns the generator of ``(data_view, metadata)`` items.
+
+    Raises:
+        ValueError: the function has no 'read' buffer.
+
+    Example:
+        ::
+
+            for item in rbExport(source_list=source_list, config_dict=config_dict, **rb_info)():
+                if item is None:       # end of the run: every event has been delivered
+                    break
+                data, metadata = item
     """
 
     def __init__(
@@ -70,7 +88,21 @@ class rbExport:
 
 
 class rbDrain:
-    """Reads and discards every event of its reader group until the buffer shuts down."""
+    """Reads and discards every event of its reader group until the buffer shuts down.
+
+    A buffer that must be read but whose events nobody needs (one only observed by a display, say) gets
+    an ``rbDrain`` reader, so that its writers never wait for space.
+
+    Args:
+        source_list: the setup dicts of the 'read' buffers; the first one is read.
+        config_dict: the function's configuration.
+        rb_info: the ``RB_assign`` entries, by buffer name.
+
+    Calling the object returns once the buffer has shut down.
+
+    Raises:
+        ValueError: the function has no 'read' buffer.
+    """
 
     MESSAGE = "rbDrain: events of this buffer are read and discarded; rbDrain writes no output\n"
 

@@ -125,6 +125,31 @@ class rbImport(_Source):
     The generator is created once, here, so that a device it opens is ready before the run starts.
     ``__call__()`` returns when the generator is exhausted (``data is None`` or the generator ends)
     or the buffer's writers are deactivated at the end of the run.
+
+    Args:
+        sink_list: the setup dicts of the function's 'write' buffers, as mimocorb passes them.
+        config_dict: the function's configuration.
+        ufunc: a generator function (called once, without arguments) yielding ``(data, metadata)``:
+            ``data`` one entry per buffer field, ``metadata`` ``None`` (stamped here) or
+            ``(counter, timestamp, deadtime)``.
+        rb_info: the ``RB_assign`` entries, by buffer name.
+
+    Calling the object fills the buffer until the source is exhausted or the run ends, then returns
+    ``None``.
+
+    Raises:
+        ValueError: at once for wiring mistakes (no 'write' buffer, ``ufunc`` not callable or not making
+            an iterator, a buffer without named fields); while running for an item that is not a pair or
+            data that does not fit the fields.
+
+    Example:
+        In a user module named by the setup::
+
+            def my_source(source_list=None, sink_list=None, observe_list=None, config_dict=None, **rb_info):
+                def events():
+                    while True:
+                        yield [read_device()], None
+                rbImport(sink_list=sink_list, config_dict=config_dict, ufunc=events, **rb_info)()
     """
 
     def __init__(
@@ -182,6 +207,19 @@ class rbPut(_Source):
 
     Returns True while the run goes on, False once it has ended (the event was not stored), and None
     if the run is paused (the event is dropped; the source decides whether to keep it).
+
+    Args:
+        sink_list: the setup dicts of the function's 'write' buffers.
+        config_dict: the function's configuration.
+        ufunc: not used; accepted for the calling convention of mimoCoRB 1.0.2.
+        rb_info: the ``RB_assign`` entries, by buffer name.
+
+    Calling ``obj(data, metadata=None)`` stores one event: ``data`` has one entry per buffer field,
+    ``metadata`` is ``None`` (stamped here) or ``(counter, timestamp, deadtime)``.
+
+    Raises:
+        ValueError: at once for wiring mistakes (no 'write' buffer, a buffer without named fields); per
+            call for data that does not fit the fields.
     """
 
     def __init__(

@@ -1,0 +1,63 @@
+"""Sphinx configuration of the mimocorb documentation site.
+
+Build: ``python -m sphinx -W --keep-going -b html docs docs/_build/html`` after ``pip install .[docs]``.
+The pictures of a real run are made at build time by ``pictures/make_pictures.py`` (a short headless run of
+the example); the architecture diagram is drawn by Graphviz from the ``graphviz`` block of architecture.md.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from mimocorb import __version__
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE / "pictures"))
+
+project = "mimocorb"
+author = "the mimocorb authors"
+copyright = "mimocorb authors, MIT licence"
+version = release = __version__
+
+extensions = [
+    "myst_parser",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.graphviz",
+]
+
+source_suffix = {".md": "markdown"}
+root_doc = "index"
+# setup.schema.json is a published file (linked from configuration.md); the pictures script is not a page
+exclude_patterns = ["_build", "pictures", "Thumbs.db", ".DS_Store"]
+
+myst_enable_extensions = ["colon_fence", "deflist"]
+# `[text](#section-title)` and `[text](page.md#section-title)` links reach headings down to level 4
+myst_heading_anchors = 4
+
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
+autodoc_typehints_format = "short"
+# types join the parameters a docstring describes, instead of a second, bare list
+autodoc_typehints_description_target = "documented_params"
+napoleon_google_docstring = True
+napoleon_numpy_docstring = False
+napoleon_use_rtype = False
+
+graphviz_output_format = "svg"
+
+html_theme = "furo"
+html_title = f"mimocorb {release}"
+html_static_path = ["_static"]
+
+
+def _make_pictures(app: object) -> None:
+    """The run pictures of displays.md: made by a short example run when missing, kept between builds."""
+    import make_pictures
+
+    make_pictures.make_all(HERE / "_static" / "generated")
+
+
+def setup(app):  # type: ignore[no-untyped-def]
+    app.connect("builder-inited", _make_pictures)
