@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -134,6 +135,22 @@ def test_the_setup_key_web_starts_the_dashboard(tmp_path: Path) -> None:
     log = read_log(run_dir)
     assert f"web: dashboard at http://127.0.0.1:{url.group(1)}/ (server pid " in log
     assert url.group(2) not in log
+
+
+def test_a_taken_port_costs_the_dashboard_not_the_run(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        command = mimocorb_command(
+            "run", str(tick_setup(tmp_path)), "--runtime", "1", "--no-kbd", "--web", address
+        )
+        result = run(command, tmp_path)
+    assert result.returncode == 0, result.stdout
+    assert "web: the dashboard could not be started: OSError:" in result.stdout
+    assert "Dashboard:" not in result.stdout
+    (run_dir,) = (tmp_path / "target").iterdir()
+    assert summary(run_dir)["end_reason"] == "runtime" and summary(run_dir)["clean"]
 
 
 @pytest.mark.parametrize("verb", ["validate", "run"])
