@@ -74,7 +74,7 @@ def _web_address(value: str | int) -> str:
     text = str(value)
     try:
         parse_address(text)
-    except ValueError:  # the issue adds ", found VALUE" itself
+    except ValueError:  # the diagnostics add ", found VALUE" themselves
         raise PydanticCustomError("web_address", "[ADDRESS:]PORT with a port number 0 ... 65535") from None
     return text
 
