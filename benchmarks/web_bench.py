@@ -8,8 +8,11 @@ pages (Debian's chromium through Playwright):
   ``--rate`` Hz, 0 = as fast as it goes) and a reader process, and runs the owner's loop of a controller:
   a snapshot every ``--publish`` s through a ``WebLink``; the oscilloscope and a histogram view observe
   the buffer.
-* ``example``: ``mimocorb run`` of the muon-lifetime example (``--web 127.0.0.1:0``), its event rate from
-  run_summary.json; needs a run controller that starts the dashboard for ``--web``.
+* ``example``: ``mimocorb run`` of the muon-lifetime example (its displays headless), once at full
+  speed (the simulator's sleep 0) and once at its own rate of about 1 kHz; each without the dashboard,
+  with it (``--web 127.0.0.1:0``) but no page open (what the server itself costs), and with it open in
+  ``--clients`` pages. The rate is measured over ``--seconds`` after ``--settle`` s of active time, when
+  the pages are open; a run with the dashboard is then ended by the End command through the API.
 
 Columns: events/s of the writer (RB_1), ``ratio`` to the run without the dashboard (target >= 98 %),
 ``lag`` of the numbers on the page (snapshot made → event arrived in the page; median and maximum,
@@ -19,7 +22,7 @@ machine as the run, so with a saturated writer (``--rate 0``) the ratio mostly s
 browsers themselves take away.
 
 Run:  .venv/bin/python benchmarks/web_bench.py [--setups ring example] [--clients 5] [--seconds 10]
-      [--rate 1000]
+      [--rate 1000] [--settle 8]
 
 It never asserts and exits 0; what it cannot measure (no chromium, no dashboard) it says in the table.
 """
@@ -30,19 +33,24 @@ import argparse
 import json
 import multiprocessing
 import os
+import queue
 import re
+import secrets
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
+EXAMPLE_SLEEP = 0.001  # the example's own mean wait between triggers: about 1 kHz
 SAMPLES = 1000
 FIELDS = [("chA", "f8"), ("chB", "f8"), ("chC", "f8"), ("chD", "f8")]
 CHROMIUM_ARGS = [
@@ -173,7 +181,7 @@ def bench_ring(args: argparse.Namespace, web: bool) -> dict[str, Any]:
     for p in procs:
         p.start()
     link = clients = None
-    row: dict[str, Any] = {"setup": "ring", "web": web}
+    row: dict[str, Any] = {"setup": "ring", "web": web, "pages": args.clients}
     try:
         if web:
             scope = {"sample_time_ns": 4, "analogue_offset": -0.48, "title": "RB_1"}
@@ -217,83 +225,193 @@ def bench_ring(args: argparse.Namespace, web: bool) -> dict[str, Any]:
     return row
 
 
-def _page_figures(clients: Clients, elapsed: float) -> dict[str, Any]:
+RING_VIEWS = {"v0": "scope", "v1": "histograms"}
+
+
+def _page_figures(clients: Clients, elapsed: float, kinds: dict[str, str] = RING_VIEWS) -> dict[str, Any]:
+    """Lag of the numbers and updates per second and page of the scope and histogram views (the
+    slowest view of each kind)."""
     lags, views = clients.results()
-    per_page = {k: v / clients.n / elapsed for k, v in views.items()}
+    per_page = {k: views.get(k, 0) / clients.n / elapsed for k in kinds}
+
+    def slowest(kind: str) -> float:
+        rates = [rate for k, rate in per_page.items() if kinds[k] == kind]
+        return min(rates) if rates else float("nan")
+
     return {
         "lag_median": statistics.median(lags) if lags else float("nan"),
         "lag_max": max(lags) if lags else float("nan"),
-        "scope_hz": per_page.get("v0", 0.0),
-        "hist_hz": per_page.get("v1", 0.0),
+        "scope_hz": slowest("scope"),
+        "hist_hz": slowest("histograms"),
     }
 
 
-def bench_example(args: argparse.Namespace, web: bool) -> dict[str, Any]:
-    """The example through ``mimocorb run``; the dashboard's URL is read from the run's output."""
-    row: dict[str, Any] = {"setup": "example", "web": web}
-    with tempfile.TemporaryDirectory() as out:
-        command = [
-            sys.executable,
-            "-m",
-            "mimocorb",
-            "run",
-            "simulsource_setup.yaml",
-            "--runtime",
-            str(args.seconds),
-        ]
-        command += ["--no-kbd", "--no-gui", "--output", out, "-v", "1"]
-        if web:
-            command += ["--web", "127.0.0.1:0"]
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        proc = subprocess.Popen(
-            command,
-            cwd=REPO / "examples",
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=env,
-        )
+def _get(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def example_copy(work: Path, sleeptime: float) -> Path:
+    """The example directory in ``work`` with the simulator's mean sleep set (0 = full speed)."""
+    target = work / f"example_{sleeptime:g}"
+    shutil.copytree(REPO / "examples", target, ignore=shutil.ignore_patterns("target", "__pycache__"))
+    config = target / "config" / "simulation_config.yaml"
+    text, n = re.subn(r"(?m)^(  sleeptime:) [0-9.]+", rf"\g<1> {sleeptime}", config.read_text(), count=1)
+    if n != 1:
+        raise SystemExit(f"no sleeptime in {config}")
+    config.write_text(text)
+    return target
+
+
+class Output:
+    """The lines of a child's output, read by a thread, so that waiting for one has a deadline."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._read, args=(proc,), daemon=True).start()
+
+    def _read(self, proc: subprocess.Popen) -> None:
         assert proc.stdout is not None
-        clients = Clients(args.clients if web else 0)
-        lines = []
-        try:
-            for line in proc.stdout:
-                lines.append(line)
-                found = re.search(r"http://\S+", line)
-                if web and found and not clients.pages and not Clients.missing():
-                    clients.open(found.group(0))
-                    clients.reset()
-                if "run directory:" in line:
-                    break
-            proc.stdout.read()
-            proc.wait(60)
-            if clients.pages:
-                row.update(_page_figures(clients, args.seconds))
-        finally:
-            clients.close()
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        summaries = list(Path(out).glob("*/run_summary.json"))
-        if not summaries:
-            row["note"] = "run failed: " + (lines[-1].strip() if lines else "no output")
+        for line in proc.stdout:
+            self.lines.put(line)
+
+    def wait_for(self, pattern: str, timeout: float) -> re.Match | None:
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                break
+            self.seen.append(line)
+            found = re.search(pattern, line)
+            if found:
+                return found
+        return None
+
+
+def window_rate(run_dir: Path, start: float) -> float:
+    """Events/s of RB_1 from stats.csv between active time ``start`` and the last running sample."""
+    import csv
+
+    with (run_dir / "stats.csv").open(newline="") as file:
+        rows = [r for r in csv.DictReader(file) if r["buffer"] == "RB_1" and r["state"] == "running"]
+    rows = [r for r in rows if float(r["active_s"]) >= start]
+    if len(rows) < 2:
+        return float("nan")
+    first, last = rows[0], rows[-1]
+    return (int(last["events"]) - int(first["events"])) / (float(last["active_s"]) - float(first["active_s"]))
+
+
+def bench_example(
+    args: argparse.Namespace, pages: int | None, sleeptime: float, work: Path
+) -> dict[str, Any]:
+    """The example through ``mimocorb run`` (displays headless); ``pages`` None: without the dashboard,
+    else with it and that many pages open.
+
+    Without the dashboard the run lasts ``--settle`` + ``--seconds`` s and its rate is that of stats.csv
+    after the settling time. With it, the pages open first (however long that takes on a loaded
+    machine), then the window of ``--seconds`` s is measured through the API and the run is ended with
+    the End command.
+    """
+    name = "example" if sleeptime == 0 else f"ex {1 / sleeptime:g}Hz"
+    row: dict[str, Any] = {"setup": name, "web": pages is not None, "pages": pages or 0}
+    directory = work / f"example_{sleeptime:g}"
+    if not directory.exists():
+        example_copy(work, sleeptime)
+    out = directory / f"runs_{pages}"
+    runtime = args.settle + args.seconds + (0.0 if pages is None else 300.0)  # with pages: a fallback
+    command = [sys.executable, "-m", "mimocorb", "run", "simulsource_setup.yaml", "--runtime", str(runtime)]
+    command += ["--no-kbd", "--no-gui", "--output", str(out)]
+    token = secrets.token_urlsafe(16)
+    if pages is not None:
+        command += ["--web", "127.0.0.1:0", "--web-token", token]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env.pop("DISPLAY", None)  # the example's displays draw PNG files
+    proc = subprocess.Popen(
+        command,
+        cwd=directory,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    output = Output(proc)
+    clients = Clients(pages or 0)
+    try:
+        if pages is not None:
+            _watch(args, output, clients, row, token)
+        if output.wait_for(r"run directory:", runtime + 60.0) is None:
+            row["note"] = "the run did not end: " + "".join(output.seen[-3:]).strip()
             return row
-        summary = json.loads(summaries[0].read_text())
-        row["rate"] = summary["events"] / max(summary["active_time_s"], 1e-9)
-        if web and not clients.pages:
-            row["note"] = Clients.missing() or "no dashboard URL in the run's output"
+        proc.wait(30)
+    finally:
+        clients.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    run_dirs = [p.parent for p in out.glob("*/run_summary.json")]
+    if not run_dirs:
+        row["note"] = "run failed: " + "".join(output.seen[-3:]).strip()
+    elif pages is None:
+        row["rate"] = window_rate(run_dirs[0], args.settle)
     return row
 
 
+def _watch(
+    args: argparse.Namespace, output: Output, clients: Clients, row: dict[str, Any], token: str
+) -> None:
+    """Open the pages on the run's dashboard, measure the run, the pages and the server for
+    ``--seconds`` after ``--settle`` s of active time, then end the run."""
+    server = output.wait_for(r"server pid (\d+)", 60.0)
+    url = output.wait_for(r"Dashboard: (http://\S+)", 10.0)
+    if server is None or url is None:
+        row["note"] = "no dashboard in the run's output"
+        return
+    base = url.group(1).split("?")[0].rstrip("/")
+    if clients.n and Clients.missing():
+        row["note"] = str(Clients.missing())
+    elif clients.n:
+        clients.open(url.group(1))
+    pid = int(server.group(1))
+    kinds = {v["id"]: v["kind"] for v in _get(base + "/api/views")["layouts"]}
+    deadline = time.monotonic() + args.settle + 60.0
+    while _get(base + "/api/status")["active_time"] < args.settle and time.monotonic() < deadline:
+        time.sleep(0.25)
+    clients.reset()
+    first, t0, cpu0 = _get(base + "/api/status"), time.monotonic(), cpu_seconds(pid)
+    time.sleep(args.seconds)
+    last, elapsed = _get(base + "/api/status"), time.monotonic() - t0
+    row["cpu"] = 100.0 * (cpu_seconds(pid) - cpu0) / elapsed
+    row["rate"] = (last["events"] - first["events"]) / max(last["active_time"] - first["active_time"], 1e-9)
+    if clients.pages:
+        row.update(_page_figures(clients, elapsed, kinds))
+    request = urllib.request.Request(
+        base + "/api/command",
+        data=json.dumps({"command": "end"}).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    urllib.request.urlopen(request, timeout=10).close()
+
+
 # ------------------------------------------------------------------------------------- table ----
+def _dashboard(row: dict[str, Any]) -> str:
+    if not row["web"]:
+        return "none"
+    return f"{row['pages']} pages" if "pages" in row else "open"
+
+
 def table(rows: list[dict[str, Any]]) -> str:
     def num(value: Any, fmt: str) -> str:
         width = int(fmt.split(".")[0] or 0)
         ok = isinstance(value, (int, float)) and value == value
         return format(value, fmt) if ok else "-".rjust(width)
 
-    head = f"{'setup':8} {'dashboard':9} {'events/s':>10} {'ratio %':>8} {'lag med s':>10} {'lag max s':>10} "
+    head = (
+        f"{'setup':10} {'dashboard':9} {'events/s':>10} {'ratio %':>8} {'lag med s':>10} {'lag max s':>10} "
+    )
     head += f"{'scope/s':>8} {'hist/s':>7} {'cpu %':>6}  note"
     out = [head, "-" * len(head)]
     base: dict[str, float] = {}
@@ -302,7 +420,7 @@ def table(rows: list[dict[str, Any]]) -> str:
             base[r["setup"]] = r["rate"]
         ratio = 100 * r["rate"] / base[r["setup"]] if r.get("rate") and base.get(r["setup"]) else None
         out.append(
-            f"{r['setup']:8} {'open' if r['web'] else 'none':9} {num(r.get('rate'), '10.0f')} "
+            f"{r['setup']:10} {_dashboard(r):9} {num(r.get('rate'), '10.0f')} "
             f"{num(ratio, '8.1f')} {num(r.get('lag_median'), '10.3f')} {num(r.get('lag_max'), '10.3f')} "
             f"{num(r.get('scope_hz'), '8.1f')} {num(r.get('hist_hz'), '7.1f')} {num(r.get('cpu'), '6.1f')}  "
             f"{r.get('note', '')}"
@@ -319,16 +437,29 @@ def main() -> int:
         "--rate", type=float, default=1000.0, help="writer rate of the ring setup, 0 = free (1000)"
     )
     parser.add_argument(
-        "--publish", type=float, default=0.5, help="s between snapshots of the ring setup (0.5)"
+        "--publish", type=float, default=0.25, help="s between snapshots of the ring setup (0.25, as a run)"
+    )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=8.0,
+        help="s of an example run before the window, for the pages to open (8)",
     )
     parser.add_argument("--json", metavar="FILE", help="write the rows as JSON")
     args = parser.parse_args()
     rows = []
     for setup in args.setups:
-        bench = bench_ring if setup == "ring" else bench_example
-        for web in (False, True):
-            rows.append(bench(args, web))
-            print(f"  {setup} {'with' if web else 'without'} dashboard: done", file=sys.stderr)
+        if setup == "ring":
+            for web in (False, True):
+                rows.append(bench_ring(args, web))
+                print(f"  ring {'with' if web else 'without'} dashboard: done", file=sys.stderr)
+            continue
+        with tempfile.TemporaryDirectory() as work:
+            for sleeptime in (0.0, EXAMPLE_SLEEP):
+                for pages in (None, 0, args.clients):
+                    rows.append(bench_example(args, pages, sleeptime, Path(work)))
+                    speed = "full speed" if sleeptime == 0 else "at 1 kHz"
+                    print(f"  example {speed}, {_dashboard(rows[-1])}: done", file=sys.stderr)
     print(table(rows))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1), encoding="utf-8")

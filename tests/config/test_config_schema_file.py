@@ -27,6 +27,7 @@ def test_schema_describes_the_top_level_keys() -> None:
         "RingBuffer",
         "Functions",
         "FunctionConfigs",
+        "web",
     }
     assert schema["required"] == ["RingBuffer", "Functions"]
     assert schema["additionalProperties"] is False and "^x[-_]" in schema["patternProperties"]

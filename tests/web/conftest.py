@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import no_new_segments
+from support import child_runs_leave_nothing
 from webkit import CHROMIUM_ARGS, INJECTION, browser_missing, chromium, make_run
 
 
 @pytest.fixture(autouse=True)
 def no_shared_memory_left() -> Iterator[None]:
-    with no_new_segments():
+    """No shared memory left behind; a run a failed test left running is killed first."""
+    with child_runs_leave_nothing():
         yield
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from support import finish
+from support import finish, mimocorb_command, read_log, start, wait_for_run_dir, wait_until
 
 HERE = Path(__file__).parent
 MODS = HERE / "webmods"
@@ -47,6 +48,64 @@ FunctionConfigs:
 """
 
 
+TOKEN = "web-test-token-0123"
+DASHBOARD_LINE = re.compile(r"web: dashboard at (http://\S+)/ \(server pid (\d+)\)")
+
+
+def tick_setup(
+    directory: Path, name: str = "ticks.yaml", say: str | None = None, web: str | None = None
+) -> Path:
+    """The tick setup in ``directory``; ``say`` is a line the source prints now and then, ``web`` the
+    value of the setup key ``web`` (YAML text)."""
+    text = TICK_SETUP.format(mods=MODS)
+    if say is not None:
+        text = text.replace(
+            "tick_source: {sleep: 0.005}", f"tick_source: {{sleep: 0.005, say: {json.dumps(say)}}}"
+        )
+    if web is not None:
+        text = text.replace("GUI_control: false\n", f"GUI_control: false\nweb: {web}\n")
+    path = directory / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+class DashboardRun:
+    """`mimocorb run SETUP --web 127.0.0.1:0 --web-token TOKEN` in a child process, with the dashboard's
+    address and the server's pid as the run wrote them to run.log."""
+
+    def __init__(self, directory: Path, setup: Path, *extra: str) -> None:
+        args = ["run", str(setup), "--no-kbd", "--web", "127.0.0.1:0", "--web-token", TOKEN, *extra]
+        self.proc = start(mimocorb_command(*args), directory)
+        self.run_dir = wait_for_run_dir(directory / "target", 30.0, holding="run.log")
+        found = wait_until(
+            lambda: DASHBOARD_LINE.search(read_log(self.run_dir)), 30.0, "the dashboard in run.log"
+        )
+        self.base = found.group(1)
+        self.server_pid = int(found.group(2))
+        self.url = f"{self.base}/?token={TOKEN}"
+
+    def status(self) -> dict[str, Any]:
+        return get_json(self.base + "/api/status")
+
+    def wait_for_state(self, state: str, timeout: float = 20.0) -> dict[str, Any]:
+        return wait_until(lambda: (s := self.status())["state"] == state and s, timeout, f"state {state!r}")
+
+    def finish(self, timeout: float = 60.0) -> str:
+        """The run's output once it has ended (the server's linger included)."""
+        return finish(self.proc, timeout)
+
+
+# evaluated through the browser's debugging protocol: the page's own policy forbids eval (waiting with
+# Playwright's wait_for_function would need it)
+PICTURE_LOADED = "document.querySelector('#run-pictures img').naturalWidth > 0"
+
+
+def assert_no_injection(page: Any) -> None:
+    """Markup from the run never became elements: no script ran, no foreign image exists."""
+    assert page.evaluate("window.__xss") is None
+    assert page.evaluate("document.querySelectorAll('main script, img[src=\"x\"]').length") == 0
+
+
 def chromium() -> str | None:
     for name in ("chromium", "chromium-browser"):
         path = shutil.which(name)
@@ -74,14 +133,7 @@ def make_run(directory: Path, setup_name: str, runtime: float = 1.0) -> Path:
     before = set(output.iterdir()) if output.is_dir() else set()
     command = [sys.executable, "-m", "mimocorb", "run", str(setup), "--runtime", str(runtime)]
     command += ["--no-kbd", "--no-gui", "--output", str(output), "-v", "1"]
-    proc = subprocess.Popen(
-        command,
-        cwd=directory,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc = start(command, directory)
     out = finish(proc, 60.0)
     assert proc.returncode == 0, out
     (new,) = set(output.iterdir()) - before
@@ -225,9 +277,7 @@ class LiveRun:
     ``step()`` is one turn of the owner's loop: publish a snapshot, collect commands, never wait.
     """
 
-    def __init__(
-        self, method: str = "fork", host: str = "127.0.0.1", sleep: float = 0.004, run_dir: Path | None = None
-    ) -> None:
+    def __init__(self, method: str = "fork", host: str = "127.0.0.1", sleep: float = 0.004) -> None:
         import multiprocessing
 
         from mimocorb.ring import Monitor, RingBuffer
@@ -254,7 +304,6 @@ class LiveRun:
             port=0,
             views=views,
             observers={"RB_1": self.buffer.new_observer()},
-            run_dir=run_dir,
         )
         self.url = self.link.wait_ready(30.0)
         assert self.url is not None, f"web server did not start: {self.link.exit_reason()}"

@@ -74,8 +74,8 @@ def _web_address(value: str | int) -> str:
     text = str(value)
     try:
         parse_address(text)
-    except ValueError as exc:
-        raise PydanticCustomError("web_address", str(exc)) from None
+    except ValueError:  # the diagnostics add ", found VALUE" themselves
+        raise PydanticCustomError("web_address", "[ADDRESS:]PORT with a port number 0 ... 65535") from None
     return text
 
 
