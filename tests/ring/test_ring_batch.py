@@ -308,3 +308,23 @@ def test_observer_sees_batch_committed_events_and_structured_dtypes() -> None:
         w.close()
     finally:
         buf.close()
+
+
+def test_tags_are_committed_with_the_events() -> None:
+    """last_tag() is the tag of the newest committed event, skipping lost and discarded slots."""
+    buf = RingBuffer(8, 1, np.int64)
+    try:
+        r = Reader(buf.new_reader_group())
+        w = Writer(buf.new_writer())
+        assert w.last_tag() == -1
+        w.put_batch(np.arange(3), tags=np.array([10, 11, 12]))
+        assert w.last_tag() == 12
+        w.get_new_buffer()
+        w.discard()
+        assert w.last_tag() == 12
+        w.put_batch(np.arange(2))
+        assert w.last_tag() == -1
+        r.close()
+        w.close()
+    finally:
+        buf.close()

@@ -73,7 +73,7 @@ class _Arrays:
     numpy); a run of consecutive slots, the common case, moves as one slice.
     """
 
-    __slots__ = ("ctl", "data", "dtype", "meta", "pubq", "slotpos", "slotver", "vps")
+    __slots__ = ("ctl", "data", "dtype", "meta", "pubq", "slotpos", "slotver", "tag", "vps")
 
     def __init__(self, att: Attachment):
         L, mm, n = att._L, att._mm, att._N
@@ -86,6 +86,7 @@ class _Arrays:
         nw = L.slot_bytes // word.itemsize
         self.data = np.ndarray((n, nw), word, mm, L.data_offset + META_BYTES, (L.stride, word.itemsize))
         self.meta = np.ndarray((n, 3), np.int64, mm, L.data_offset, (L.stride, 8))
+        self.tag = np.ndarray((n,), np.int64, mm, L.data_offset + 24, (L.stride,))  # the spare word
 
     @staticmethod
     def index(slots: np.ndarray) -> np.ndarray | slice:
@@ -104,9 +105,10 @@ class _Arrays:
         m = len(slots)
         return _recast(data, self.dtype).reshape(m, self.vps), meta.view(META_NP).reshape(m)
 
-    def put(self, ix: np.ndarray | slice, m: int, rows: np.ndarray, meta: np.ndarray) -> None:
+    def put(self, ix: np.ndarray | slice, m: int, rows: np.ndarray, meta: np.ndarray, tags) -> None:
         self.data[ix] = _recast(rows, self.data.dtype).reshape(m, -1)
         self.meta[ix] = np.ascontiguousarray(meta).view(np.int64).reshape(m, 3)
+        self.tag[ix] = -1 if tags is None else tags
 
 
 def _recast(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -151,7 +153,7 @@ class BatchWriting(Attachment):
     def process_buffer(self) -> None:  # provided by Writer
         raise NotImplementedError
 
-    def put_batch(self, data, metadata=None, timeout: float | None = None) -> int:
+    def put_batch(self, data, metadata=None, timeout: float | None = None, tags=None) -> int:
         """Write and commit ``len(data)`` events: rows of ``values_per_slot`` values of the buffer dtype.
 
         ``metadata``: records with fields counter, timestamp, deadtime (a timestamp of -1 becomes now);
@@ -160,10 +162,15 @@ class BatchWriting(Attachment):
         order, in as many claims as the ring's free space needs. Returns how many were committed: all,
         unless writers were deactivated (or the claim limit reached, or ``timeout`` ran out) after a
         part was; with nothing committed those raise SystemExit (RingTimeout) instead.
+
+        ``tags`` (int64 per event, not seen by readers) are kept with the events for ``last_tag()``:
+        the network receiver stores its sequence numbers there, so they are committed with the events.
         """
         rows = self._rows(data)
         n = len(rows)
         meta = self._batch_metadata(metadata, n)
+        if tags is not None:
+            tags = np.broadcast_to(np.asarray(tags, np.int64), (n,))
         if self._slot >= 0:
             self.process_buffer()
         deadline = _deadline(timeout)
@@ -178,7 +185,8 @@ class BatchWriting(Attachment):
                     return done
                 raise
             m = len(claim[0])
-            self._fill_and_publish(claim, rows[done : done + m], meta[done : done + m])
+            part = None if tags is None else tags[done : done + m]
+            self._fill_and_publish(claim, rows[done : done + m], meta[done : done + m], part)
             done += m
         return n
 
@@ -259,14 +267,14 @@ class BatchWriting(Attachment):
                 next_check = time.monotonic() + DEAD_CHECK
 
     def _fill_and_publish(
-        self, claim: tuple[np.ndarray, np.ndarray | slice], rows: np.ndarray, meta: np.ndarray
+        self, claim: tuple[np.ndarray, np.ndarray | slice], rows: np.ndarray, meta: np.ndarray, tags
     ) -> None:
         try:
             stamp = meta["timestamp"] == -1.0
             if stamp.any():
                 meta = meta.copy()
                 meta["timestamp"][stamp] = time.time()
-            _arrays(self).put(claim[1], len(rows), rows, meta)
+            _arrays(self).put(claim[1], len(rows), rows, meta, tags)
         except BaseException:
             self._publish_batch(claim, 0.0, discard=True)
             raise
@@ -300,6 +308,19 @@ class BatchWriting(Attachment):
             self._release(lk)
         if c[NGROUPS]:
             self._wake_readers()
+
+    def last_tag(self) -> int:
+        """The tag of the newest committed event (-1: none, or it was committed without a tag).
+
+        Meant for a buffer's only writer after a restart: no other writer can recycle that slot.
+        """
+        c, n, a = self._ctl, self._N, _arrays(self)
+        p = c[PUBLISH] - 1
+        for q in range(p, max(-1, p - n), -1):  # skip what was lost or discarded
+            i = int(a.pubq[q % n])
+            if i >= 0:
+                return int(a.tag[i]) if a.slotpos[i] == q else -1
+        return -1
 
 
 class Batch:
