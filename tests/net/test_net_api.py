@@ -149,3 +149,13 @@ def test_join_a_group_from_plain_python(procs) -> None:
     finally:
         ring.close()
     assert got == list(range(1, n + 1))
+
+
+def test_keys_command_writes_a_usable_pair(tmp_path) -> None:
+    import zmq.auth
+
+    from mimocorb.cli import main
+
+    assert main(["keys", "lab", "--dir", str(tmp_path)]) == 0
+    public, secret = zmq.auth.load_certificate(str(tmp_path / "lab.key_secret"))
+    assert public == zmq.auth.load_certificate(str(tmp_path / "lab.key"))[0] and secret
