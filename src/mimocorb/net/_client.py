@@ -35,7 +35,7 @@ class ClientLink:
 
     def __init__(self, opts: ConnectOptions, layout: dict | None, tag, report: Report | None = None):
         self.opts, self.layout, self._tag, self._report = opts, layout, tag, report
-        self._ctx = zmq.Context.instance()
+        self._ctx = zmq.Context()  # its own: a context inherited through fork() is unusable
         self.sock = s = self._ctx.socket(zmq.DEALER)
         s.setsockopt(zmq.LINGER, 1000)
         s.setsockopt(zmq.IMMEDIATE, 1)  # nothing is queued for a server that is not there
@@ -50,6 +50,7 @@ class ClientLink:
             s.connect(opts.address)
         except (zmq.ZMQError, w.NetError) as e:
             s.close(0)
+            self._ctx.term()
             if isinstance(e, w.NetError):
                 raise
             raise w.NetError(f"cannot connect to '{opts.address}': {e}") from None
@@ -159,7 +160,7 @@ class ClientLink:
     def _data(self, frames) -> tuple[int, np.ndarray, np.ndarray] | None:
         dtype = w.layout_dtype(self.layout)  # type: ignore[arg-type]
         seq, data, meta = w.parse_data(frames, dtype, self.layout["values_per_slot"])  # type: ignore[index]
-        self.stats.bytes += sum(len(f) for f in frames[2:])
+        self.stats.bytes += w.payload_bytes(frames)
         if seq < 0:  # a sample for an observer
             return seq, data, meta
         exp = self.expected
@@ -207,6 +208,7 @@ class ClientLink:
             self._monitor.close(0)
             self._monitor = None
         self.sock.close()
+        self._ctx.term()
 
 
 class _RingLink(ClientLink):
@@ -314,7 +316,7 @@ def observe(
             if got is not None:
                 _, data, meta = got
                 link.credit(1)
-                yield data[0].copy(), meta[0].copy()
+                yield np.array(data[0]), meta[0].copy()
     except Ended:
         return
     finally:

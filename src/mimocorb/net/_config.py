@@ -157,7 +157,7 @@ def check_plain(address: str, has_keys: bool, insecure: bool) -> None:
         )
 
 
-def secure_server(sock: zmq.Socket, opts: ServeOptions) -> object | None:
+def secure_server(ctx: zmq.Context, sock: zmq.Socket, opts: ServeOptions) -> object | None:
     """Make ``sock`` a CURVE server that admits only the keys in ``client_keys``; returns the
     authenticator thread (stop it at the end) or None for a plain socket."""
     check_plain(opts.address, bool(opts.secret_key), opts.insecure)
@@ -168,7 +168,7 @@ def secure_server(sock: zmq.Socket, opts: ServeOptions) -> object | None:
     from zmq.auth.thread import ThreadAuthenticator
 
     public, secret = _load(opts.secret_key, "server", True)
-    auth = ThreadAuthenticator(zmq.Context.instance())
+    auth = ThreadAuthenticator(ctx)
     auth.start()
     auth.configure_curve(domain="*", location=str(opts.client_keys))
     sock.curve_secretkey = secret

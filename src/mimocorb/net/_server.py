@@ -120,14 +120,14 @@ class Server:
         self.observer = Observer(observer, min_interval=opts.observe_interval) if observer else None
         self.links: dict[bytes, _Link] = {}
         self._wanting: set[bytes] = set()  # observers that asked for a sample
-        ctx = zmq.Context.instance()
+        self._ctx = ctx = zmq.Context()  # its own: a context inherited through fork() is unusable
         self.sock = s = ctx.socket(zmq.ROUTER)
         s.setsockopt(zmq.LINGER, 1000)
         s.setsockopt(zmq.ROUTER_HANDOVER, 1)
         s.setsockopt(zmq.ROUTER_MANDATORY, 1)
         self._auth = None
         try:
-            self._auth = secure_server(s, opts)
+            self._auth = secure_server(ctx, s, opts)
             s.bind(opts.address)
         except (zmq.ZMQError, w.NetError) as e:
             self.close()
@@ -191,7 +191,7 @@ class Server:
             return sent
         try:
             batch = g.reader.claim_batch(
-                min(lk.credit, self.opts.max_batch), timeout=0 if sent or not wait else RING_WAIT
+                min(lk.credit, self.opts.max_batch), timeout=0 if sent or not wait else RING_WAIT, copy=False
             )
         except RingTimeout:
             return sent
@@ -225,7 +225,7 @@ class Server:
         lk.credit -= n
         lk.inflight.append(ch)
         lk.stats.events_sent += n
-        lk.stats.bytes += frames[2].nbytes + frames[3].nbytes
+        lk.stats.bytes += w.payload_bytes(frames)
         return True
 
     def _sample(self) -> None:
@@ -247,7 +247,7 @@ class Server:
                 self.sock.send_multipart([lid, *frames], flags=zmq.NOBLOCK)
                 if lk is not None:
                     lk.stats.events_sent += 1
-                    lk.stats.bytes += frames[3].nbytes
+                    lk.stats.bytes += w.payload_bytes(frames)
             self._wanting.discard(lid)
 
     # ---- incoming messages ------------------------------------------------------------------
@@ -434,6 +434,7 @@ class Server:
         if self._auth is not None:
             self._auth.stop()  # type: ignore[attr-defined]
             self._auth = None
+        self._ctx.term()
         for g in self.groups.values():
             g.reader.close()
         if self.observer is not None:

@@ -24,7 +24,8 @@ Server -> receiver
         with an error showing both layouts.
   ``DATA seq n | metadata | data``  ``n`` events with link sequence numbers ``seq .. seq+n-1``: the
         metadata frame holds ``n`` records (counter int64, timestamp float64, deadtime float64), the
-        data frame ``n x values_per_slot`` values of the layout's dtype (sent without a copy when large).
+        data ``n x values_per_slot`` values of the layout's dtype: one frame, or for large events
+        one frame per event, sent straight from the serving ring's slots without a copy.
         Observers get ``seq = -1``.
   ``END total``  the serving ring shut down after every event of the group was acknowledged: the
         stream is complete; the receiver ends once it committed everything before it.
@@ -114,16 +115,28 @@ def describe_layout(layout: dict) -> str:
 
 
 def data_message(seq: int, data: np.ndarray, meta: np.ndarray) -> tuple[list, bool]:
-    """Frames of a DATA message and whether to send them without a copy."""
-    payload = np.ascontiguousarray(data)
-    return [DATA, pack_pair(seq, len(data)), np.ascontiguousarray(meta), payload], (
-        payload.nbytes >= ZERO_COPY_BYTES
-    )
+    """Frames of a DATA message and whether to send them without a copy.
+
+    Large events go as one frame per event, straight from the ring's slots (``data`` may be a view
+    of them: the server holds the slots until the receiver acknowledged); small ones as one frame.
+    """
+    head = [DATA, pack_pair(seq, len(data)), np.ascontiguousarray(meta)]
+    if len(data) and data[0].nbytes >= ZERO_COPY_BYTES:
+        return head + [data[i] for i in range(len(data))], True
+    return [*head, np.ascontiguousarray(data)], False
 
 
-def parse_data(frames, dtype: np.dtype, vps: int) -> tuple[int, np.ndarray, np.ndarray]:
-    """(first sequence number, data (n, vps), metadata (n,)) of a DATA message, viewing its frames."""
+def payload_bytes(frames: list) -> int:
+    return sum(memoryview(f).nbytes for f in frames[2:])
+
+
+def parse_data(frames, dtype: np.dtype, vps: int) -> tuple[int, np.ndarray | list, np.ndarray]:
+    """(first sequence number, data, metadata (n,)) of a DATA message, viewing its frames; data is
+    an (n, vps) array, or a list of n arrays of vps values when each event came in its own frame."""
     seq, n = unpack_pair(frames[1])
     meta = np.frombuffer(frames[2], META_NP, count=n)
-    data = np.frombuffer(frames[3], dtype, count=n * vps).reshape(n, vps)
-    return seq, data, meta
+    if len(frames) == 4:
+        return seq, np.frombuffer(frames[3], dtype, count=n * vps).reshape(n, vps), meta
+    if len(frames) != 3 + n:
+        raise NetError(f"a DATA message of {n} events came with {len(frames) - 3} data frames")
+    return seq, [np.frombuffer(f, dtype, count=vps) for f in frames[3:]], meta

@@ -95,18 +95,30 @@ class _Arrays:
             return slice(int(slots[0]), int(slots[0]) + m)
         return slots
 
-    def get(self, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Copies of the slots' data, shape (n, values_per_slot), and metadata, shape (n,)."""
+    def get(self, slots: np.ndarray, copy: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """The slots' data, shape (n, values_per_slot), and a copy of their metadata, shape (n,).
+
+        The data is a copy, or with ``copy=False`` a view of the slots if they are consecutive.
+        """
         ix = self.index(slots)
-        data = self.data[ix]
+        m = len(slots)
         meta = self.meta[ix]
         if isinstance(ix, slice):
-            data, meta = data.copy(), meta.copy()
-        m = len(slots)
+            meta = meta.copy()
+            if not copy:  # rows are contiguous inside, strided between slots: a plain view
+                return self.data[ix].view(self.dtype).reshape(m, self.vps), meta.view(META_NP).reshape(m)
+        data = self.data[ix]
+        if isinstance(ix, slice):
+            data = data.copy()
         return _recast(data, self.dtype).reshape(m, self.vps), meta.view(META_NP).reshape(m)
 
-    def put(self, ix: np.ndarray | slice, m: int, rows: np.ndarray, meta: np.ndarray, tags) -> None:
-        self.data[ix] = _recast(rows, self.data.dtype).reshape(m, -1)
+    def put(self, slots: np.ndarray, ix: np.ndarray | slice, rows, meta: np.ndarray, tags) -> None:
+        m = len(slots)
+        if isinstance(rows, list):  # one array per event (e.g. the frames of a network message)
+            for i, row in zip(slots.tolist(), rows, strict=True):
+                self.data[i] = _recast(row, self.data.dtype)
+        else:
+            self.data[ix] = _recast(rows, self.data.dtype).reshape(m, -1)
         self.meta[ix] = np.ascontiguousarray(meta).view(np.int64).reshape(m, 3)
         self.tag[ix] = -1 if tags is None else tags
 
@@ -156,6 +168,9 @@ class BatchWriting(Attachment):
     def put_batch(self, data, metadata=None, timeout: float | None = None, tags=None) -> int:
         """Write and commit ``len(data)`` events: rows of ``values_per_slot`` values of the buffer dtype.
 
+        ``data`` may also be a list of one array per event (each ``values_per_slot`` values of the
+        dtype), written without joining them first.
+
         ``metadata``: records with fields counter, timestamp, deadtime (a timestamp of -1 becomes now);
         without it each event gets (number of earlier events of this writer, now, -1), as from
         ``get_new_buffer``. Waits for free slots like ``get_new_buffer``; the events are committed in
@@ -190,8 +205,16 @@ class BatchWriting(Attachment):
             done += m
         return n
 
-    def _rows(self, data) -> np.ndarray:
+    def _rows(self, data) -> np.ndarray | list:
         vps = self.values_per_slot
+        if isinstance(data, list):  # one array per event, checked here so the fill cannot fail midway
+            nbytes = vps * self._npdtype.itemsize
+            for row in data:
+                if not isinstance(row, np.ndarray) or row.nbytes != nbytes or row.dtype != self._npdtype:
+                    raise ValueError(
+                        f"buffer '{self.name}': put_batch needs arrays of {vps} x {self._npdtype} per event"
+                    )
+            return data
         rows = np.asarray(data)
         if rows.dtype != self._npdtype:
             try:
@@ -274,7 +297,7 @@ class BatchWriting(Attachment):
             if stamp.any():
                 meta = meta.copy()
                 meta["timestamp"][stamp] = time.time()
-            _arrays(self).put(claim[1], len(rows), rows, meta, tags)
+            _arrays(self).put(claim[0], claim[1], rows, meta, tags)
         except BaseException:
             self._publish_batch(claim, 0.0, discard=True)
             raise
@@ -376,14 +399,17 @@ class BatchReading(Attachment):
         slots, _, _ = self._batch(max_n, False, timeout)
         return _arrays(self).get(slots)
 
-    def claim_batch(self, max_n: int, timeout: float | None = None) -> Batch:
+    def claim_batch(self, max_n: int, timeout: float | None = None, copy: bool = True) -> Batch:
         """Like ``get_batch``, but the events stay held until ``Batch.release()``, while later calls claim
         more. Other processes of the group go on taking the following events meanwhile; the ring
-        recycles nothing from the oldest outstanding batch on, so the group's guarantees hold."""
+        recycles nothing from the oldest outstanding batch on, so the group's guarantees hold.
+
+        ``copy=False``: ``data`` is a view of the slots when they are consecutive (the common case),
+        valid until ``release()`` — for sending large events without copying them."""
         if self._pos >= 0:
             self.release()
         slots, first, end = self._batch(max_n, True, timeout)
-        return Batch(self, first, end, *_arrays(self).get(slots))
+        return Batch(self, first, end, *_arrays(self).get(slots, copy))
 
     def _batch(self, max_n: int, keep: bool, timeout: float | None) -> tuple[np.ndarray, int, int]:
         if max_n < 1:
