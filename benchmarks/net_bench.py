@@ -12,7 +12,7 @@ Cases:
   wave      4 x 4250 float64 events (136 kB): bytes/s of the chain vs. raw PUSH/PULL of 136 kB messages
   tiny      1 x int64 events: events/s of the chain vs. raw PUSH/PULL of 8-byte messages
   latency   1 x int64 paced at 1 kHz: from the source's commit (the event's timestamp) to the remote
-            sink's get_batch returning it; p50 / p99 / max
+            sink's claim_batch returning it; p50 / p99 / max
   observer  tiny chain with and without a remote observer (observe(), in its own process), runs
             interleaved: the serving side's rate with the observer relative to without
 
@@ -116,7 +116,8 @@ def _sink(setup: dict, results, batch: int) -> None:
     n, bad, lat, t_first, t_last = 0, 0, [], None, None
     try:
         while True:
-            data, meta = r.get_batch(batch, timeout=60)
+            b = r.claim_batch(batch, timeout=60, copy=False)  # a view of the slots, as a PULL socket's frame
+            data, meta = b.data, b.metadata
             now = time.time()
             t_first = t_first or now
             t_last = now
@@ -126,6 +127,7 @@ def _sink(setup: dict, results, batch: int) -> None:
             n += len(c)
             if len(lat) < 100_000:
                 lat.extend((now - meta["timestamp"]).tolist())
+            b.release()
     except (SystemExit, Exception):
         pass
     results.put({"n": n, "bad": bad, "lat": lat, "t_first": t_first, "t_last": t_last})

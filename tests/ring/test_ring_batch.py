@@ -328,3 +328,27 @@ def test_tags_are_committed_with_the_events() -> None:
         w.close()
     finally:
         buf.close()
+
+
+def test_views_of_claimed_slots_and_per_event_arrays() -> None:
+    """claim_batch(copy=False) gives a view of consecutive slots, valid while held; put_batch takes a
+    list of per-event arrays and refuses a wrong one before claiming anything."""
+    buf = RingBuffer(8, 3, np.float64)
+    try:
+        r = Reader(buf.new_reader_group())
+        w = Writer(buf.new_writer())
+        rows = [np.full(3, k, np.float64) for k in range(5)]
+        with pytest.raises(ValueError, match="arrays of 3"):
+            w.put_batch([*rows[:2], np.zeros(2)])
+        assert buf.stats()["claimed"] == 0
+        assert w.put_batch(rows) == 5
+        b = r.claim_batch(5, copy=False)
+        assert not b.data.flags.owndata and b.data[:, 0].tolist() == [0, 1, 2, 3, 4]
+        assert b.data.shape == (5, 3)
+        b.release()
+        c = r.claim_batch(5, timeout=0.1) if r.data_available() else None
+        assert c is None
+        r.close()
+        w.close()
+    finally:
+        buf.close()
