@@ -168,3 +168,29 @@ def assert_exact(rows: np.ndarray, n: int, what: str = "") -> None:
     assert len(got) == n and (got == np.arange(1, n + 1)).all(), (
         f"{what}: {len(got)} events, {len(set(got.tolist()))} distinct, expected 1..{n} in order"
     )
+
+
+# ---- processes in other network namespaces (``ip netns exec``): arguments and outcome via files ----
+
+
+def run_pickled(path: str) -> None:
+    """Entry of a child started with ``python -c``: call the function pickled in ``path`` and write
+    its return value (or error) next to it."""
+    import pickle
+
+    with open(path, "rb") as f:
+        fn, args = pickle.load(f)
+    try:
+        out = ("ok", fn(*args))
+    except Exception as e:
+        out = ("error", f"{type(e).__name__}: {e}")
+    with open(path + ".out", "wb") as f:
+        pickle.dump(out, f)
+
+
+def serve_quiet(groups: dict, opts: net.ServeOptions) -> str:
+    return net.serve_worker(groups, None, opts)
+
+
+def connect_quiet(setup: dict, opts: net.ConnectOptions) -> str:
+    return net.connect_worker(setup, opts)
