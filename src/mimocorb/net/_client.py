@@ -33,8 +33,9 @@ class ClientLink:
     exactly the rest).
     """
 
-    def __init__(self, opts: ConnectOptions, layout: dict | None, tag, report: Report | None = None):
+    def __init__(self, opts: ConnectOptions, layout: dict | None, tag, report: Report | None = None) -> None:
         self.opts, self.layout, self._tag, self._report = opts, layout, tag, report
+        self.committed = 0  # for join(): events committed by the caller (the tag when ``tag`` is None)
         self._ctx = zmq.Context()  # its own: a context inherited through fork() is unusable
         self.sock = s = self._ctx.socket(zmq.DEALER)
         s.setsockopt(zmq.LINGER, 1000)
@@ -59,7 +60,7 @@ class ClientLink:
         if self._monitor is not None:
             self._poller.register(self._monitor, zmq.POLLIN)
         self.expected: int | None = None  # next link sequence number; None until welcomed
-        self.session = ""
+        self.server_id = ""
         now = time.monotonic()
         self._t0 = self._last_recv = self._last_sent = now
         self._last_hello = -1.0
@@ -82,7 +83,7 @@ class ClientLink:
             "group": self.opts.group,
             "mode": self.opts.mode,
             "layout": self.layout,
-            "tag": int(self._tag()),
+            "tag": int(self._tag()) if self._tag is not None else self.committed - 1,
         }
         if self.send(w.HELLO, w.pack_json(msg)):
             self._last_hello = time.monotonic()
@@ -94,7 +95,7 @@ class ClientLink:
         self.send(w.CREDIT, w.pack_int(n))
 
     # ---- receiving --------------------------------------------------------------------------
-    def poll(self, timeout: float) -> tuple[int, np.ndarray, np.ndarray] | None:
+    def poll(self, timeout: float) -> tuple[int, w.Rows, np.ndarray] | None:
         """Wait up to ``timeout`` s for the next new events: (first sequence number, data, metadata),
         duplicates already dropped; None if nothing came. Raises Ended or NetError."""
         events = dict(self._poller.poll(max(0, int(timeout * 1000))))
@@ -117,7 +118,7 @@ class ClientLink:
         self._timers()
         return None
 
-    def _handle(self, frames) -> tuple[int, np.ndarray, np.ndarray] | None:
+    def _handle(self, frames) -> tuple[int, w.Rows, np.ndarray] | None:
         kind = frames[0].bytes
         if kind == w.DATA and self.expected is not None:
             return self._data(frames)
@@ -125,9 +126,9 @@ class ClientLink:
             info = w.unpack_json(frames[1].bytes)
             if self.layout is None:
                 self.layout = info["layout"]
-            if (self.session and info["session"] != self.session) or self.expected is not None:
+            if (self.server_id and info["server_id"] != self.server_id) or self.expected is not None:
                 self.stats.reconnects += 1
-            self.session, self.expected = info["session"], int(info["next"])
+            self.server_id, self.expected = info["server_id"], int(info["next"])
             self.stats.state = "connected"
             self.on_welcome()
         elif kind == w.REFUSED:
@@ -157,7 +158,7 @@ class ClientLink:
             )
         return msg
 
-    def _data(self, frames) -> tuple[int, np.ndarray, np.ndarray] | None:
+    def _data(self, frames) -> tuple[int, w.Rows, np.ndarray] | None:
         dtype = w.layout_dtype(self.layout)  # type: ignore[arg-type]
         seq, data, meta = w.parse_data(frames, dtype, self.layout["values_per_slot"])  # type: ignore[index]
         self.stats.bytes += w.payload_bytes(frames)
@@ -181,14 +182,14 @@ class ClientLink:
         now = time.monotonic()
         o = self.opts
         if self.expected is None:
-            if o.connect_timeout is not None and not self.session and now - self._t0 > o.connect_timeout:
+            if o.connect_timeout is not None and not self.server_id and now - self._t0 > o.connect_timeout:
                 self.stats.state = "gone"
                 raise Ended("connect-timeout")
             if now - self._last_hello > o.heartbeat:
                 self._hello()
         elif now - self._last_sent > o.heartbeat:
             self.send(w.PING)
-        if self.session and not busy and now - self._last_recv > o.peer_timeout:
+        if self.server_id and not busy and now - self._last_recv > o.peer_timeout:
             self.stats.state = "gone"
             self.stats.message = f"no word from '{o.address}' for {o.peer_timeout:g} s"
             raise Ended("peer-timeout")
@@ -259,13 +260,13 @@ def connect_worker(writer_setup: dict, options: ConnectOptions, report: Report |
     return reason
 
 
-def _put_sample(wr: Writer, data: np.ndarray, meta: np.ndarray) -> None:
+def _put_sample(wr: Writer, data: w.Rows, meta: np.ndarray) -> None:
     """An observer's sample goes in only if there is room at once: a replica never waits."""
     with contextlib.suppress(RingTimeout):
         wr.put_batch(data, meta, timeout=0)
 
 
-def _commit(wr: Writer, link: ClientLink, seq: int, data: np.ndarray, meta: np.ndarray) -> bool:
+def _commit(wr: Writer, link: ClientLink, seq: int, data: w.Rows, meta: np.ndarray) -> bool:
     """Commit events into the ring in slices of POLL_SLICE, acknowledging each part; False at the
     ring's end (writers deactivated)."""
     done, n = 0, len(data)
@@ -329,7 +330,7 @@ class ReceivedBatch:
 
     __slots__ = ("_link", "data", "metadata", "seq")
 
-    def __init__(self, link: ClientLink, seq: int, data: np.ndarray, metadata: np.ndarray):
+    def __init__(self, link: ClientLink, seq: int, data: w.Rows, metadata: np.ndarray):
         self._link, self.seq, self.data, self.metadata = link, seq, data, metadata
 
     def __len__(self) -> int:
@@ -338,9 +339,9 @@ class ReceivedBatch:
     def commit(self) -> None:
         link = self._link
         end = self.seq + len(self.data)
-        n = end - getattr(link, "committed", self.seq)
+        n = end - max(link.committed, self.seq)
         if n > 0:
-            link.committed = end  # type: ignore[attr-defined]
+            link.committed = end
             link.stats.events_acked += n
             link.ack(end, n)
 
@@ -373,7 +374,7 @@ def join(
     )
     if link_id:
         opts.link_id = link_id
-    link = _RingLink(opts, None, lambda: getattr(link, "committed", 0) - 1, None, window)
+    link = _RingLink(opts, None, None, None, window)
     try:
         while True:
             got = link.poll(POLL_SLICE)

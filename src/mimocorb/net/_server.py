@@ -11,6 +11,7 @@ import contextlib
 import time
 import uuid
 
+import numpy as np
 import zmq
 
 from ..ring import Batch, Observer, Reader, RingTimeout
@@ -111,12 +112,14 @@ class Server:
         self, groups: dict[str, dict], observer: dict | None, opts: ServeOptions, report: Report | None
     ):
         self.opts, self._report = opts, report
-        self.session = uuid.uuid4().hex
+        self.server_id = uuid.uuid4().hex
         self.groups = {name: _Group(name, Reader(setup)) for name, setup in groups.items()}
         if not self.groups:
             raise ValueError("a served buffer needs at least one reader group")
         any_reader = next(iter(self.groups.values())).reader
         self.layout = w.layout_of(any_reader.dtype, any_reader.values_per_slot)
+        slot_bytes = any_reader.values_per_slot * np.dtype(any_reader.dtype).itemsize
+        self._max_n = max(1, min(opts.max_batch, opts.max_message_bytes // slot_bytes))
         self.observer = Observer(observer, min_interval=opts.observe_interval) if observer else None
         self.links: dict[bytes, _Link] = {}
         self._wanting: set[bytes] = set()  # observers that asked for a sample
@@ -191,7 +194,7 @@ class Server:
             return sent
         try:
             batch = g.reader.claim_batch(
-                min(lk.credit, self.opts.max_batch), timeout=0 if sent or not wait else RING_WAIT, copy=False
+                min(lk.credit, self._max_n), timeout=0 if sent or not wait else RING_WAIT, copy=False
             )
         except RingTimeout:
             return sent
@@ -314,7 +317,8 @@ class Server:
         lk.stats.state = "connected"
         if mode == "read":
             self._trim_committed(self.groups[group], lid, int(hello.get("tag", -1)))
-        welcome = {"version": w.VERSION, "session": self.session, "layout": self.layout, "next": lk.next_seq}
+        welcome = {"version": w.VERSION, "server_id": self.server_id, "layout": self.layout}
+        welcome["next"] = lk.next_seq
         self._to(lid, w.WELCOME, w.pack_json(welcome))
 
     def _ack(self, lk: _Link, seq_end: int) -> None:

@@ -18,7 +18,7 @@ Receiver -> server
   ``BYE``  the receiver ends; what it did not acknowledge goes to other receivers of its group.
 
 Server -> receiver
-  ``WELCOME {version, session, layout, next}``  accepted; ``next`` is the link sequence number of the
+  ``WELCOME {version, server_id, layout, next}``  accepted; ``next`` is the link sequence number of the
         next event it will get (what it committed is dropped from the resend queue).
   ``REFUSED {reason, server_layout, client_layout}``  e.g. a layout mismatch; the receiver ends
         with an error showing both layouts.
@@ -57,6 +57,8 @@ HELLO, CREDIT, ACK, PING, BYE = b"HELLO", b"CREDIT", b"ACK", b"PING", b"BYE"
 WELCOME, REFUSED, DATA, END, WHO = b"WELCOME", b"REFUSED", b"DATA", b"END", b"WHO"
 META_NP = np.dtype(METADATA_DTYPE)
 ZERO_COPY_BYTES = 65536  # frames at least this large are sent without copying them into ZeroMQ
+
+Rows = np.ndarray | list  # events' data: an (n, vps) array or one array per event
 
 _Q = struct.Struct("<q")
 _QQ = struct.Struct("<qq")
@@ -130,7 +132,7 @@ def payload_bytes(frames: list) -> int:
     return sum(memoryview(f).nbytes for f in frames[2:])
 
 
-def parse_data(frames, dtype: np.dtype, vps: int) -> tuple[int, np.ndarray | list, np.ndarray]:
+def parse_data(frames, dtype: np.dtype, vps: int) -> tuple[int, Rows, np.ndarray]:
     """(first sequence number, data, metadata (n,)) of a DATA message, viewing its frames; data is
     an (n, vps) array, or a list of n arrays of vps values when each event came in its own frame."""
     seq, n = unpack_pair(frames[1])

@@ -290,7 +290,7 @@ class BatchWriting(Attachment):
                 next_check = time.monotonic() + DEAD_CHECK
 
     def _fill_and_publish(
-        self, claim: tuple[np.ndarray, np.ndarray | slice], rows: np.ndarray, meta: np.ndarray, tags
+        self, claim: tuple[np.ndarray, np.ndarray | slice], rows: np.ndarray | list, meta: np.ndarray, tags
     ) -> None:
         try:
             stamp = meta["timestamp"] == -1.0
