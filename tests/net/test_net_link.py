@@ -215,3 +215,27 @@ def _wait(cond, timeout: float) -> bool:
             return False
         time.sleep(0.05)
     return True
+
+
+def test_paused_receiving_ring_takes_nothing_then_goes_on(procs, tmp_path) -> None:
+    """While the receiving buffer is paused the link stays up and nothing is committed; after resume
+    everything arrives."""
+    n = 2_000
+    address = free_tcp()
+    srv = Serving(procs, address)
+    rx = _receiver(procs, tmp_path, address)
+    try:
+        rx.ring.pause()
+        rx.start()
+        src = srv.feed(n)
+        assert _wait(lambda: srv.ring.stats()["committed"] == 64, 30), "the served ring did not fill"
+        time.sleep(1.0)  # more than the heartbeat: the link is up, the receiver takes nothing
+        assert rx.ring.stats()["committed"] == 0
+        rx.ring.resume()
+        procs.join(src, 60)
+        report = srv.end()
+        rows = rx.finish()
+    finally:
+        rx.close()
+    assert report["drained"], report
+    assert_exact(rows, n, "receiver after resume")

@@ -15,6 +15,7 @@ from . import _wire as w
 from ._config import ConnectOptions, LinkStats, RateClock, Report, secure_client
 
 POLL_SLICE = 0.2  # the longest a receiver waits without looking at its ring and its timers
+PAUSE_SLICE = 0.05  # how often a paused receiver looks whether it may go on
 
 
 class Ended(Exception):
@@ -228,6 +229,8 @@ def connect_worker(writer_setup: dict, options: ConnectOptions, report: Report |
     "shutdown" (the local buffer ended), "peer-timeout" (the server vanished: reported, and what
     came is committed), "connect-timeout". Raises NetError if the link is refused (layout mismatch,
     wrong key, unknown group). Every step waits at most ``POLL_SLICE`` s, so ring shutdown is seen.
+    While the local buffer is paused it takes nothing (its credits do not come back, so the server
+    holds the events) but keeps the link alive.
     """
     wr = Writer(writer_setup)
     layout = w.layout_of(wr.dtype, wr.values_per_slot)
@@ -237,6 +240,10 @@ def connect_worker(writer_setup: dict, options: ConnectOptions, report: Report |
     reason = "shutdown"
     try:
         while wr._active.is_set():
+            if wr._paused.is_set():  # the local run pauses: no credits come back, the server holds
+                link._timers(busy=True)
+                time.sleep(PAUSE_SLICE)
+                continue
             got = link.poll(POLL_SLICE)
             if got is None:
                 continue
