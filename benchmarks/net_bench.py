@@ -10,6 +10,8 @@ that the counters arrive as 0, 1, 2, ... (no loss, no duplicate, in order).
 
 Cases:
   wave      4 x 4250 float64 events (136 kB): bytes/s of the chain vs. raw PUSH/PULL of 136 kB messages
+            (the source fills its slots in place and the sink looks at them in place, as the raw sender
+            and receiver do with their messages: what is measured is the transport)
   tiny      1 x int64 events: events/s of the chain vs. raw PUSH/PULL of 8-byte messages
   latency   1 x int64 paced at 1 kHz: from the source's commit (the event's timestamp) to the remote
             sink's claim_batch returning it; p50 / p99 / max
@@ -23,6 +25,7 @@ before and after) is printed too: figures from a busy machine are lower bounds.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing as mp
 import os
 import queue
@@ -87,8 +90,21 @@ def raw_rate(size: int, n: int) -> tuple[float, float]:
 # ---- the mimocorb chain --------------------------------------------------------------------------------
 
 
+def _source_inplace(w: Writer, n: int) -> None:
+    """Large events are produced in place, as a digitizer would: only the counter is written."""
+    with contextlib.suppress(SystemExit):
+        for k in range(n):
+            w.get_new_buffer().view(np.int64)[0] = k
+            w.set_metadata(k, time.time(), 0.0)
+            w.process_buffer()
+    w.close()
+
+
 def _source(setup: dict, n: int, batch: int, pace: float) -> None:
     w = Writer(setup)
+    if w.values_per_slot > 1 and not pace:
+        _source_inplace(w, n)
+        return
     rows = np.zeros((batch, w.values_per_slot), w._npdtype)
     meta = np.zeros(batch, METADATA_DTYPE)
     counters = rows.view(np.int64).reshape(batch, -1)[:, 0]
