@@ -33,7 +33,7 @@ class ServeOptions:
     heartbeat: float = 1.0  # seconds between heartbeats on a quiet link
     peer_timeout: float = 10.0  # a receiver silent this long is given up (its events go back to the group)
     max_batch: int = 1000  # events per DATA message at most
-    max_message_bytes: int = 1 << 20  # ... and at most this much data (but one event at least): pipelining
+    max_message_bytes: int = 4 << 20  # ... and at most this much data (but one event at least): pipelining
     observe_interval: float = 0.05  # observers get at most one event per interval
     end_grace: float = 5.0  # after the ring's end: how long END is repeated to receivers that did not say BYE
     stats_interval: float = 1.0
