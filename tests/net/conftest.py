@@ -14,9 +14,9 @@ _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-import netkit  # noqa: E402
-
 pytest.importorskip("zmq", reason="the network tests need pyzmq (pip install mimocorb[net])")
+
+import netkit  # noqa: E402
 
 
 @pytest.fixture
