@@ -65,6 +65,7 @@ class ClientLink:
         now = time.monotonic()
         self._t0 = self._last_recv = self._last_sent = now
         self._last_hello = -1.0
+        self._hellos = 0  # HELLOs sent; a WELCOME answers one of them, only the latest counts
         self.stats = LinkStats("connect", opts.link_id, opts.address, opts.group, opts.mode, "waiting")
         self._rate = RateClock()
         self._t_report = now
@@ -85,9 +86,11 @@ class ClientLink:
             "mode": self.opts.mode,
             "layout": self.layout,
             "tag": int(self._tag()) if self._tag is not None else self.committed - 1,
+            "hello": self._hellos + 1,
         }
         if self.send(w.HELLO, w.pack_json(msg)):
             self._last_hello = time.monotonic()
+            self._hellos += 1
 
     def ack(self, seq_end: int, credit: int) -> None:
         self.send(w.ACK, w.pack_pair(seq_end, credit))
@@ -125,6 +128,8 @@ class ClientLink:
             return self._data(frames)
         if kind == w.WELCOME:
             info = w.unpack_json(frames[1].bytes)
+            if info.get("hello") != self._hellos:  # the server reset the link again for a later HELLO
+                return None
             if self.layout is None:
                 self.layout = info["layout"]
             if (self.server_id and info["server_id"] != self.server_id) or self.expected is not None:

@@ -318,7 +318,7 @@ class Server:
         if mode == "read":
             self._trim_committed(self.groups[group], lid, int(hello.get("tag", -1)))
         welcome = {"version": w.VERSION, "server_id": self.server_id, "layout": self.layout}
-        welcome["next"] = lk.next_seq
+        welcome["next"], welcome["hello"] = lk.next_seq, hello.get("hello")
         self._to(lid, w.WELCOME, w.pack_json(welcome))
 
     def _ack(self, lk: _Link, seq_end: int) -> None:

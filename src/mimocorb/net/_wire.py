@@ -6,10 +6,11 @@ stable across restarts of the receiving process. Every message is a multipart me
 frame names its kind; numbers are little-endian int64, structured values are JSON.
 
 Receiver -> server
-  ``HELLO  {version, group, mode, layout, tag}``  join ``group`` (mode ``read``) or observe (mode
-        ``observe``); ``layout`` = ``{dtype, values_per_slot}`` (null: take the server's, for
+  ``HELLO  {version, group, mode, layout, tag, hello}``  join ``group`` (mode ``read``) or observe
+        (mode ``observe``); ``layout`` = ``{dtype, values_per_slot}`` (null: take the server's, for
         ``observe()``); ``tag`` = the link sequence number of the last event this link committed
-        (-1: none), read back from the receiving ring itself.
+        (-1: none), read back from the receiving ring itself; ``hello`` numbers the HELLOs of a link
+        (one is repeated every heartbeat until answered).
   ``CREDIT n``  the receiver can take ``n`` more events (read mode) or the next sample (observe mode).
   ``ACK seq n``  every event of this link with sequence number below ``seq`` is committed in the
         receiving ring; ``n`` more credits (the space just freed). Only now does the server release
@@ -18,8 +19,10 @@ Receiver -> server
   ``BYE``  the receiver ends; what it did not acknowledge goes to other receivers of its group.
 
 Server -> receiver
-  ``WELCOME {version, server_id, layout, next}``  accepted; ``next`` is the link sequence number of the
-        next event it will get (what it committed is dropped from the resend queue).
+  ``WELCOME {version, server_id, layout, next, hello}``  accepted; ``next`` is the link sequence
+        number of the next event it will get (what it committed is dropped from the resend queue);
+        ``hello`` is the HELLO it answers: the receiver takes only the answer to its latest one (each
+        HELLO resets the link's credits on the server).
   ``REFUSED {reason, server_layout, client_layout}``  e.g. a layout mismatch; the receiver ends
         with an error showing both layouts.
   ``DATA seq n | metadata | data``  ``n`` events with link sequence numbers ``seq .. seq+n-1``: the
