@@ -77,6 +77,8 @@ def test_every_event_once_in_order_in_both_start_orders(procs, tmp_path, order, 
     assert final and final[-1].events_acked == n and final[-1].role == "connect"
     served = [s for s in drain(srv.reports) if s.events_acked]
     assert max(s.events_acked for s in served) == n
+    if transport == "tcp":
+        assert served[-1].peer.startswith("127.0.0.1"), served[-1].peer
 
 
 def test_two_receivers_share_one_group(procs, tmp_path) -> None:

@@ -259,16 +259,17 @@ class Server:
             return
         for _ in range(256):
             try:
-                frames = self.sock.recv_multipart(flags=zmq.NOBLOCK)
+                frames = self.sock.recv_multipart(flags=zmq.NOBLOCK, copy=False)
             except zmq.Again:
                 return
             if len(frames) >= 2:
-                self._handle(frames[0], frames[1], frames[2:])
+                self._handle(frames[0].bytes, frames[1], [f.bytes for f in frames[2:]])
 
-    def _handle(self, lid: bytes, kind: bytes, rest: list) -> None:
+    def _handle(self, lid: bytes, frame: zmq.Frame, rest: list) -> None:
         lk = self.links.get(lid)
+        kind = frame.bytes
         if kind == w.HELLO:
-            self._hello(lid, w.unpack_json(rest[0]))
+            self._hello(lid, w.unpack_json(rest[0]), _peer_address(frame))
             return
         if lk is None or not lk.alive:
             self._to(lid, w.WHO)
@@ -286,7 +287,7 @@ class Server:
         elif kind == w.BYE:
             self._gone(lk, "said goodbye", state="ended")
 
-    def _hello(self, lid: bytes, hello: dict) -> None:
+    def _hello(self, lid: bytes, hello: dict, peer: str) -> None:
         mode, group = hello.get("mode", "read"), hello.get("group", "default")
         layout = hello.get("layout")
         reason = None
@@ -314,7 +315,7 @@ class Server:
             lk.stats.reconnects += 1
             self._requeue(lk)
         lk.alive, lk.credit, lk.last_seen = True, 0, time.monotonic()
-        lk.stats.state = "connected"
+        lk.stats.state, lk.stats.peer = "connected", peer or lk.stats.peer
         if mode == "read":
             self._trim_committed(self.groups[group], lid, int(hello.get("tag", -1)))
         welcome = {"version": w.VERSION, "server_id": self.server_id, "layout": self.layout}
@@ -443,6 +444,14 @@ class Server:
             g.reader.close()
         if self.observer is not None:
             self.observer.close()
+
+
+def _peer_address(frame: zmq.Frame) -> str:
+    """The address the message came from (empty where the transport has none, e.g. ipc)."""
+    try:
+        return str(frame.get("Peer-Address"))
+    except (zmq.ZMQError, ValueError, TypeError):
+        return ""
 
 
 def serve_worker(
