@@ -159,3 +159,21 @@ def test_keys_command_writes_a_usable_pair(tmp_path) -> None:
     assert main(["keys", "lab", "--dir", str(tmp_path)]) == 0
     public, secret = zmq.auth.load_certificate(str(tmp_path / "lab.key_secret"))
     assert public == zmq.auth.load_certificate(str(tmp_path / "lab.key"))[0] and secret
+
+
+def test_no_server_within_connect_timeout_and_unknown_group(procs) -> None:
+    """A receiver without a server gives up after connect_timeout; one asking for a group the server
+    does not serve is refused with the served groups named."""
+    ring = RingBuffer(8, 1, np.int64, name="B")
+    served, worker = _served(procs, address := free_tcp())
+    try:
+        lonely = net.ConnectOptions(free_tcp(), connect_timeout=0.5, **FAST)
+        assert net.connect_worker(ring.new_writer(), lonely) == "connect-timeout"
+        with pytest.raises(net.NetError, match=r"no reader group 'nope' \(served groups: default\)"):
+            net.connect_worker(ring.new_writer(), net.ConnectOptions(address, group="nope", **FAST))
+        assert ring.stats()["committed"] == 0
+    finally:
+        ring.close()
+        served.shutdown(timeout=1)
+        procs.join(worker, 30)
+        served.close()
