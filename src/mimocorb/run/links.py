@@ -47,6 +47,7 @@ def serve_link(source_list, sink_list, observe_list, config_dict, **rb_info) -> 
     buffer = config_dict["buffer"]
     groups = dict(zip(config_dict["groups"], source_list, strict=True))
     options = ServeOptions(**config_dict["options"])
+    print(f"{buffer}: served at {options.address} (groups {', '.join(groups)})")
     serve_worker(groups, observe_list[0] if observe_list else None, options, _reporter(buffer))
 
 
@@ -57,6 +58,9 @@ def connect_link(source_list, sink_list, observe_list, config_dict, **rb_info) -
 
     buffer = config_dict["buffer"]
     options = ConnectOptions(**config_dict["options"])
+    print(
+        f"{buffer}: fed from {options.address} (group {options.group}, {options.mode}, link {options.link_id})"
+    )
     reason = connect_worker(sink_list[0], options, _reporter(buffer))
     send_message((LINK_END, buffer, reason))
 
