@@ -185,9 +185,9 @@ def test_a_layout_mismatch_ends_the_receiving_run_with_both_layouts(tmp_path) ->
     a, c = run_of(server), run_of(right)
     b = run_of(wrong)
     out = finish(b, 60)
-    assert b.returncode != 0 and "int64" in out and "float32" in out, out
+    assert b.returncode != 0 and "layout mismatch" in out and "<i8" in out and "<f4" in out, out
     b_dir = the_run_dir(wrong)
-    assert "int64" in read_log(b_dir) and "float32" in read_log(b_dir)
+    assert "layout mismatch" in read_log(b_dir) and "<f4" in read_log(b_dir)
     assert summary(b_dir)["exit_code"] != 0
     ended(a)
     ended(c)

@@ -169,7 +169,6 @@ class RunController:
     def _link_specs(self, log_level: int) -> tuple[list[WorkerSpec], list[WorkerSpec]]:
         """The network workers' specs, with their reader groups, observers and writers made now."""
         serving, connecting = [], []
-        run_dir = None if self.run_dir is None else str(self.run_dir)
         for layout in self.setup.buffers:
             buffer = self.buffers[layout.name]
             setups: dict[str, Any] = {}
@@ -181,7 +180,7 @@ class RunController:
                     self.consumers.add(role.key, layout.name, group["_group"])
             if layout.connect is not None:
                 setups["writer"] = buffer.new_writer()
-            link = link_id(str(self.setup.setup_file), layout.name, run_dir)
+            link = link_id(str(self.setup.setup_file), layout.name)
             for spec in link_specs(layout, setups, link, log_level):
                 (serving if spec.source_list else connecting).append(spec)
         return serving, connecting

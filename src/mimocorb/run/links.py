@@ -59,7 +59,8 @@ def connect_link(source_list, sink_list, observe_list, config_dict, **rb_info) -
     buffer = config_dict["buffer"]
     options = ConnectOptions(**config_dict["options"])
     print(
-        f"{buffer}: fed from {options.address} (group {options.group}, {options.mode}, link {options.link_id})"
+        f"{buffer}: fed from {options.address} (group {options.group}, {options.mode}, "
+        f"link {options.link_id})"
     )
     reason = connect_worker(sink_list[0], options, _reporter(buffer))
     send_message((LINK_END, buffer, reason))
@@ -75,11 +76,13 @@ def _reporter(buffer: str) -> Callable[[Any], None]:
 # ---- in the controller ------------------------------------------------------------------------------
 
 
-def link_id(setup_file: str, buffer: str, run_dir: str | None) -> str:
-    """The receiver's name at the server, the same for every restart of the connect process of this run
-    (so the server resends exactly what was not committed) and different for another run."""
-    run = os.path.basename(run_dir.rstrip("/")) if run_dir else str(os.getpid())
-    return f"{socket.gethostname()}-{os.path.basename(setup_file)}-{buffer}-{run}"
+def link_id(setup_file: str, buffer: str) -> str:
+    """The receiver's name at the server: the same for every restart of the connect process of this run
+    (so the server resends exactly what was not committed), different for any other run (the
+    controller's pid is part of it: two runs of the same setup on one host are two receivers)."""
+    return (
+        f"{socket.gethostname()}-{os.path.splitext(os.path.basename(setup_file))[0]}-{buffer}-{os.getpid()}"
+    )
 
 
 def link_specs(layout: BufferLayout, setups: dict[str, Any], link: str, log_level: int) -> list[WorkerSpec]:
