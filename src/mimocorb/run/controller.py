@@ -490,7 +490,7 @@ class RunController:
             return
         kind, buffer, payload = item
         if kind == LINK_STATS:
-            self.links.update(buffer, payload)
+            self.links.update(buffer, payload, self.state in ACTIVE)
         elif kind == LINK_END:
             self._on_link_end(buffer, payload)
 
@@ -664,7 +664,7 @@ class RunController:
         active = self.active_time(now)
         done = progress(active, self.events(), self.runtime, self.runevents)
         text = status_text(self.state, active, self.samples, done, self._tick, self.console.live)
-        links = self.links.status()
+        links = self.links.status({s.name for s in self.samples if s.fill >= s.slots})
         self.console.status(f"{text}  {links}" if links else text)
 
     def _buffer_stats(self) -> dict[str, dict]:

@@ -156,22 +156,24 @@ class LinkBoard:
         self.addresses = addresses  # connected buffer -> the serving run's address
         self.links: dict[tuple[str, str, str], dict[str, Any]] = {}  # (buffer, role, link) -> report
 
-    def update(self, buffer: str, report: dict[str, Any]) -> None:
+    def update(self, buffer: str, report: dict[str, Any], running: bool) -> None:
+        """A new report; ``running``: the run is taking data (a receiver leaving now is news)."""
         key = (buffer, str(report.get("role")), str(report.get("link")) or str(report.get("peer")))
         before = self.links.get(key, {}).get("state")
         self.links[key] = {"buffer": buffer, **report}
         state = report.get("state")
         if state != before and report.get("role") == "serve" and report.get("link"):
-            self._serve_change(buffer, report, before)
+            self._serve_change(buffer, report, running)
 
-    def _serve_change(self, buffer: str, report: dict[str, Any], before: str | None) -> None:
+    def _serve_change(self, buffer: str, report: dict[str, Any], running: bool) -> None:
         peer = report.get("peer") or report.get("link")
         if report["state"] == "connected":
             self.note(f"{buffer}: receiving run {peer} connected (group {report.get('group')})", 1)
-        elif report["state"] == "gone" and before is not None:
+        elif report["state"] in ("gone", "ended") and running:
+            how = "is gone" if report["state"] == "gone" else "has ended"
             self.note(
-                f"{buffer}: the receiving run {peer} is gone; its unacknowledged events are held "
-                "for a reconnect",
+                f"{buffer}: the receiving run {peer} {how} ({report.get('message') or 'no reason given'}); "
+                "its unacknowledged events are held for a reconnect",
                 0,
             )
 
@@ -185,13 +187,15 @@ class LinkBoard:
     def of_buffer(self, buffer: str) -> list[dict[str, Any]]:
         return [r for (b, _, _), r in self.links.items() if b == buffer]
 
-    def status(self) -> str:
-        """``RB_1<-tcp://host:5555 340Hz`` per connected buffer, ``RB_1->2 links 340Hz`` per served one."""
+    def status(self, full: set[str]) -> str:
+        """``RB_1<-tcp://host:5555 340Hz`` per connected buffer, ``RB_1->2 links 340Hz`` per served one;
+        ``full``: the buffers without a free slot (a link into one waits for its readers, not for data)."""
         parts = []
         for buffer in dict.fromkeys(b for b, _, _ in self.links):
             reports = self.of_buffer(buffer)
             for r in (r for r in reports if r["role"] == "connect"):
-                parts.append(f"{buffer}<-{self.addresses.get(buffer, r['peer'])} {_link_state(r)}")
+                state = "waiting for its readers" if buffer in full else _link_state(r)
+                parts.append(f"{buffer}<-{self.addresses.get(buffer, r['peer'])} {state}")
             served = [r for r in reports if r["role"] == "serve" and r.get("link")]
             if served:
                 live = [r for r in served if r["state"] == "connected"]
