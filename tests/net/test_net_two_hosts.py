@@ -33,7 +33,9 @@ def test_the_two_hosts_example_on_one_machine(tmp_path: Path) -> None:
     with child_runs_leave_nothing():
         # a long grace period: the fit and the last pictures take a while on a loaded machine
         analysis = start(
-            mimocorb_command("run", "analysis.yaml", "--runtime", "0", "--grace", "60", *options), here, env=env
+            mimocorb_command("run", "analysis.yaml", "--runtime", "0", "--grace", "60", *options),
+            here,
+            env=env,
         )
         wait_for_run_dir(here / "target")
         acquisition = start(

@@ -27,7 +27,11 @@ def links_of(
     problems: list[Problem] = []
     serve = connect = None
     if block.serve is not None:
-        s = block.serve if isinstance(block.serve, ServeBlock) else ServeBlock(address=block.serve)
+        s = (
+            block.serve
+            if isinstance(block.serve, ServeBlock)
+            else ServeBlock.model_validate({"address": block.serve})
+        )
         secret = _key_file(s.secret_key, setup_dir, ("serve", "secret_key"), "file", problems)
         clients = _key_file(s.client_keys, setup_dir, ("serve", "client_keys"), "directory", problems)
         if len(set(s.groups)) != len(s.groups):
@@ -42,7 +46,11 @@ def links_of(
         _plain_check(s.address, s.secret_key, s.insecure, is_loopback, "serve", problems)
         serve = ServeLink(s.address, tuple(s.groups), secret, clients, s.insecure)
     if block.connect is not None:
-        c = block.connect if isinstance(block.connect, ConnectBlock) else ConnectBlock(address=block.connect)
+        c = (
+            block.connect
+            if isinstance(block.connect, ConnectBlock)
+            else ConnectBlock.model_validate({"address": block.connect})
+        )
         secret = _key_file(c.secret_key, setup_dir, ("connect", "secret_key"), "file", problems)
         server = _key_file(c.server_key, setup_dir, ("connect", "server_key"), "file", problems)
         if secret is not None and c.server_key is None:

@@ -162,16 +162,23 @@ def _link_kind(value: Any) -> str | None:
     return _LINK_MAPPING if isinstance(value, dict) else None
 
 
-def _link(block: type[_Block], what: str) -> Any:
+def _link_discriminator(keys: str) -> Discriminator:
     """The short form (an address) or the long form (a mapping), reported as one error if neither."""
-    return Annotated[
-        Annotated[LinkAddress, Tag(_LINK_STRING)] | Annotated[block, Tag(_LINK_MAPPING)],
-        Discriminator(
-            _link_kind,
-            custom_error_type="link",
-            custom_error_message=f"expected an address 'tcp://ADDRESS:PORT' or a mapping {what}",
-        ),
-    ]
+    return Discriminator(
+        _link_kind,
+        custom_error_type="link",
+        custom_error_message=f"expected an address 'tcp://ADDRESS:PORT' or a mapping {keys}",
+    )
+
+
+ServeLinkSpec = Annotated[
+    Annotated[LinkAddress, Tag(_LINK_STRING)] | Annotated[ServeBlock, Tag(_LINK_MAPPING)],
+    _link_discriminator("{address, groups, secret_key, client_keys, insecure}"),
+]
+ConnectLinkSpec = Annotated[
+    Annotated[LinkAddress, Tag(_LINK_STRING)] | Annotated[ConnectBlock, Tag(_LINK_MAPPING)],
+    _link_discriminator("{address, group, mode, secret_key, server_key, insecure, timeout}"),
+]
 
 
 class BufferBlock(_Block):
@@ -183,12 +190,12 @@ class BufferBlock(_Block):
         description="numpy type string (plain buffer) or mapping of ignored labels to "
         "[field_name, type_string]; field order = order in the file"
     )
-    serve: _link(ServeBlock, "{address, groups, secret_key, client_keys, insecure}") | None = Field(
+    serve: ServeLinkSpec | None = Field(
         None, description="other runs may read this buffer (docs/net.md); the string form: one group"
     )
-    connect: (
-        _link(ConnectBlock, "{address, group, mode, secret_key, server_key, insecure, timeout}") | None
-    ) = Field(None, description="fed from the buffer served there (docs/net.md); it has no local writer")
+    connect: ConnectLinkSpec | None = Field(
+        None, description="fed from the buffer served there (docs/net.md); it has no local writer"
+    )
 
 
 class MainBlock(_Block):

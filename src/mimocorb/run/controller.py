@@ -168,7 +168,8 @@ class RunController:
 
     def _link_specs(self, log_level: int) -> tuple[list[WorkerSpec], list[WorkerSpec]]:
         """The network workers' specs, with their reader groups, observers and writers made now."""
-        serving, connecting = [], []
+        serving: list[WorkerSpec] = []
+        connecting: list[WorkerSpec] = []
         for layout in self.setup.buffers:
             buffer = self.buffers[layout.name]
             setups: dict[str, Any] = {}

@@ -91,8 +91,8 @@ def link_specs(layout: BufferLayout, setups: dict[str, Any], link: str, log_leve
     specs = []
     if layout.serve is not None:
         s = layout.serve
-        options = {"address": s.address, "secret_key": s.secret_key, "client_keys": s.client_keys}
-        options["insecure"] = s.insecure
+        options: dict[str, Any] = {"address": s.address, "secret_key": s.secret_key}
+        options.update(client_keys=s.client_keys, insecure=s.insecure)
         config = {"buffer": layout.name, "groups": list(s.groups), "options": options}
         specs.append(
             _spec(
