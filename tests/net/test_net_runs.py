@@ -6,6 +6,7 @@ sink that records every value it read. Loopback TCP on a free port; small rings,
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -63,9 +64,9 @@ def setup_file(
     return path
 
 
-def serving(directory: Path, serve: str, n: int, sleep: float = 0.0) -> Path:
+def serving(directory: Path, serve: str, n: int, sleep: float = 0.0, source: str = "counting_source") -> Path:
     fkt = (
-        f"  - Fkt_1: {{file_name: {MODULES}/chain_source, fkt_name: counting_source, num_process: 1, "
+        f"  - Fkt_1: {{file_name: {MODULES}/chain_source, fkt_name: {source}, num_process: 1, "
         "RB_assign: {RB_1: write}, config_file: source.yaml}\n"
     )
     return setup_file(
@@ -271,3 +272,36 @@ def test_a_plain_non_loopback_serve_is_refused_at_validation(tmp_path, command) 
     assert "not a loopback address" in out and "mimocorb keys NAME" in out and "insecure: true" in out, out
     assert "RB_1.serve" in out and "serving.yaml" in out
     assert not (setup.parent / "target").exists() or not run_dirs(setup.parent / "target")
+
+
+def test_pausing_the_serving_run_pauses_the_flow(tmp_path) -> None:
+    """P in the serving run: nothing flows and the receiving run says so; E ends both, zero loss."""
+    address = f"tcp://127.0.0.1:{free_port()}"
+    server = serving(tmp_path / "a", address, 0, sleep=0.001, source="import_source")  # rbImport honours P
+    server.write_text(server.read_text().replace("KBD_control: false", "KBD_control: true"))
+    client = receiving(tmp_path / "b", address)
+    b = run_of(client)
+    a = start(mimocorb_command("run", server.name), server.parent, stdin=subprocess.PIPE)
+    b_dir = wait_for_run_dir(client.parent / "target")
+    wait_until(lambda: _stats_events(b_dir) > 100, 30, "events at the receiver")
+    a.stdin.write("P\n")
+    a.stdin.flush()
+    idle = wait_until(lambda: _idle_rows(b_dir), 30, "a connected link without events in stats.csv")
+    # the status line comes every 5 s without a terminal: let one come during the pause
+    wait_until(lambda: _idle_rows(b_dir) >= idle + 6, 30, "six more seconds of pause")
+    paused_at = _stats_events(b_dir)
+    a.stdin.write("E\n")
+    a.stdin.close()
+    out_a, out_b = ended(a), ended(b)
+    assert "waiting for data" in out_b, out_b
+    got = seen(client)
+    assert got == list(range(1, len(got) + 1)) == list(range(1, summary(the_run_dir(server))["events"] + 1))
+    assert len(got) >= paused_at
+    assert "paused" in out_a, out_a
+
+
+def _idle_rows(run_dir: Path) -> int:
+    """stats.csv rows of RB_1 in which its link is connected and carries nothing."""
+    with open(run_dir / "stats.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    return sum(r["links"] == "1" and float(r["link_rate_hz"]) == 0 and int(r["events"]) > 0 for r in rows)
