@@ -160,7 +160,9 @@ class LinkBoard:
         """A new report; ``running``: the run is taking data (a receiver leaving now is news)."""
         key = (buffer, str(report.get("role")), str(report.get("link")) or str(report.get("peer")))
         before = self.links.get(key, {}).get("state")
-        self.links[key] = {"buffer": buffer, **report}
+        arrow = "<-" if report.get("role") == "connect" else "->"
+        name = f"{buffer}{arrow}{report.get('peer') or report.get('link') or '?'}"
+        self.links[key] = {"buffer": buffer, "name": name, **report}
         state = report.get("state")
         if state != before and report.get("role") == "serve" and report.get("link"):
             self._serve_change(buffer, report, running)
