@@ -21,6 +21,9 @@ Cases (128 slots each; "tiny" = 1 x int32, "large" = 4 channels x 4250 float64 =
             (tiny and large)                                          p50 / p99 / max in us
   observer  tiny and large with an observer attached (min_interval 0.05 s), each run next to the
             same case without observer; rate relative to it, and the order readers saw
+  batch     1 x int64 events through a ring of 8192 slots with the batch calls: the writer commits
+            batches of 1000 with ``put_batch``, the reader takes up to 1000 per ``get_batch``
+                                                                      events/s
   memory    tiny 1 -> 1; every process reports its own peak RSS (ru_maxrss) after 10^5, 10^6 and
             3*10^6 events (10^7 with --long)
 
@@ -78,12 +81,15 @@ TARGET = {
     "lat_p50": 20.0,
     "lat_p99": 80.0,
     "observer": 0.95,
+    "batch": 5_000_000,
 }
+BATCH, BATCH_SLOTS = 1000, 8192
 
 # sizes: (events, time cap in s) per run, for the default and --quick
 SIZES = {
     "default": {
         "tiny": (1_000_000, 10.0),
+        "batch": (20_000_000, 10.0),
         "large": (200_000, 10.0),
         "work": (40_000, 10.0),
         "paced": (5_000, 10.0),
@@ -91,6 +97,7 @@ SIZES = {
     },
     "quick": {
         "tiny": (100_000, 2.0),
+        "batch": (2_000_000, 2.0),
         "large": (20_000, 2.0),
         "work": (4_000, 2.0),
         "paced": (1_000, 3.0),
@@ -99,7 +106,7 @@ SIZES = {
 }
 LONG_MEMORY = ((100_000, 1_000_000, 10_000_000), 900.0)
 
-CASES = ("tiny", "large", "group", "latency", "observer", "memory")
+CASES = ("tiny", "large", "group", "latency", "observer", "batch", "memory")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -323,6 +330,103 @@ def observer_main(setup, shape, results):
 
 # ------------------------------------------------------------------------------------------------
 # one run
+
+
+def batch_writer_main(setup, n_max, t_max, results):
+    """Commit events 0, 1, 2, ... (value = metadata counter) with put_batch, BATCH at a time."""
+    try:
+        w = bm.Writer(setup)
+        base = np.arange(BATCH, dtype=np.int64)
+        meta = np.zeros(BATCH, bm.METADATA_DTYPE)
+        pc = time.perf_counter
+        cpu0, t0, i = _cpu_s(), pc(), 0
+        try:
+            while i < n_max:
+                rows = base + i
+                meta["counter"] = rows
+                meta["timestamp"] = -1.0
+                i += w.put_batch(rows, meta)
+                if pc() - t0 > t_max:
+                    break
+        except SystemExit:
+            results.put(("note", "writer", f"SystemExit after {i} events"))
+        t1 = pc()
+        cpu = _cpu_s() - cpu0
+        _close(w)
+        results.put(("writer", 0, {"n": i, "t0": t0, "t1": t1, "cpu_s": cpu, "maxrss_mb": _maxrss_mb()}))
+    except BaseException:
+        results.put(("error", "writer", traceback.format_exc()))
+
+
+def batch_reader_main(setup, results):
+    """get_batch until shutdown; check that values and counters run 0, 1, 2, ... without a gap."""
+    try:
+        r = bm.Reader(setup)
+        n, bad, t_last = 0, 0, None
+        cpu0 = _cpu_s()
+        try:
+            while True:
+                data, meta = r.get_batch(BATCH)
+                k = len(data)
+                expect = np.arange(n, n + k)
+                if not (np.array_equal(data[:, 0], expect) and np.array_equal(meta["counter"], expect)):
+                    bad += 1
+                n += k
+                t_last = time.perf_counter()
+        except SystemExit:
+            pass
+        cpu = _cpu_s() - cpu0
+        _close(r)
+        results.put(("reader", 0, {"n": n, "bad": bad, "t_last": t_last, "cpu_s": cpu}))
+    except BaseException:
+        results.put(("error", "reader", traceback.format_exc()))
+
+
+def run_batch(ctx, n_max, t_max) -> dict:
+    """One ring of BATCH_SLOTS x 1 int64, one batch writer, one batch reader."""
+    res = {"label": "batch", "shape": "int64", "slot_bytes": 8, "status": "ok", "notes": []}
+    buf = bm.NewBuffer(BATCH_SLOTS, 1, np.int64)
+    results = ctx.Queue()
+    procs = [
+        ctx.Process(target=batch_reader_main, args=(buf.new_reader_group(), results), daemon=True),
+        ctx.Process(target=batch_writer_main, args=(buf.new_writer(), n_max, t_max, results), daemon=True),
+    ]
+    got: dict = {}
+    deadline = time.monotonic() + t_max + 60
+
+    def collect(key) -> None:
+        while key not in got and res["status"] == "ok":
+            tag, who, val = results.get(timeout=max(0.1, deadline - time.monotonic()))
+            if tag in ("error", "note"):
+                res["notes"].append(f"{who}: {val.strip().splitlines()[-1]}")
+                res["status"] = "ERROR" if tag == "error" else res["status"]
+            else:
+                got[(tag, who)] = val
+
+    try:
+        for p in procs:
+            p.start()
+        collect(("writer", 0))
+        buf.shutdown(timeout=30)
+        collect(("reader", 0))
+    except queue.Empty:
+        res["status"] = "TIMEOUT"
+    finally:
+        for p in procs:
+            p.join(10)
+            if p.is_alive():
+                p.kill()
+                p.join(5)
+        buf.close()
+    w, r = got.get(("writer", 0)), got.get(("reader", 0))
+    if w and r and r["t_last"]:
+        dt = r["t_last"] - w["t0"]
+        res.update(events=w["n"], seconds=dt, slots_per_s=w["n"] / dt, GB_per_s=w["n"] * 8 / dt / 1e9)
+        res.update(cpu_writer=w["cpu_s"] / dt, cpu_readers=[r["cpu_s"] / dt], lost=w["n"] - r["n"])
+        if r["n"] != w["n"] or r["bad"]:
+            res["status"] = "WRONG"
+            res["notes"].append(f"{w['n'] - r['n']} events lost, {r['bad']} batches out of sequence")
+    return res
 
 
 def _busy_jiffies() -> int:
@@ -682,7 +786,13 @@ def case_memory(ctx, sz, reps):
     ]
 
 
+def case_batch(ctx, sz, reps):
+    n, t = sz["batch"]
+    return [(f"batch {BATCH}, 1 x int64", [run_batch(ctx, n, t) for _ in range(reps)])]
+
+
 CASE_FUNCS = {
+    "batch": case_batch,
     "tiny": case_tiny,
     "large": case_large,
     "group": case_group,
@@ -805,6 +915,12 @@ def print_targets(summ, raw) -> list:
             ours,
             t >= TARGET["tiny"],
             ["tiny 1->1"],
+        )
+    row = f"batch {BATCH}, 1 x int64"
+    t = _get(summ, row, "slots_per_s")
+    if t is not None:
+        line(
+            f"batches of {BATCH}, 1 x int64", "-", ">= 5M/s", f"{t / 1e6:.2f}M/s", t >= TARGET["batch"], [row]
         )
     t = _get(summ, "large 1->1 copy", "slots_per_s")
     if t is not None:

@@ -212,6 +212,29 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_keys(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "keys",
+        help="write a key pair for served and connected buffers (CURVE)",
+        description="Write NAME.key (public: give it to the other side) and NAME.key_secret (keep it).",
+    )
+    parser.add_argument("name", help="name of the key pair, e.g. the host")
+    parser.add_argument("--dir", default=".", help="directory to write to (default: the current one)")
+    parser.set_defaults(handler=_keys)
+
+
+def _keys(args: argparse.Namespace) -> int:
+    try:
+        from mimocorb.net import write_keys
+
+        public, secret = write_keys(args.name, args.dir)
+    except (ImportError, OSError) as exc:
+        print(f"mimocorb keys: {exc}", file=sys.stderr)
+        return 1
+    print(f"public key {public}\nsecret key {secret}")
+    return 0
+
+
 def _add_demo(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "demo",
@@ -292,6 +315,7 @@ _SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_inspect,
     _add_demo,
     _add_serve,
+    _add_keys,
 )
 
 

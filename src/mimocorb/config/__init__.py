@@ -15,7 +15,7 @@ from .errors import ConfigError, Issue
 
 if TYPE_CHECKING:
     from .loader import YamlMapping, YamlSequence, load_yaml, to_plain
-    from .resolved import BufferLayout, ResolvedPath, ValidatedSetup, WorkerFunction
+    from .resolved import BufferLayout, ConnectLink, ResolvedPath, ServeLink, ValidatedSetup, WorkerFunction
     from .schema import CommonConfigFile, SetupFile, setup_json_schema, setup_json_schema_text
     from .validate import validate_setup
 
@@ -25,7 +25,9 @@ _LAZY = {
     "YamlMapping": "loader",
     "YamlSequence": "loader",
     "BufferLayout": "resolved",
+    "ConnectLink": "resolved",
     "ResolvedPath": "resolved",
+    "ServeLink": "resolved",
     "ValidatedSetup": "resolved",
     "WorkerFunction": "resolved",
     "SetupFile": "schema",
@@ -39,8 +41,10 @@ __all__ = [
     "BufferLayout",
     "CommonConfigFile",
     "ConfigError",
+    "ConnectLink",
     "Issue",
     "ResolvedPath",
+    "ServeLink",
     "SetupFile",
     "ValidatedSetup",
     "WorkerFunction",

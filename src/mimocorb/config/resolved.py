@@ -30,6 +30,30 @@ class ResolvedPath:
 
 
 @dataclass(frozen=True)
+class ServeLink:
+    """``serve:`` of a buffer: its network reader groups, offered at ``address``; key paths absolute."""
+
+    address: str
+    groups: tuple[str, ...] = ("default",)
+    secret_key: str | None = None
+    client_keys: str | None = None
+    insecure: bool = False
+
+
+@dataclass(frozen=True)
+class ConnectLink:
+    """``connect:`` of a buffer: fed from the buffer served at ``address``; key paths absolute."""
+
+    address: str
+    group: str = "default"
+    mode: Literal["read", "observe"] = "read"
+    secret_key: str | None = None
+    server_key: str | None = None
+    insecure: bool = False
+    timeout: float = 10.0  # the server silent this long: reported, the run ends with what it got
+
+
+@dataclass(frozen=True)
 class BufferLayout:
     """One ring buffer, ready for ``RingBuffer(number_of_slots, values_per_slot, dtype)``.
 
@@ -41,6 +65,8 @@ class BufferLayout:
     number_of_slots: int
     values_per_slot: int
     dtype: Dtype
+    serve: ServeLink | None = None
+    connect: ConnectLink | None = None
 
 
 @dataclass(frozen=True)
@@ -117,7 +143,12 @@ def _buffer_line(buffer: BufferLayout) -> str:
         fields = ", ".join(f"{name}:{dtype}" for name, dtype in buffer.dtype)
     else:
         fields = str(buffer.dtype)
-    return f"{buffer.name}: {buffer.number_of_slots} slots x {buffer.values_per_slot} values [{fields}]"
+    line = f"{buffer.name}: {buffer.number_of_slots} slots x {buffer.values_per_slot} values [{fields}]"
+    if buffer.serve is not None:
+        line += f", served at {buffer.serve.address} (groups {', '.join(buffer.serve.groups)})"
+    if buffer.connect is not None:
+        line += f", fed from {buffer.connect.address} ({buffer.connect.mode}, group {buffer.connect.group})"
+    return line
 
 
 def _function_line(function: WorkerFunction, cwd: Path) -> str:

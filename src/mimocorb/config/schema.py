@@ -45,7 +45,8 @@ RB_ROLES = ("read", "write", "observe")
 
 # Tags of the internal unions; they appear in pydantic error locations and are stripped from key paths.
 _TYPE_STRING, _FIELD_MAPPING, _MAIN_ITEM, _WORKER_ITEM = "<type string>", "<fields>", "<Fkt_main>", "<Fkt_i>"
-UNION_TAGS = frozenset({_TYPE_STRING, _FIELD_MAPPING, _MAIN_ITEM, _WORKER_ITEM})
+_LINK_STRING, _LINK_MAPPING = "<address>", "<link>"
+UNION_TAGS = frozenset({_TYPE_STRING, _FIELD_MAPPING, _MAIN_ITEM, _WORKER_ITEM, _LINK_STRING, _LINK_MAPPING})
 
 BufferName = Annotated[str, StringConstraints(pattern=BUFFER_NAME_PATTERN)]
 FunctionName = Annotated[str, StringConstraints(pattern=FUNCTION_NAME_PATTERN)]
@@ -107,6 +108,79 @@ class _Block(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _link_address(value: str) -> str:
+    """``tcp://HOST:PORT`` or ``ipc://PATH``: what ZeroMQ binds and connects to."""
+    scheme, _, rest = value.partition("://")
+    port = rest.rpartition(":")[2] if scheme == "tcp" else ""
+    if (scheme == "tcp" and rest.count(":") >= 1 and port.isdigit() and rest.rpartition(":")[0]) or (
+        scheme == "ipc" and rest
+    ):
+        return value
+    raise PydanticCustomError(
+        "link_address", "expected 'tcp://ADDRESS:PORT' or 'ipc://PATH', found '{value}'", {"value": value}
+    )
+
+
+LinkAddress = Annotated[
+    StrictStr,
+    AfterValidator(_link_address),
+    Field(description="tcp://ADDRESS:PORT or ipc://PATH"),
+]
+GroupName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]+$", strict=True)]
+PositiveNumber = Annotated[float, Field(gt=0, strict=True)]
+
+
+class ServeBlock(_Block):
+    """Long form of ``serve``: other runs read (and observe) this buffer."""
+
+    address: LinkAddress
+    groups: list[GroupName] = Field(
+        ["default"], min_length=1, description="network reader groups; each gets every event once"
+    )
+    secret_key: StrictStr | None = Field(None, description="this run's .key_secret file (mimocorb keys)")
+    client_keys: StrictStr | None = Field(None, description="directory of the receivers' public .key files")
+    insecure: StrictBool = Field(False, description="allow a plain link on a non-loopback address")
+
+
+class ConnectBlock(_Block):
+    """Long form of ``connect``: this buffer is fed from a buffer served by another run."""
+
+    address: LinkAddress
+    group: GroupName = Field("default", description="the served reader group to join")
+    mode: Literal["read", "observe"] = Field("read", description="read: every event; observe: samples")
+    secret_key: StrictStr | None = Field(None, description="this run's .key_secret file (mimocorb keys)")
+    server_key: StrictStr | None = Field(None, description="the serving run's public .key file")
+    insecure: StrictBool = Field(False, description="allow a plain link on a non-loopback address")
+    timeout: PositiveNumber = Field(
+        10.0, description="s of silence after which the serving run counts as gone and this run ends"
+    )
+
+
+def _link_kind(value: Any) -> str | None:
+    if isinstance(value, str):
+        return _LINK_STRING
+    return _LINK_MAPPING if isinstance(value, dict) else None
+
+
+def _link_discriminator(keys: str) -> Discriminator:
+    """The short form (an address) or the long form (a mapping), reported as one error if neither."""
+    return Discriminator(
+        _link_kind,
+        custom_error_type="link",
+        custom_error_message=f"expected an address 'tcp://ADDRESS:PORT' or a mapping {keys}",
+    )
+
+
+ServeLinkSpec = Annotated[
+    Annotated[LinkAddress, Tag(_LINK_STRING)] | Annotated[ServeBlock, Tag(_LINK_MAPPING)],
+    _link_discriminator("{address, groups, secret_key, client_keys, insecure}"),
+]
+ConnectLinkSpec = Annotated[
+    Annotated[LinkAddress, Tag(_LINK_STRING)] | Annotated[ConnectBlock, Tag(_LINK_MAPPING)],
+    _link_discriminator("{address, group, mode, secret_key, server_key, insecure, timeout}"),
+]
+
+
 class BufferBlock(_Block):
     """Body of one RB_<n> entry of RingBuffer."""
 
@@ -115,6 +189,12 @@ class BufferBlock(_Block):
     data_type: DataType = Field(
         description="numpy type string (plain buffer) or mapping of ignored labels to "
         "[field_name, type_string]; field order = order in the file"
+    )
+    serve: ServeLinkSpec | None = Field(
+        None, description="other runs may read this buffer (docs/net.md); the string form: one group"
+    )
+    connect: ConnectLinkSpec | None = Field(
+        None, description="fed from the buffer served there (docs/net.md); it has no local writer"
     )
 
 
@@ -230,6 +310,10 @@ def setup_keys_at(parent: tuple[Any, ...]) -> list[str] | None:
             model: type[BaseModel] = SetupFile
         case ("RingBuffer", int(), str()):
             model = BufferBlock
+        case ("RingBuffer", int(), str(), "serve"):
+            model = ServeBlock
+        case ("RingBuffer", int(), str(), "connect"):
+            model = ConnectBlock
         case ("Functions", int(), "Fkt_main"):
             model = MainBlock
         case ("Functions", int(), str()):

@@ -29,12 +29,15 @@ from pydantic import BaseModel, ValidationError
 from ..web.access import parse_address
 from .diagnostics import KeysAt, describe, schema_issues, suggest
 from .errors import ConfigError, Issue, Severity
+from .links import links_of, loopback_test
 from .loader import load_yaml, locate, to_plain
 from .resolved import (
     BufferLayout,
     ConfigOrigin,
+    ConnectLink,
     Dtype,
     ResolvedPath,
+    ServeLink,
     ValidatedSetup,
     WorkerFunction,
     display_path,
@@ -189,6 +192,7 @@ class _SetupCheck:
         main, functions = self.split_functions()
         self.check_rb_assign(functions, list(dtypes))
         self.check_data_flow(functions)
+        links = self.check_links(model)
         common = self.common_config(main)
         resolved = {
             f.key: r for f in functions if (r := self.resolve_function(f, common, dtypes)) is not None
@@ -197,7 +201,7 @@ class _SetupCheck:
         output = self.output_directory()
         if self.has_errors() or model is None:
             raise ConfigError(self.sorted_issues())
-        return self.result(model, dtypes, resolved, common, output)
+        return self.result(model, dtypes, resolved, common, output, links)
 
     def validate_model(self, model: type[BaseModel], doc: _Doc, keys_at: KeysAt, part: Any = None) -> Any:
         """Validate ``doc`` (or only ``part`` of it), reporting errors located in ``doc``."""
@@ -271,6 +275,24 @@ class _SetupCheck:
             return None
         return dtype
 
+    def check_links(self, model: SetupFile | None) -> dict[str, tuple[ServeLink | None, ConnectLink | None]]:
+        """``serve`` and ``connect`` of every buffer; pyzmq is imported only if a buffer has one."""
+        if model is None:
+            return {}
+        blocks = [
+            (pos, name, block) for pos, item in enumerate(model.RingBuffer) for name, block in item.items()
+        ]
+        if not any(b.serve is not None or b.connect is not None for _, _, b in blocks):
+            return {}
+        is_loopback = loopback_test()
+        links = {}
+        for position, name, block in blocks:
+            serve, connect, problems = links_of(block, self.setup_dir, is_loopback)
+            for key, message in problems:
+                self.report("error", ("RingBuffer", position, name, *key), message)
+            links[name] = (serve, connect)
+        return links
+
     # -- functions ---------------------------------------------------------------------------------
 
     def split_functions(self) -> tuple[dict[Any, Any], list[_RawFunction]]:
@@ -323,6 +345,19 @@ class _SetupCheck:
                 role: [_who(f) for f in functions if f.rb_assign().get(name) == role] for role in RB_ROLES
             }
             loc = ("RingBuffer", position, name)
+            body = items[position].get(name) if isinstance(items[position], dict) else None
+            served, connected = (
+                isinstance(body, dict) and body.get(k) is not None for k in ("serve", "connect")
+            )
+            if connected and roles["write"]:
+                self.report(
+                    "error",
+                    (*loc, "connect"),
+                    f"a connected buffer is written by its link alone, but {', '.join(roles['write'])} "
+                    "writes it too; expected no function with 'write' for this buffer",
+                )
+            roles["read"] += ["its network readers"] if served else []
+            roles["write"] += ["its link"] if connected else []
             if roles["write"] and not roles["read"]:
                 self.report("error", loc, _unread_message(roles))
             elif roles["read"] and not roles["write"]:
@@ -548,6 +583,7 @@ class _SetupCheck:
         resolved: dict[str, _Resolved],
         common: _Common | None,
         output: ResolvedPath,
+        links: dict[str, tuple[ServeLink | None, ConnectLink | None]],
     ) -> ValidatedSetup:
         main = next((block for key, block in _blocks(model) if key == MAIN_KEY), None)
         runtime, runevents = _limits(main, common)
@@ -557,7 +593,13 @@ class _SetupCheck:
             if isinstance(block, FunctionBlock)
         )
         buffers = tuple(
-            BufferLayout(name, block.number_of_slots, block.channel_per_slot, dtypes[name])
+            BufferLayout(
+                name,
+                block.number_of_slots,
+                block.channel_per_slot,
+                dtypes[name],
+                *links.get(name, (None, None)),
+            )
             for item in model.RingBuffer
             for name, block in item.items()
         )

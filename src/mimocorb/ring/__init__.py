@@ -5,6 +5,7 @@ attach to it from any process with such a dict; ``Monitor`` reads its statistics
 ``cleanup_stale()`` removes shared memory left behind by killed processes.
 """
 
+from ._batch import Batch
 from ._controlblock import METADATA_DTYPE
 from ._participants import Monitor, Observer, Reader, Writer
 from ._protocol import Flag, RingTimeout
@@ -13,6 +14,7 @@ from ._shm import cleanup_stale
 
 __all__ = [
     "METADATA_DTYPE",
+    "Batch",
     "Flag",
     "Monitor",
     "Observer",

@@ -28,8 +28,11 @@ GROUPS = 32  # one line per group:
 G_ACT, G_RCLAIM, G_REL, G_START, G_SKIPPED, G_SLEEP, G_POSTED, G_NMEM = range(8)
 
 # participant record (one line each)
-R_PID, R_ROLE, R_GROUP, R_HELD, R_LOCK, R_SLEEP = range(6)  # two spare words
+R_PID, R_ROLE, R_GROUP, R_HELD, R_LOCK, R_SLEEP, R_BFIRST, R_BCOUNT = range(8)
 # R_HELD: writer: claim number * nslots + slot; reader: position; -1: nothing held
+# R_BFIRST, R_BCOUNT: a batch call in flight. Writer: first claim number and number of claims (its slots
+# carry the mark ``batch_mark(record)`` in slotpos until published). Reader: the position R_HELD had when
+# the batches were claimed and the number of events they hold (what a reclaim reports as lost).
 ROLE_OWNER, ROLE_WRITER, ROLE_READER = 1, 2, 3
 
 # a lost or discarded slot is published as ~slot (negative): readers skip it
@@ -39,6 +42,11 @@ ST_RUNNING, ST_ENDING, ST_SHUTDOWN, ST_CLOSED = range(4)
 
 # lock ids: admin, writers, then one per group; door ids: writers, then one per group
 LOCK_ADMIN, LOCK_W = 0, 1
+
+
+def batch_mark(record: int) -> int:
+    """The slotpos value of a slot claimed by a writer's batch call (-1 marks a single claim)."""
+    return -2 - record
 
 
 def lock_of_group(g: int) -> int:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from ._batch import BatchReading, BatchWriting
 from ._controlblock import (
     CLAIM_LIMIT,
     DEADSUM,
@@ -62,7 +63,7 @@ def _remaining(deadline: float | None, what: str, name: str) -> float:
     return min(SLEEP_SLICE, left)
 
 
-class Writer(Attachment):
+class Writer(BatchWriting):
     """Fills slots: ``get_new_buffer()`` hands out a zero-copy view, ``process_buffer()`` commits it.
 
     Several processes may write to one buffer, each with its own ``Writer`` from the same setup dict.
@@ -270,7 +271,7 @@ class Writer(Attachment):
         super().close()
 
 
-class Reader(Attachment):
+class Reader(BatchReading):
     """One process of a reader group: each committed slot goes to exactly one process of the group.
 
     The group as a whole sees every event; a writer waits for slots the group has not released.
@@ -297,6 +298,7 @@ class Reader(Attachment):
         self._paused = Flag(self._ctl, PAUSED)
         self._slot = -1
         self._pos = -1
+        self._claimed: dict[int, int] = {}
         self._wake_batch = max(1, self._N // 8)
         self._spin = SPIN
 
@@ -451,6 +453,7 @@ class Reader(Attachment):
         """Release the slot from the last ``get()`` and detach; the group's other processes go on."""
         with contextlib.suppress(Exception):
             self.release()
+        self._claimed.clear()
         super().close()
 
 

@@ -54,6 +54,8 @@ from ._controlblock import (
     OACT,
     PAUSED,
     PUBLISH,
+    R_BCOUNT,
+    R_BFIRST,
     R_GROUP,
     R_HELD,
     R_LOCK,
@@ -72,6 +74,7 @@ from ._controlblock import (
     WACT,
     WCLAIM,
     Layout,
+    batch_mark,
     door_of_group,
     lock_of_group,
 )
@@ -523,10 +526,34 @@ class Attachment:
                 c[LOST] += 1
                 lost = 1
             c[b + R_HELD] = -1
+            lost += self._reclaim_writer_batch(r)
         finally:
             self._release(lk)
         if lost:
             self._wake_readers()
+        return lost
+
+    def _reclaim_writer_batch(self, r: int) -> int:
+        """Publish as lost the slots of a dead writer's batch claim (caller holds the writers' lock).
+
+        A claim that did not complete (the claim cursor did not move past it) gets its marks cleared:
+        the slots go to the writer that makes that claim again.
+        """
+        c, b = self._ctl, self._L.record(r)
+        first, count = c[b + R_BFIRST], c[b + R_BCOUNT]
+        if first < 0:
+            return 0
+        done = c[WCLAIM] >= first + count
+        mark, lost = batch_mark(r), 0
+        for i in range(self._N):
+            if c[self._slotpos + i] == mark:
+                if done:
+                    self._publish(~i)
+                    c[LOST] += 1
+                    lost += 1
+                else:
+                    c[self._slotpos + i] = -1
+        c[b + R_BFIRST] = -1
         return lost
 
     def _reclaim_reader_slot(self, r: int, g: int) -> int:
@@ -535,8 +562,10 @@ class Attachment:
         lk = self._acquire(lock_of_group(g))
         try:
             held = c[b + R_HELD]
-            gb = L.group(g)
-            lost = int(0 <= held < c[gb + G_RCLAIM])
+            lost = 0
+            if 0 <= held < c[L.group(g) + G_RCLAIM]:  # a batch counts all its events
+                batch = held == c[b + R_BFIRST] and c[b + R_BCOUNT] > 0
+                lost = c[b + R_BCOUNT] if batch else 1
             c[b + R_HELD] = -1
             self._leave_group(r, g)
             self._recompute_rel(g)

@@ -56,6 +56,7 @@ class WorkerSpec:
     config_dict: dict[Any, Any]
     rb_info: dict[str, str]
     log_level: int = logging.WARNING
+    builtin: bool = False  # one of the run's own workers (a network link): module_name is importable
 
     @property
     def label(self) -> str:
@@ -77,8 +78,19 @@ class WorkerError:
         return f"{self.exc_type}: {self.message}" if self.message else self.exc_type
 
 
+_messages: Connection | None = None
+
+
+def send_message(item: Any) -> None:
+    """A structured message to the controller (the run's own workers report their links this way)."""
+    if _messages is not None:
+        _messages.send(item)
+
+
 def worker_main(spec: WorkerSpec, output: Connection, messages: Connection) -> None:
     """Target of every worker process (see the module docstring)."""
+    global _messages
+    _messages = messages
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a closed terminal: the controller ends the run
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -106,7 +118,10 @@ def _load_function(spec: WorkerSpec) -> Any:
     module's directory goes on ``sys.path`` (sibling imports), a module of that name imported from the
     same file is reused (always the case after fork). Written out here rather than imported so that a
     spawned worker does not load the validation machinery (pydantic) just to import one file.
+    The run's own workers are functions of the package, imported by name.
     """
+    if spec.builtin:
+        return getattr(importlib.import_module(spec.module_name), spec.fkt_name)
     file = Path(spec.module_file)
     package = file.name == "__init__.py"
     directory = str(file.parent.parent if package else file.parent)

@@ -64,7 +64,7 @@ class ConsumerGroups:
             g = self.groups.get((role.key, buffer))
             if g is None or g >= len(groups):
                 continue
-            if any(w.alive for w in self.supervisor.workers_of(role.key)) and groups[g]["pending"] > 0:
+            if any(w.alive for w in self.supervisor.workers_of(role.processes)) and groups[g]["pending"] > 0:
                 out.append((role.label, groups[g]["pending"]))
         return out
 
@@ -72,14 +72,18 @@ class ConsumerGroups:
         """A reading function without any live process: its groups must not block the buffers."""
         if any(w.alive for w in self.supervisor.workers_of(key)):
             return
-        role = self.plan.function(key)
+        for role in self.plan.functions:
+            if role.processes == key:
+                self._abandon(role, closed)
+        self.skip_abandoned(closed)
+
+    def _abandon(self, role: Any, closed: Collection[str]) -> None:
         for name in role.reads:
-            group = self.groups.get((key, name))
+            group = self.groups.get((role.key, name))
             if group is None or name in closed or (name, group) in self.abandoned:
                 continue
             self.abandoned[(name, group)] = {"buffer": name, "function": role.label, "unread": 0}
             self.log(f"{name}: {role.label} has no process left; the controller skips its events")
-        self.skip_abandoned(closed)
 
     def skip_abandoned(self, closed: Collection[str], only: str | None = None) -> None:
         """Release, for groups without processes, what was published (so writers are not blocked).

@@ -31,15 +31,16 @@ from typing import Any
 
 from ..config import ValidatedSetup
 from ..ring import Monitor, RingBuffer
-from .child import WorkerError
+from .child import WorkerError, WorkerSpec
 from .clock import RunClock
 from .consumers import ConsumerGroups
 from .dashboard import PUBLISH_INTERVAL, Dashboard
 from .ending import EndSequence
 from .gui import GuiLink, RatesPicture, gui_unavailable_reason
 from .inputs import COMMANDS, HELP, KeyboardInput, SignalInput, parse_command
+from .links import CSV_COLUMNS, LINK_END, LINK_STATS, LinkBoard, link_id, link_specs
 from .options import EXIT_FAILED, EXIT_OK, RunOptions, RunResult
-from .plan import RunPlan
+from .plan import RunPlan, serve_key
 from .rundir import RunLog, RunLogHandler, write_json
 from .stalls import StallWatch
 from .states import ACTIVE, ENDABLE, RunState, StateHistory, WorkerState
@@ -81,7 +82,8 @@ class RunController:
         # the parts of the run; buffers and monitors are filled by create_buffers()
         self.buffers: dict[str, RingBuffer] = {}
         self.monitors: dict[str, Monitor] = {}
-        self.supervisor = Supervisor(self.context, self._on_output, self._on_worker_error)
+        self.supervisor = Supervisor(self.context, self._on_output, self._on_worker_error, self._on_message)
+        self.links = LinkBoard(self.note, {b.name: b.connect.address for b in setup.buffers if b.connect})
         self.consumers = ConsumerGroups(
             self.plan, self.supervisor, self.buffers, self.monitors, self.note, self._log
         )
@@ -147,6 +149,11 @@ class RunController:
         if first is not None and self.runevents > 0:
             self.buffers[first].set_claim_limit(self.runevents)  # exact, for any number of writers
         log_level = logging.DEBUG if self.options.debug else logging.WARNING
+        serving, connecting = self._link_specs(log_level)
+        for spec in connecting:  # started last, after everything that reads what they write
+            worker = self.supervisor.add(spec, "restart")
+            if spec.sink_list and first is not None and spec.config_dict["buffer"] == first:
+                self.watched = worker  # the first buffer's source: its end of stream ends the run
         for function in self.setup.functions:
             connections = connect(function, self.buffers)
             for name, group in connections.groups.items():
@@ -156,7 +163,29 @@ class RunController:
                 worker = self.supervisor.add(spec, function.on_error)
                 if self.watched is None:
                     self.watched = worker
+        for spec in serving:  # started first, so its reader groups are served from the start
+            self.supervisor.add(spec, "end")
         return self.supervisor.workers
+
+    def _link_specs(self, log_level: int) -> tuple[list[WorkerSpec], list[WorkerSpec]]:
+        """The network workers' specs, with their reader groups, observers and writers made now."""
+        serving: list[WorkerSpec] = []
+        connecting: list[WorkerSpec] = []
+        for layout in self.setup.buffers:
+            buffer = self.buffers[layout.name]
+            setups: dict[str, Any] = {}
+            if layout.serve is not None:
+                setups["groups"] = [buffer.new_reader_group() for _ in layout.serve.groups]
+                setups["observer"] = buffer.new_observer()
+                roles = [r for r in self.plan.functions if r.processes == serve_key(layout.name)]
+                for role, group in zip(roles, setups["groups"], strict=True):
+                    self.consumers.add(role.key, layout.name, group["_group"])
+            if layout.connect is not None:
+                setups["writer"] = buffer.new_writer()
+            link = link_id(str(self.setup.setup_file), layout.name)
+            for spec in link_specs(layout, setups, link, log_level):
+                (serving if spec.source_list else connecting).append(spec)
+        return serving, connecting
 
     # ================================================================================ starting ====
     def start(self) -> None:
@@ -168,7 +197,10 @@ class RunController:
         if self.options.handle_signals:
             self.signals.install()
         if self.run_dir is not None:
-            self.stats_file = StatsRecorder(self.run_dir / "stats.csv")
+            linked = any(b.serve or b.connect for b in self.setup.buffers)
+            self.stats_file = StatsRecorder(
+                self.run_dir / "stats.csv", CSV_COLUMNS if linked else (), self.links.csv_values
+            )
             self.rates = RatesPicture(self.run_dir / "stats.csv", self.run_dir / "rates.png")
         self._announce_limits()
         self.wall_start = _dt.datetime.now()
@@ -445,11 +477,36 @@ class RunController:
     def _on_worker_error(self, worker: WorkerProcess, error: WorkerError) -> None:
         """A user function raised: say so at once, with the function name and the traceback."""
         worker.reported = True
+        if _refused(error):
+            self.note(f"ERROR: {error.key}: {error.message}", 0)
+            return
         text = (
             f"ERROR in worker {error.key} '{error.fkt_name}' (pid {error.pid}): {error.summary()}\n"
             f"{error.traceback.rstrip()}"
         )
         self.note(text, 0)
+
+    def _on_message(self, worker: WorkerProcess, item: Any) -> None:
+        """A network worker's link report, or why its link ended."""
+        if not (isinstance(item, tuple) and len(item) == 3):
+            return
+        kind, buffer, payload = item
+        if kind == LINK_STATS:
+            self.links.update(buffer, payload, self.state in ACTIVE)
+        elif kind == LINK_END:
+            self._on_link_end(buffer, payload)
+
+    def _on_link_end(self, buffer: str, reason: str) -> None:
+        """end-of-stream: the serving run ended and all it sent is committed (the exit that follows is a
+        source's exhaustion); peer-timeout: the serving run vanished, the run ends with what came."""
+        address = self.links.addresses.get(buffer, "?")
+        if reason == "end-of-stream":
+            self.note(f"{buffer}: the serving run at {address} ended; every event it sent is here", 1)
+        elif reason in ("peer-timeout", "connect-timeout"):
+            received = self.buffers[buffer].cumulative_event_count if buffer in self.buffers else 0
+            self.note(self.links.gone_message(buffer, received), 0)
+            if self.state in ENDABLE:
+                self.begin_end("serving run gone")
 
     def _on_exit(self, worker: WorkerProcess) -> None:
         """A worker process ended: reclaim what it held, then decide what it means for the run."""
@@ -524,6 +581,7 @@ class RunController:
     def _may_restart(self, worker: WorkerProcess) -> bool:
         return (
             worker.on_error == "restart"
+            and not any(_refused(e) and e.pid == worker.pid for e in worker.errors)
             and worker.restarts < self.options.max_restarts
             and not self.ending.aborted
             and self.state != RunState.ENDED
@@ -600,15 +658,16 @@ class RunController:
             end_reason=self.end_reason,
             setup=self.setup.setup_file.name,
             run_directory=None if self.run_dir is None else str(self.run_dir),
+            links=self.links.summary(),
         )
 
     def _show_status(self, now: float) -> None:
         self._tick += 1
         active = self.active_time(now)
         done = progress(active, self.events(), self.runtime, self.runevents)
-        self.console.status(
-            status_text(self.state, active, self.samples, done, self._tick, self.console.live)
-        )
+        text = status_text(self.state, active, self.samples, done, self._tick, self.console.live)
+        links = self.links.status({s.name for s in self.samples if s.fill >= s.slots})
+        self.console.status(f"{text}  {links}" if links else text)
 
     def _buffer_stats(self) -> dict[str, dict]:
         return {name: b.stats() for name, b in self.buffers.items()}
@@ -729,7 +788,7 @@ class RunController:
             restarts=self.restarted,
             abandoned=list(self.consumers.abandoned.values()),
         )
-        return run_summary(
+        summary = run_summary(
             facts,
             self.plan,
             self._final_stats() if stats is None else stats,
@@ -737,6 +796,8 @@ class RunController:
             self.supervisor.workers,
             self.ending.record,
         )
+        summary["links"] = self.links.summary()
+        return summary
 
     def _final_stats(self) -> dict[str, dict]:
         stats = {}
@@ -744,3 +805,8 @@ class RunController:
             with contextlib.suppress(Exception):  # the buffer may be closed after an emergency
                 stats[name] = monitor.stats()
         return stats
+
+
+def _refused(error: WorkerError) -> bool:
+    """A link refused by its peer (layout, key, group): a restart would be refused again."""
+    return error.exc_type == "NetError"

@@ -30,6 +30,11 @@ class FunctionRole:
     reads: tuple[str, ...]
     writes: tuple[str, ...]
     observes: tuple[str, ...]
+    process_key: str = ""  # whose processes do this role's reading, if not its own (a served group)
+
+    @property
+    def processes(self) -> str:
+        return self.process_key or self.key
 
     @property
     def is_source(self) -> bool:
@@ -61,13 +66,11 @@ class RunPlan:
 
     @classmethod
     def of_setup(cls, setup: ValidatedSetup) -> RunPlan:
-        return cls.build(
-            [b.name for b in setup.buffers],
-            (
-                FunctionRole(f.key, f.fkt_name, f.num_process, f.reads, f.writes, f.observes)
-                for f in setup.functions
-            ),
-        )
+        own = [
+            FunctionRole(f.key, f.fkt_name, f.num_process, f.reads, f.writes, f.observes)
+            for f in setup.functions
+        ]
+        return cls.build([b.name for b in setup.buffers], [*own, *link_roles(setup)])
 
     def function(self, key: str) -> FunctionRole:
         for f in self.functions:
@@ -97,6 +100,29 @@ class RunPlan:
     @property
     def first_buffer(self) -> str | None:
         return self.buffers[0] if self.buffers else None
+
+
+def serve_key(buffer: str) -> str:
+    return f"serve {buffer}"
+
+
+def connect_key(buffer: str) -> str:
+    return f"connect {buffer}"
+
+
+def link_roles(setup: ValidatedSetup) -> list[FunctionRole]:
+    """The run's own network workers: a served buffer is read by one serve process (one role per served
+    group, all done by that process), a connected buffer is written by one connect process (a source)."""
+    roles = []
+    for b in setup.buffers:
+        if b.connect is not None:
+            roles.append(FunctionRole(connect_key(b.name), "connect_worker", 1, (), (b.name,), ()))
+        if b.serve is not None:
+            key = serve_key(b.name)
+            for k, group in enumerate(b.serve.groups):
+                own = key if k == 0 else f"{key} {group}"
+                roles.append(FunctionRole(own, f"group {group}", 1, (b.name,), (), (), key))
+    return roles
 
 
 def data_flow_order(buffers: Sequence[str], functions: Sequence[FunctionRole]) -> tuple[str, ...]:

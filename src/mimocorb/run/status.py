@@ -13,7 +13,7 @@ import csv
 import logging
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -180,11 +180,18 @@ class StatsRecorder:
         "lost",
     )
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self,
+        path: Path,
+        extra_columns: tuple[str, ...] = (),
+        extra: Callable[[str], tuple[Any, ...]] | None = None,
+    ) -> None:
+        """``extra_columns`` follow the fixed ones, with ``extra(buffer)`` as values (the link columns)."""
         self.path = path
+        self._extra = extra if extra_columns else None
         self._file: TextIO | None = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115
         self._csv = csv.writer(self._file)
-        self._csv.writerow(self.HEADER)
+        self._csv.writerow(self.HEADER + extra_columns)
         self._file.flush()
 
     def record(self, elapsed: float, active: float, state: str, samples: list[BufferSample]) -> None:
@@ -203,6 +210,7 @@ class StatsRecorder:
                     s.slots,
                     f"{s.deadtime:.6f}",
                     s.lost,
+                    *(self._extra(s.name) if self._extra is not None else ()),
                 )
             )
         self._file.flush()

@@ -8,7 +8,8 @@ Each worker process has two pipes to the controller, created just before it star
 later cannot inherit the write end of another worker's pipe):
 
 * its stdout/stderr, read as raw bytes and split into lines, each passed to ``on_output``;
-* structured messages (``WorkerError`` when the user function raised), passed to ``on_error`` at once.
+* structured messages (``WorkerError`` when the user function raised), passed to ``on_error`` at once;
+  anything else (the link reports of the run's own network workers) goes to ``on_message``.
 
 A process's end is noticed by its sentinel and, as a fallback for sentinels held open by grandchildren
 that inherited them, by polling every process on each ``reap()`` (one ``waitpid`` per process per loop
@@ -108,8 +109,10 @@ class Supervisor:
         context: Any,
         on_output: Callable[[WorkerProcess, str], None],
         on_error: Callable[[WorkerProcess, WorkerError], None],
+        on_message: Callable[[WorkerProcess, Any], None] | None = None,
     ) -> None:
         self.context = context
+        self._on_message = on_message
         self.workers: list[WorkerProcess] = []
         self._on_output = on_output
         self._on_error = on_error
@@ -228,6 +231,8 @@ class Supervisor:
                 if isinstance(item, WorkerError):
                     worker.errors.append(item)
                     self._on_error(worker, item)
+                elif self._on_message is not None:
+                    self._on_message(worker, item)
         except (EOFError, OSError):
             pass
 

@@ -1,0 +1,465 @@
+"""The serving end: one process that is the network reader group(s) of a local buffer.
+
+Events are claimed from the ring with ``Reader.claim_batch`` and stay held — the ring cannot recycle
+them, so back-pressure reaches the writers — until the receiver acknowledged that it committed them.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import time
+import uuid
+
+import numpy as np
+import zmq
+
+from ..ring import Batch, Observer, Reader, RingTimeout
+from . import _wire as w
+from ._config import LinkStats, RateClock, Report, ServeOptions, secure_server
+
+RING_WAIT = 0.005  # an idle server with credits waits this long on the ring before looking at the socket
+SOCKET_WAIT = 0.05  # ... and without credits this long on the socket before looking at the ring's state
+
+
+class _Held:
+    """A claimed ring batch; released once every one of its events is acknowledged."""
+
+    __slots__ = ("batch", "pending")
+
+    def __init__(self, batch: Batch):
+        self.batch, self.pending = batch, len(batch)
+
+    def done(self, n: int) -> None:
+        self.pending -= n
+        if self.pending <= 0:
+            self.batch.release()
+
+
+class _Chunk:
+    """Events ``lo:hi`` of a held batch, with the link they were last sent on and the sequence
+    number ``origin_seq`` that event ``lo`` had there (-1: never sent)."""
+
+    __slots__ = ("held", "hi", "lo", "origin", "origin_seq", "resend", "seq")
+
+    def __init__(self, held: _Held, lo: int, hi: int):
+        self.held, self.lo, self.hi = held, lo, hi
+        self.seq = self.origin_seq = -1
+        self.origin = b""
+        self.resend = False
+
+    def __len__(self) -> int:
+        return self.hi - self.lo
+
+    def drop_front(self, k: int) -> None:
+        """The first ``k`` events are committed by the receiver."""
+        k = min(k, len(self))
+        if k > 0:
+            self.lo += k
+            self.origin_seq += k
+            self.seq += k
+            self.held.done(k)
+
+    def split(self, k: int) -> _Chunk:
+        """Cut off the first ``k`` events as a chunk of their own."""
+        head = _Chunk(self.held, self.lo, self.lo + k)
+        head.origin, head.origin_seq, head.resend = self.origin, self.origin_seq, self.resend
+        self.lo += k
+        if self.origin_seq >= 0:
+            self.origin_seq += k
+        return head
+
+
+class _Link:
+    __slots__ = (
+        "alive",
+        "credit",
+        "group",
+        "id",
+        "inflight",
+        "last_seen",
+        "mode",
+        "next_seq",
+        "rate",
+        "stats",
+    )
+
+    def __init__(self, lid: bytes, group: str, mode: str):
+        self.id, self.group, self.mode = lid, group, mode
+        self.alive, self.credit, self.next_seq = True, 0, 0
+        self.inflight: collections.deque[_Chunk] = collections.deque()
+        self.last_seen = time.monotonic()
+        self.stats = LinkStats(
+            "serve", lid.decode(errors="replace"), lid.decode(errors="replace"), group, mode, "connected"
+        )
+        self.rate = RateClock()
+
+
+class _Group:
+    __slots__ = ("ended", "links", "name", "reader", "resend")
+
+    def __init__(self, name: str, reader: Reader):
+        self.name, self.reader = name, reader
+        self.resend: list[_Chunk] = []  # waiting for a receiver, oldest first
+        self.links: list[_Link] = []
+        self.ended = False
+
+
+class Server:
+    """The serve worker's state; ``run()`` until the ring ends (then END to every receiver)."""
+
+    def __init__(
+        self, groups: dict[str, dict], observer: dict | None, opts: ServeOptions, report: Report | None
+    ):
+        self.opts, self._report = opts, report
+        self.server_id = uuid.uuid4().hex
+        self.groups = {name: _Group(name, Reader(setup)) for name, setup in groups.items()}
+        if not self.groups:
+            raise ValueError("a served buffer needs at least one reader group")
+        any_reader = next(iter(self.groups.values())).reader
+        self.layout = w.layout_of(any_reader.dtype, any_reader.values_per_slot)
+        slot_bytes = any_reader.values_per_slot * np.dtype(any_reader.dtype).itemsize
+        self._max_n = max(1, min(opts.max_batch, opts.max_message_bytes // slot_bytes))
+        self.observer = Observer(observer, min_interval=opts.observe_interval) if observer else None
+        self.links: dict[bytes, _Link] = {}
+        self._wanting: set[bytes] = set()  # observers that asked for a sample
+        self._ctx = ctx = zmq.Context()  # its own: a context inherited through fork() is unusable
+        self.sock = s = ctx.socket(zmq.ROUTER)
+        s.setsockopt(zmq.LINGER, 1000)
+        s.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        s.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        self._auth = None
+        try:
+            self._auth = secure_server(ctx, s, opts)
+            s.bind(opts.address)
+        except (zmq.ZMQError, w.NetError) as e:
+            self.close()
+            if isinstance(e, w.NetError):
+                raise
+            raise w.NetError(f"cannot serve on '{opts.address}': {e}") from None
+        self._poller = zmq.Poller()
+        self._poller.register(s, zmq.POLLIN)
+        self._t_house = self._t_report = time.monotonic()
+        self._turn = 0
+
+    # ---- main loop --------------------------------------------------------------------------
+    def run(self) -> str:
+        try:
+            while not all(g.ended for g in self.groups.values()):
+                busy = self._serve_round()  # with credit, this waited on the ring already
+                self._receive(0 if busy or self._has_credit() else SOCKET_WAIT)
+                self._housekeeping()
+            self._finish()
+        finally:
+            self.close()
+        return "shutdown"
+
+    def _has_credit(self) -> bool:
+        return any(lk.alive and lk.credit > 0 for g in self.groups.values() for lk in g.links)
+
+    def _serve_round(self) -> bool:
+        """Send what credits allow, to every link of every group, oldest (resend) events first.
+
+        The wait for new events happens here, on the ring's doorbell, when there is credit and the
+        previous round moved nothing (so the socket is looked at every RING_WAIT at worst)."""
+        busy = False
+        for g in self.groups.values():
+            if g.ended:
+                continue
+            links = [lk for lk in g.links if lk.alive and lk.credit > 0]
+            if not links:
+                self._check_end(g)
+                continue
+            self._turn += 1
+            links = links[self._turn % len(links) :] + links[: self._turn % len(links)]
+            for lk in links:
+                busy |= self._feed(g, lk, wait=not busy)
+        if self._wanting:
+            self._sample()
+        return busy
+
+    def _feed(self, g: _Group, lk: _Link, wait: bool) -> bool:
+        sent = False
+        while lk.credit > 0 and g.resend:
+            ch = g.resend[0]
+            if len(ch) > lk.credit:
+                ch = ch.split(lk.credit)
+            else:
+                g.resend.pop(0)
+            if not self._send(lk, ch):
+                g.resend.insert(0, ch)
+                return sent
+            sent = True
+        if lk.credit <= 0:
+            return sent
+        try:
+            batch = g.reader.claim_batch(
+                min(lk.credit, self._max_n), timeout=0 if sent or not wait else RING_WAIT, copy=False
+            )
+        except RingTimeout:
+            return sent
+        except SystemExit:
+            g.ended = True
+            return sent
+        held = _Held(batch)
+        ch = _Chunk(held, 0, len(batch))
+        if not self._send(lk, ch):
+            g.resend.append(ch)
+            return sent
+        return True
+
+    def _send(self, lk: _Link, ch: _Chunk) -> bool:
+        b = ch.held.batch
+        frames, nocopy = w.data_message(lk.next_seq, b.data[ch.lo : ch.hi], b.metadata[ch.lo : ch.hi])
+        try:
+            self.sock.send_multipart([lk.id, *frames], flags=zmq.NOBLOCK, copy=not nocopy)
+        except zmq.Again:
+            return False
+        except zmq.ZMQError as e:
+            if e.errno != zmq.EHOSTUNREACH:
+                raise
+            self._gone(lk, "not connected")
+            return False
+        n = len(ch)
+        if ch.resend:
+            lk.stats.events_resent += n
+        ch.seq, ch.origin, ch.origin_seq, ch.resend = lk.next_seq, lk.id, lk.next_seq, True
+        lk.next_seq += n
+        lk.credit -= n
+        lk.inflight.append(ch)
+        lk.stats.events_sent += n
+        lk.stats.bytes += w.payload_bytes(frames)
+        return True
+
+    def _sample(self) -> None:
+        """Send the newest event to observers that asked; never waits (dropped if the socket is busy)."""
+        obs = self.observer
+        if obs is None:
+            return
+        try:
+            item = obs.get(timeout=0)
+        except RingTimeout:
+            return
+        if item is None:
+            return
+        data, meta = item
+        frames, _ = w.data_message(-1, data.reshape(1, -1), meta)
+        for lid in list(self._wanting):
+            lk = self.links.get(lid)
+            with contextlib.suppress(zmq.Again, zmq.ZMQError):
+                self.sock.send_multipart([lid, *frames], flags=zmq.NOBLOCK)
+                if lk is not None:
+                    lk.stats.events_sent += 1
+                    lk.stats.bytes += w.payload_bytes(frames)
+            self._wanting.discard(lid)
+
+    # ---- incoming messages ------------------------------------------------------------------
+    def _receive(self, timeout: float) -> None:
+        if not self._poller.poll(int(timeout * 1000)):
+            return
+        for _ in range(256):
+            try:
+                frames = self.sock.recv_multipart(flags=zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            if len(frames) >= 2:
+                self._handle(frames[0].bytes, frames[1], [f.bytes for f in frames[2:]])
+
+    def _handle(self, lid: bytes, frame: zmq.Frame, rest: list) -> None:
+        lk = self.links.get(lid)
+        kind = frame.bytes
+        if kind == w.HELLO:
+            self._hello(lid, w.unpack_json(rest[0]), _peer_address(frame))
+            return
+        if lk is None or not lk.alive:
+            self._to(lid, w.WHO)
+            return
+        lk.last_seen = time.monotonic()
+        if kind == w.ACK:
+            seq, credit = w.unpack_pair(rest[0])
+            self._ack(lk, seq)
+            lk.credit += credit
+        elif kind == w.CREDIT:
+            if lk.mode == "observe":
+                self._wanting.add(lid)
+            else:
+                lk.credit += w.unpack_int(rest[0])
+        elif kind == w.BYE:
+            self._gone(lk, "said goodbye", state="ended")
+
+    def _hello(self, lid: bytes, hello: dict, peer: str) -> None:
+        mode, group = hello.get("mode", "read"), hello.get("group", "default")
+        layout = hello.get("layout")
+        reason = None
+        if hello.get("version") != w.VERSION:
+            reason = f"protocol version {hello.get('version')} (this server speaks {w.VERSION})"
+        elif layout is not None and not w.same_layout(layout, self.layout):
+            reason = "layout mismatch"
+        elif mode == "read" and group not in self.groups:
+            reason = f"no reader group '{group}' (served groups: {', '.join(self.groups)})"
+        elif mode == "observe" and self.observer is None:
+            reason = "this buffer is not served to observers"
+        if reason:
+            info = {"reason": reason, "server_layout": self.layout, "client_layout": layout}
+            self._to(lid, w.REFUSED, w.pack_json(info))
+            self._note(
+                LinkStats("serve", lid.decode(errors="replace"), "", group, mode, "refused", message=reason)
+            )
+            return
+        lk = self.links.get(lid)
+        if lk is None or lk.group != group or lk.mode != mode:
+            lk = self.links[lid] = _Link(lid, group, mode)
+            if mode == "read":
+                self.groups[group].links.append(lk)
+        else:
+            lk.stats.reconnects += 1
+            self._requeue(lk)
+        lk.alive, lk.credit, lk.last_seen = True, 0, time.monotonic()
+        lk.stats.state, lk.stats.peer = "connected", peer or lk.stats.peer
+        if mode == "read":
+            self._trim_committed(self.groups[group], lid, int(hello.get("tag", -1)))
+        welcome = {"version": w.VERSION, "server_id": self.server_id, "layout": self.layout}
+        welcome["next"], welcome["hello"] = lk.next_seq, hello.get("hello")
+        self._to(lid, w.WELCOME, w.pack_json(welcome))
+
+    def _ack(self, lk: _Link, seq_end: int) -> None:
+        while lk.inflight:
+            ch = lk.inflight[0]
+            k = seq_end - ch.seq
+            if k <= 0:
+                return
+            n = min(k, len(ch))
+            ch.drop_front(n)
+            lk.stats.events_acked += n
+            if len(ch):
+                return
+            lk.inflight.popleft()
+
+    def _trim_committed(self, g: _Group, lid: bytes, tag: int) -> None:
+        """A returning receiver committed everything it got from us up to sequence number ``tag``."""
+        keep, stats = [], self.links[lid].stats
+        for ch in g.resend:
+            if ch.origin == lid and 0 <= ch.origin_seq <= tag:
+                before = len(ch)
+                ch.drop_front(tag + 1 - ch.origin_seq)
+                stats.events_acked += before - len(ch)
+            if len(ch):
+                keep.append(ch)
+        g.resend[:] = keep
+
+    def _requeue(self, lk: _Link) -> None:
+        """Put a link's unacknowledged events back to its group, in ring order, first in line."""
+        if lk.mode != "read" or not lk.inflight:
+            return
+        g = self.groups[lk.group]
+        g.resend.extend(lk.inflight)
+        lk.inflight.clear()
+        g.resend.sort(key=lambda ch: (ch.held.batch.first, ch.lo))
+
+    def _gone(self, lk: _Link, why: str, state: str = "gone") -> None:
+        if not lk.alive:
+            return
+        lk.alive, lk.credit = False, 0
+        self._requeue(lk)
+        self._wanting.discard(lk.id)
+        lk.stats.state, lk.stats.message = state, why
+        self._report_link(lk)
+
+    def _to(self, lid: bytes, *frames) -> None:
+        with contextlib.suppress(zmq.Again, zmq.ZMQError):
+            self.sock.send_multipart([lid, *frames], flags=zmq.NOBLOCK)
+
+    # ---- timers, end, reports ---------------------------------------------------------------
+    def _housekeeping(self) -> None:
+        now = time.monotonic()
+        if now - self._t_house < min(0.1, self.opts.heartbeat):
+            return
+        self._t_house = now
+        for lk in self.links.values():
+            if not lk.alive:
+                continue
+            if now - lk.last_seen > self.opts.peer_timeout:
+                self._gone(lk, f"silent for {self.opts.peer_timeout:g} s")
+            elif now - lk.last_seen > self.opts.heartbeat / 2:
+                self._to(lk.id, w.PING)
+        if now - self._t_report >= self.opts.stats_interval:
+            self._t_report = now
+            for lk in self.links.values():
+                if lk.alive:
+                    self._report_link(lk)
+
+    def _check_end(self, g: _Group) -> None:
+        """A group without credit does not touch its ring: look at the ring's end flag instead."""
+        if not g.reader.counters()["readers_active"]:
+            g.ended = True
+
+    def _finish(self) -> None:
+        """The ring ended: END to every live link (repeated until it says BYE or end_grace passes)."""
+        total = sum(len(g.resend) + sum(len(lk.inflight) for lk in g.links) for g in self.groups.values())
+        if total:
+            self._note(
+                LinkStats(
+                    "serve",
+                    "",
+                    self.opts.address,
+                    "",
+                    "read",
+                    "ended",
+                    message=f"{total} chunks unacknowledged at the end",
+                )
+            )
+        deadline = time.monotonic() + self.opts.end_grace
+        t_end = 0.0
+        while time.monotonic() < deadline:
+            live = [lk for lk in self.links.values() if lk.alive]
+            if not live:
+                break
+            if time.monotonic() - t_end > self.opts.heartbeat:
+                t_end = time.monotonic()
+                for lk in live:
+                    self._to(lk.id, w.END, w.pack_int(lk.next_seq))
+            self._receive(SOCKET_WAIT)
+        for lk in self.links.values():
+            if lk.alive:
+                lk.stats.state = "ended"
+            self._report_link(lk)
+
+    def _report_link(self, lk: _Link) -> None:
+        lk.stats.rate = lk.rate(lk.stats.events_acked)
+        lk.stats.time = time.time()
+        self._note(LinkStats(**lk.stats.as_dict()))
+
+    def _note(self, stats: LinkStats) -> None:
+        if self._report is not None:
+            self._report(stats)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.sock.close()
+        if self._auth is not None:
+            self._auth.stop()  # type: ignore[attr-defined]
+            self._auth = None
+        self._ctx.term()
+        for g in self.groups.values():
+            g.reader.close()
+        if self.observer is not None:
+            self.observer.close()
+
+
+def _peer_address(frame: zmq.Frame) -> str:
+    """The address the message came from (empty where the transport has none, e.g. ipc)."""
+    try:
+        return str(frame.get("Peer-Address"))
+    except (zmq.ZMQError, ValueError, TypeError):
+        return ""
+
+
+def serve_worker(
+    groups: dict[str, dict], observer: dict | None, options: ServeOptions, report: Report | None = None
+) -> str:
+    """Serve a local buffer: ``groups`` maps each served group name to a reader-group setup dict of
+    the buffer (``RingBuffer.new_reader_group()``, made before data flows so nothing is missed);
+    ``observer`` is an observer setup dict (or None: no remote observers). Runs until the buffer shuts
+    down (its drain waits for the receivers' acknowledgements), sends end-of-stream, returns
+    "shutdown". Raises NetError if it cannot bind or its keys are unusable."""
+    return Server(groups, observer, options, report).run()

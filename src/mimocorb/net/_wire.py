@@ -1,0 +1,147 @@
+"""The wire protocol between a served buffer and its remote readers (ZeroMQ multipart messages).
+
+Sockets: the serving side binds one ROUTER (``ROUTER_HANDOVER``: a receiver that comes back under its
+link id takes its place over); each receiver connects one DEALER whose routing id is its *link id*,
+stable across restarts of the receiving process. Every message is a multipart message whose first
+frame names its kind; numbers are little-endian int64, structured values are JSON.
+
+Receiver -> server
+  ``HELLO  {version, group, mode, layout, tag, hello}``  join ``group`` (mode ``read``) or observe
+        (mode ``observe``); ``layout`` = ``{dtype, values_per_slot}`` (null: take the server's, for
+        ``observe()``); ``tag`` = the link sequence number of the last event this link committed
+        (-1: none), read back from the receiving ring itself; ``hello`` numbers the HELLOs of a link
+        (one is repeated every heartbeat until answered).
+  ``CREDIT n``  the receiver can take ``n`` more events (read mode) or the next sample (observe mode).
+  ``ACK seq n``  every event of this link with sequence number below ``seq`` is committed in the
+        receiving ring; ``n`` more credits (the space just freed). Only now does the server release
+        the events in its ring.
+  ``PING``  heartbeat, sent when nothing else was sent for a heartbeat interval.
+  ``BYE``  the receiver ends; what it did not acknowledge goes to other receivers of its group.
+
+Server -> receiver
+  ``WELCOME {version, server_id, layout, next, hello}``  accepted; ``next`` is the link sequence
+        number of the next event it will get (what it committed is dropped from the resend queue);
+        ``hello`` is the HELLO it answers: the receiver takes only the answer to its latest one (each
+        HELLO resets the link's credits on the server).
+  ``REFUSED {reason, server_layout, client_layout}``  e.g. a layout mismatch; the receiver ends
+        with an error showing both layouts.
+  ``DATA seq n | metadata | data``  ``n`` events with link sequence numbers ``seq .. seq+n-1``: the
+        metadata frame holds ``n`` records (counter int64, timestamp float64, deadtime float64), the
+        data ``n x values_per_slot`` values of the layout's dtype: one frame, or for large events
+        one frame per event, sent straight from the serving ring's slots without a copy.
+        Observers get ``seq = -1``.
+  ``END total``  the serving ring shut down after every event of the group was acknowledged: the
+        stream is complete; the receiver ends once it committed everything before it.
+  ``WHO``  a message came from a link the server does not know (it restarted, or forgot a link that
+        was silent for longer than the peer timeout): say ``HELLO`` again.
+  ``PING``  heartbeat.
+
+Flow control and delivery: a DATA message never exceeds the receiver's credits, so a slow receiver
+gets fewer events and the rest of its group takes more. Each link numbers its events without gaps;
+the receiver commits them in that order (the numbers go into the receiving ring with the events) and
+drops what it already has, so a resend after a reconnect, a lost connection or a restarted receiver
+never duplicates an event. A receiver that stays silent for the peer timeout is given up: its
+unacknowledged events go back to its group, first in line for any receiver (or for itself, if it
+comes back and says it committed part of them). Observers are served the newest event, one per
+request, only when the socket takes it at once: they can never hold back the ring.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import numpy as np
+
+from ..ring import METADATA_DTYPE
+
+VERSION = 1
+HELLO, CREDIT, ACK, PING, BYE = b"HELLO", b"CREDIT", b"ACK", b"PING", b"BYE"
+WELCOME, REFUSED, DATA, END, WHO = b"WELCOME", b"REFUSED", b"DATA", b"END", b"WHO"
+META_NP = np.dtype(METADATA_DTYPE)
+ZERO_COPY_BYTES = 65536  # frames at least this large are sent without copying them into ZeroMQ
+
+Rows = np.ndarray | list  # events' data: an (n, vps) array or one array per event
+
+_Q = struct.Struct("<q")
+_QQ = struct.Struct("<qq")
+
+
+class NetError(RuntimeError):
+    """A link could not be set up or was refused (layout mismatch, wrong key, bad address)."""
+
+
+def pack_json(obj: dict) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def unpack_json(frame) -> dict:
+    return json.loads(bytes(frame))
+
+
+def pack_int(v: int) -> bytes:
+    return _Q.pack(v)
+
+
+def unpack_int(frame) -> int:
+    return _Q.unpack(bytes(frame))[0]
+
+
+def pack_pair(a: int, b: int) -> bytes:
+    return _QQ.pack(a, b)
+
+
+def unpack_pair(frame) -> tuple[int, int]:
+    a, b = _QQ.unpack(bytes(frame))
+    return int(a), int(b)
+
+
+def _tuples(x):
+    """JSON turned the tuples of a dtype description into lists; numpy wants them back."""
+    if isinstance(x, list):
+        return [tuple(_tuples(e) for e in item) if isinstance(item, list) else item for item in x]
+    return x
+
+
+def layout_of(dtype, values_per_slot: int) -> dict:
+    return {"dtype": np.lib.format.dtype_to_descr(np.dtype(dtype)), "values_per_slot": int(values_per_slot)}
+
+
+def layout_dtype(layout: dict) -> np.dtype:
+    return np.lib.format.descr_to_dtype(_tuples(layout["dtype"]))
+
+
+def same_layout(a: dict, b: dict) -> bool:
+    return layout_dtype(a) == layout_dtype(b) and a["values_per_slot"] == b["values_per_slot"]
+
+
+def describe_layout(layout: dict) -> str:
+    return f"{layout['values_per_slot']} x {layout_dtype(layout)}"
+
+
+def data_message(seq: int, data: np.ndarray, meta: np.ndarray) -> tuple[list, bool]:
+    """Frames of a DATA message and whether to send them without a copy.
+
+    Large events go as one frame per event, straight from the ring's slots (``data`` may be a view
+    of them: the server holds the slots until the receiver acknowledged); small ones as one frame.
+    """
+    head = [DATA, pack_pair(seq, len(data)), np.ascontiguousarray(meta)]
+    if len(data) and data[0].nbytes >= ZERO_COPY_BYTES:
+        return head + [data[i] for i in range(len(data))], True
+    return [*head, np.ascontiguousarray(data)], False
+
+
+def payload_bytes(frames: list) -> int:
+    return sum(memoryview(f).nbytes for f in frames[2:])
+
+
+def parse_data(frames, dtype: np.dtype, vps: int) -> tuple[int, Rows, np.ndarray]:
+    """(first sequence number, data, metadata (n,)) of a DATA message, viewing its frames; data is
+    an (n, vps) array, or a list of n arrays of vps values when each event came in its own frame."""
+    seq, n = unpack_pair(frames[1])
+    meta = np.frombuffer(frames[2], META_NP, count=n)
+    if len(frames) == 4:
+        return seq, np.frombuffer(frames[3], dtype, count=n * vps).reshape(n, vps), meta
+    if len(frames) != 3 + n:
+        raise NetError(f"a DATA message of {n} events came with {len(frames) - 3} data frames")
+    return seq, [np.frombuffer(f, dtype, count=vps) for f in frames[3:]], meta
