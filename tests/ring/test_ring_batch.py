@@ -12,6 +12,7 @@ import time
 import numpy as np
 import pytest
 import ringtools
+from support import wait_until
 
 from mimocorb.ring import METADATA_DTYPE, Observer, Reader, RingBuffer, RingTimeout, Writer
 
@@ -141,7 +142,9 @@ def test_exactly_once_and_order_across_groups_members_and_call_kinds(procs, tmp_
             procs.start(claiming_reader, g1, out["c"], 40, 4),
             procs.start(batch_reader, g2, out["d"], 1000),
         ]
-        assert ringtools.wait_until(lambda: [g["processes"] for g in buf.stats()["groups"]] == [2, 1, 1], 30)
+        wait_until(
+            lambda: [g["processes"] for g in buf.stats()["groups"]] == [2, 1, 1], 30, "all readers attached"
+        )
         writers = [
             procs.start(batch_writer, buf.new_writer(), 1, n_batch, 300),
             procs.start(single_writer, buf.new_writer(), 2, n_single),
@@ -180,7 +183,7 @@ def test_killed_batch_holder_in_a_group_is_reclaimed(procs, tmp_path) -> None:
         w.put_batch(_rows(0, 0, 10), timeout=10)
         assert ready.wait(30), "the victim never claimed its batch"
         survivor = procs.start(batch_reader, g, str(tmp_path / "s.npy"), 7)
-        assert ringtools.wait_until(lambda: buf.stats()["groups"][0]["processes"] == 2, 30)
+        wait_until(lambda: buf.stats()["groups"][0]["processes"] == 2, 30, "both readers attached")
         ringtools.kill_and_wait(victim)
         reports = buf.reclaim_dead([victim.pid])
         assert reports == [{"pid": victim.pid, "role": "reader", "group": 0, "lost_events": 10}]
@@ -226,7 +229,9 @@ def test_shutdown_delivers_everything_committed_to_slow_batch_readers(procs, tmp
         g0, g1 = buf.new_reader_group(), buf.new_reader_group()
         r0 = procs.start(batch_reader, g0, str(tmp_path / "a.npy"), 3)
         r1 = procs.start(claiming_reader, g1, str(tmp_path / "b.npy"), 5, 3)
-        assert ringtools.wait_until(lambda: [g["processes"] for g in buf.stats()["groups"]] == [1, 1], 30)
+        wait_until(
+            lambda: [g["processes"] for g in buf.stats()["groups"]] == [1, 1], 30, "both readers attached"
+        )
         w = Writer(buf.new_writer())
         for k in range(0, 120, 40):  # fills the ring while the readers are still starting
             w.put_batch(_rows(0, k, 40), timeout=30)
