@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mimocorb._hosts import is_loopback_host
 from mimocorb.run.status import BufferSample
 from mimocorb.web import build_snapshot, parse_address, url_of
-from mimocorb.web.access import Access, is_loopback
+from mimocorb.web.access import Access
 from mimocorb.web.runs import RunStore
 from mimocorb.web.views import HistogramsView, ScopeView, find_views, observed_buffers
 
@@ -36,8 +37,8 @@ def test_bad_addresses_are_refused(text: str) -> None:
 
 
 def test_loopback_and_urls() -> None:
-    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
-    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5")
+    assert is_loopback_host("127.0.0.1") and is_loopback_host("::1") and is_loopback_host("localhost")
+    assert not is_loopback_host("0.0.0.0") and not is_loopback_host("192.168.1.5")
     assert url_of("127.0.0.1", 8080, "abc") == "http://127.0.0.1:8080/?token=abc"
     assert url_of("::1", 80, None) == "http://[::1]:80/"
 

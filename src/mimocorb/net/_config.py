@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import os
 import socket
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 import zmq
 import zmq.auth
 
+from .._hosts import is_loopback_host
 from ._wire import NetError
 
 
@@ -122,13 +122,7 @@ def is_loopback(address: str) -> bool:
         return True
     if scheme != "tcp" or not rest:
         return False
-    host = rest.rsplit(":", 1)[0].strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback_host(rest.rsplit(":", 1)[0])
 
 
 def write_keys(name: str, directory: str | os.PathLike = ".") -> tuple[Path, Path]:

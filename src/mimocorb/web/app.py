@@ -21,7 +21,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 
 from .. import __version__
-from .access import COOKIE, Access, is_loopback
+from .._hosts import is_loopback_host
+from .access import COOKIE, Access
 from .runs import RunStore
 from .snapshot import empty_snapshot
 
@@ -148,7 +149,7 @@ def _loopback_host(header: str) -> bool:
         host = header[1:].split("]", 1)[0]
     else:
         host = header.rsplit(":", 1)[0] if header.count(":") == 1 else header
-    return is_loopback(host)
+    return is_loopback_host(host)
 
 
 def _refusal(code: int) -> JSONResponse:

@@ -25,8 +25,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .._hosts import is_loopback_host
 from . import channel
-from .access import Access, is_loopback, url_of
+from .access import Access, url_of
 
 SAMPLE_TICK = 0.02  # s between two looks at the observed buffers
 SCOPE_EVERY = 0.1  # s between two waveforms sent per scope view
@@ -141,7 +142,7 @@ async def _live(sock: socket.socket, opts: dict[str, Any]) -> None:
         hub.add_log(time.time(), "web", f"not shown: {problem}")
     listener = listening_socket(host, port)
     port = listener.getsockname()[1]
-    server = _uvicorn_server(create_app(hub, Access(token, open_reading=is_loopback(host))))
+    server = _uvicorn_server(create_app(hub, Access(token, open_reading=is_loopback_host(host))))
 
     def stop() -> None:
         hub.close()
@@ -235,7 +236,7 @@ def serve_directory(directory: str | Path, host: str, port: int, token: str) -> 
         return 1
     port = listener.getsockname()[1]
     hub = Hub(RunStore(root))
-    server = _uvicorn_server(create_app(hub, Access(token, open_reading=is_loopback(host))))
+    server = _uvicorn_server(create_app(hub, Access(token, open_reading=is_loopback_host(host))))
 
     def on_signal(signum: int, frame: Any) -> None:
         hub.close()
