@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"
 RUNNABLE = {"python", "console", "bash", "yaml"}
 MARKER = re.compile(r"^<!--\s*(file|no-run):\s*(.+?)\s*-->$")
-FENCE = re.compile(r"^(`{3,})\s*([^\s`]*)")
+FENCE = re.compile(r"^( *)(`{3,})\s*([^\s`]*)")  # indented: a block inside a list item
 TIMEOUT_S = 120
 # blocks that start a DAQ run take seconds each; their pages are marked slow
 RUN_WORDS = ("mimocorb run", "mimocorb demo", "run_daq.py", "run_mimoDAQ(", "run_setup(")
@@ -71,8 +71,8 @@ def blocks(page: Path) -> list[Block]:
         if not opening:
             i += 1
             continue
-        fence, language = opening.groups()
-        end = next((j for j in range(i + 1, len(lines)) if lines[j].startswith(fence)), None)
+        indent, fence, language = opening.groups()
+        end = next((j for j in range(i + 1, len(lines)) if lines[j].startswith(indent + fence)), None)
         if end is None:
             raise ValueError(f"{page}:{i + 1}: code block never closed")
         marker = MARKER.match(lines[i - 1].strip()) if i > 0 else None
@@ -82,7 +82,7 @@ def blocks(page: Path) -> list[Block]:
                 page,
                 i + 1,
                 language,
-                "\n".join(lines[i + 1 : end]) + "\n",
+                "\n".join(line.removeprefix(indent) for line in lines[i + 1 : end]) + "\n",
                 file=value if kind == "file" else None,
                 no_run=value if kind == "no-run" else None,
             )

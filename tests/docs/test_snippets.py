@@ -74,3 +74,16 @@ def test_file_blocks_are_written_and_used(tmp_path: Path) -> None:
     assert written.file == "pkg/data.txt" and not written.runs and check.runs
     for block in (written, check):
         snippets.run_block(block, tmp_path, tmp_path)
+
+
+def test_blocks_inside_list_items_run_too(tmp_path: Path) -> None:
+    """A block indented under a list item is found, its indentation removed, and run like any other."""
+    page = tmp_path / "list.md"
+    page.write_text(
+        "1. First step:\n\n   ```python\n   import sys\n   sys.exit(3)\n   ```\n\n2. Done.\n",
+        encoding="utf-8",
+    )
+    (block,) = snippets.blocks(page)
+    assert block.runs and block.text == "import sys\nsys.exit(3)\n"
+    with pytest.raises(AssertionError, match=r"list\.md:3"):
+        snippets.run_block(block, tmp_path, tmp_path)
