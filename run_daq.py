@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Run a mimocorb data acquisition: ``run_daq.py [setup.yaml] [-v N] [-d]`` (the seed's driver script).
+"""Run a mimocorb data acquisition: ``run_daq.py [setup.yaml] [-v N] [-d]``, as mimoCoRB 1.0.2's script does.
 
 The setup file (default demo_setup.yaml) and the options are taken from the command line by
 ``run_mimoDAQ()``; relative paths in the setup resolve against the current directory first, then the
