@@ -49,20 +49,13 @@ from typing import Any
 
 import numpy as np
 
+from mimocorb.web.headless import CHROMIUM_FLAGS
+
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_SLEEP = 0.001  # the example's own mean wait between triggers: about 1 kHz
 SAMPLES = 1000
 FIELDS = [("chA", "f8"), ("chB", "f8"), ("chC", "f8"), ("chD", "f8")]
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+CHROMIUM_ARGS = list(CHROMIUM_FLAGS)
 # each page gets a listener of its own on the event stream: lag of every status, count of view updates
 PROBE = """
 window.__probe = {lags: [], views: {}};

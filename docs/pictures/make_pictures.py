@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from mimocorb.web.headless import CHROMIUM_FLAGS
+
 RUN_SECONDS = 12
 TIMEOUT_S = 120
 
@@ -74,16 +76,7 @@ def run_pictures(target: Path) -> list[str]:
 
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+CHROMIUM_ARGS = list(CHROMIUM_FLAGS)
 DASHBOARD_SECONDS = 10  # the example's run: long enough for the page to fill its charts
 PAGE_SETTLE_S = 5
 

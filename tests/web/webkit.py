@@ -20,18 +20,11 @@ from typing import Any
 
 from support import finish, mimocorb_command, read_log, start, wait_for_run_dir, wait_until
 
+from mimocorb.web.headless import CHROMIUM_FLAGS
+
 HERE = Path(__file__).parent
 MODS = HERE / "webmods"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+CHROMIUM_ARGS = list(CHROMIUM_FLAGS)
 HTTP_TIMEOUT = 10.0
 TICK_SETUP = """\
 output_directory: target
