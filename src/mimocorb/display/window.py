@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .._processes import terminate_then_kill
 from .backend import INTERACTIVE, agg_figure, save_png, select_backend
 
 POLL = 0.05  # how long the window's event loop runs between looks at the queue
@@ -174,11 +175,6 @@ class PlotLink:
             with contextlib.suppress(queue.Full, OSError, ValueError):
                 self._items.put(None, timeout=min(timeout, 0.5))
             self.process.join(timeout)
-        if self.process.is_alive():
-            self.process.terminate()
-            self.process.join(1.0)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join(1.0)
+        terminate_then_kill(self.process)
         self._items.cancel_join_thread()
         self._items.close()

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .._optional import dependency_missing
+from .._processes import terminate_then_kill
 from .status import BufferSample
 
 MAX_RATE = 4500.0
@@ -83,12 +84,7 @@ class GuiLink:
                 self.info_q.put_nowait(item)
 
     def close(self) -> None:
-        if self.process.is_alive():
-            self.process.terminate()
-            self.process.join(2.0)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join(1.0)
+        terminate_then_kill(self.process, 2.0)
         for q in (self.cmd_q, self.log_q, self.info_q):
             with contextlib.suppress(Exception):
                 q.close()

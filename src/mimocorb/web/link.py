@@ -16,6 +16,7 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
+from .._processes import terminate_then_kill
 from . import channel
 from .access import make_token
 
@@ -167,10 +168,5 @@ class WebLink:
         self._poll()
         self._closed = True
         self.process.join(linger + timeout)
-        if self.process.is_alive():
-            self.process.terminate()
-            self.process.join(1.0)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join(1.0)
+        terminate_then_kill(self.process)
         self._sock.close()
