@@ -19,7 +19,12 @@ def _page_params() -> list:
         pytest.param(
             page,
             id=str(page.relative_to(snippets.DOCS)),
-            marks=[pytest.mark.slow] if snippets.is_slow(page) else [],
+            # the pages run one after another in one test process even under -n: several start runs on the
+            # same documented port (8080, 5555), and two example runs at once would only slow each other
+            marks=[
+                pytest.mark.xdist_group("doc-pages"),
+                *([pytest.mark.slow] if snippets.is_slow(page) else []),
+            ],
         )
         for page in snippets.pages()
     ]
