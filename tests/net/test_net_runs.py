@@ -305,3 +305,33 @@ def _idle_rows(run_dir: Path) -> int:
     with open(run_dir / "stats.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     return sum(r["links"] == "1" and float(r["link_rate_hz"]) == 0 and int(r["events"]) > 0 for r in rows)
+
+
+def _pid_of(run_dir: Path, function: str) -> int:
+    found = wait_until(
+        lambda: re.search(rf"\[{function}:(\d+)\]", read_log(run_dir)), 20, f"a {function} line"
+    )
+    return int(found[1])
+
+
+def test_a_killed_serve_worker_is_restarted_without_loss_or_duplicate(tmp_path) -> None:
+    """SIGKILL of the serving run's serve process mid-run: it is restarted, gets back from the ring what
+    it held, the receiving run carries on with it; every event once, in order, both runs exit 0."""
+    address = f"tcp://127.0.0.1:{free_port()}"
+    server, client = serving(tmp_path / "a", address, 4000, sleep=0.001), receiving(tmp_path / "b", address)
+    b = run_of(client)
+    b_dir = wait_for_run_dir(client.parent / "target")
+    a = run_of(server)
+    a_dir = wait_for_run_dir(server.parent / "target")
+    pid = _pid_of(a_dir, "serve_link")
+    wait_until(lambda: _stats_events(b_dir) > 300, 30, "events at the receiver")
+    os.kill(pid, signal.SIGKILL)
+    out_a, out_b = ended(a), ended(b)
+    assert seen(client) == list(range(1, 4001)), out_a + out_b
+    s = summary(a_dir)
+    assert s["restarts"] and s["restarts"][0].startswith("serve RB_1"), s["restarts"]
+    assert "restarting serve RB_1 serve_link (restart 1 of" in read_log(a_dir)
+    assert _pid_of(a_dir, "serve_link") == pid  # the first line still; the new process has its own
+    assert len(set(re.findall(r"\[serve_link:(\d+)\]", read_log(a_dir)))) == 2
+    (link,) = summary(b_dir)["links"]
+    assert link["reconnects"] >= 1 and summary(b_dir)["end_reason"] == "source exhausted"

@@ -404,7 +404,9 @@ class Server:
     def _returning(self, g: _Group, ranges: list) -> None:
         """A receiver of this buffer new to this server (so the server restarted) committed events at
         these positions; the ring may give them back, they are not sent again."""
-        spans = [np.arange(lo, min(hi, lo + self.slots), dtype=np.int64) for lo, hi in ranges if hi > lo]
+        spans = [
+            np.arange(max(lo, hi - self.slots), hi, dtype=np.int64) for lo, hi in ranges[-1024:] if hi > lo
+        ]
         if spans:
             g.committed = np.union1d(g.committed, np.concatenate(spans))
 
