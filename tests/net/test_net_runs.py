@@ -390,3 +390,22 @@ def test_a_serve_worker_killed_more_often_than_it_may_be_restarted_ends_the_run(
     assert "is gone" in out_b and summary(b_dir)["end_reason"] == "serving run gone", out_b
     got = seen(client)
     assert got == list(range(1, len(got) + 1)) and len(got) > 200
+
+
+def test_runevents_of_a_run_whose_first_buffer_is_connected_is_exact(tmp_path) -> None:
+    """runevents: 500 in the receiving run, whose first buffer's writer is the connect process: exactly
+    events 1..500 go in, the run ends for that reason; what it did not take stays with the serving run."""
+    address = f"tcp://127.0.0.1:{free_port()}"
+    server, client = serving(tmp_path / "a", address, 3000), receiving(tmp_path / "b", address)
+    client.write_text(client.read_text().replace("Fkt_main: {}", "Fkt_main: {runevents: 500}"))
+    b = run_of(client)
+    b_dir = wait_for_run_dir(client.parent / "target")
+    a = run_of(server)
+    out_b = ended(b)
+    s = summary(b_dir)
+    assert s["end_reason"] == "runevents" and s["events"] == 500, out_b
+    assert seen(client) == list(range(1, 501))
+    (link,) = s["links"]
+    assert link["events_acked"] == 500
+    a.send_signal(signal.SIGINT)  # nobody takes the rest: the serving run is ended by hand, in order
+    ended(a)
