@@ -2,6 +2,27 @@
 
 Events are claimed from the ring with ``Reader.claim_batch`` and stay held — the ring cannot recycle
 them, so back-pressure reaches the writers — until the receiver acknowledged that it committed them.
+
+A killed server is restarted without loss or duplicate, although the new process knows nothing of
+the old one's links:
+
+- the groups are made with ``redeliver``: the ring hands what the dead process held, from its oldest
+  batch still held on, to the group's next process, in order (batches released among them come too);
+- every event goes out with its position in the served buffer (unique for the buffer's life, unlike
+  the writers' counters), and receivers remember the positions of the events they committed lately
+  (as many as the buffer has slots, which covers whatever a server can hold); a receiver new to this
+  server sends them in its HELLO, for the buffer they belong to (the segment name: a new serving run
+  of the same setup is another buffer, its positions start again);
+- a link new to this server is numbered on from the receiver's tag, so the receiver's drop of
+  duplicates by link number and its ``tag`` in later HELLOs keep their meaning across the restart;
+- the positions reported go into the group's ``committed`` set: events claimed at those positions are
+  released without being sent; once claims are past the set's newest position it is dropped, so the
+  normal path pays nothing;
+- in a group shared by several receivers, the server must know all of them before it hands anything
+  out (it could give receiver B what A committed): the ids of the live receivers are kept in
+  ``links_file``; a new server waits for those of a group (at most ``peer_timeout``) before that
+  group's first claim. A receiver that does not come back in time is given up, and what it committed
+  without acknowledging may be delivered again to others (logged).
 """
 
 from __future__ import annotations

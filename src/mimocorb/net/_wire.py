@@ -48,10 +48,12 @@ Flow control and delivery: a DATA message never exceeds the receiver's credits, 
 gets fewer events and the rest of its group takes more. Each link numbers its events without gaps;
 the receiver commits them in that order (the numbers go into the receiving ring with the events) and
 drops what it already has, so a resend after a reconnect, a lost connection or a restarted receiver
-never duplicates an event. A receiver that stays silent for the peer timeout is given up: its
-unacknowledged events go back to its group, first in line for any receiver (or for itself, if it
-comes back and says it committed part of them). Observers are served the newest event, one per
-request, only when the socket takes it at once: they can never hold back the ring.
+never duplicates an event; after a restart of the server itself, the positions a receiver reports
+in its HELLO tell the new server what not to send again. A receiver that stays silent for the peer
+timeout is given up: its unacknowledged events go back to its group, first in line for any receiver
+(or for itself, if it comes back and says it committed part of them). Observers are served the
+newest event, one per request, only when the socket takes it at once: they can never hold back the
+ring.
 """
 
 from __future__ import annotations
