@@ -322,7 +322,9 @@ def _put_sample(wr: Writer, data: w.Rows, meta: np.ndarray) -> None:
         wr.put_batch(data, meta, timeout=0)
 
 
-def _commit(wr: Writer, link: ClientLink, seq: int, data: w.Rows, meta: np.ndarray, positions) -> bool:
+def _commit(
+    wr: Writer, link: ClientLink, seq: int, data: w.Rows, meta: np.ndarray, positions: np.ndarray
+) -> bool:
     """Commit events into the ring in slices of POLL_SLICE, acknowledging each part; False at the
     ring's end (writers deactivated)."""
     done, n = 0, len(data)

@@ -581,10 +581,14 @@ def _read_links(path: str | None) -> list[tuple[str, bytes]]:
         return []
     try:
         with open(path, encoding="utf-8") as f:
-            rows = [line.rstrip("\n").split("\t") for line in f if "\t" in line]
-    except OSError:
+            rows = [line.rstrip("\n").partition("\t") for line in f]
+    except (OSError, UnicodeDecodeError):
         return []
-    return [(group, bytes.fromhex(lid)) for group, lid in rows]
+    links = []
+    for group, _, lid in rows:
+        with contextlib.suppress(ValueError):  # a damaged line names nobody to wait for
+            links.append((group, bytes.fromhex(lid)))
+    return links
 
 
 def _peer_address(frame: zmq.Frame) -> str:
