@@ -29,11 +29,19 @@ class Serving:
     ):
         self.procs, self.address = procs, address
         self.ring = RingBuffer(slots, 1, np.int64, name="A")
-        setups = {g: self.ring.new_reader_group() for g in groups}
-        obs = self.ring.new_observer(min_interval=0.01) if observer else None
+        self.setups = {g: self.ring.new_reader_group(redeliver=True) for g in groups}
+        self.obs = self.ring.new_observer(min_interval=0.01) if observer else None
         self.reports = netkit.CTX.Queue()
-        opts = net.ServeOptions(address, **{**FAST, **kw})
-        self.worker = procs.start(serve, setups, obs, opts, self.reports)
+        self.opts = net.ServeOptions(address, **{**FAST, **kw})
+        self.worker = procs.start(serve, self.setups, self.obs, self.opts, self.reports)
+
+    def restart(self) -> int:
+        """SIGKILL the serve worker, reclaim what it held, as the run controller does, start it again;
+        returns how many events the ring gave back to the new one."""
+        self.procs.kill(self.worker)
+        returned = sum(r.get("returned_events", 0) for r in self.ring.reclaim_dead([self.worker.pid]))
+        self.worker = self.procs.start(serve, self.setups, self.obs, self.opts, self.reports)
+        return returned
 
     def feed(self, n: int, batch: int = 37, pace: float = 0.0):
         return self.procs.start(source, self.ring.new_writer(), n, batch, pace)
@@ -208,6 +216,49 @@ def test_server_killed_receiver_reports_and_ends_cleanly(procs, tmp_path) -> Non
         srv.ring.close()
     assert_exact(rows, 500, "receiver")
     assert gone and "no word from" in gone[-1].message
+
+
+@pytest.mark.parametrize("receivers", [1, 2])
+def test_a_restarted_server_loses_and_doubles_nothing(procs, tmp_path, receivers) -> None:
+    """The serve worker is killed while slow receivers hold many events unacknowledged; its restart gets
+    them back from the ring and, told by each receiver what it committed, sends only the rest. With
+    two receivers in the group it waits for both (they are in its links file) before it sends: the
+    second one's heartbeat is slower, so it comes back later than the first."""
+    n, address = 6000, free_tcp()
+    srv = Serving(procs, address, slots=256, links_file=str(tmp_path / "links"), peer_timeout=10.0)
+    rxs = [
+        Receiver(
+            procs,
+            net.ConnectOptions(address, link_id=f"r{i}", **{**FAST, "heartbeat": 0.2 + i}),
+            tmp_path / f"r{i}.npy",
+            delay=0.02,
+        )
+        for i in range(receivers)
+    ]
+    try:
+        for rx in rxs:
+            rx.start()
+        src = srv.feed(n, batch=50)
+        assert _wait(lambda: srv.ring.stats()["groups"][0]["consumed"] > 1500, 60), "no events flowed"
+        assert (tmp_path / "links").read_text().count("\n") == receivers
+        returned = srv.restart()
+        procs.join(src, 120)
+        report = srv.end()
+        outcomes = [rx.outcome() for rx in rxs]
+        rows = [rx.finish() for rx in rxs]
+    finally:
+        for rx in rxs:
+            rx.close()
+    assert returned > 0 and report["drained"], (returned, report)
+    assert outcomes == [("ok", "end-of-stream")] * receivers
+    if receivers == 1:
+        assert_exact(rows[0], n, "receiver")
+    else:
+        assert all(len(r) for r in rows)
+        union = np.concatenate(rows)
+        assert_exact(union[np.argsort(union[:, 0], kind="stable")], n, "union of the receivers")
+    reconnects = [s.reconnects for s in drain(rxs[0].reports) if s.state == "ended"]
+    assert reconnects and reconnects[-1] >= 1
 
 
 def _wait(cond, timeout: float) -> bool:

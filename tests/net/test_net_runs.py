@@ -305,3 +305,107 @@ def _idle_rows(run_dir: Path) -> int:
     with open(run_dir / "stats.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     return sum(r["links"] == "1" and float(r["link_rate_hz"]) == 0 and int(r["events"]) > 0 for r in rows)
+
+
+def _pid_of(run_dir: Path, function: str) -> int:
+    found = wait_until(
+        lambda: re.search(rf"\[{function}:(\d+)\]", read_log(run_dir)), 20, f"a {function} line"
+    )
+    return int(found[1])
+
+
+def test_a_killed_serve_worker_is_restarted_without_loss_or_duplicate(tmp_path) -> None:
+    """SIGKILL of the serving run's serve process mid-run: it is restarted, gets back from the ring what
+    it held, the receiving run carries on with it; every event once, in order, both runs exit 0."""
+    address = f"tcp://127.0.0.1:{free_port()}"
+    server, client = serving(tmp_path / "a", address, 4000, sleep=0.001), receiving(tmp_path / "b", address)
+    b = run_of(client)
+    b_dir = wait_for_run_dir(client.parent / "target")
+    a = run_of(server)
+    a_dir = wait_for_run_dir(server.parent / "target")
+    pid = _pid_of(a_dir, "serve_link")
+    wait_until(lambda: _stats_events(b_dir) > 300, 30, "events at the receiver")
+    os.kill(pid, signal.SIGKILL)
+    out_a, out_b = ended(a), ended(b)
+    assert seen(client) == list(range(1, 4001)), out_a + out_b
+    s = summary(a_dir)
+    assert s["restarts"] and s["restarts"][0].startswith("serve RB_1"), s["restarts"]
+    assert "restarting serve RB_1 serve_link (restart 1 of" in read_log(a_dir)
+    assert _pid_of(a_dir, "serve_link") == pid  # the first line still; the new process has its own
+    assert len(set(re.findall(r"\[serve_link:(\d+)\]", read_log(a_dir)))) == 2
+    (link,) = summary(b_dir)["links"]
+    assert link["reconnects"] >= 1 and summary(b_dir)["end_reason"] == "source exhausted"
+
+
+def test_a_killed_serve_worker_of_a_shared_group_loses_and_doubles_nothing(tmp_path) -> None:
+    """Two receiving runs share the group; the serve process is killed while both take events: its
+    restart hears from both what they committed before it hands out again what the ring gave back."""
+    address = f"tcp://127.0.0.1:{free_port()}"
+    clients = [receiving(tmp_path / name, address) for name in ("b", "c")]
+    procs = [run_of(c) for c in clients]
+    dirs = [wait_for_run_dir(c.parent / "target") for c in clients]
+    server = serving(tmp_path / "a", address, 4000, sleep=0.0005)
+    a = run_of(server)
+    a_dir = wait_for_run_dir(server.parent / "target")
+    pid = _pid_of(a_dir, "serve_link")
+    wait_until(lambda: all(_stats_events(d) > 200 for d in dirs), 30, "events at both receivers")
+    os.kill(pid, signal.SIGKILL)
+    out = ended(a)
+    for p in procs:
+        ended(p)
+    parts = [seen(c) for c in clients]
+    union = parts[0] + parts[1]
+    assert sorted(union) == list(range(1, 4001)), (len(union), len(set(union)), out)
+    assert summary(a_dir)["restarts"]
+    assert all(summary(d)["links"][0]["reconnects"] >= 1 for d in dirs)
+
+
+def test_a_serve_worker_killed_more_often_than_it_may_be_restarted_ends_the_run(tmp_path) -> None:
+    """Killed four times (three restarts allowed): the serving run ends with a failure that says so, the
+    receiving run ends after its timeout with what it got (each event once, in order), nothing left."""
+    port = free_port()
+    server = serving(tmp_path / "a", f"tcp://127.0.0.1:{port}", 0, sleep=0.001)  # no end of its own
+    client = receiving(tmp_path / "b", f"{{address: 'tcp://127.0.0.1:{port}', timeout: 3}}")
+    b = run_of(client)
+    b_dir = wait_for_run_dir(client.parent / "target")
+    a = run_of(server)
+    a_dir = wait_for_run_dir(server.parent / "target")
+    killed: set[str] = set()
+    for _ in range(4):
+        pids = wait_until(
+            lambda: set(re.findall(r"\[serve_link:(\d+)\]", read_log(a_dir))) - killed,
+            30,
+            "a new serve process",
+        )
+        (pid,) = pids
+        wait_until(lambda: _stats_events(b_dir) > 50 * (len(killed) + 1), 30, "events at the receiver")
+        os.kill(int(pid), signal.SIGKILL)
+        killed.add(pid)
+    out_a = finish(a, 60)
+    assert a.returncode != 0, out_a
+    assert "serve RB_1 serve_link is not restarted again: its 3 restart(s) are used up" in out_a, out_a
+    s = summary(a_dir)
+    assert len(s["restarts"]) == 3 and s["exit_code"] != 0 and s["end_reason"].startswith("worker failed")
+    out_b = ended(b)
+    assert "is gone" in out_b and summary(b_dir)["end_reason"] == "serving run gone", out_b
+    got = seen(client)
+    assert got == list(range(1, len(got) + 1)) and len(got) > 200
+
+
+def test_runevents_of_a_run_whose_first_buffer_is_connected_is_exact(tmp_path) -> None:
+    """runevents: 500 in the receiving run, whose first buffer's writer is the connect process: exactly
+    events 1..500 go in, the run ends for that reason; what it did not take stays with the serving run."""
+    address = f"tcp://127.0.0.1:{free_port()}"
+    server, client = serving(tmp_path / "a", address, 3000), receiving(tmp_path / "b", address)
+    client.write_text(client.read_text().replace("Fkt_main: {}", "Fkt_main: {runevents: 500}"))
+    b = run_of(client)
+    b_dir = wait_for_run_dir(client.parent / "target")
+    a = run_of(server)
+    out_b = ended(b)
+    s = summary(b_dir)
+    assert s["end_reason"] == "runevents" and s["events"] == 500, out_b
+    assert seen(client) == list(range(1, 501))
+    (link,) = s["links"]
+    assert link["events_acked"] == 500
+    a.send_signal(signal.SIGINT)  # nobody takes the rest: the serving run is ended by hand, in order
+    ended(a)

@@ -197,6 +197,39 @@ def test_killed_batch_holder_in_a_group_is_reclaimed(procs, tmp_path) -> None:
     assert got[:, 1].tolist() == list(range(10, 210))
 
 
+def test_killed_sole_holder_of_a_redelivering_group_gives_its_events_to_the_next(procs, tmp_path) -> None:
+    """A group made with ``redeliver``: its only process, holding claimed batches (one released out of
+    order, a lost slot among them), is SIGKILLed; its next process gets everything from the oldest
+    batch still held on, in order, nothing counted as lost, and the positions skip the lost slot."""
+    buf = RingBuffer(32, VPS, np.int64)
+    try:
+        g = buf.new_reader_group(redeliver=True)
+        w = Writer(buf.new_writer())
+        w.put_batch(_rows(0, 0, 4), timeout=10)
+        w.get_new_buffer(timeout=10)
+        w.discard()  # position 4: a discarded slot, skipped by readers
+        w.put_batch(_rows(0, 4, 8), timeout=10)
+        ready = procs.ctx.Event()
+        victim = procs.start(holding_claimer, g, 4, ready)  # holds positions 0..3
+        assert ready.wait(30), "the victim never claimed its batch"
+        ringtools.kill_and_wait(victim)
+        reports = buf.reclaim_dead([victim.pid])
+        assert reports == [
+            {"pid": victim.pid, "role": "reader", "group": 0, "lost_events": 0, "returned_events": 4}
+        ]
+        r = Reader(g)
+        first = r.claim_batch(100, timeout=10)
+        assert first.data[:, 1].tolist() == list(range(12))
+        assert first.positions().tolist() == [0, 1, 2, 3, *range(5, 13)]
+        first.release()
+        r.close()
+        assert buf.stats()["lost"] == 0 and buf.stats()["groups"][0]["consumed"] == 12
+        w.close()
+        buf.shutdown(timeout=10)
+    finally:
+        buf.close()
+
+
 @pytest.mark.timeout(120)
 def test_killed_writer_with_a_claimed_batch_is_reclaimed(procs, tmp_path) -> None:
     """A writer killed between claiming 5 slots and publishing them: they are published as lost, so

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import mimocorb_command, read_log, run, summary, wait_until
+from support import finish, mimocorb_command, read_log, run, start, summary, wait_until
 from webkit import (
     INJECTION,
     PICTURE_LOADED,
@@ -162,3 +162,37 @@ def test_a_malformed_web_key_is_refused_before_anything_starts(tmp_path: Path, v
     expected = f"bad_web.yaml:{line}: web: expected [ADDRESS:]PORT with a port number 0 ... 65535, found"
     assert f"{expected} 'nonsense:port'\n" in result.stdout, result.stdout
     assert not (tmp_path / "target").exists() and "workers started" not in result.stdout
+
+
+def test_the_dashboard_of_a_run_fed_over_the_network_shows_its_link(tmp_path: Path) -> None:
+    """A receiving run with its dashboard: /api/status has the link (its peer, its events) while events
+    come from a serving run on loopback."""
+    pytest.importorskip("zmq", reason="linked runs need pyzmq (pip install mimocorb[net])")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    serving, receiving = tmp_path / "a", tmp_path / "b"
+    for directory in (serving, receiving):
+        directory.mkdir()
+    text = tick_setup(serving).read_text(encoding="utf-8")
+    rb_1 = "data_type: {1: [value, int64]}"
+    sink_line = next(line for line in text.splitlines() if "tick_sink, num_process" in line)
+    served = text.replace(rb_1, f"{rb_1}, serve: '{address}'").replace(sink_line + "\n", "")
+    (serving / "ticks.yaml").write_text(served, encoding="utf-8")
+    source_line = next(line for line in text.splitlines() if "tick_source, num_process" in line)
+    fed = text.replace(rb_1, f"{rb_1}, connect: '{address}'").replace(source_line + "\n", "")
+    (receiving / "ticks.yaml").write_text(fed.replace("Fkt_2:", "Fkt_1:"), encoding="utf-8")
+    receiver = DashboardRun(receiving, receiving / "ticks.yaml", *FALLBACK)
+    server = start(mimocorb_command("run", "ticks.yaml", "--runtime", "3", "--no-kbd"), serving)
+
+    def link() -> dict[str, Any] | None:
+        links = [r for r in receiver.status()["links"] if r["role"] == "connect"]
+        return links[0] if links and links[0]["events_acked"] > 0 else None
+
+    shown = wait_until(link, 30.0, "the link with events in /api/status")
+    assert shown["peer"] == address and shown["state"] == "connected" and shown["buffer"] == "RB_1"
+    out = finish(server, 60.0)
+    assert server.returncode == 0, out
+    receiver.finish()
+    facts = assert_ended_cleanly(receiver, "source exhausted")
+    assert facts["links"][0]["events_acked"] >= shown["events_acked"]

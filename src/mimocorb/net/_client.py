@@ -26,6 +26,40 @@ class Ended(Exception):
         self.reason = reason
 
 
+class Recent:
+    """Positions in the served buffer of the events committed lately, as ``[first, end)`` ranges: those
+    within ``keep`` (the served buffer's size) of the newest, which covers everything a killed server
+    can have held, so its restarted successor can be told what not to send again."""
+
+    def __init__(self) -> None:
+        self.ranges: list[list[int]] = []
+        self.keep = 0
+        self._top = -1
+
+    def clear(self) -> None:
+        self.ranges.clear()
+        self._top = -1
+
+    def add(self, positions: np.ndarray) -> None:
+        n = len(positions)
+        if not n or positions[0] < 0:
+            return
+        if positions[-1] - positions[0] == n - 1:  # the usual case: one run
+            runs = [(int(positions[0]), int(positions[-1]) + 1)]
+        else:
+            cuts = np.flatnonzero(np.diff(positions) != 1) + 1
+            runs = [(int(r[0]), int(r[-1]) + 1) for r in np.split(positions, cuts)]
+        for lo, hi in runs:
+            if self.ranges and self.ranges[-1][1] == lo:
+                self.ranges[-1][1] = hi
+            else:
+                self.ranges.append([lo, hi])
+            self._top = max(self._top, hi)
+        floor = self._top - self.keep
+        if self.ranges[0][1] <= floor or len(self.ranges) > 512:
+            self.ranges = [[max(lo, floor), hi] for lo, hi in self.ranges if hi > floor]
+
+
 class ClientLink:
     """One DEALER link to a server: handshake, heartbeats, timeouts, DATA messages with dedupe.
 
@@ -62,6 +96,8 @@ class ClientLink:
             self._poller.register(self._monitor, zmq.POLLIN)
         self.expected: int | None = None  # next link sequence number; None until welcomed
         self.server_id = ""
+        self.ring = ""  # the served buffer's name (its segment): positions are numbers in it
+        self.recent = Recent()
         now = time.monotonic()
         self._t0 = self._last_recv = self._last_sent = now
         self._last_hello = -1.0
@@ -87,6 +123,8 @@ class ClientLink:
             "layout": self.layout,
             "tag": int(self._tag()) if self._tag is not None else self.committed - 1,
             "hello": self._hellos + 1,
+            "ring": self.ring,
+            "committed": self.recent.ranges,
         }
         if self.send(w.HELLO, w.pack_json(msg)):
             self._last_hello = time.monotonic()
@@ -99,9 +137,10 @@ class ClientLink:
         self.send(w.CREDIT, w.pack_int(n))
 
     # ---- receiving --------------------------------------------------------------------------
-    def poll(self, timeout: float) -> tuple[int, w.Rows, np.ndarray] | None:
-        """Wait up to ``timeout`` s for the next new events: (first sequence number, data, metadata),
-        duplicates already dropped; None if nothing came. Raises Ended or NetError."""
+    def poll(self, timeout: float) -> tuple[int, w.Rows, np.ndarray, np.ndarray] | None:
+        """Wait up to ``timeout`` s for the next new events: (first sequence number, data, metadata,
+        positions in the served buffer), duplicates already dropped; None if nothing came. Raises
+        Ended or NetError."""
         events = dict(self._poller.poll(max(0, int(timeout * 1000))))
         if self._monitor is not None and self._monitor in events:
             ev = recv_monitor_message(self._monitor)
@@ -122,7 +161,7 @@ class ClientLink:
         self._timers()
         return None
 
-    def _handle(self, frames) -> tuple[int, w.Rows, np.ndarray] | None:
+    def _handle(self, frames) -> tuple[int, w.Rows, np.ndarray, np.ndarray] | None:
         kind = frames[0].bytes
         if kind == w.DATA and self.expected is not None:
             return self._data(frames)
@@ -135,6 +174,10 @@ class ClientLink:
             if (self.server_id and info["server_id"] != self.server_id) or self.expected is not None:
                 self.stats.reconnects += 1
             self.server_id, self.expected = info["server_id"], int(info["next"])
+            if info.get("ring") != self.ring:  # another buffer (a new serving run): positions start anew
+                self.ring = info.get("ring") or ""
+                self.recent.clear()
+            self.recent.keep = int(info.get("slots") or 0)
             self.stats.state = "connected"
             self.on_welcome()
         elif kind == w.REFUSED:
@@ -164,12 +207,13 @@ class ClientLink:
             )
         return msg
 
-    def _data(self, frames) -> tuple[int, w.Rows, np.ndarray] | None:
+    def _data(self, frames) -> tuple[int, w.Rows, np.ndarray, np.ndarray] | None:
         dtype = w.layout_dtype(self.layout)  # type: ignore[arg-type]
-        seq, data, meta = w.parse_data(frames, dtype, self.layout["values_per_slot"])  # type: ignore[index]
+        vps = self.layout["values_per_slot"]  # type: ignore[index]
+        seq, data, meta, positions = w.parse_data(frames, dtype, vps)
         self.stats.bytes += w.payload_bytes(frames)
         if seq < 0:  # a sample for an observer
-            return seq, data, meta
+            return seq, data, meta, positions
         exp = self.expected
         assert exp is not None
         if seq > exp:  # a gap: something was lost on the way; start over from what is committed
@@ -180,7 +224,7 @@ class ClientLink:
         if skip >= len(data):
             return None  # all duplicates
         self.stats.events_sent += len(data) - skip
-        return exp, data[skip:], meta[skip:]
+        return exp, data[skip:], meta[skip:], positions[skip:]
 
     def _timers(self, busy: bool = False) -> None:
         """Heartbeats, HELLO retries, timeouts and reports; ``busy``: we are waiting for our own ring,
@@ -252,12 +296,12 @@ def connect_worker(writer_setup: dict, options: ConnectOptions, report: Report |
             got = link.poll(POLL_SLICE)
             if got is None:
                 continue
-            seq, data, meta = got
+            seq, data, meta, positions = got
             if seq < 0:
                 _put_sample(wr, data, meta)
                 link.credit(1)
                 continue
-            if not _commit(wr, link, seq, data, meta):
+            if not _commit(wr, link, seq, data, meta, positions):
                 break
     except Ended as e:
         reason = e.reason
@@ -278,7 +322,9 @@ def _put_sample(wr: Writer, data: w.Rows, meta: np.ndarray) -> None:
         wr.put_batch(data, meta, timeout=0)
 
 
-def _commit(wr: Writer, link: ClientLink, seq: int, data: w.Rows, meta: np.ndarray) -> bool:
+def _commit(
+    wr: Writer, link: ClientLink, seq: int, data: w.Rows, meta: np.ndarray, positions: np.ndarray
+) -> bool:
     """Commit events into the ring in slices of POLL_SLICE, acknowledging each part; False at the
     ring's end (writers deactivated)."""
     done, n = 0, len(data)
@@ -291,6 +337,7 @@ def _commit(wr: Writer, link: ClientLink, seq: int, data: w.Rows, meta: np.ndarr
             continue
         except SystemExit:
             return False
+        link.recent.add(positions[done : done + k])
         done += k
         link.expected = seq + done
         link.stats.events_acked += k
@@ -327,7 +374,7 @@ def observe(
         while True:
             got = link.poll(POLL_SLICE)
             if got is not None:
-                _, data, meta = got
+                _, data, meta, _ = got
                 link.credit(1)
                 yield np.array(data[0]), meta[0].copy()
     except Ended:
@@ -340,10 +387,11 @@ class ReceivedBatch:
     """Events a ``join()`` iterator handed out; ``commit()`` acknowledges them and all before them, so
     the server may release them; what is not committed is sent again after a reconnect."""
 
-    __slots__ = ("_link", "data", "metadata", "seq")
+    __slots__ = ("_link", "_positions", "data", "metadata", "seq")
 
-    def __init__(self, link: ClientLink, seq: int, data: w.Rows, metadata: np.ndarray):
+    def __init__(self, link: ClientLink, seq: int, data: w.Rows, metadata: np.ndarray, positions: np.ndarray):
         self._link, self.seq, self.data, self.metadata = link, seq, data, metadata
+        self._positions = positions
 
     def __len__(self) -> int:
         return len(self.data)
@@ -354,6 +402,7 @@ class ReceivedBatch:
         n = end - max(link.committed, self.seq)
         if n > 0:
             link.committed = end
+            link.recent.add(self._positions[len(self.data) - n :])
             link.stats.events_acked += n
             link.ack(end, n)
 
@@ -391,9 +440,9 @@ def join(
         while True:
             got = link.poll(POLL_SLICE)
             if got is not None:
-                seq, data, meta = got
+                seq, data, meta, positions = got
                 link.expected = seq + len(data)
-                yield ReceivedBatch(link, seq, data, meta)
+                yield ReceivedBatch(link, seq, data, meta, positions)
     except Ended:
         return
     finally:

@@ -37,6 +37,9 @@ class ServeOptions:
     observe_interval: float = 0.05  # observers get at most one event per interval
     end_grace: float = 5.0  # after the ring's end: how long END is repeated to receivers that did not say BYE
     stats_interval: float = 1.0
+    # where the server keeps the ids of its receivers, so that a restarted server waits for them (at most
+    # peer_timeout) before it hands out again what its predecessor held (None: it does not wait)
+    links_file: str | None = None
 
 
 @dataclasses.dataclass

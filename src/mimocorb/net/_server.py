@@ -2,12 +2,35 @@
 
 Events are claimed from the ring with ``Reader.claim_batch`` and stay held — the ring cannot recycle
 them, so back-pressure reaches the writers — until the receiver acknowledged that it committed them.
+
+A killed server is restarted without loss or duplicate, although the new process knows nothing of
+the old one's links:
+
+- the groups are made with ``redeliver``: the ring hands what the dead process held, from its oldest
+  batch still held on, to the group's next process, in order (batches released among them come too);
+- every event goes out with its position in the served buffer (unique for the buffer's life, unlike
+  the writers' counters), and receivers remember the positions of the events they committed lately
+  (as many as the buffer has slots, which covers whatever a server can hold); a receiver new to this
+  server sends them in its HELLO, for the buffer they belong to (the segment name: a new serving run
+  of the same setup is another buffer, its positions start again);
+- a link new to this server is numbered on from the receiver's tag, so the receiver's drop of
+  duplicates by link number and its ``tag`` in later HELLOs keep their meaning across the restart;
+- the positions reported go into the group's ``committed`` set: events claimed at those positions are
+  released without being sent; once claims are past the set's newest position it is dropped, so the
+  normal path pays nothing;
+- in a group shared by several receivers, the server must know all of them before it hands anything
+  out (it could give receiver B what A committed): the ids of the live receivers are kept in
+  ``links_file``; a new server waits for those of a group (at most ``peer_timeout``) before that
+  group's first claim. A receiver that does not come back in time is given up, and what it committed
+  without acknowledging may be delivered again to others (logged).
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
+import logging
+import os
 import time
 import uuid
 
@@ -21,14 +44,17 @@ from ._config import LinkStats, RateClock, Report, ServeOptions, secure_server
 RING_WAIT = 0.005  # an idle server with credits waits this long on the ring before looking at the socket
 SOCKET_WAIT = 0.05  # ... and without credits this long on the socket before looking at the ring's state
 
+log = logging.getLogger("mimocorb.net")
+
 
 class _Held:
     """A claimed ring batch; released once every one of its events is acknowledged."""
 
-    __slots__ = ("batch", "pending")
+    __slots__ = ("batch", "pending", "positions")
 
     def __init__(self, batch: Batch):
         self.batch, self.pending = batch, len(batch)
+        self.positions = batch.positions()
 
     def done(self, n: int) -> None:
         self.pending -= n
@@ -96,13 +122,16 @@ class _Link:
 
 
 class _Group:
-    __slots__ = ("ended", "links", "name", "reader", "resend")
+    __slots__ = ("awaited", "committed", "dropped", "ended", "links", "name", "reader", "resend")
 
     def __init__(self, name: str, reader: Reader):
         self.name, self.reader = name, reader
         self.resend: list[_Chunk] = []  # waiting for a receiver, oldest first
         self.links: list[_Link] = []
         self.ended = False
+        self.awaited: set[bytes] = set()  # receivers of the previous server not back yet
+        self.committed = np.empty(0, np.int64)  # positions returning receivers committed (sorted)
+        self.dropped = 0  # events released without sending: a receiver had them already
 
 
 class Server:
@@ -118,6 +147,11 @@ class Server:
             raise ValueError("a served buffer needs at least one reader group")
         any_reader = next(iter(self.groups.values())).reader
         self.layout = w.layout_of(any_reader.dtype, any_reader.values_per_slot)
+        self.ring_id, self.slots = any_reader.segment, any_reader.number_of_slots
+        for group, lid in _read_links(opts.links_file):
+            if group in self.groups:
+                self.groups[group].awaited.add(lid)
+        self._recovery_end = time.monotonic() + opts.peer_timeout
         slot_bytes = any_reader.values_per_slot * np.dtype(any_reader.dtype).itemsize
         self._max_n = max(1, min(opts.max_batch, opts.max_message_bytes // slot_bytes))
         self.observer = Observer(observer, min_interval=opts.observe_interval) if observer else None
@@ -167,7 +201,7 @@ class Server:
             if g.ended:
                 continue
             links = [lk for lk in g.links if lk.alive and lk.credit > 0]
-            if not links:
+            if not links or self._recovering(g):
                 self._check_end(g)
                 continue
             self._turn += 1
@@ -180,6 +214,28 @@ class Server:
 
     def _feed(self, g: _Group, lk: _Link, wait: bool) -> bool:
         sent = False
+        while True:
+            sent |= self._send_queued(g, lk)
+            if lk.credit <= 0 or g.resend:
+                return sent
+            try:
+                batch = g.reader.claim_batch(
+                    min(lk.credit, self._max_n), timeout=0 if sent or not wait else RING_WAIT, copy=False
+                )
+            except RingTimeout:
+                return sent
+            except SystemExit:
+                g.ended = True
+                return sent
+            chunks = self._unsent(g, _Held(batch))
+            if len(chunks) == 1 and self._send(lk, chunks[0]):  # the common case: straight out
+                return True
+            g.resend.extend(chunks)  # not taken by the socket, or pieces around events already there
+            wait = False
+
+    def _send_queued(self, g: _Group, lk: _Link) -> bool:
+        """Send what waits in the group's resend queue, as far as credits and the socket allow."""
+        sent = False
         while lk.credit > 0 and g.resend:
             ch = g.resend[0]
             if len(ch) > lk.credit:
@@ -190,27 +246,61 @@ class Server:
                 g.resend.insert(0, ch)
                 return sent
             sent = True
-        if lk.credit <= 0:
-            return sent
-        try:
-            batch = g.reader.claim_batch(
-                min(lk.credit, self._max_n), timeout=0 if sent or not wait else RING_WAIT, copy=False
+        return sent
+
+    def _recovering(self, g: _Group) -> bool:
+        """A restarted server waits for the receivers its predecessor had (their HELLOs say what they
+        committed) before it hands out the group's events, at most the peer timeout."""
+        if g.awaited and time.monotonic() > self._recovery_end:
+            names = ", ".join(sorted(lid.decode(errors="replace") for lid in g.awaited))
+            log.warning(
+                "%s: group %s: receiver(s) %s did not come back within %g s; events they had committed "
+                "without acknowledging them may be delivered again",
+                self.opts.address,
+                g.name,
+                names,
+                self.opts.peer_timeout,
             )
-        except RingTimeout:
-            return sent
-        except SystemExit:
-            g.ended = True
-            return sent
-        held = _Held(batch)
-        ch = _Chunk(held, 0, len(batch))
-        if not self._send(lk, ch):
-            g.resend.append(ch)
-            return sent
-        return True
+            g.awaited.clear()
+            self._save_links()
+        return bool(g.awaited)
+
+    def _unsent(self, g: _Group, held: _Held) -> list[_Chunk]:
+        """A new claim as chunks to send, without the events that returning receivers committed already
+        (they are released at once): those a killed predecessor sent and the ring gave back."""
+        n = len(held.batch)
+        if not len(g.committed):
+            return [_Chunk(held, 0, n)]
+        pos = held.positions
+        done = np.isin(pos, g.committed)
+        if pos[-1] >= g.committed[-1]:  # claims go on in position order: nothing later can be there
+            g.committed = g.committed[:0]
+        k = int(done.sum())
+        if k:
+            g.dropped += k
+            held.done(k)
+        if not len(g.committed) and g.dropped:
+            log.warning(
+                "%s: group %s: %d event(s) given back by the ring were committed by receivers already; "
+                "released without sending them again",
+                self.opts.address,
+                g.name,
+                g.dropped,
+            )
+        chunks, lo = [], -1
+        for i, d in enumerate([*done.tolist(), True]):
+            if not d and lo < 0:
+                lo = i
+            elif d and lo >= 0:
+                chunks.append(_Chunk(held, lo, i))
+                lo = -1
+        return chunks
 
     def _send(self, lk: _Link, ch: _Chunk) -> bool:
         b = ch.held.batch
-        frames, nocopy = w.data_message(lk.next_seq, b.data[ch.lo : ch.hi], b.metadata[ch.lo : ch.hi])
+        frames, nocopy = w.data_message(
+            lk.next_seq, b.data[ch.lo : ch.hi], b.metadata[ch.lo : ch.hi], ch.held.positions[ch.lo : ch.hi]
+        )
         try:
             self.sock.send_multipart([lk.id, *frames], flags=zmq.NOBLOCK, copy=not nocopy)
         except zmq.Again:
@@ -243,7 +333,7 @@ class Server:
         if item is None:
             return
         data, meta = item
-        frames, _ = w.data_message(-1, data.reshape(1, -1), meta)
+        frames, _ = w.data_message(-1, data.reshape(1, -1), meta, _NO_POSITION)
         for lid in list(self._wanting):
             lk = self.links.get(lid)
             with contextlib.suppress(zmq.Again, zmq.ZMQError):
@@ -307,20 +397,54 @@ class Server:
             )
             return
         lk = self.links.get(lid)
+        tag = int(hello.get("tag", -1))
+        was_alive = lk is not None and lk.alive
         if lk is None or lk.group != group or lk.mode != mode:
+            was_alive = False
             lk = self.links[lid] = _Link(lid, group, mode)
+            lk.next_seq = max(0, tag + 1)  # a link's numbers go on where the receiver is, never again from 0
             if mode == "read":
-                self.groups[group].links.append(lk)
+                g = self.groups[group]
+                g.links.append(lk)
+                if hello.get("ring") == self.ring_id:
+                    self._returning(g, hello.get("committed") or [])
+                g.awaited.discard(lid)
         else:
             lk.stats.reconnects += 1
             self._requeue(lk)
         lk.alive, lk.credit, lk.last_seen = True, 0, time.monotonic()
         lk.stats.state, lk.stats.peer = "connected", peer or lk.stats.peer
         if mode == "read":
-            self._trim_committed(self.groups[group], lid, int(hello.get("tag", -1)))
+            self._trim_committed(self.groups[group], lid, tag)
+            if not was_alive:
+                self._save_links()
         welcome = {"version": w.VERSION, "server_id": self.server_id, "layout": self.layout}
-        welcome["next"], welcome["hello"] = lk.next_seq, hello.get("hello")
+        welcome.update(next=lk.next_seq, hello=hello.get("hello"), ring=self.ring_id, slots=self.slots)
         self._to(lid, w.WELCOME, w.pack_json(welcome))
+
+    def _returning(self, g: _Group, ranges: list) -> None:
+        """A receiver of this buffer new to this server (so the server restarted) committed events at
+        these positions; the ring may give them back, they are not sent again."""
+        spans = [
+            np.arange(max(lo, hi - self.slots), hi, dtype=np.int64) for lo, hi in ranges[-1024:] if hi > lo
+        ]
+        if spans:
+            g.committed = np.union1d(g.committed, np.concatenate(spans))
+
+    def _save_links(self) -> None:
+        """The receivers of every group (connected, or awaited from the predecessor) for a successor."""
+        path = self.opts.links_file
+        if not path:
+            return
+        lines = [
+            f"{g.name}\t{lid.hex()}\n"
+            for g in self.groups.values()
+            for lid in sorted({lk.id for lk in g.links if lk.alive} | g.awaited)
+        ]
+        with contextlib.suppress(OSError):
+            with open(path + ".new", "w", encoding="utf-8") as f:
+                f.writelines(lines)
+            os.replace(path + ".new", path)
 
     def _ack(self, lk: _Link, seq_end: int) -> None:
         while lk.inflight:
@@ -364,6 +488,8 @@ class Server:
         self._wanting.discard(lk.id)
         lk.stats.state, lk.stats.message = state, why
         self._report_link(lk)
+        if lk.mode == "read":
+            self._save_links()
 
     def _to(self, lid: bytes, *frames) -> None:
         with contextlib.suppress(zmq.Again, zmq.ZMQError):
@@ -444,6 +570,25 @@ class Server:
             g.reader.close()
         if self.observer is not None:
             self.observer.close()
+
+
+_NO_POSITION = np.full(1, -1, np.int64)  # an observer's sample: its position is of no use to it
+
+
+def _read_links(path: str | None) -> list[tuple[str, bytes]]:
+    """(group, link id) of the receivers a predecessor wrote to ``path`` (none if there is no file)."""
+    if not path:
+        return []
+    try:
+        with open(path, encoding="utf-8") as f:
+            rows = [line.rstrip("\n").partition("\t") for line in f]
+    except (OSError, UnicodeDecodeError):
+        return []
+    links = []
+    for group, _, lid in rows:
+        with contextlib.suppress(ValueError):  # a damaged line names nobody to wait for
+            links.append((group, bytes.fromhex(lid)))
+    return links
 
 
 def _peer_address(frame: zmq.Frame) -> str:

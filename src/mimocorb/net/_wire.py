@@ -6,11 +6,14 @@ stable across restarts of the receiving process. Every message is a multipart me
 frame names its kind; numbers are little-endian int64, structured values are JSON.
 
 Receiver -> server
-  ``HELLO  {version, group, mode, layout, tag, hello}``  join ``group`` (mode ``read``) or observe
-        (mode ``observe``); ``layout`` = ``{dtype, values_per_slot}`` (null: take the server's, for
-        ``observe()``); ``tag`` = the link sequence number of the last event this link committed
-        (-1: none), read back from the receiving ring itself; ``hello`` numbers the HELLOs of a link
-        (one is repeated every heartbeat until answered).
+  ``HELLO  {version, group, mode, layout, tag, hello, ring, committed}``  join ``group`` (mode
+        ``read``) or observe (mode ``observe``); ``layout`` = ``{dtype, values_per_slot}`` (null: take
+        the server's, for ``observe()``); ``tag`` = the link sequence number of the last event this
+        link committed (-1: none), read back from the receiving ring itself; ``hello`` numbers the
+        HELLOs of a link (one is repeated every heartbeat until answered); ``ring`` and ``committed``:
+        the served buffer this receiver got events from and the positions in it of the events it
+        committed lately, as ``[first, end)`` ranges (a restarted server drops those instead of
+        sending them again).
   ``CREDIT n``  the receiver can take ``n`` more events (read mode) or the next sample (observe mode).
   ``ACK seq n``  every event of this link with sequence number below ``seq`` is committed in the
         receiving ring; ``n`` more credits (the space just freed). Only now does the server release
@@ -19,13 +22,18 @@ Receiver -> server
   ``BYE``  the receiver ends; what it did not acknowledge goes to other receivers of its group.
 
 Server -> receiver
-  ``WELCOME {version, server_id, layout, next, hello}``  accepted; ``next`` is the link sequence
-        number of the next event it will get (what it committed is dropped from the resend queue);
+  ``WELCOME {version, server_id, layout, next, hello, ring, slots}``  accepted; ``next`` is the
+        link sequence number of the next event it will get (what it committed is dropped from the
+        resend queue; a server that does not know the link goes on from ``tag + 1``, so a link's
+        numbers never start again); ``ring`` names the served buffer, ``slots`` is its size (the
+        receiver remembers the positions of that many events it committed last);
         ``hello`` is the HELLO it answers: the receiver takes only the answer to its latest one (each
         HELLO resets the link's credits on the server).
   ``REFUSED {reason, server_layout, client_layout}``  e.g. a layout mismatch; the receiver ends
         with an error showing both layouts.
-  ``DATA seq n | metadata | data``  ``n`` events with link sequence numbers ``seq .. seq+n-1``: the
+  ``DATA seq n p [positions] | metadata | data``  ``n`` events with link sequence numbers
+        ``seq .. seq+n-1`` and positions ``p .. p+n-1`` in the served buffer (its commit order numbers;
+        where they are not consecutive, ``p`` = -1 and the ``n`` positions follow in the same frame): the
         metadata frame holds ``n`` records (counter int64, timestamp float64, deadtime float64), the
         data ``n x values_per_slot`` values of the layout's dtype: one frame, or for large events
         one frame per event, sent straight from the serving ring's slots without a copy.
@@ -40,10 +48,12 @@ Flow control and delivery: a DATA message never exceeds the receiver's credits, 
 gets fewer events and the rest of its group takes more. Each link numbers its events without gaps;
 the receiver commits them in that order (the numbers go into the receiving ring with the events) and
 drops what it already has, so a resend after a reconnect, a lost connection or a restarted receiver
-never duplicates an event. A receiver that stays silent for the peer timeout is given up: its
-unacknowledged events go back to its group, first in line for any receiver (or for itself, if it
-comes back and says it committed part of them). Observers are served the newest event, one per
-request, only when the socket takes it at once: they can never hold back the ring.
+never duplicates an event; after a restart of the server itself, the positions a receiver reports
+in its HELLO tell the new server what not to send again. A receiver that stays silent for the peer
+timeout is given up: its unacknowledged events go back to its group, first in line for any receiver
+(or for itself, if it comes back and says it committed part of them). Observers are served the
+newest event, one per request, only when the socket takes it at once: they can never hold back the
+ring.
 """
 
 from __future__ import annotations
@@ -55,7 +65,7 @@ import numpy as np
 
 from ..ring import METADATA_DTYPE
 
-VERSION = 1
+VERSION = 2
 HELLO, CREDIT, ACK, PING, BYE = b"HELLO", b"CREDIT", b"ACK", b"PING", b"BYE"
 WELCOME, REFUSED, DATA, END, WHO = b"WELCOME", b"REFUSED", b"DATA", b"END", b"WHO"
 META_NP = np.dtype(METADATA_DTYPE)
@@ -65,6 +75,7 @@ Rows = np.ndarray | list  # events' data: an (n, vps) array or one array per eve
 
 _Q = struct.Struct("<q")
 _QQ = struct.Struct("<qq")
+_QQQ = struct.Struct("<qqq")
 
 
 class NetError(RuntimeError):
@@ -119,13 +130,18 @@ def describe_layout(layout: dict) -> str:
     return f"{layout['values_per_slot']} x {layout_dtype(layout)}"
 
 
-def data_message(seq: int, data: np.ndarray, meta: np.ndarray) -> tuple[list, bool]:
+def data_message(seq: int, data: np.ndarray, meta: np.ndarray, positions: np.ndarray) -> tuple[list, bool]:
     """Frames of a DATA message and whether to send them without a copy.
 
     Large events go as one frame per event, straight from the ring's slots (``data`` may be a view
     of them: the server holds the slots until the receiver acknowledged); small ones as one frame.
     """
-    head = [DATA, pack_pair(seq, len(data)), np.ascontiguousarray(meta)]
+    n = len(data)
+    if n and positions[-1] - positions[0] == n - 1:  # consecutive: the first says all
+        header = _QQQ.pack(seq, n, int(positions[0]))
+    else:
+        header = _QQQ.pack(seq, n, -1) + np.ascontiguousarray(positions, np.int64).tobytes()
+    head = [DATA, header, np.ascontiguousarray(meta)]
     if len(data) and data[0].nbytes >= ZERO_COPY_BYTES:
         return head + [data[i] for i in range(len(data))], True
     return [*head, np.ascontiguousarray(data)], False
@@ -135,13 +151,19 @@ def payload_bytes(frames: list) -> int:
     return sum(memoryview(f).nbytes for f in frames[2:])
 
 
-def parse_data(frames, dtype: np.dtype, vps: int) -> tuple[int, Rows, np.ndarray]:
-    """(first sequence number, data, metadata (n,)) of a DATA message, viewing its frames; data is
-    an (n, vps) array, or a list of n arrays of vps values when each event came in its own frame."""
-    seq, n = unpack_pair(frames[1])
+def parse_data(frames, dtype: np.dtype, vps: int) -> tuple[int, Rows, np.ndarray, np.ndarray]:
+    """(first sequence number, data, metadata (n,), positions (n,)) of a DATA message, viewing its
+    frames; data is an (n, vps) array, or a list of n arrays of vps values when each event came in
+    its own frame."""
+    header = memoryview(frames[1])
+    seq, n, first = _QQQ.unpack_from(header)
     meta = np.frombuffer(frames[2], META_NP, count=n)
+    if len(header) > _QQQ.size:
+        positions = np.frombuffer(header, np.int64, count=n, offset=_QQQ.size)
+    else:  # consecutive from the first (-1 for an observer's sample: no position)
+        positions = np.arange(first, first + n, dtype=np.int64) if first >= 0 else np.full(n, -1, np.int64)
     if len(frames) == 4:
-        return seq, np.frombuffer(frames[3], dtype, count=n * vps).reshape(n, vps), meta
+        return seq, np.frombuffer(frames[3], dtype, count=n * vps).reshape(n, vps), meta, positions
     if len(frames) != 3 + n:
         raise NetError(f"a DATA message of {n} events came with {len(frames) - 3} data frames")
-    return seq, [np.frombuffer(f, dtype, count=vps) for f in frames[3:]], meta
+    return seq, [np.frombuffer(f, dtype, count=vps) for f in frames[3:]], meta, positions

@@ -360,6 +360,16 @@ class Batch:
     def __len__(self) -> int:
         return len(self.data)
 
+    def positions(self) -> np.ndarray:
+        """The events' positions in the buffer (commit order numbers, unique for the buffer's life):
+        ``first .. end - 1`` without the lost or discarded ones skipped. Only while held."""
+        span = np.arange(self.first, self.end, dtype=np.int64)
+        if len(span) == len(self.data):
+            return span
+        if self._reader is None:
+            raise RuntimeError("Batch.positions() after release()")
+        return span[_ring_take(_arrays(self._reader).pubq, self.first, len(span)) >= 0]
+
     def release(self) -> None:
         """Let the ring recycle these slots (the group is done with the events)."""
         r, self._reader = self._reader, None

@@ -22,8 +22,9 @@ MAGIC_W, VERSION_W, NSLOTS_W, MAXG_W, MAXP_W, STRIDE_W, DATA_OFF_W, CREATOR_W = 
 WACT, RACT, OACT, PAUSED, STATE, NGROUPS, T_CREATED, MAXM_W = range(8, 16)
 # line 2: written by writers
 WCLAIM, PUBLISH, W_SLEEP, W_POSTED, LOST, DISCARDED, DEADSUM, VPS_W = range(16, 24)  # DEADSUM: float
-# line 3: administration; CLAIM_LIMIT (0: none) is read by writers on every claim
-ADMIN_HOLDER, BREAKER, CLAIM_LIMIT = 24, 25, 26
+# line 3: administration; CLAIM_LIMIT (0: none) is read by writers on every claim; REDELIVER: bit g set
+# for a group g whose events held by a killed process go to the group's next process instead of being lost
+ADMIN_HOLDER, BREAKER, CLAIM_LIMIT, REDELIVER = 24, 25, 26, 27
 GROUPS = 32  # one line per group:
 G_ACT, G_RCLAIM, G_REL, G_START, G_SKIPPED, G_SLEEP, G_POSTED, G_NMEM = range(8)
 

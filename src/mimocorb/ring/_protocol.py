@@ -63,6 +63,7 @@ from ._controlblock import (
     R_ROLE,
     R_SLEEP,
     RACT,
+    REDELIVER,
     ROLE_OWNER,
     ROLE_READER,
     ROLE_WRITER,
@@ -503,7 +504,9 @@ class Attachment:
         if role == ROLE_WRITER:
             rep["lost_events"] = self._reclaim_writer_slot(r)
         elif role == ROLE_READER:
-            rep["lost_events"] = self._reclaim_reader_slot(r, g)
+            rep["lost_events"], returned = self._reclaim_reader_slot(r, g)
+            if returned:
+                rep["returned_events"] = returned
         c[b + R_PID] = 0
         return rep
 
@@ -556,16 +559,20 @@ class Attachment:
         c[b + R_BFIRST] = -1
         return lost
 
-    def _reclaim_reader_slot(self, r: int, g: int) -> int:
+    def _reclaim_reader_slot(self, r: int, g: int) -> tuple[int, int]:
+        """(events lost, events returned to the group) of a dead reader's record."""
         c, L = self._ctl, self._L
-        b = L.record(r)
+        b, gb = L.record(r), L.group(g)
         lk = self._acquire(lock_of_group(g))
         try:
             held = c[b + R_HELD]
-            lost = 0
-            if 0 <= held < c[L.group(g) + G_RCLAIM]:  # a batch counts all its events
-                batch = held == c[b + R_BFIRST] and c[b + R_BCOUNT] > 0
-                lost = c[b + R_BCOUNT] if batch else 1
+            lost = returned = 0
+            if 0 <= held < c[gb + G_RCLAIM]:
+                if c[REDELIVER] >> g & 1 and c[gb + G_NMEM] == 1:
+                    returned = self._rewind_group(gb, held)
+                else:  # a batch counts all its events
+                    batch = held == c[b + R_BFIRST] and c[b + R_BCOUNT] > 0
+                    lost = c[b + R_BCOUNT] if batch else 1
             c[b + R_HELD] = -1
             self._leave_group(r, g)
             self._recompute_rel(g)
@@ -573,7 +580,18 @@ class Attachment:
             self._release(lk)
         if c[W_SLEEP]:
             self._post(LOCK_W, W_SLEEP, W_POSTED, 0, c[W_SLEEP])
-        return lost
+        return lost, returned
+
+    def _rewind_group(self, gb: int, held: int) -> int:
+        """The group's only process died holding positions from ``held`` on: they are handed out again
+        (nothing from ``held`` on was recycled, the group's release cursor is there); returns how many
+        events that gives back. The caller holds the group's lock."""
+        c = self._ctl
+        end = c[gb + G_RCLAIM]
+        skipped = sum(c[self._pubq + p % self._N] < 0 for p in range(held, end))
+        c[gb + G_SKIPPED] -= skipped
+        c[gb + G_RCLAIM] = held
+        return end - held - skipped
 
     # ---- statistics -------------------------------------------------------------------------
     def counters(self) -> dict:
@@ -614,6 +632,12 @@ class Attachment:
 
     def _creator(self) -> int:
         return self._ctl[CREATOR_W]
+
+    @property
+    def segment(self) -> str:
+        """The name of the buffer's shared-memory segment: it tells this buffer from any other, also
+        from a later one of the same name."""
+        return self._base
 
     def close(self) -> None:
         """Detach: give back what this handle holds and free its participant record."""

@@ -42,6 +42,7 @@ from ._controlblock import (
     PAUSED,
     PUBLISH,
     RACT,
+    REDELIVER,
     ROLE_OWNER,
     ST_CLOSED,
     ST_ENDING,
@@ -277,8 +278,13 @@ class RingBuffer:
         self.writer_created = True
         return self._setup("writer")
 
-    def new_reader_group(self) -> dict:
-        """A new group that receives every event committed from now on, shared among its processes."""
+    def new_reader_group(self, redeliver: bool = False) -> dict:
+        """A new group that receives every event committed from now on, shared among its processes.
+
+        ``redeliver``: for a group of one process at a time that holds events until somebody else
+        confirmed them (the network server): when that process is killed, what it held goes to the
+        group's next process (its restart) instead of being counted as lost.
+        """
         self._check_open("new_reader_group()")
         h = self._h
         c, L = h._ctl, h._L
@@ -286,6 +292,8 @@ class RingBuffer:
             g = c[NGROUPS]
             if g >= L.max_groups:
                 raise RuntimeError(f"buffer '{self.name}': more than {L.max_groups} reader groups")
+            if redeliver and g >= 63:
+                raise RuntimeError(f"buffer '{self.name}': only the first 63 reader groups can redeliver")
             self._new_sem(f"l{g}", 1, 1)
             self._new_sem(f"d{g}", 0, _shm.SEM_VALUE_MAX)
             lk = h._acquire(LOCK_W)
@@ -296,6 +304,8 @@ class RingBuffer:
                     c[gb + w] = 0
                 c[gb + G_RCLAIM] = c[gb + G_REL] = c[gb + G_START] = top
                 c[gb + G_ACT] = 1
+                if redeliver:
+                    c[REDELIVER] |= 1 << g
                 c[NGROUPS] = g + 1
             finally:
                 h._release(lk)

@@ -164,7 +164,7 @@ class RunController:
                 if self.watched is None:
                     self.watched = worker
         for spec in serving:  # started first, so its reader groups are served from the start
-            self.supervisor.add(spec, "end")
+            self.supervisor.add(spec, "restart")  # the ring gives its restart what it held
         return self.supervisor.workers
 
     def _link_specs(self, log_level: int) -> tuple[list[WorkerSpec], list[WorkerSpec]]:
@@ -175,7 +175,7 @@ class RunController:
             buffer = self.buffers[layout.name]
             setups: dict[str, Any] = {}
             if layout.serve is not None:
-                setups["groups"] = [buffer.new_reader_group() for _ in layout.serve.groups]
+                setups["groups"] = [buffer.new_reader_group(redeliver=True) for _ in layout.serve.groups]
                 setups["observer"] = buffer.new_observer()
                 roles = [r for r in self.plan.functions if r.processes == serve_key(layout.name)]
                 for role, group in zip(roles, setups["groups"], strict=True):
@@ -183,7 +183,7 @@ class RunController:
             if layout.connect is not None:
                 setups["writer"] = buffer.new_writer()
             link = link_id(str(self.setup.setup_file), layout.name)
-            for spec in link_specs(layout, setups, link, log_level):
+            for spec in link_specs(layout, setups, link, log_level, self.run_dir):
                 (serving if spec.source_list else connecting).append(spec)
         return serving, connecting
 
@@ -537,6 +537,9 @@ class RunController:
             if lost:
                 worker.lost_events += lost
                 self.note(f"{name}: {lost} event(s) lost with {worker.label}", 0)
+            returned = sum(r.get("returned_events", 0) for r in reports)
+            if returned:
+                self.note(f"{name}: {returned} event(s) {worker.label} held go to its next process", 1)
 
     def _restarted_after_failure(self, worker: WorkerProcess) -> bool:
         """Report the failure; restart the process if its function asks for it (else count the failure)."""
@@ -555,6 +558,12 @@ class RunController:
             if self.supervisor.start(worker):
                 return True
             self.note(f"ERROR: {worker.label} {worker.start_error}", 0)
+        elif worker.on_error == "restart" and worker.restarts >= self.options.max_restarts:
+            self.note(
+                f"ERROR: {worker.key} {worker.name} is not restarted again: "
+                f"its {worker.restarts} restart(s) are used up",
+                0,
+            )
         self.failures.append(f"{worker.label}: {what}")
         return False
 

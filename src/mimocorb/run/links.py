@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ..config import BufferLayout
@@ -85,14 +86,19 @@ def link_id(setup_file: str, buffer: str) -> str:
     )
 
 
-def link_specs(layout: BufferLayout, setups: dict[str, Any], link: str, log_level: int) -> list[WorkerSpec]:
+def link_specs(
+    layout: BufferLayout, setups: dict[str, Any], link: str, log_level: int, run_dir: Path | None = None
+) -> list[WorkerSpec]:
     """The specs of the buffer's network workers; ``setups``: ``groups`` (reader setup dicts in order),
-    ``observer`` and ``writer`` setup dicts as the buffer needs them."""
+    ``observer`` and ``writer`` setup dicts as the buffer needs them. In ``run_dir`` the serve worker
+    keeps the ids of its receivers, for its restart."""
     specs = []
     if layout.serve is not None:
         s = layout.serve
         options: dict[str, Any] = {"address": s.address, "secret_key": s.secret_key}
         options.update(client_keys=s.client_keys, insecure=s.insecure)
+        if run_dir is not None:
+            options["links_file"] = str(run_dir / f"serve_{layout.name}.links")
         config = {"buffer": layout.name, "groups": list(s.groups), "options": options}
         specs.append(
             _spec(
