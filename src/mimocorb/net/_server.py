@@ -123,6 +123,7 @@ class Server:
         self.observer = Observer(observer, min_interval=opts.observe_interval) if observer else None
         self.links: dict[bytes, _Link] = {}
         self._wanting: set[bytes] = set()  # observers that asked for a sample
+        self._t_sample = 0.0  # monotonic time before which no sample is taken
         self._ctx = ctx = zmq.Context()  # its own: a context inherited through fork() is unusable
         self.sock = s = ctx.socket(zmq.ROUTER)
         s.setsockopt(zmq.LINGER, 1000)
@@ -174,7 +175,7 @@ class Server:
             links = links[self._turn % len(links) :] + links[: self._turn % len(links)]
             for lk in links:
                 busy |= self._feed(g, lk, wait=not busy)
-        if self._wanting:
+        if self._wanting and time.monotonic() >= self._t_sample:
             self._sample()
         return busy
 
@@ -232,10 +233,14 @@ class Server:
         return True
 
     def _sample(self) -> None:
-        """Send the newest event to observers that asked; never waits (dropped if the socket is busy)."""
+        """Send the newest event to observers that asked; never waits (dropped if the socket is busy).
+
+        At most one sample per ``observe_interval`` for all observers together, also when nothing new
+        came: looking at the ring costs the serving loop once per interval, not once per round."""
         obs = self.observer
         if obs is None:
             return
+        self._t_sample = time.monotonic() + self.opts.observe_interval
         try:
             item = obs.get(timeout=0)
         except RingTimeout:
