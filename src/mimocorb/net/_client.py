@@ -219,12 +219,29 @@ class ClientLink:
 
 
 class _RingLink(ClientLink):
+    """A link feeding a ring. Acknowledgements of committed events are gathered while more messages
+    wait unread, so a fast stream sends one ACK per burst rather than one per message; an idle link
+    acknowledges at once (before it waits again), and at most a quarter window goes unacknowledged."""
+
     def __init__(self, opts, layout, tag, report, window: int):
         super().__init__(opts, layout, tag, report)
         self.window = window
+        self.unacked = 0  # events committed (up to ``expected``) but not acknowledged yet
+        self._ack_quota = max(1, window // 4)
 
     def on_welcome(self) -> None:
+        self.unacked = 0  # the HELLO told the server what is committed
         self.credit(self.window if self.opts.mode == "read" else 1)
+
+    def committed_events(self, k: int) -> None:
+        self.unacked += k
+        if self.unacked >= self._ack_quota or not self.sock.get(zmq.EVENTS) & zmq.POLLIN:
+            self.flush_ack()
+
+    def flush_ack(self) -> None:
+        if self.unacked and self.expected is not None:
+            self.ack(self.expected, self.unacked)
+            self.unacked = 0
 
 
 def connect_worker(writer_setup: dict, options: ConnectOptions, report: Report | None = None) -> str:
@@ -251,6 +268,7 @@ def connect_worker(writer_setup: dict, options: ConnectOptions, report: Report |
                 continue
             got = link.poll(POLL_SLICE)
             if got is None:
+                link.flush_ack()
                 continue
             seq, data, meta = got
             if seq < 0:
@@ -264,6 +282,7 @@ def connect_worker(writer_setup: dict, options: ConnectOptions, report: Report |
     finally:
         link.stats.state = {"shutdown": "ended"}.get(reason, link.stats.state)
         if reason == "shutdown":
+            link.flush_ack()
             link.send(w.BYE)
         link.stats.message = link.stats.message or reason
         link.report()
@@ -278,15 +297,16 @@ def _put_sample(wr: Writer, data: w.Rows, meta: np.ndarray) -> None:
         wr.put_batch(data, meta, timeout=0)
 
 
-def _commit(wr: Writer, link: ClientLink, seq: int, data: w.Rows, meta: np.ndarray) -> bool:
-    """Commit events into the ring in slices of POLL_SLICE, acknowledging each part; False at the
-    ring's end (writers deactivated)."""
+def _commit(wr: Writer, link: _RingLink, seq: int, data: w.Rows, meta: np.ndarray) -> bool:
+    """Commit events into the ring in slices of POLL_SLICE, acknowledging what is committed (every
+    part while the ring is full); False at the ring's end (writers deactivated)."""
     done, n = 0, len(data)
     tags = np.arange(seq, seq + n, dtype=np.int64)
     while done < n:
         try:
             k = wr.put_batch(data[done:], meta[done:], timeout=POLL_SLICE, tags=tags[done:])
         except RingTimeout:
+            link.flush_ack()
             link._timers(busy=True)  # heartbeats go on while the ring is full
             continue
         except SystemExit:
@@ -294,7 +314,7 @@ def _commit(wr: Writer, link: ClientLink, seq: int, data: w.Rows, meta: np.ndarr
         done += k
         link.expected = seq + done
         link.stats.events_acked += k
-        link.ack(seq + done, k)
+        link.committed_events(k)
     return True
 
 

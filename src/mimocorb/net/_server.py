@@ -260,7 +260,10 @@ class Server:
 
     # ---- incoming messages ------------------------------------------------------------------
     def _receive(self, timeout: float) -> None:
-        if not self._poller.poll(int(timeout * 1000)):
+        if timeout > 0:
+            if not self._poller.poll(int(timeout * 1000)):
+                return
+        elif not self.sock.get(zmq.EVENTS) & zmq.POLLIN:  # a busy loop's look: no poll() system call
             return
         for _ in range(256):
             try:
