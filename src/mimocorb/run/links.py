@@ -92,7 +92,7 @@ def link_specs(layout: BufferLayout, setups: dict[str, Any], link: str, log_leve
     if layout.serve is not None:
         s = layout.serve
         options: dict[str, Any] = {"address": s.address, "secret_key": s.secret_key}
-        options.update(client_keys=s.client_keys, insecure=s.insecure)
+        options.update(client_keys=s.client_keys, insecure=s.insecure, observe_interval=s.observe_interval)
         config = {"buffer": layout.name, "groups": list(s.groups), "options": options}
         specs.append(
             _spec(
