@@ -221,13 +221,14 @@ class ClientLink:
 class _RingLink(ClientLink):
     """A link feeding a ring. Acknowledgements of committed events are gathered while more messages
     wait unread, so a fast stream sends one ACK per burst rather than one per message; an idle link
-    acknowledges at once (before it waits again), and at most a quarter window goes unacknowledged."""
+    acknowledges at once (before it waits again), and at most an eighth of the window goes
+    unacknowledged (the serving ring holds those events meanwhile)."""
 
     def __init__(self, opts, layout, tag, report, window: int):
         super().__init__(opts, layout, tag, report)
         self.window = window
         self.unacked = 0  # events committed (up to ``expected``) but not acknowledged yet
-        self._ack_quota = max(1, window // 4)
+        self._ack_quota = max(1, window // 8)
 
     def on_welcome(self) -> None:
         self.unacked = 0  # the HELLO told the server what is committed
@@ -235,7 +236,7 @@ class _RingLink(ClientLink):
 
     def committed_events(self, k: int) -> None:
         self.unacked += k
-        if self.unacked >= self._ack_quota or not self.sock.get(zmq.EVENTS) & zmq.POLLIN:
+        if self.unacked >= self._ack_quota or not w.waiting(self.sock):
             self.flush_ack()
 
     def flush_ack(self) -> None:

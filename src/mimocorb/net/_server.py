@@ -263,7 +263,7 @@ class Server:
         if timeout > 0:
             if not self._poller.poll(int(timeout * 1000)):
                 return
-        elif not self.sock.get(zmq.EVENTS) & zmq.POLLIN:  # a busy loop's look: no poll() system call
+        elif not w.waiting(self.sock):  # a busy loop's look
             return
         for _ in range(256):
             try:

@@ -50,8 +50,10 @@ from __future__ import annotations
 
 import json
 import struct
+from typing import cast
 
 import numpy as np
+import zmq
 
 from ..ring import METADATA_DTYPE
 
@@ -69,6 +71,11 @@ _QQ = struct.Struct("<qq")
 
 class NetError(RuntimeError):
     """A link could not be set up or was refused (layout mismatch, wrong key, bad address)."""
+
+
+def waiting(sock: zmq.Socket) -> bool:
+    """A message waits unread on ``sock``: a look at its events, without a poll() system call."""
+    return bool(cast(int, sock.get(zmq.EVENTS)) & zmq.POLLIN)
 
 
 def pack_json(obj: dict) -> bytes:
