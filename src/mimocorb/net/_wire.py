@@ -14,7 +14,8 @@ Receiver -> server
   ``CREDIT n``  the receiver can take ``n`` more events (read mode) or the next sample (observe mode).
   ``ACK seq n``  every event of this link with sequence number below ``seq`` is committed in the
         receiving ring; ``n`` more credits (the space just freed). Only now does the server release
-        the events in its ring.
+        the events in its ring. A connect worker sends one ACK for what it committed while more
+        messages waited unread, never more than an eighth of its window late, at once when idle.
   ``PING``  heartbeat, sent when nothing else was sent for a heartbeat interval.
   ``BYE``  the receiver ends; what it did not acknowledge goes to other receivers of its group.
 
