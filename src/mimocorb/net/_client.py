@@ -36,6 +36,7 @@ class ClientLink:
 
     def __init__(self, opts: ConnectOptions, layout: dict | None, tag, report: Report | None = None) -> None:
         self.opts, self.layout, self._tag, self._report = opts, layout, tag, report
+        self._shape: tuple[np.dtype, int] | None = None  # the layout's dtype and values per slot, once known
         self.committed = 0  # for join(): events committed by the caller (the tag when ``tag`` is None)
         self._ctx = zmq.Context()  # its own: a context inherited through fork() is unusable
         self.sock = s = self._ctx.socket(zmq.DEALER)
@@ -165,8 +166,10 @@ class ClientLink:
         return msg
 
     def _data(self, frames) -> tuple[int, w.Rows, np.ndarray] | None:
-        dtype = w.layout_dtype(self.layout)  # type: ignore[arg-type]
-        seq, data, meta = w.parse_data(frames, dtype, self.layout["values_per_slot"])  # type: ignore[index]
+        if self._shape is None:  # the layout is fixed once welcomed: parse its dtype once
+            assert self.layout is not None
+            self._shape = w.layout_dtype(self.layout), int(self.layout["values_per_slot"])
+        seq, data, meta = w.parse_data(frames, *self._shape)
         self.stats.bytes += w.payload_bytes(frames)
         if seq < 0:  # a sample for an observer
             return seq, data, meta
