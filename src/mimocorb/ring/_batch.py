@@ -51,7 +51,6 @@ from ._protocol import DEAD_CHECK, SLEEP_SLICE, Attachment, RingTimeout
 
 META_NP = np.dtype(METADATA_DTYPE)
 _STOP = -2  # claim result: writers deactivated or claim limit reached
-BATCH_SPIN = 64  # polls of the publish cursor before a batch reader sleeps (while events come fast)
 
 
 def _deadline(timeout: float | None) -> float | None:
@@ -387,7 +386,6 @@ class BatchReading(Attachment):
     _pos: int
     _slot: int
     _claimed: dict[int, int]  # first position of each outstanding claimed batch -> its events
-    _batch_spin: int = BATCH_SPIN  # polls before sleeping: 0 while the stream is slow
 
     def release(self) -> None:  # provided by Reader
         raise NotImplementedError
@@ -470,20 +468,15 @@ class BatchReading(Attachment):
         return (slots, r, hi) if hi > r else None
 
     def _take_slow(self, max_n: int, keep: bool, timeout: float | None) -> tuple[np.ndarray, int, int]:
-        """Wait for events: a short spin (yielding) while they come fast, else sleep on the doorbell.
-
-        As for ``get()``, the spin is kept only while events arrive within 100 µs of running dry: a
-        slow or paced stream sleeps at once, and does not take the CPU from the processes feeding it."""
+        """Wait for events: a short spin (yielding) while they come fast, else sleep on the doorbell."""
         c, gb = self._ctl, self._gb
-        for k in range(self._batch_spin):
+        for k in range(64):
             if c[PUBLISH] > c[gb + G_RCLAIM]:
                 got = self._take(max_n, keep)
                 if got is not None and len(got[0]):
                     return got
             if k & 15 == 15:
                 os.sched_yield()
-        self._batch_spin = 0
-        t_dry = time.monotonic()
         deadline = _deadline(timeout)
         did = door_of_group(self._group)
         door = self._door(did)
@@ -504,8 +497,6 @@ class BatchReading(Attachment):
                 raise SystemExit
             got = self._take(max_n, keep, 2 if token else 1)
             if got is not None and len(got[0]):
-                if time.monotonic() - t_dry < 1e-4:
-                    self._batch_spin = BATCH_SPIN
                 return got
 
     def _end_sleep(self, token: bool) -> None:
