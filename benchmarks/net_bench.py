@@ -3,6 +3,7 @@
 
     python benchmarks/net_bench.py            # every case, prints a table (about a minute)
     python benchmarks/net_bench.py --quick    # short runs (~15 s)
+    python benchmarks/net_bench.py --case latency --case observer --reps 3   # only these cases
 
 Each mimocorb case is a whole chain of real processes over loopback TCP: a source committing into
 ring A, the serve worker, the connect worker writing into ring B, a sink reading ring B and checking
@@ -16,7 +17,8 @@ Cases:
   latency   1 x int64 paced at 1 kHz: from the source's commit (the event's timestamp) to the remote
             sink's claim_batch returning it; p50 / p99 / max
   observer  tiny chain with and without a remote observer (observe(), in its own process), runs
-            interleaved: the serving side's rate with the observer relative to without
+            interleaved (without/with, then with/without, ...): the serving side's rate with the
+            observer relative to without
 The wave and observer figures are medians of REPS runs (pairs run back to back).
 
 The benchmark never asserts; problems are printed in the table. The machine's load (load average
@@ -223,9 +225,81 @@ def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def _row(case, ours, raw, ratio, target, check) -> None:
+    print(f"{case:40s} {ours:>16s} {raw:>16s} {ratio:>7s} {target:>12s}  {check}", flush=True)
+
+
+def case_wave(q: float, reps: int) -> None:
+    size = WAVE_VPS * 32
+    pairs = []  # (ours, raw) run back to back; the medians are printed (the machine may be shared)
+    for _ in range(reps):
+        r = chain("wave", int(20_000 * q))
+        pairs.append((r.get("bytes_per_s", 0), raw_rate(size, int(20_000 * q))[1], r["status"]))
+    _row(
+        "4 x 4250 float64, loopback TCP",
+        f"{statistics.median(o for o, _, _ in pairs) / 1e9:.2f} GB/s",
+        f"{statistics.median(w for _, w, _ in pairs) / 1e9:.2f} GB/s",
+        f"{statistics.median(o / w for o, w, _ in pairs):.0%}",
+        ">= 70 %",
+        "/".join(sorted({st for *_, st in pairs})),
+    )
+
+
+def case_tiny(q: float, reps: int) -> None:
+    r = chain("tiny", int(3_000_000 * q))
+    raw_m, _ = raw_rate(8, int(1_000_000 * q))
+    _row(
+        "1 x int64 events",
+        f"{r.get('events_per_s', 0) / 1e3:.0f} k/s",
+        f"{raw_m / 1e3:.0f} k msg/s",
+        "-",
+        ">= 300 k/s",
+        r["status"],
+    )
+
+
+def case_latency(q: float, reps: int) -> None:
+    r = chain("tiny", int(10_000 * q), pace=0.001, batch=1)
+    lat = np.array(r.get("lat") or [np.nan]) * 1e6
+    _row(
+        "paced 1 kHz, commit -> remote reader",
+        f"p50 {np.percentile(lat, 50):.0f} us",
+        "-",
+        "-",
+        "<= 300 us",
+        r["status"],
+    )
+    _row("", f"p99 {np.percentile(lat, 99):.0f} us", "-", "-", "<= 2000 us", f"max {lat.max():.0f} us")
+
+
+def case_observer(q: float, reps: int) -> None:
+    rates: dict[bool, list[float]] = {False: [], True: []}
+    for k in range(reps):
+        for obs in (False, True) if k % 2 == 0 else (True, False):  # alternating order: no drift bias
+            rr = chain("tiny", int(2_000_000 * q), observer=obs)
+            rates[obs].append(rr.get("events_per_s", 0))
+    rel = statistics.median(b / a for a, b in zip(rates[False], rates[True], strict=True) if a)
+    _row(
+        "observer cost (rate with / without)",
+        f"{rel:.1%}",
+        "-",
+        "-",
+        ">= 98 %",
+        "rates "
+        + ", ".join(f"{x / 1e3:.0f}k/{y / 1e3:.0f}k" for x, y in zip(rates[False], rates[True], strict=True)),
+    )
+
+
+CASES = {"wave": case_wave, "tiny": case_tiny, "latency": case_latency, "observer": case_observer}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="short runs")
+    ap.add_argument(
+        "--case", action="append", choices=list(CASES), help="run only this case (may be repeated)"
+    )
+    ap.add_argument("--reps", type=int, default=REPS, help=f"pairs of the wave and observer cases ({REPS})")
     a = ap.parse_args(argv)
     q = 0.1 if a.quick else 1.0
     print(f"mimocorb net benchmark  {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}")
@@ -235,61 +309,8 @@ def main(argv=None) -> int:
     )
     print()
     print(f"{'case':40s} {'mimocorb':>16s} {'raw pyzmq':>16s} {'ratio':>7s} {'target':>12s}  check")
-
-    def row(case, ours, raw, ratio, target, check):
-        print(f"{case:40s} {ours:>16s} {raw:>16s} {ratio:>7s} {target:>12s}  {check}", flush=True)
-
-    size = WAVE_VPS * 32
-    pairs = []  # (ours, raw) run back to back; the medians are printed (the machine may be shared)
-    for _ in range(REPS):
-        r = chain("wave", int(20_000 * q))
-        pairs.append((r.get("bytes_per_s", 0), raw_rate(size, int(20_000 * q))[1], r["status"]))
-    ratio = statistics.median(o / w for o, w, _ in pairs)
-    r = {"status": "/".join(sorted({st for *_, st in pairs}))}
-    row(
-        "4 x 4250 float64, loopback TCP",
-        f"{statistics.median(o for o, _, _ in pairs) / 1e9:.2f} GB/s",
-        f"{statistics.median(w for _, w, _ in pairs) / 1e9:.2f} GB/s",
-        f"{ratio:.0%}",
-        ">= 70 %",
-        r["status"],
-    )
-    r = chain("tiny", int(3_000_000 * q))
-    raw_m, _ = raw_rate(8, int(1_000_000 * q))
-    row(
-        "1 x int64 events",
-        f"{r.get('events_per_s', 0) / 1e3:.0f} k/s",
-        f"{raw_m / 1e3:.0f} k msg/s",
-        "-",
-        ">= 300 k/s",
-        r["status"],
-    )
-    r = chain("tiny", int(10_000 * q), pace=0.001, batch=1)
-    lat = np.array(r.get("lat") or [np.nan]) * 1e6
-    row(
-        "paced 1 kHz, commit -> remote reader",
-        f"p50 {np.percentile(lat, 50):.0f} us",
-        "-",
-        "-",
-        "<= 300 us",
-        r["status"],
-    )
-    row("", f"p99 {np.percentile(lat, 99):.0f} us", "-", "-", "<= 2000 us", f"max {lat.max():.0f} us")
-    rates = {False: [], True: []}
-    for _ in range(REPS):
-        for obs in (False, True):
-            rr = chain("tiny", int(2_000_000 * q), observer=obs)
-            rates[obs].append(rr.get("events_per_s", 0))
-    rel = statistics.median(b / a for a, b in zip(rates[False], rates[True], strict=True) if a)
-    row(
-        "observer cost (rate with / without)",
-        f"{rel:.1%}",
-        "-",
-        "-",
-        ">= 98 %",
-        "rates "
-        + ", ".join(f"{x / 1e3:.0f}k/{y / 1e3:.0f}k" for x, y in zip(rates[False], rates[True], strict=True)),
-    )
+    for name in a.case or list(CASES):
+        CASES[name](q, a.reps)
     print()
     print(f"load average after: {_load()}")
     return 0

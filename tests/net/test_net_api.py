@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import netkit
 import numpy as np
 import pytest
@@ -177,3 +179,29 @@ def test_no_server_within_connect_timeout_and_unknown_group(procs) -> None:
         served.shutdown(timeout=1)
         procs.join(worker, 30)
         served.close()
+
+
+def test_observe_interval_caps_the_sample_rate(procs, tmp_path) -> None:
+    """However fast the buffer flows, observers get at most one sample per ``observe_interval``."""
+    n, interval = 6_000, 0.2
+    address = free_tcp()
+    ring, worker = _served(procs, address, observer=True, observe_interval=interval)
+    rx = Receiver(procs, net.ConnectOptions(address, link_id="rx", **FAST), tmp_path / "rx.npy")
+    try:
+        rx.start()
+        src = procs.start(source, ring.new_writer(), n, 10, 0.005)  # about 3 s of events
+        arrivals = []
+        for _ in net.observe(address, connect_timeout=10):
+            arrivals.append(time.monotonic())
+            if len(arrivals) == 6:
+                break
+        procs.join(src, 60)
+        ring.shutdown(timeout=30)
+        procs.join(worker, 30)
+        rows = rx.finish()
+    finally:
+        ring.close()
+        rx.close()
+    assert len(arrivals) == 6
+    assert arrivals[-1] - arrivals[0] >= 4 * interval, arrivals  # five intervals, less arrival jitter
+    assert_exact(rows, n, "receiver next to the observer")

@@ -52,8 +52,12 @@ def test_short_and_long_forms_resolve_with_key_paths_beside_the_setup(tmp_path) 
     layout = validate_setup(setup(tmp_path, long, writer=True, reader=False)).buffers[0]
     assert layout.serve is not None and layout.serve.groups == ("farm", "archive")
     assert layout.serve.secret_key == str(tmp_path / "keys" / "me.key_secret")
+    assert layout.serve.observe_interval == 0.05
     short = validate_setup(setup(tmp_path, "connect: 'tcp://127.0.0.1:6000'")).buffers[0].connect
     assert short is not None and (short.group, short.mode, short.timeout) == ("default", "read", 10.0)
+    slow = "serve: {address: 'tcp://127.0.0.1:6000', observe_interval: 0.5}"
+    served = validate_setup(setup(tmp_path, slow, writer=True, reader=False)).buffers[0].serve
+    assert served is not None and served.observe_interval == 0.5
 
 
 @pytest.mark.parametrize(
@@ -63,6 +67,7 @@ def test_short_and_long_forms_resolve_with_key_paths_beside_the_setup(tmp_path) 
         ("serve: 5555", "expected an address 'tcp://ADDRESS:PORT' or a mapping {address, groups"),
         ("connect: {address: 'tcp://127.0.0.1:1', mode: watch}", "RB_1.connect.mode"),
         ("connect: {address: 'tcp://127.0.0.1:1', timeout: 0}", "RB_1.connect.timeout"),
+        ("serve: {address: 'tcp://127.0.0.1:1', observe_interval: 0}", "RB_1.serve.observe_interval"),
         ("connect: 'tcp://10.0.0.1:6000'", "is not a loopback address and the link has no keys"),
         (
             "connect: {address: 'tcp://10.0.0.1:6000', secret_key: no.key_secret, server_key: s.key}",

@@ -44,7 +44,7 @@ def links_of(
                 )
             )
         _plain_check(s.address, s.secret_key, s.insecure, is_loopback, "serve", problems)
-        serve = ServeLink(s.address, tuple(s.groups), secret, clients, s.insecure)
+        serve = ServeLink(s.address, tuple(s.groups), secret, clients, s.insecure, s.observe_interval)
     if block.connect is not None:
         c = (
             block.connect

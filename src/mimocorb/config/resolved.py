@@ -38,6 +38,7 @@ class ServeLink:
     secret_key: str | None = None
     client_keys: str | None = None
     insecure: bool = False
+    observe_interval: float = 0.05  # least s between two samples for remote observers
 
 
 @dataclass(frozen=True)

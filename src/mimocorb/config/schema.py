@@ -140,6 +140,9 @@ class ServeBlock(_Block):
     secret_key: StrictStr | None = Field(None, description="this run's .key_secret file (mimocorb keys)")
     client_keys: StrictStr | None = Field(None, description="directory of the receivers' public .key files")
     insecure: StrictBool = Field(False, description="allow a plain link on a non-loopback address")
+    observe_interval: PositiveNumber = Field(
+        0.05, description="least s between two samples for the remote observers (all of them together)"
+    )
 
 
 class ConnectBlock(_Block):
@@ -173,7 +176,7 @@ def _link_discriminator(keys: str) -> Discriminator:
 
 ServeLinkSpec = Annotated[
     Annotated[LinkAddress, Tag(_LINK_STRING)] | Annotated[ServeBlock, Tag(_LINK_MAPPING)],
-    _link_discriminator("{address, groups, secret_key, client_keys, insecure}"),
+    _link_discriminator("{address, groups, secret_key, client_keys, insecure, observe_interval}"),
 ]
 ConnectLinkSpec = Annotated[
     Annotated[LinkAddress, Tag(_LINK_STRING)] | Annotated[ConnectBlock, Tag(_LINK_MAPPING)],

@@ -70,6 +70,7 @@ class ClientLink:
 
     def __init__(self, opts: ConnectOptions, layout: dict | None, tag, report: Report | None = None) -> None:
         self.opts, self.layout, self._tag, self._report = opts, layout, tag, report
+        self._shape: tuple[np.dtype, int] | None = None  # the layout's dtype and values per slot, once known
         self.committed = 0  # for join(): events committed by the caller (the tag when ``tag`` is None)
         self._ctx = zmq.Context()  # its own: a context inherited through fork() is unusable
         self.sock = s = self._ctx.socket(zmq.DEALER)
@@ -208,9 +209,10 @@ class ClientLink:
         return msg
 
     def _data(self, frames) -> tuple[int, w.Rows, np.ndarray, np.ndarray] | None:
-        dtype = w.layout_dtype(self.layout)  # type: ignore[arg-type]
-        vps = self.layout["values_per_slot"]  # type: ignore[index]
-        seq, data, meta, positions = w.parse_data(frames, dtype, vps)
+        if self._shape is None:  # the layout is fixed once welcomed: parse its dtype once
+            assert self.layout is not None
+            self._shape = w.layout_dtype(self.layout), int(self.layout["values_per_slot"])
+        seq, data, meta, positions = w.parse_data(frames, *self._shape)
         self.stats.bytes += w.payload_bytes(frames)
         if seq < 0:  # a sample for an observer
             return seq, data, meta, positions
@@ -263,12 +265,30 @@ class ClientLink:
 
 
 class _RingLink(ClientLink):
+    """A link feeding a ring. Acknowledgements of committed events are gathered while more messages
+    wait unread, so a fast stream sends one ACK per burst rather than one per message; an idle link
+    acknowledges at once (before it waits again), and at most an eighth of the window goes
+    unacknowledged (the serving ring holds those events meanwhile)."""
+
     def __init__(self, opts, layout, tag, report, window: int):
         super().__init__(opts, layout, tag, report)
         self.window = window
+        self.unacked = 0  # events committed (up to ``expected``) but not acknowledged yet
+        self._ack_quota = max(1, window // 8)
 
     def on_welcome(self) -> None:
+        self.unacked = 0  # the HELLO told the server what is committed
         self.credit(self.window if self.opts.mode == "read" else 1)
+
+    def committed_events(self, k: int) -> None:
+        self.unacked += k
+        if self.unacked >= self._ack_quota or not w.waiting(self.sock):
+            self.flush_ack()
+
+    def flush_ack(self) -> None:
+        if self.unacked and self.expected is not None:
+            self.ack(self.expected, self.unacked)
+            self.unacked = 0
 
 
 def connect_worker(writer_setup: dict, options: ConnectOptions, report: Report | None = None) -> str:
@@ -295,6 +315,7 @@ def connect_worker(writer_setup: dict, options: ConnectOptions, report: Report |
                 continue
             got = link.poll(POLL_SLICE)
             if got is None:
+                link.flush_ack()
                 continue
             seq, data, meta, positions = got
             if seq < 0:
@@ -308,6 +329,7 @@ def connect_worker(writer_setup: dict, options: ConnectOptions, report: Report |
     finally:
         link.stats.state = {"shutdown": "ended"}.get(reason, link.stats.state)
         if reason == "shutdown":
+            link.flush_ack()
             link.send(w.BYE)
         link.stats.message = link.stats.message or reason
         link.report()
@@ -323,16 +345,17 @@ def _put_sample(wr: Writer, data: w.Rows, meta: np.ndarray) -> None:
 
 
 def _commit(
-    wr: Writer, link: ClientLink, seq: int, data: w.Rows, meta: np.ndarray, positions: np.ndarray
+    wr: Writer, link: _RingLink, seq: int, data: w.Rows, meta: np.ndarray, positions: np.ndarray
 ) -> bool:
-    """Commit events into the ring in slices of POLL_SLICE, acknowledging each part; False at the
-    ring's end (writers deactivated)."""
+    """Commit events into the ring in slices of POLL_SLICE, acknowledging what is committed (every
+    part while the ring is full); False at the ring's end (writers deactivated)."""
     done, n = 0, len(data)
     tags = np.arange(seq, seq + n, dtype=np.int64)
     while done < n:
         try:
             k = wr.put_batch(data[done:], meta[done:], timeout=POLL_SLICE, tags=tags[done:])
         except RingTimeout:
+            link.flush_ack()
             link._timers(busy=True)  # heartbeats go on while the ring is full
             continue
         except SystemExit:
@@ -341,7 +364,7 @@ def _commit(
         done += k
         link.expected = seq + done
         link.stats.events_acked += k
-        link.ack(seq + done, k)
+        link.committed_events(k)
     return True
 
 

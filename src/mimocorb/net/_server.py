@@ -157,6 +157,7 @@ class Server:
         self.observer = Observer(observer, min_interval=opts.observe_interval) if observer else None
         self.links: dict[bytes, _Link] = {}
         self._wanting: set[bytes] = set()  # observers that asked for a sample
+        self._t_sample = 0.0  # monotonic time before which no sample is taken
         self._ctx = ctx = zmq.Context()  # its own: a context inherited through fork() is unusable
         self.sock = s = ctx.socket(zmq.ROUTER)
         s.setsockopt(zmq.LINGER, 1000)
@@ -208,7 +209,7 @@ class Server:
             links = links[self._turn % len(links) :] + links[: self._turn % len(links)]
             for lk in links:
                 busy |= self._feed(g, lk, wait=not busy)
-        if self._wanting:
+        if self._wanting and time.monotonic() >= self._t_sample:
             self._sample()
         return busy
 
@@ -322,10 +323,14 @@ class Server:
         return True
 
     def _sample(self) -> None:
-        """Send the newest event to observers that asked; never waits (dropped if the socket is busy)."""
+        """Send the newest event to observers that asked; never waits (dropped if the socket is busy).
+
+        At most one sample per ``observe_interval`` for all observers together, also when nothing new
+        came: looking at the ring costs the serving loop once per interval, not once per round."""
         obs = self.observer
         if obs is None:
             return
+        self._t_sample = time.monotonic() + self.opts.observe_interval
         try:
             item = obs.get(timeout=0)
         except RingTimeout:
@@ -345,7 +350,10 @@ class Server:
 
     # ---- incoming messages ------------------------------------------------------------------
     def _receive(self, timeout: float) -> None:
-        if not self._poller.poll(int(timeout * 1000)):
+        if timeout > 0:
+            if not self._poller.poll(int(timeout * 1000)):
+                return
+        elif not w.waiting(self.sock):  # a busy loop's look
             return
         for _ in range(256):
             try:

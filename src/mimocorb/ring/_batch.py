@@ -184,7 +184,9 @@ class BatchWriting(Attachment):
         rows = self._rows(data)
         n = len(rows)
         meta = self._batch_metadata(metadata, n)
-        if tags is not None:
+        if tags is not None and not (
+            isinstance(tags, np.ndarray) and tags.dtype == np.int64 and tags.shape == (n,)
+        ):
             tags = np.broadcast_to(np.asarray(tags, np.int64), (n,))
         if self._slot >= 0:
             self.process_buffer()
@@ -235,6 +237,8 @@ class BatchWriting(Attachment):
             meta["counter"] = np.arange(self._ncalls, self._ncalls + n)
             meta["timestamp"] = -1.0
             meta["deadtime"] = -1.0
+        elif isinstance(metadata, np.ndarray) and metadata.dtype == META_NP and metadata.shape == (n,):
+            meta = metadata  # already packed records (e.g. a network message's): used, never changed
         else:
             meta = as_metadata(metadata, n)
         self._ncalls += n

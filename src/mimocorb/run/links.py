@@ -96,7 +96,7 @@ def link_specs(
     if layout.serve is not None:
         s = layout.serve
         options: dict[str, Any] = {"address": s.address, "secret_key": s.secret_key}
-        options.update(client_keys=s.client_keys, insecure=s.insecure)
+        options.update(client_keys=s.client_keys, insecure=s.insecure, observe_interval=s.observe_interval)
         if run_dir is not None:
             options["links_file"] = str(run_dir / f"serve_{layout.name}.links")
         config = {"buffer": layout.name, "groups": list(s.groups), "options": options}
