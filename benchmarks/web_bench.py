@@ -15,11 +15,14 @@ pages (Debian's chromium through Playwright):
   the pages are open; a run with the dashboard is then ended by the End command through the API.
 
 Columns: events/s of the writer (RB_1), ``ratio`` to the run without the dashboard (target >= 98 %),
-``lag`` of the numbers on the page (snapshot made → event arrived in the page; median and maximum,
-target <= 1 s), updates per second of the scope and histogram views in the page (target >= 5 while
-events flow), and the CPU of the web server process (% of one core). The browsers run on the same
-machine as the run, so with a saturated writer (``--rate 0``) the ratio mostly shows the CPU that the
-browsers themselves take away.
+``lag`` of the numbers on the page (snapshot made → its events number shown on the page; median and
+maximum, target <= 1 s), updates per second of the scope and histogram views shown on the page (changes
+of the text the page writes under a view with its picture: the scope's event number, the histograms'
+entries; target >= 5 while events flow), the CPU of the web server process and that of all processes
+of the pages' browsers together (% of one core). A probe in each page watches what it shows and the
+page's own event stream; the pages are tall enough to have every chart in sight (the page does not
+draw charts scrolled out of sight). The browsers run on the same machine as the run, so with a
+saturated writer (``--rate 0``) the ratio mostly shows the CPU that the browsers themselves take away.
 
 Run:  .venv/bin/python benchmarks/web_bench.py [--setups ring example] [--clients 5] [--seconds 10]
       [--rate 1000] [--settle 8]
@@ -383,7 +386,7 @@ def bench_example(
     command += ["--no-kbd", "--no-gui", "--output", str(out)]
     token = secrets.token_urlsafe(16)
     if pages is not None:
-        command += ["--web", "127.0.0.1:0", "--web-token", token]
+        command += ["--web", "127.0.0.1:0", f"--web-token={token}"]  # a token may start with "-"
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env.pop("DISPLAY", None)  # the example's displays draw PNG files
     proc = subprocess.Popen(

@@ -74,7 +74,9 @@ def test_live_views_log_filter_and_markup_in_worker_names(page: Any) -> None:
         # entries grow on the page
         for chart in ("#view-v0", "#view-v1", "#rate-chart"):
             page.locator(chart).scroll_into_view_if_needed()
-            run.until(lambda c=chart: page.evaluate(TRACE_PIXELS, c + " canvas") > 50, 15.0, f"a trace in {chart}")
+            run.until(
+                lambda c=chart: page.evaluate(TRACE_PIXELS, c + " canvas") > 50, 15.0, f"a trace in {chart}"
+            )
         page.locator("#view-v0").scroll_into_view_if_needed()
         first = _scope_event(page)
         run.until(lambda: _scope_event(page) > first, 15.0, "a newer waveform in the scope")
