@@ -296,7 +296,9 @@ function drawPanel(ctx, box, spec) {
     ctx.moveTo(px, top);
     ctx.lineTo(px, bottom);
     ctx.stroke();
-    ctx.fillText(spec.xtime ? clockText(v) : tickText(v), px, bottom + 4);
+    const label = spec.xtime ? clockText(v) : tickText(v);
+    const half = ctx.measureText(label).width / 2; // kept inside the panel at its edges
+    ctx.fillText(label, Math.min(Math.max(px, box.x + half), box.x + box.w - half), bottom + 4);
   }
   if (spec.xtitle) ctx.fillText(spec.xtitle, (left + right) / 2, bottom + 19);
   if (spec.ytitle) {
