@@ -15,11 +15,14 @@ pages (Debian's chromium through Playwright):
   the pages are open; a run with the dashboard is then ended by the End command through the API.
 
 Columns: events/s of the writer (RB_1), ``ratio`` to the run without the dashboard (target >= 98 %),
-``lag`` of the numbers on the page (snapshot made → event arrived in the page; median and maximum,
-target <= 1 s), updates per second of the scope and histogram views in the page (target >= 5 while
-events flow), and the CPU of the web server process (% of one core). The browsers run on the same
-machine as the run, so with a saturated writer (``--rate 0``) the ratio mostly shows the CPU that the
-browsers themselves take away.
+``lag`` of the numbers on the page (snapshot made → its events number shown on the page; median and
+maximum, target <= 1 s), updates per second of the scope and histogram views shown on the page (changes
+of the text the page writes under a view with its picture: the scope's event number, the histograms'
+entries; target >= 5 while events flow), the CPU of the web server process and that of all processes
+of the pages' browsers together (% of one core). A probe in each page watches what it shows and the
+page's own event stream; the pages are tall enough to have every chart in sight (the page does not
+draw charts scrolled out of sight). The browsers run on the same machine as the run, so with a
+saturated writer (``--rate 0``) the ratio mostly shows the CPU that the browsers themselves take away.
 
 Run:  .venv/bin/python benchmarks/web_bench.py [--setups ring example] [--clients 5] [--seconds 10]
       [--rate 1000] [--settle 8]
@@ -56,17 +59,42 @@ EXAMPLE_SLEEP = 0.001  # the example's own mean wait between triggers: about 1 k
 SAMPLES = 1000
 FIELDS = [("chA", "f8"), ("chB", "f8"), ("chC", "f8"), ("chD", "f8")]
 CHROMIUM_ARGS = list(CHROMIUM_FLAGS)
-# each page gets a listener of its own on the event stream: lag of every status, count of view updates
+VIEWPORT = {"width": 1280, "height": 2400}  # the whole page in sight: the page draws all its charts
+# each page gets a probe that watches what the page shows, on the page's own event stream: the lag of
+# the events number on the page (snapshot made -> its number shown) and how often the text under each
+# view changed (the scope's event number, the histograms' entries, drawn with the view's picture)
 PROBE = """
 window.__probe = {lags: [], views: {}};
-window.addEventListener('DOMContentLoaded', () => {
-  const s = new EventSource('/api/events');
-  s.addEventListener('status', e => window.__probe.lags.push(Date.now() / 1000 - JSON.parse(e.data).time));
-  s.addEventListener('view', e => {
-    const id = JSON.parse(e.data).id;
-    window.__probe.views[id] = (window.__probe.views[id] || 0) + 1;
-  });
-});
+(() => {
+const made = new Map();  // events number of a snapshot -> the time it was made
+const Plain = window.EventSource;
+window.EventSource = class extends Plain {
+  constructor(...args) {
+    super(...args);
+    this.addEventListener('status', e => {
+      const s = JSON.parse(e.data);
+      if (!made.has(String(s.events))) made.set(String(s.events), s.time);
+      if (made.size > 1000) made.delete(made.keys().next().value);
+    });
+  }
+};
+const shown = {};
+new MutationObserver(records => {
+  const now = Date.now() / 1000;
+  for (const r of records) {
+    const node = r.target.nodeType === 1 ? r.target : r.target.parentElement;
+    if (!node || !node.id) continue;
+    const text = node.textContent;
+    if (node.id === 'events' && made.has(text) && shown.events !== text) {
+      window.__probe.lags.push(now - made.get(text));
+    } else if (node.id.startsWith('view-info-') && shown[node.id] !== undefined && shown[node.id] !== text) {
+      const id = node.id.slice(10);
+      window.__probe.views[id] = (window.__probe.views[id] || 0) + 1;
+    }
+    shown[node.id] = text;
+  }
+}).observe(document, {subtree: true, childList: true, characterData: true});
+})();
 """
 
 
@@ -122,7 +150,7 @@ class Clients:
         self._pw = sync_playwright().start()
         self._browser = self._pw.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
         for _ in range(self.n):
-            page = self._browser.new_page(viewport={"width": 1280, "height": 900})
+            page = self._browser.new_page(viewport=VIEWPORT)
             page.add_init_script(PROBE)
             page.goto(url)
             self.pages.append(page)
@@ -148,13 +176,51 @@ class Clients:
             self._pw.stop()
 
 
+def _stat(pid: int | str) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (state is [0], parent [1]), None if gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (Linux /proc)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
+    fields = _stat(pid)
+    if fields is None:
         return float("nan")
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def browser_cpu() -> dict[int, float]:
+    """CPU seconds so far of every chromium process below this one: the browsers of the pages."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        fields = _stat(entry.name) if entry.name.isdigit() else None
+        if fields is not None:
+            parents[int(entry.name)] = int(fields[1])
+    mine, out = os.getpid(), {}
+    for pid in parents:
+        up = parents.get(pid)
+        while up is not None and up != mine:
+            up = parents.get(up)
+        if up == mine and _comm(pid).startswith("chrom"):
+            out[pid] = cpu_seconds(pid)
+    return out
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def browser_load(before: dict[int, float], elapsed: float) -> float:
+    """% of one core the browsers used since ``before`` (``browser_cpu``), all processes together."""
+    now = browser_cpu()
+    used = sum(cpu - before.get(pid, 0.0) for pid, cpu in now.items() if cpu == cpu)
+    return 100.0 * used / elapsed
 
 
 # ------------------------------------------------------------------------------------ setups ----
@@ -190,6 +256,7 @@ def bench_ring(args: argparse.Namespace, web: bool) -> dict[str, Any]:
             clients.reset()
         start_events, t0 = monitor.stats()["committed"], time.monotonic()
         cpu0 = cpu_seconds(link.process.pid) if link is not None else 0.0
+        pages0 = browser_cpu()
         while time.monotonic() - t0 < args.seconds:
             if link is not None:
                 sample = BufferSample.from_stats("RB_1", monitor.stats())
@@ -203,6 +270,7 @@ def bench_ring(args: argparse.Namespace, web: bool) -> dict[str, Any]:
         if link is not None:
             row["cpu"] = 100.0 * (cpu_seconds(link.process.pid) - cpu0) / elapsed
         if clients is not None and clients.pages:
+            row["pages_cpu"] = browser_load(pages0, elapsed)
             row.update(_page_figures(clients, elapsed))
         elif web:
             row["note"] = Clients.missing() or "no dashboard"
@@ -318,7 +386,7 @@ def bench_example(
     command += ["--no-kbd", "--no-gui", "--output", str(out)]
     token = secrets.token_urlsafe(16)
     if pages is not None:
-        command += ["--web", "127.0.0.1:0", "--web-token", token]
+        command += ["--web", "127.0.0.1:0", f"--web-token={token}"]  # a token may start with "-"
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env.pop("DISPLAY", None)  # the example's displays draw PNG files
     proc = subprocess.Popen(
@@ -373,12 +441,13 @@ def _watch(
     while _get(base + "/api/status")["active_time"] < args.settle and time.monotonic() < deadline:
         time.sleep(0.25)
     clients.reset()
-    first, t0, cpu0 = _get(base + "/api/status"), time.monotonic(), cpu_seconds(pid)
+    first, t0, cpu0, pages0 = _get(base + "/api/status"), time.monotonic(), cpu_seconds(pid), browser_cpu()
     time.sleep(args.seconds)
     last, elapsed = _get(base + "/api/status"), time.monotonic() - t0
     row["cpu"] = 100.0 * (cpu_seconds(pid) - cpu0) / elapsed
     row["rate"] = (last["events"] - first["events"]) / max(last["active_time"] - first["active_time"], 1e-9)
     if clients.pages:
+        row["pages_cpu"] = browser_load(pages0, elapsed)
         row.update(_page_figures(clients, elapsed, kinds))
     request = urllib.request.Request(
         base + "/api/command",
@@ -405,7 +474,7 @@ def table(rows: list[dict[str, Any]]) -> str:
     head = (
         f"{'setup':10} {'dashboard':9} {'events/s':>10} {'ratio %':>8} {'lag med s':>10} {'lag max s':>10} "
     )
-    head += f"{'scope/s':>8} {'hist/s':>7} {'cpu %':>6}  note"
+    head += f"{'scope/s':>8} {'hist/s':>7} {'cpu %':>6} {'pages %':>8}  note"
     out = [head, "-" * len(head)]
     base: dict[str, float] = {}
     for r in rows:
@@ -415,7 +484,8 @@ def table(rows: list[dict[str, Any]]) -> str:
         out.append(
             f"{r['setup']:10} {_dashboard(r):9} {num(r.get('rate'), '10.0f')} "
             f"{num(ratio, '8.1f')} {num(r.get('lag_median'), '10.3f')} {num(r.get('lag_max'), '10.3f')} "
-            f"{num(r.get('scope_hz'), '8.1f')} {num(r.get('hist_hz'), '7.1f')} {num(r.get('cpu'), '6.1f')}  "
+            f"{num(r.get('scope_hz'), '8.1f')} {num(r.get('hist_hz'), '7.1f')} {num(r.get('cpu'), '6.1f')} "
+            f"{num(r.get('pages_cpu'), '8.1f')}  "
             f"{r.get('note', '')}"
         )
     return "\n".join(out)

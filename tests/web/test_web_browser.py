@@ -3,6 +3,7 @@ and the live dashboard of a run, with markup in names, log lines and file names 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +12,18 @@ from support import wait_until
 from webkit import INJECTION, PICTURE_LOADED, LiveRun, Served, assert_no_injection, not_blank
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
-RATE_SPAN = (
-    "(r => new Date(r[1]) - new Date(r[0]))(document.getElementById('rate-chart')._fullLayout.xaxis.range)"
-)
+RATE_SPAN = "Number((document.querySelector('#rate-chart canvas') || {dataset: {}}).dataset.span || 0)"
+# pixels of a chart's canvas in the colour of its first trace (plotly's blue, #1f77b4)
+TRACE_PIXELS = """sel => {
+  const c = document.querySelector(sel);
+  if (!c || !c.width) return 0;
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let n = 0;
+  for (let i = 0; i < d.length; i += 4) {
+    if (Math.abs(d[i] - 31) + Math.abs(d[i + 1] - 119) + Math.abs(d[i + 2] - 180) < 60) n++;
+  }
+  return n;
+}"""
 
 
 def test_serve_lists_two_runs_and_opens_one(page: Any, finished_runs: list[Path]) -> None:
@@ -59,10 +69,22 @@ def test_live_views_log_filter_and_markup_in_worker_names(page: Any) -> None:
         page.locator("#buffers tbody tr").first.wait_for()
         run.until(lambda: f"reader {INJECTION}" in page.inner_text("#workers"), 20.0, "the workers")
 
-        # the views: a scope trace and histogram bars drawn by plotly from the observer's samples
-        run.until(lambda: page.locator("#view-v0 .scatterlayer .trace").count() >= 1, 15.0, "the scope trace")
-        run.until(lambda: page.locator("#view-v1 .barlayer .trace").count() >= 1, 15.0, "the histogram")
-        run.until(lambda: page.evaluate(RATE_SPAN) > 1000, 20.0, "the rate chart to span more than 1 s")
+        # the views: a scope trace and histogram bars drawn from the observer's samples, and drawn again
+        # as new events come while they are in sight: the scope's event number and the histogram's
+        # entries grow on the page
+        for chart in ("#view-v0", "#view-v1", "#rate-chart"):
+            page.locator(chart).scroll_into_view_if_needed()
+            run.until(
+                lambda c=chart: page.evaluate(TRACE_PIXELS, c + " canvas") > 50, 15.0, f"a trace in {chart}"
+            )
+        page.locator("#view-v0").scroll_into_view_if_needed()
+        first = _scope_event(page)
+        run.until(lambda: _scope_event(page) > first, 15.0, "a newer waveform in the scope")
+        page.locator("#view-v1").scroll_into_view_if_needed()
+        first = _histogram_entries(page)
+        run.until(lambda: _histogram_entries(page) > first, 15.0, "more entries in the histogram")
+        page.locator("#rate-chart").scroll_into_view_if_needed()
+        run.until(lambda: page.evaluate(RATE_SPAN) > 1, 20.0, "the rate chart to span more than 1 s")
         assert "Scope <b>of</b> RB_1" in page.inner_text("#views")
 
         # the log: the line and its source as text, and the filter by source
@@ -79,3 +101,14 @@ def test_live_views_log_filter_and_markup_in_worker_names(page: Any) -> None:
         assert page.errors == [], page.errors
     finally:
         run.close()
+
+
+def _scope_event(page: Any) -> int:
+    """The number of the event the scope view shows (0 before the first)."""
+    found = re.search(r"event (\d+)", page.inner_text("#view-info-v0"))
+    return int(found.group(1)) if found else 0
+
+
+def _histogram_entries(page: Any) -> int:
+    found = re.search(r"(\d+) sampled", page.inner_text("#view-info-v1"))
+    return int(found.group(1)) if found else 0

@@ -30,9 +30,9 @@ from . import channel
 from .access import Access, url_of
 
 SAMPLE_TICK = 0.02  # s between two looks at the observed buffers
-SCOPE_EVERY = 0.1  # s between two waveforms sent per scope view
+SCOPE_EVERY = 0.15  # s between two waveforms taken per scope view: one per push
 HISTOGRAM_EVERY = 0.02  # s between two sampled events per histogram buffer
-PUSH_EVERY = 0.1  # s between two view updates sent to the pages
+PUSH_EVERY = 0.15  # s between two view updates sent to the pages: smooth enough, and cheap to draw
 OWNER_CHECK = 0.5  # s between two checks that the controller still lives
 GRACEFUL = 1.0  # s the server gives open event streams when it shuts down
 
@@ -171,8 +171,8 @@ async def _live(sock: socket.socket, opts: dict[str, Any]) -> None:
         while not server.should_exit:
             now = time.monotonic()
             sampler.sample(now)
-            if now >= next_push:
-                next_push = now + PUSH_EVERY
+            if now >= next_push:  # on a fixed beat, so that the sampling tick does not lengthen it
+                next_push = max(next_push + PUSH_EVERY, now)
                 for data in sampler.updates():
                     hub.set_view(data)
             if owner and now >= next_owner:
