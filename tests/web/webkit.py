@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import shutil
 import subprocess
 import sys
@@ -149,7 +150,7 @@ class Served:
             env=env,
         )
         assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()  # the server prints its URL first, or fails with a message
+        line = _first_line(self.proc, 30.0)  # the server prints its URL first, or fails with a message
         if "http://" not in line:
             self.close()
             raise AssertionError(f"mimocorb serve did not start: {line}")
@@ -166,6 +167,14 @@ class Served:
             self.proc.kill()
             out, _ = self.proc.communicate()
         return out or ""
+
+
+def _first_line(proc: subprocess.Popen, timeout: float) -> str:
+    """The child's first line of output, or "" if none came within ``timeout`` s (readline alone would
+    wait for ever on a child that hangs before printing)."""
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    return proc.stdout.readline() if ready else ""
 
 
 def request(
