@@ -184,7 +184,7 @@ def chain(shape: str, n: int, pace: float = 0.0, observer: bool = False, batch: 
     if observer:
         procs.append(CTX.Process(target=_observe, args=(address, stop)))
     src = CTX.Process(target=_source, args=(a.new_writer(), n, batch, pace))
-    out: dict = {"status": "ok"}
+    out: dict = {"status": "every event once, in order"}
     try:
         for p in procs:
             p.daemon = True
@@ -308,7 +308,7 @@ def main(argv=None) -> int:
         f"{os.cpu_count()} cpus  load average before: {_load()}"
     )
     print()
-    print(f"{'case':40s} {'mimocorb':>16s} {'raw pyzmq':>16s} {'ratio':>7s} {'target':>12s}  check")
+    print(f"{'case':40s} {'mimocorb':>16s} {'raw pyzmq':>16s} {'ratio':>7s} {'target':>12s}  delivery, notes")
     for name in a.case or list(CASES):
         CASES[name](q, a.reps)
     print()
