@@ -15,18 +15,15 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 RATE_SPAN = (
     "(r => new Date(r[1]) - new Date(r[0]))(document.getElementById('rate-chart')._fullLayout.xaxis.range)"
 )
-# what plotly drew of a chart's traces: the points of its lines and the bars that have a height
+# what plotly drew of a chart's traces: the segments of its lines (straight or steps)
 DRAWN = """sel => {
-  const chart = document.querySelector(sel);
   let n = 0;
-  for (const line of chart.querySelectorAll('.scatterlayer .trace path.js-line')) {
-    n += ((line.getAttribute('d') || '').match(/L/g) || []).length;
-  }
-  for (const bar of chart.querySelectorAll('.barlayer .trace .point path')) {
-    if (bar.getBBox().height >= 1) n++;
+  for (const line of document.querySelectorAll(sel + ' .scatterlayer .trace path.js-line')) {
+    n += ((line.getAttribute('d') || '').match(/[LHV]/g) || []).length;
   }
   return n;
 }"""
+SCOPE_LINE = "(document.querySelector('#view-v0 .scatterlayer .trace path.js-line') || {}).outerHTML"
 
 
 def test_serve_lists_two_runs_and_opens_one(page: Any, finished_runs: list[Path]) -> None:
@@ -79,8 +76,9 @@ def test_live_views_log_filter_and_markup_in_worker_names(page: Any) -> None:
             page.locator(chart).scroll_into_view_if_needed()
             run.until(lambda c=chart, n=least: page.evaluate(DRAWN, c) >= n, 15.0, f"the traces of {chart}")
         page.locator("#view-v0").scroll_into_view_if_needed()
-        first = _scope_event(page)
-        run.until(lambda: _scope_event(page) > first, 15.0, "a newer waveform in the scope")
+        first, line = _scope_event(page), page.evaluate(SCOPE_LINE)
+        run.until(lambda: _scope_event(page) > first, 15.0, "a newer event in the scope")
+        run.until(lambda: page.evaluate(SCOPE_LINE) != line, 15.0, "a newer waveform drawn in the scope")
         page.locator("#view-v1").scroll_into_view_if_needed()
         first = _histogram_entries(page)
         run.until(lambda: _histogram_entries(page) > first, 15.0, "more entries in the histogram")

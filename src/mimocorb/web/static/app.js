@@ -213,8 +213,12 @@ function updateButtons(state) {
 // The charts of the live run are plotly charts kept cheap: static (no hover, no modebar, no zoom), no
 // transitions, axis ranges fixed where they are known (the scope's display ranges, the histograms' bins
 // and frequency range) so that a new picture redraws the traces and not the axes, the scope's waveforms
-// thinned to about one point per pixel, and a chart redrawn only when its data changed.
+// thinned to about one point per pixel, histograms as one filled step line each (a path per histogram,
+// not one per bar), and a chart redrawn only when its data changed.
 const LIVE_CONFIG = { staticPlot: true, displaylogo: false };
+// a data-only update of a chart with fixed axes: plotly draws the new traces into the axes it has,
+// at once (no transition) and dropping an update it has not drawn yet when a newer one comes
+const TRACES_ONLY = { transition: { duration: 0 }, frame: { duration: 0, redraw: false }, mode: "immediate" };
 const HIST_HEIGHT = 240; // px per row of histograms
 
 function liveLayout(extra) {
@@ -222,14 +226,24 @@ function liveLayout(extra) {
   return Object.assign(base, { hovermode: false, transition: { duration: 0 }, datarevision: 0 }, extra);
 }
 
-// Draws the traces in the chart; the layout object is the same from one picture to the next as long as
-// only the data changes, and its data revision tells plotly that the data is new. The width is the
-// holder's, set here rather than followed by plotly, so that a chart out of sight is not redrawn when the
-// page changes its width.
-function plotLive(holder, traces, layout) {
-  layout.width = holder.clientWidth || undefined;
+const plotted = new Map(); // chart holder -> the layout object it was drawn with
+
+// Draws the traces in the chart. The layout object is the same from one picture to the next as long as
+// the chart keeps its form; with `fixed` axes plotly then redraws the traces only, else the whole chart
+// (its data revision tells plotly that the data is new). The width is the holder's, set here rather
+// than followed by plotly, so that a chart out of sight is not redrawn when the page changes its width.
+function plotLive(holder, traces, layout, fixed) {
+  const width = holder.clientWidth || undefined;
+  if (fixed && plotted.get(holder) === layout && layout.width === width && holder.data.length === traces.length) {
+    const update = { data: traces, traces: traces.map((_, i) => i) };
+    // an update dropped for a newer one rejects its promise: nothing to report
+    window.Plotly.animate(holder, update, TRACES_ONLY).catch(() => {});
+    return;
+  }
+  layout.width = width;
   layout.datarevision += 1;
   window.Plotly.react(holder, traces, layout, LIVE_CONFIG);
+  plotted.set(holder, layout);
 }
 
 const drawnData = new Map(); // chart holder -> key of the data it shows
@@ -447,14 +461,14 @@ function drawScope(holder, layout, data) {
     const points = thinned(layout.x, data.traces[name], buckets);
     return { x: points.x, y: points.y, name: plotText(name), mode: "lines", line: { width: 1.5 } };
   });
-  plotLive(holder, traces, plot);
+  plotLive(holder, traces, plot, true);
   const info = "event " + data.counter;
   holder.setAttribute("aria-label", layout.title + ", " + info);
   setText($("view-info-" + data.id), info);
 }
 
 // One panel per histogram, in up to three columns (one on a narrow screen), each with the axes of its
-// bins and of its frequency range, so that new counts move the bars only.
+// bins and of its frequency range, so that new counts redraw the histograms only.
 function histogramsLayout(layout, columns) {
   const n = layout.histograms.length;
   const rows = Math.ceil(n / columns);
@@ -469,22 +483,25 @@ function histogramsLayout(layout, columns) {
       : { range: [low, top], autorange: false };
   });
   const grid = { rows, columns, pattern: "independent" };
-  return Object.assign(liveLayout({ grid, height: HIST_HEIGHT * rows, showlegend: false, bargap: 0 }), axes);
+  return Object.assign(liveLayout({ grid, height: HIST_HEIGHT * rows, showlegend: false }), axes);
 }
 
+// The frequencies of a histogram as a step line filled down to the axis; on a log scale from the bottom
+// of its range, as empty bins have no logarithm.
 function histogramTrace(spec, h, i) {
   const suffix = i === 0 ? "" : String(i + 1);
-  const low = spec.log ? spec.ylim[0] : 0; // on a log scale the bars start at the bottom of the range
+  const low = spec.log ? spec.ylim[0] : 0;
   const heights = h.counts.map((c) => Math.max(c / Math.max(h.entries, 1), low));
-  const centres = spec.edges.slice(0, -1).map((e, k) => (e + spec.edges[k + 1]) / 2);
-  return { type: "bar", x: centres, y: heights, base: spec.log ? undefined : 0, marker: { line: { width: 0 } }, xaxis: "x" + suffix, yaxis: "y" + suffix };
+  heights.push(heights[heights.length - 1]); // the last step reaches the last edge
+  const line = { shape: "hv", width: 1 };
+  return { x: spec.edges, y: heights, mode: "lines", line, fill: "tozeroy", xaxis: "x" + suffix, yaxis: "y" + suffix };
 }
 
 function drawHistograms(holder, layout, data) {
   const columns = Math.max(1, Math.min(layout.histograms.length, holder.clientWidth < 700 ? 1 : 3));
   const key = layout.id + "/" + columns;
   const plot = plotLayouts[key] || (plotLayouts[key] = histogramsLayout(layout, columns));
-  plotLive(holder, layout.histograms.map((spec, i) => histogramTrace(spec, data.histograms[i], i)), plot);
+  plotLive(holder, layout.histograms.map((spec, i) => histogramTrace(spec, data.histograms[i], i)), plot, true);
   const info = layout.histograms
     .map((spec, i) => {
       const h = data.histograms[i];
