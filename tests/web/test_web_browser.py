@@ -83,7 +83,8 @@ def test_live_views_log_filter_and_markup_in_worker_names(page: Any) -> None:
         first = _histogram_entries(page)
         run.until(lambda: _histogram_entries(page) > first, 15.0, "more entries in the histogram")
         page.locator("#rate-chart").scroll_into_view_if_needed()
-        run.until(lambda: page.evaluate(RATE_SPAN) > 1000, 20.0, "the rate chart to span more than 1 s")
+        span = page.evaluate(RATE_SPAN)
+        run.until(lambda: page.evaluate(RATE_SPAN) > span + 1000, 20.0, "the rate chart to span 1 s more")
         assert "Scope <b>of</b> RB_1" in page.inner_text("#views")
 
         # the log: the line and its source as text, and the filter by source

@@ -222,8 +222,10 @@ const TRACES_ONLY = { transition: { duration: 0 }, frame: { duration: 0, redraw:
 const HIST_HEIGHT = 240; // px per row of histograms
 
 function liveLayout(extra) {
-  const base = { margin: { l: 55, r: 10, t: 30, b: 40 }, height: 280, legend: { orientation: "h", y: -0.25 } };
-  return Object.assign(base, { hovermode: false, transition: { duration: 0 }, datarevision: 0 }, extra);
+  // the legend above the plot, where it does not cover the axis title at phone width
+  const legend = { orientation: "h", x: 0, y: 1.02, yanchor: "bottom" };
+  const base = { margin: { l: 55, r: 10, t: 30, b: 40 }, height: 280, legend };
+  return Object.assign(base, { hovermode: false, datarevision: 0 }, extra);
 }
 
 const plotted = new Map(); // chart holder -> the layout object it was drawn with
@@ -368,15 +370,14 @@ function addHistory(s) {
   }
 }
 
-const RATES_LAYOUT = liveLayout({ xaxis: { type: "date" }, yaxis: { title: { text: "rate (Hz)" }, rangemode: "tozero" } });
-
 function drawRates() {
   const holder = $("rate-chart");
   drawFresh(holder, page.historyRevision, () => {
     // copies: the history goes on growing while plotly holds the arrays it drew
     const series = Object.entries(page.history);
     const traces = series.map(([name, h]) => ({ x: h.t.slice(), y: h.rate.slice(), name: plotText(name), mode: "lines" }));
-    plotLive(holder, traces, RATES_LAYOUT);
+    const yaxis = { title: { text: "rate (Hz)" }, rangemode: "tozero" };
+    plotLive(holder, traces, liveLayout({ xaxis: { type: "date" }, yaxis, datarevision: page.historyRevision }));
     const latest = series.map(([name, h]) => name + " " + rate(h.rate[h.rate.length - 1]));
     holder.setAttribute("aria-label", "rates: " + latest.join(", "));
   });
