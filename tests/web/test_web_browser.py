@@ -12,18 +12,18 @@ from support import wait_until
 from webkit import INJECTION, PICTURE_LOADED, LiveRun, Served, assert_no_injection, not_blank
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
-RATE_SPAN = "Number((document.querySelector('#rate-chart canvas') || {dataset: {}}).dataset.span || 0)"
-# pixels of a chart's canvas in the colour of its first trace (plotly's blue, #1f77b4)
-TRACE_PIXELS = """sel => {
-  const c = document.querySelector(sel);
-  if (!c || !c.width) return 0;
-  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+RATE_SPAN = (
+    "(r => new Date(r[1]) - new Date(r[0]))(document.getElementById('rate-chart')._fullLayout.xaxis.range)"
+)
+# what plotly drew of a chart's traces: the segments of its lines (straight or steps)
+DRAWN = """sel => {
   let n = 0;
-  for (let i = 0; i < d.length; i += 4) {
-    if (Math.abs(d[i] - 31) + Math.abs(d[i + 1] - 119) + Math.abs(d[i + 2] - 180) < 60) n++;
+  for (const line of document.querySelectorAll(sel + ' .scatterlayer .trace path.js-line')) {
+    n += ((line.getAttribute('d') || '').match(/[LHV]/g) || []).length;
   }
   return n;
 }"""
+SCOPE_LINE = "(document.querySelector('#view-v0 .scatterlayer .trace path.js-line') || {}).outerHTML"
 
 
 def test_serve_lists_two_runs_and_opens_one(page: Any, finished_runs: list[Path]) -> None:
@@ -72,19 +72,19 @@ def test_live_views_log_filter_and_markup_in_worker_names(page: Any) -> None:
         # the views: a scope trace and histogram bars drawn from the observer's samples, and drawn again
         # as new events come while they are in sight: the scope's event number and the histogram's
         # entries grow on the page
-        for chart in ("#view-v0", "#view-v1", "#rate-chart"):
+        for chart, least in (("#view-v0", 50), ("#view-v1", 3), ("#rate-chart", 2)):
             page.locator(chart).scroll_into_view_if_needed()
-            run.until(
-                lambda c=chart: page.evaluate(TRACE_PIXELS, c + " canvas") > 50, 15.0, f"a trace in {chart}"
-            )
+            run.until(lambda c=chart, n=least: page.evaluate(DRAWN, c) >= n, 15.0, f"the traces of {chart}")
         page.locator("#view-v0").scroll_into_view_if_needed()
-        first = _scope_event(page)
-        run.until(lambda: _scope_event(page) > first, 15.0, "a newer waveform in the scope")
+        first, line = _scope_event(page), page.evaluate(SCOPE_LINE)
+        run.until(lambda: _scope_event(page) > first, 15.0, "a newer event in the scope")
+        run.until(lambda: page.evaluate(SCOPE_LINE) != line, 15.0, "a newer waveform drawn in the scope")
         page.locator("#view-v1").scroll_into_view_if_needed()
         first = _histogram_entries(page)
         run.until(lambda: _histogram_entries(page) > first, 15.0, "more entries in the histogram")
         page.locator("#rate-chart").scroll_into_view_if_needed()
-        run.until(lambda: page.evaluate(RATE_SPAN) > 1, 20.0, "the rate chart to span more than 1 s")
+        span = page.evaluate(RATE_SPAN)
+        run.until(lambda: page.evaluate(RATE_SPAN) > span + 1000, 20.0, "the rate chart to span 1 s more")
         assert "Scope <b>of</b> RB_1" in page.inner_text("#views")
 
         # the log: the line and its source as text, and the filter by source

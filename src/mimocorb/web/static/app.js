@@ -8,7 +8,6 @@ const PLOT_CONFIG = { responsive: true, displaylogo: false };
 const STATUS_EVERY = 500; // ms between two drawings of the numbers and tables
 const RATES_EVERY = 1000; // ms between two drawings of the rate chart
 const LOG_EVERY = 250; // ms between two drawings of the log
-const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"];
 
 const page = {
   token: null,
@@ -18,22 +17,34 @@ const page = {
   log: [],
   sources: new Set(),
   layouts: {},
-  views: {}, // view id -> newest data, drawn again when the page changes its width
+  views: {}, // view id -> newest data, drawn when its chart comes into sight
+  historyRevision: 0, // counts the snapshots added to the history
   shownRun: null,
   loadingRun: false,
   closed: false,
 };
 
 // ------------------------------------------------------------------------------------ drawing ----
-// Everything that changes with the run is drawn at most once per frame, each from its newest data: a page
+// Everything that changes with the run is drawn in an animation frame, each from its newest data: a page
 // that cannot keep up (or a hidden tab, which gets no frames) skips pictures instead of queueing them.
 // The numbers, the rate chart and the log are drawn at most every STATUS_EVERY, RATES_EVERY and
-// LOG_EVERY ms.
-const drawJobs = new Map();
+// LOG_EVERY ms. Of the charts one is redrawn per frame, the one waiting longest first, so that a frame
+// never holds several chart redraws.
+const drawJobs = new Map(); // key -> job, all drawn in the next frame
+const chartJobs = new Map(); // key -> job, one drawn per frame (a Map keeps the order of first asking)
 let frameAsked = false;
 
 function draw(key, job) {
   drawJobs.set(key, job);
+  askFrame();
+}
+
+function drawChart(key, job) {
+  chartJobs.set(key, job);
+  askFrame();
+}
+
+function askFrame() {
   if (!frameAsked) {
     frameAsked = true;
     window.requestAnimationFrame(drawNow);
@@ -45,16 +56,23 @@ function drawNow() {
   const jobs = [...drawJobs.values()];
   drawJobs.clear();
   for (const job of jobs) job();
+  const next = chartJobs.keys().next();
+  if (!next.done) {
+    const job = chartJobs.get(next.value);
+    chartJobs.delete(next.value);
+    job();
+  }
+  if (chartJobs.size) askFrame();
 }
 
 const lastDrawn = new Map(); // key -> time of its last drawing
 const drawLater = new Map(); // key -> job waiting for its turn
 
-function drawAtMost(key, every, job) {
+function drawAtMost(key, every, job, drawIn = draw) {
   const wait = (lastDrawn.get(key) || 0) + every - performance.now();
   if (wait <= 0) {
     lastDrawn.set(key, performance.now());
-    draw(key, job);
+    drawIn(key, job);
     return;
   }
   if (!drawLater.has(key)) {
@@ -62,7 +80,7 @@ function drawAtMost(key, every, job) {
       const latest = drawLater.get(key);
       drawLater.delete(key);
       lastDrawn.set(key, performance.now());
-      draw(key, latest);
+      drawIn(key, latest);
     }, wait);
   }
   drawLater.set(key, job);
@@ -192,206 +210,73 @@ function updateButtons(state) {
 }
 
 // -------------------------------------------------------------------------------- live charts ----
-// The charts of the live run are drawn on canvases: a few hundred lines or bars several times a second
-// cost a fraction of what a chart library's redrawing costs. Labels are drawn as text, never as markup.
-const FONT = "12px system-ui, sans-serif";
-const AXIS = "#66707a";
-const GRID = "#e6e9ec";
+// The charts of the live run are plotly charts kept cheap: static (no hover, no modebar, no zoom), no
+// transitions, axis ranges fixed where they are known (the scope's display ranges, the histograms' bins
+// and frequency range) so that a new picture redraws the traces and not the axes, the scope's waveforms
+// thinned to about one point per pixel, histograms as one filled step line each (a path per histogram,
+// not one per bar), and a chart redrawn only when its data changed.
+const LIVE_CONFIG = { staticPlot: true, displaylogo: false };
+// a data-only update of a chart with fixed axes: plotly draws the new traces into the axes it has,
+// at once (no transition) and dropping an update it has not drawn yet when a newer one comes
+const TRACES_ONLY = { transition: { duration: 0 }, frame: { duration: 0, redraw: false }, mode: "immediate" };
+const HIST_HEIGHT = 240; // px per row of histograms
 
-function canvasIn(holder, height) {
-  let canvas = holder.querySelector("canvas");
-  if (!canvas) {
-    canvas = el("canvas");
-    canvas.setAttribute("role", "img");
-    holder.appendChild(canvas);
+function liveLayout(extra) {
+  // the legend above the plot, where it does not cover the axis title at phone width
+  const legend = { orientation: "h", x: 0, y: 1.02, yanchor: "bottom" };
+  const base = { margin: { l: 55, r: 10, t: 30, b: 40 }, height: 280, legend };
+  return Object.assign(base, { hovermode: false, datarevision: 0 }, extra);
+}
+
+const plotted = new Map(); // chart holder -> the layout object it was drawn with
+
+// Draws the traces in the chart. The layout object is the same from one picture to the next as long as
+// the chart keeps its form; with `fixed` axes plotly then redraws the traces only, else the whole chart
+// (its data revision tells plotly that the data is new). The width is the holder's, set here rather
+// than followed by plotly, so that a chart out of sight is not redrawn when the page changes its width.
+function plotLive(holder, traces, layout, fixed) {
+  const width = holder.clientWidth || undefined;
+  if (fixed && plotted.get(holder) === layout && layout.width === width && holder.data.length === traces.length) {
+    const update = { data: traces, traces: traces.map((_, i) => i) };
+    // an update dropped for a newer one rejects its promise: nothing to report
+    window.Plotly.animate(holder, update, TRACES_ONLY).catch(() => {});
+    return;
   }
-  const ratio = window.devicePixelRatio || 1;
-  const width = Math.max(holder.clientWidth - 2, 100);
-  if (canvas.width !== Math.round(width * ratio) || canvas.height !== Math.round(height * ratio)) {
-    canvas.width = Math.round(width * ratio);
-    canvas.height = Math.round(height * ratio);
-    canvas.style.height = height + "px";
-  }
-  const ctx = canvas.getContext("2d", { alpha: false }); // opaque: nothing below it to blend
-  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-  ctx.fillStyle = "#fff";
-  ctx.fillRect(0, 0, width, height);
-  ctx.font = FONT;
-  return { canvas, ctx, width, height };
+  layout.width = width;
+  layout.datarevision += 1;
+  window.Plotly.react(holder, traces, layout, LIVE_CONFIG);
+  plotted.set(holder, layout);
 }
 
-function niceStep(span, count) {
-  const raw = span / Math.max(count, 1);
-  const power = Math.pow(10, Math.floor(Math.log10(raw)));
-  const unit = [1, 2, 2.5, 5, 10].find((m) => m * power >= raw) || 10;
-  return unit * power;
+const drawnData = new Map(); // chart holder -> key of the data it shows
+
+// Draws a chart with job() unless it is out of sight or already shows the data of this key.
+function drawFresh(holder, key, job) {
+  if (!inSight(holder) || drawnData.get(holder) === key) return;
+  drawnData.set(holder, key);
+  job();
 }
 
-function linearTicks(lo, hi, count) {
-  if (!(hi > lo)) return [lo];
-  const step = niceStep(hi - lo, count);
-  const out = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Math.abs(v) < step * 1e-9 ? 0 : v);
-  return out;
-}
-
-function tickText(v) {
-  const a = Math.abs(v);
-  if (a >= 1e6 || (a > 0 && a < 1e-3)) return v.toExponential(0);
-  return String(Number(v.toPrecision(4)));
-}
-
-function clockText(ms) {
-  return new Date(ms).toTimeString().slice(0, 8);
-}
-
-// a linear or logarithmic axis: value -> pixel
-function scale(lo, hi, from, to, log) {
-  if (log) {
-    const a = Math.log10(lo);
-    const b = Math.log10(hi);
-    return (v) => from + ((Math.log10(Math.max(v, lo)) - a) / (b - a || 1)) * (to - from);
-  }
-  return (v) => from + ((v - lo) / (hi - lo || 1)) * (to - from);
-}
-
-function logTicks(lo, hi) {
-  const out = [];
-  for (let p = Math.ceil(Math.log10(lo)); p <= Math.floor(Math.log10(hi)); p++) out.push(Math.pow(10, p));
-  return out.length ? out : [lo, hi];
-}
-
-// One panel: frame, grid, ticks, titles and the series, in box {x, y, w, h} of the canvas.
-// spec: {x: [lo, hi], y: [lo, hi], ylog, xtime, xtitle, ytitle, lines: [{x, y, color}], bars: {edges,
-// heights, color}, level: y of a dashed line, legend: [[name, color]]}
-function drawPanel(ctx, box, spec) {
-  const left = box.x + 52;
-  const right = box.x + box.w - 8;
-  const top = box.y + 8;
-  const bottom = box.y + box.h - 36;
-  const [x0, x1] = spec.x;
-  const [y0, y1] = spec.y;
-  const sx = scale(x0, x1, left, right, false);
-  const sy = scale(y0, y1, bottom, top, spec.ylog);
-  ctx.lineWidth = 1;
-  ctx.strokeStyle = GRID;
-  ctx.fillStyle = AXIS;
-  ctx.textAlign = "right";
-  ctx.textBaseline = "middle";
-  for (const v of spec.ylog ? logTicks(y0, y1) : linearTicks(y0, y1, Math.max(2, (bottom - top) / 40))) {
-    const py = Math.round(sy(v)) + 0.5;
-    ctx.beginPath();
-    ctx.moveTo(left, py);
-    ctx.lineTo(right, py);
-    ctx.stroke();
-    ctx.fillText(tickText(v), left - 4, py);
-  }
-  ctx.textAlign = "center";
-  ctx.textBaseline = "top";
-  const xstep = spec.xtime ? Math.max(1000, niceStep(x1 - x0, (right - left) / 90)) : 0;
-  const xticks = spec.xtime ? linearTicks(x0, x1, (x1 - x0) / xstep) : linearTicks(x0, x1, (right - left) / 70);
-  for (const v of xticks) {
-    const px = Math.round(sx(v)) + 0.5;
-    ctx.beginPath();
-    ctx.moveTo(px, top);
-    ctx.lineTo(px, bottom);
-    ctx.stroke();
-    const label = spec.xtime ? clockText(v) : tickText(v);
-    const half = ctx.measureText(label).width / 2; // kept inside the panel at its edges
-    ctx.fillText(label, Math.min(Math.max(px, box.x + half), box.x + box.w - half), bottom + 4);
-  }
-  if (spec.xtitle) ctx.fillText(spec.xtitle, (left + right) / 2, bottom + 19);
-  if (spec.ytitle) {
-    ctx.save();
-    ctx.translate(box.x + 10, (top + bottom) / 2);
-    ctx.rotate(-Math.PI / 2);
-    ctx.textBaseline = "middle";
-    ctx.fillText(spec.ytitle, 0, 0);
-    ctx.restore();
-  }
-  ctx.save();
-  ctx.beginPath();
-  ctx.rect(left, top, right - left, bottom - top);
-  ctx.clip();
-  if (spec.bars) drawBars(ctx, spec.bars, sx, sy, bottom);
-  for (const line of spec.lines || []) drawLine(ctx, line, sx, sy);
-  if (spec.level !== undefined && spec.level !== null) {
-    ctx.strokeStyle = "darkred";
-    ctx.setLineDash([6, 4]);
-    ctx.beginPath();
-    ctx.moveTo(left, Math.round(sy(spec.level)) + 0.5);
-    ctx.lineTo(right, Math.round(sy(spec.level)) + 0.5);
-    ctx.stroke();
-    ctx.setLineDash([]);
-  }
-  ctx.restore();
-  ctx.strokeStyle = AXIS;
-  ctx.strokeRect(left + 0.5, top + 0.5, right - left, bottom - top);
-  if (spec.legend) drawLegend(ctx, spec.legend, right, top);
-}
-
-function drawLine(ctx, line, sx, sy) {
-  ctx.strokeStyle = line.color;
-  ctx.lineWidth = 1.5;
-  ctx.beginPath();
-  let pen = false;
-  for (let i = 0; i < line.y.length; i++) {
-    const v = line.y[i];
-    if (v === null || v === undefined) {
-      pen = false;
-      continue;
+// The points of a waveform kept for a chart of about `buckets` pairs of pixels: the lowest and highest
+// sample of each bucket, in their order, so that no peak is lost.
+function thinned(x, y, buckets) {
+  if (y.length <= 2 * buckets) return { x, y };
+  const out = { x: [], y: [] };
+  for (let b = 0; b < buckets; b++) {
+    const from = Math.floor((b * y.length) / buckets);
+    const to = Math.floor(((b + 1) * y.length) / buckets);
+    let lo = from;
+    let hi = from;
+    for (let i = from + 1; i < to; i++) {
+      if (y[i] < y[lo]) lo = i;
+      if (y[i] > y[hi]) hi = i;
     }
-    const px = sx(line.x[i]);
-    const py = sy(v);
-    if (pen) ctx.lineTo(px, py);
-    else ctx.moveTo(px, py);
-    pen = true;
+    for (const i of lo === hi ? [lo] : [Math.min(lo, hi), Math.max(lo, hi)]) {
+      out.x.push(x[i]);
+      out.y.push(y[i]);
+    }
   }
-  ctx.stroke();
-  ctx.lineWidth = 1;
-}
-
-function drawBars(ctx, bars, sx, sy, bottom) {
-  ctx.fillStyle = bars.color;
-  ctx.beginPath();
-  for (let i = 0; i < bars.heights.length; i++) {
-    if (!(bars.heights[i] > 0)) continue;
-    const a = sx(bars.edges[i]);
-    const top = sy(bars.heights[i]);
-    ctx.rect(a, top, Math.max(sx(bars.edges[i + 1]) - a, 1), bottom - top);
-  }
-  ctx.fill();
-}
-
-function drawLegend(ctx, entries, right, top) {
-  ctx.textAlign = "left";
-  ctx.textBaseline = "middle";
-  const widths = entries.map(([name]) => ctx.measureText(name).width + 26);
-  let x = right - widths.reduce((a, b) => a + b, 0) - 4;
-  entries.forEach(([name, color], i) => {
-    ctx.fillStyle = color;
-    ctx.fillRect(x, top + 10, 14, 3);
-    ctx.fillStyle = AXIS;
-    ctx.fillText(name, x + 18, top + 11);
-    x += widths[i];
-  });
-}
-
-// [lo, hi] of the finite values, widened to include 0 (linear) or to whole decades (logarithmic)
-function valueRange(values, log) {
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const v of values) {
-    if (v === null || !Number.isFinite(v) || (log && v <= 0)) continue;
-    lo = Math.min(lo, v);
-    hi = Math.max(hi, v);
-  }
-  if (log) {
-    if (!(hi > 0)) return [0.1, 1];
-    return [Math.pow(10, Math.floor(Math.log10(lo))), Math.pow(10, Math.ceil(Math.log10(hi) + 1e-9))];
-  }
-  if (!(hi > 0)) return [0, 1];
-  return [Math.min(0, lo), hi * 1.08];
+  return out;
 }
 
 // ------------------------------------------------------------------------------------- status ----
@@ -399,7 +284,7 @@ function showStatus(s) {
   page.status = s;
   addHistory(s);
   drawAtMost("status", STATUS_EVERY, () => drawStatus(s));
-  drawAtMost("rates", RATES_EVERY, drawRates);
+  drawAtMost("rates", RATES_EVERY, drawRates, drawChart);
   if (s.state === "ended") showLiveRun();
 }
 
@@ -473,6 +358,7 @@ function bufferCells(b) {
 }
 
 function addHistory(s) {
+  page.historyRevision += 1;
   for (const b of s.buffers) {
     const h = page.history[b.name] || (page.history[b.name] = { t: [], rate: [] });
     h.t.push(s.time * 1000);
@@ -486,18 +372,15 @@ function addHistory(s) {
 
 function drawRates() {
   const holder = $("rate-chart");
-  if (!inSight(holder)) return;
-  const { canvas, ctx, width, height } = canvasIn(holder, 280);
-  const series = Object.entries(page.history);
-  const times = series.flatMap(([, h]) => [h.t[0], h.t[h.t.length - 1]]).filter(Number.isFinite);
-  const x = times.length ? [Math.min(...times), Math.max(...times)] : [0, 1];
-  if (!(x[1] > x[0])) x[1] = x[0] + 1000;
-  const lines = series.map(([, h], i) => ({ x: h.t, y: h.rate, color: COLORS[i % COLORS.length] }));
-  const legend = series.map(([name], i) => [name, COLORS[i % COLORS.length]]);
-  drawPanel(ctx, { x: 0, y: 0, w: width, h: height }, { x, y: valueRange(series.flatMap(([, h]) => h.rate), false), xtime: true, ytitle: "rate (Hz)", lines, legend });
-  const span = (x[1] - x[0]) / 1000;
-  canvas.dataset.span = span.toFixed(1);
-  canvas.setAttribute("aria-label", "rates over " + span.toFixed(0) + " s: " + series.map(([name, h]) => name + " " + rate(h.rate[h.rate.length - 1])).join(", "));
+  drawFresh(holder, page.historyRevision, () => {
+    // copies: the history goes on growing while plotly holds the arrays it drew
+    const series = Object.entries(page.history);
+    const traces = series.map(([name, h]) => ({ x: h.t.slice(), y: h.rate.slice(), name: plotText(name), mode: "lines" }));
+    const yaxis = { title: { text: "rate (Hz)" }, rangemode: "tozero" };
+    plotLive(holder, traces, liveLayout({ xaxis: { type: "date" }, yaxis, datarevision: page.historyRevision }));
+    const latest = series.map(([name, h]) => name + " " + rate(h.rate[h.rate.length - 1]));
+    holder.setAttribute("aria-label", "rates: " + latest.join(", "));
+  });
 }
 
 // ---------------------------------------------------------------------------------------- log ----
@@ -546,42 +429,80 @@ function createViews(layouts) {
 function showView(data) {
   if (!page.layouts[data.id]) return;
   page.views[data.id] = data;
-  draw("view-" + data.id, () => drawView(data));
+  drawChart("view-" + data.id, () => drawView(data));
 }
 
 function drawView(data) {
   const layout = page.layouts[data.id];
   const holder = $("view-" + data.id);
-  if (!inSight(holder)) return; // drawn from its newest data when it is scrolled into sight
-  if (layout.kind === "scope") drawScope(holder, layout, data);
-  else drawHistograms(holder, layout, data);
+  // drawn from its newest data when it is scrolled into sight
+  if (layout.kind === "scope") drawFresh(holder, data.counter, () => drawScope(holder, layout, data));
+  else drawFresh(holder, data.histograms.map((h) => h.entries).join(), () => drawHistograms(holder, layout, data));
+}
+
+const plotLayouts = {}; // view id (and columns) -> plotly layout, the same object while the chart keeps its form
+
+function scopeLayout(layout) {
+  const shapes = [];
+  if (layout.trigger !== null) {
+    const line = { dash: "dash", color: "darkred", width: 1 };
+    shapes.push({ type: "line", xref: "paper", x0: 0, x1: 1, y0: layout.trigger, y1: layout.trigger, line });
+  }
+  return liveLayout({
+    xaxis: { title: { text: plotText(layout.xlabel) }, range: layout.xlim, autorange: false },
+    yaxis: { title: { text: plotText(layout.ylabel) }, range: layout.ylim, autorange: false },
+    shapes,
+  });
 }
 
 function drawScope(holder, layout, data) {
-  const { canvas, ctx, width, height } = canvasIn(holder, 280);
-  const lines = layout.names.map((name, i) => ({ x: layout.x, y: data.traces[name], color: COLORS[i % COLORS.length] }));
-  const legend = layout.names.map((name, i) => [name, COLORS[i % COLORS.length]]);
-  const spec = { x: layout.xlim, y: layout.ylim, xtitle: layout.xlabel, ytitle: layout.ylabel, lines, legend, level: layout.trigger };
-  drawPanel(ctx, { x: 0, y: 0, w: width, h: height }, spec);
+  const plot = plotLayouts[layout.id] || (plotLayouts[layout.id] = scopeLayout(layout));
+  const buckets = Math.max(50, Math.ceil(holder.clientWidth / 2));
+  const traces = layout.names.map((name) => {
+    const points = thinned(layout.x, data.traces[name], buckets);
+    return { x: points.x, y: points.y, name: plotText(name), mode: "lines", line: { width: 1.5 } };
+  });
+  plotLive(holder, traces, plot, true);
   const info = "event " + data.counter;
-  canvas.setAttribute("aria-label", layout.title + ", " + info);
+  holder.setAttribute("aria-label", layout.title + ", " + info);
   setText($("view-info-" + data.id), info);
 }
 
-function drawHistograms(holder, layout, data) {
+// One panel per histogram, in up to three columns (one on a narrow screen), each with the axes of its
+// bins and of its frequency range, so that new counts redraw the histograms only.
+function histogramsLayout(layout, columns) {
   const n = layout.histograms.length;
-  const columns = Math.max(1, Math.min(n, holder.clientWidth < 700 ? 1 : 3));
   const rows = Math.ceil(n / columns);
-  const { canvas, ctx, width, height } = canvasIn(holder, 240 * rows);
-  const w = width / columns;
+  const axes = {};
   layout.histograms.forEach((spec, i) => {
-    const h = data.histograms[i];
-    const heights = h.counts.map((c) => c / Math.max(h.entries, 1));
-    const box = { x: (i % columns) * w, y: Math.floor(i / columns) * 240, w, h: 240 };
-    const x = [spec.edges[0], spec.edges[spec.edges.length - 1]];
-    const bars = { edges: spec.edges, heights, color: COLORS[0] };
-    drawPanel(ctx, box, { x, y: valueRange(heights, spec.log), ylog: spec.log, xtitle: spec.label + " (" + h.entries + " sampled)", bars });
+    const suffix = i === 0 ? "" : String(i + 1);
+    const range = [spec.edges[0], spec.edges[spec.edges.length - 1]];
+    axes["xaxis" + suffix] = { title: { text: plotText(spec.label) }, range, autorange: false };
+    const [low, top] = spec.ylim;
+    axes["yaxis" + suffix] = spec.log
+      ? { type: "log", range: [Math.log10(low), Math.log10(top)], autorange: false }
+      : { range: [low, top], autorange: false };
   });
+  const grid = { rows, columns, pattern: "independent" };
+  return Object.assign(liveLayout({ grid, height: HIST_HEIGHT * rows, showlegend: false }), axes);
+}
+
+// The frequencies of a histogram as a step line filled down to the axis; on a log scale from the bottom
+// of its range, as empty bins have no logarithm.
+function histogramTrace(spec, h, i) {
+  const suffix = i === 0 ? "" : String(i + 1);
+  const low = spec.log ? spec.ylim[0] : 0;
+  const heights = h.counts.map((c) => Math.max(c / Math.max(h.entries, 1), low));
+  heights.push(heights[heights.length - 1]); // the last step reaches the last edge
+  const line = { shape: "hv", width: 1 };
+  return { x: spec.edges, y: heights, mode: "lines", line, fill: "tozeroy", xaxis: "x" + suffix, yaxis: "y" + suffix };
+}
+
+function drawHistograms(holder, layout, data) {
+  const columns = Math.max(1, Math.min(layout.histograms.length, holder.clientWidth < 700 ? 1 : 3));
+  const key = layout.id + "/" + columns;
+  const plot = plotLayouts[key] || (plotLayouts[key] = histogramsLayout(layout, columns));
+  plotLive(holder, layout.histograms.map((spec, i) => histogramTrace(spec, data.histograms[i], i)), plot, true);
   const info = layout.histograms
     .map((spec, i) => {
       const h = data.histograms[i];
@@ -590,13 +511,19 @@ function drawHistograms(holder, layout, data) {
       return spec.label + ": " + h.entries + " sampled, mean " + mean + ", std " + std;
     })
     .join("; ");
-  canvas.setAttribute("aria-label", layout.title + ": " + info);
+  holder.setAttribute("aria-label", layout.title + ": " + info);
   setText($("view-info-" + data.id), info);
 }
 
+// A new width: the charts in sight take it now, the others when they come into sight.
+function resizeCharts() {
+  drawnData.clear();
+  redrawCharts();
+}
+
 function redrawCharts() {
-  if (page.status) draw("rates", drawRates);
-  for (const data of Object.values(page.views)) draw("view-" + data.id, () => drawView(data));
+  if (page.status) drawChart("rates", drawRates);
+  for (const data of Object.values(page.views)) drawChart("view-" + data.id, () => drawView(data));
 }
 
 // Charts scrolled out of sight are not drawn (a phone shows one at a time); they are drawn again from
@@ -653,7 +580,7 @@ function startLive() {
   };
   $("log-source").addEventListener("change", showLog);
   $("log-text").addEventListener("input", showLog);
-  window.addEventListener("resize", redrawCharts);
+  window.addEventListener("resize", () => draw("resize", resizeCharts));
   watchSight($("rate-chart"));
 }
 
