@@ -394,7 +394,8 @@ def test_a_serve_worker_killed_more_often_than_it_may_be_restarted_ends_the_run(
 
 def test_runevents_of_a_run_whose_first_buffer_is_connected_is_exact(tmp_path) -> None:
     """runevents: 500 in the receiving run, whose first buffer's writer is the connect process: exactly
-    events 1..500 go in, the run ends for that reason; what it did not take stays with the serving run."""
+    events 1..500 go in, the run ends for that reason; what it did not take stays with the serving run,
+    and a receiving run started later gets exactly the rest."""
     address = f"tcp://127.0.0.1:{free_port()}"
     server, client = serving(tmp_path / "a", address, 3000), receiving(tmp_path / "b", address)
     client.write_text(client.read_text().replace("Fkt_main: {}", "Fkt_main: {runevents: 500}"))
@@ -407,5 +408,7 @@ def test_runevents_of_a_run_whose_first_buffer_is_connected_is_exact(tmp_path) -
     assert seen(client) == list(range(1, 501))
     (link,) = s["links"]
     assert link["events_acked"] == 500
-    a.send_signal(signal.SIGINT)  # nobody takes the rest: the serving run is ended by hand, in order
+    later = receiving(tmp_path / "c", address)
+    ended(run_of(later))
     ended(a)
+    assert seen(later) == list(range(501, 3001))
