@@ -105,19 +105,19 @@ def test_keys_without_the_other_side_are_refused_before_any_socket(tmp_path) -> 
         ring.close()
 
 
-def test_observe_yields_samples_of_a_flowing_buffer(procs, tmp_path) -> None:
-    n = 3_000
+def _observed_next_to_a_receiver(procs, tmp_path, n: int, pause: float, count: int, **serve) -> list:
+    """``count`` samples (arrival time, data, metadata) that net.observe got of a buffer flowing
+    ``n`` events to a receiver, which must get every one of them exactly once all the same."""
     address = free_tcp()
-    ring, worker = _served(procs, address, observer=True)
+    ring, worker = _served(procs, address, observer=True, **serve)
     rx = Receiver(procs, net.ConnectOptions(address, link_id="rx", **FAST), tmp_path / "rx.npy")
+    samples: list = []
     try:
         rx.start()
-        src = procs.start(source, ring.new_writer(), n, 10, 0.002)
-        samples = []
+        src = procs.start(source, ring.new_writer(), n, 10, pause)
         for data, meta in net.observe(address, connect_timeout=10):
-            assert data.shape == (1,) and meta["counter"] == data[0]
-            samples.append(int(data[0]))
-            if len(samples) == 5:
+            samples.append((time.monotonic(), data.copy(), meta.copy()))
+            if len(samples) == count:
                 break
         procs.join(src, 60)
         ring.shutdown(timeout=30)
@@ -126,8 +126,16 @@ def test_observe_yields_samples_of_a_flowing_buffer(procs, tmp_path) -> None:
     finally:
         ring.close()
         rx.close()
-    assert samples == sorted(samples) and len(set(samples)) == 5
     assert_exact(rows, n, "receiver next to the observer")
+    return samples
+
+
+def test_observe_yields_samples_of_a_flowing_buffer(procs, tmp_path) -> None:
+    samples = _observed_next_to_a_receiver(procs, tmp_path, 3_000, 0.002, 5)
+    for _, data, meta in samples:
+        assert data.shape == (1,) and meta["counter"] == data[0]
+    values = [int(data[0]) for _, data, _ in samples]
+    assert values == sorted(values) and len(set(values)) == 5
 
 
 def test_join_a_group_from_plain_python(procs) -> None:
@@ -183,25 +191,8 @@ def test_no_server_within_connect_timeout_and_unknown_group(procs) -> None:
 
 def test_observe_interval_caps_the_sample_rate(procs, tmp_path) -> None:
     """However fast the buffer flows, observers get at most one sample per ``observe_interval``."""
-    n, interval = 6_000, 0.2
-    address = free_tcp()
-    ring, worker = _served(procs, address, observer=True, observe_interval=interval)
-    rx = Receiver(procs, net.ConnectOptions(address, link_id="rx", **FAST), tmp_path / "rx.npy")
-    try:
-        rx.start()
-        src = procs.start(source, ring.new_writer(), n, 10, 0.005)  # about 3 s of events
-        arrivals = []
-        for _ in net.observe(address, connect_timeout=10):
-            arrivals.append(time.monotonic())
-            if len(arrivals) == 6:
-                break
-        procs.join(src, 60)
-        ring.shutdown(timeout=30)
-        procs.join(worker, 30)
-        rows = rx.finish()
-    finally:
-        ring.close()
-        rx.close()
+    interval = 0.2
+    samples = _observed_next_to_a_receiver(procs, tmp_path, 6_000, 0.005, 6, observe_interval=interval)
+    arrivals = [t for t, _, _ in samples]  # 6000 events at 10 per 5 ms: about 3 s of flow
     assert len(arrivals) == 6
     assert arrivals[-1] - arrivals[0] >= 4 * interval, arrivals  # five intervals, less arrival jitter
-    assert_exact(rows, n, "receiver next to the observer")
