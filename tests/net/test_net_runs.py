@@ -392,6 +392,23 @@ def test_a_serve_worker_killed_more_often_than_it_may_be_restarted_ends_the_run(
     assert got == list(range(1, len(got) + 1)) and len(got) > 200
 
 
+def test_a_serving_run_ended_with_events_nobody_takes_says_they_were_not_delivered(tmp_path) -> None:
+    """The receiver took 500 events and ended; the serving run, ended by hand, waits its grace period
+    for a receiver, then terminates its serve process and says the events it held were not delivered."""
+    address = f"tcp://127.0.0.1:{free_port()}"
+    server, client = serving(tmp_path / "a", address, 3000), receiving(tmp_path / "b", address)
+    client.write_text(client.read_text().replace("Fkt_main: {}", "Fkt_main: {runevents: 500}"))
+    b = run_of(client)
+    a = start(mimocorb_command("run", server.name, "--grace", "2"), server.parent)
+    ended(b)
+    a.send_signal(signal.SIGINT)
+    out = finish(a, 60.0)
+    assert a.returncode == 3, out
+    assert "terminated after the grace period: serve RB_1" in out, out
+    assert re.search(r"RB_1: \d+ event\(s\) serve RB_1 serve_link, pid \d+ held were not delivered", out), out
+    assert "go to its next process" not in out, out
+
+
 def test_runevents_of_a_run_whose_first_buffer_is_connected_is_exact(tmp_path) -> None:
     """runevents: 500 in the receiving run, whose first buffer's writer is the connect process: exactly
     events 1..500 go in, the run ends for that reason; what it did not take stays with the serving run,

@@ -538,7 +538,9 @@ class RunController:
                 worker.lost_events += lost
                 self.note(f"{name}: {lost} event(s) lost with {worker.label}", 0)
             returned = sum(r.get("returned_events", 0) for r in reports)
-            if returned:
+            if returned and self.ending.aborted:  # terminated after the grace period: no next process
+                self.note(f"{name}: {returned} event(s) {worker.label} held were not delivered", 0)
+            elif returned:
                 self.note(f"{name}: {returned} event(s) {worker.label} held go to its next process", 1)
 
     def _restarted_after_failure(self, worker: WorkerProcess) -> bool:
