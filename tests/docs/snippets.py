@@ -23,6 +23,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,6 +110,12 @@ def is_slow(page: Path) -> bool:
     return any(word in b.text for b in blocks(page) if b.runs for word in RUN_WORDS)
 
 
+def listens(page: Path) -> bool:
+    """Whether the page's code serves or connects on an address it writes out (a network buffer, a
+    dashboard port): two such pages at once could meet on the same port."""
+    return any(re.search(r"tcp://|ipc://|--web\b", b.text) for b in blocks(page) if b.runs)
+
+
 def page_folder(page: Path, scratch: Path) -> Path:
     """Where the page's blocks run: see the module docstring."""
     if page.parent.name == "tutorials":
@@ -150,6 +157,7 @@ def run_block(block: Block, folder: Path, scratch: Path) -> None:
         if not lines:
             raise AssertionError(f"{block.where}: {block.language} block without commands; fence it as text")
         argv = ["bash", "-e", "-c", "\n".join(lines)]
+    started = time.time()
     try:
         done = subprocess.run(
             argv,
@@ -165,8 +173,23 @@ def run_block(block: Block, folder: Path, scratch: Path) -> None:
     if done.returncode != 0:
         raise AssertionError(
             f"{block.where}: exit status {done.returncode}\n--- stdout\n{done.stdout[-3000:]}"
-            f"\n--- stderr\n{done.stderr[-3000:]}"
+            f"\n--- stderr\n{done.stderr[-3000:]}{_written_output(folder, started)}"
         )
+
+
+def _written_output(folder: Path, since: float) -> str:
+    """The ends of the output files and run logs a failed block wrote (blocks that send a run's output
+    to a file, to run it in the background, leave nothing on stdout)."""
+    found = [
+        path
+        for pattern in ("*.out", "run.log")
+        for path in folder.rglob(pattern)
+        if path.is_file() and path.stat().st_mtime >= since - 1.0
+    ]
+    return "".join(
+        f"\n--- {path.relative_to(folder)}\n" + "\n".join(path.read_text(errors="replace").splitlines()[-40:])
+        for path in sorted(found)
+    )
 
 
 def run_page(page: Path, scratch: Path) -> int:

@@ -19,10 +19,10 @@ def _page_params() -> list:
         pytest.param(
             page,
             id=str(page.relative_to(snippets.DOCS)),
-            # the pages run one after another in one test process even under -n: several start runs on the
-            # same documented port (8080, 5555), and two example runs at once would only slow each other
+            # the pages that serve or connect on the address they document (ports 8080, 5555) run one after
+            # another in one test process even under -n; the others anywhere
             marks=[
-                pytest.mark.xdist_group("doc-pages"),
+                *([pytest.mark.xdist_group("doc-ports")] if snippets.listens(page) else []),
                 *([pytest.mark.slow] if snippets.is_slow(page) else []),
             ],
         )

@@ -27,8 +27,13 @@ EVENTS = 1500
 INSTALL_TIMEOUT = 600.0  # a first install on a machine with an empty pip cache downloads ~150 MB
 RUN_TIMEOUT = 90.0
 
-# the first test also waits for the venv fixture, and pytest-timeout counts that in
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(INSTALL_TIMEOUT + RUN_TIMEOUT + 60)]
+# the first test also waits for the venv fixture, and pytest-timeout counts that in; under -n the tests
+# stay in one process, so that the venv is built once
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(INSTALL_TIMEOUT + RUN_TIMEOUT + 60),
+    pytest.mark.xdist_group("plain-venv"),
+]
 LEFT_OUT = shutil.ignore_patterns(
     ".git", ".venv", "build", "dist", "target", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis"
 )
