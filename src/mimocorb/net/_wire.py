@@ -32,15 +32,15 @@ Server -> receiver
         HELLO resets the link's credits on the server).
   ``REFUSED {reason, server_layout, client_layout}``  e.g. a layout mismatch; the receiver ends
         with an error showing both layouts.
-  ``DATA head [| data...]``  ``n`` events with link sequence numbers ``seq .. seq+n-1``. ``head``
-        is ``seq n p`` (int64), then, if ``p`` is -2, the ``n`` positions of the events in the served
-        buffer (its commit order numbers; else they are ``p .. p+n-1``, or none for an observer's
-        sample: ``p`` = -1), then the metadata: ``n`` records (counter int64, timestamp float64,
-        deadtime float64), then, for a message below ``ZERO_COPY_BYTES``, the data. Larger data
-        follows in its own frame (``n x values_per_slot`` values of the layout's dtype) or, for large
-        events, in one frame per event, sent straight from the serving ring's slots without a copy.
-        A small message is thus one frame after its kind, the fewest a receiver has to take apart.
-        Observers get ``seq = -1``.
+  ``DATA head [| data...]``  ``n`` events with link sequence numbers ``seq .. seq+n-1``: ``head`` is
+        ``seq n p`` (int64); then, if ``p`` is -2, the events' ``n`` positions in the served buffer
+        (its commit order numbers; otherwise they are ``p .. p+n-1``, and an observer's sample has
+        ``p`` = -1: no position); then ``n`` metadata records (counter int64, timestamp float64,
+        deadtime float64); then the data (``n x values_per_slot`` values of the layout's dtype) if it
+        is smaller than ``ZERO_COPY_BYTES``. Larger data comes in a frame of its own, or for large
+        events in one frame per event, sent straight from the serving ring's slots without a copy. A
+        small message (a paced stream's single event) is thus one frame after its kind: the fewest
+        to make and take apart. Observers get ``seq = -1``.
   ``END total``  the serving ring shut down after every event of the group was acknowledged: the
         stream is complete; the receiver ends once it committed everything before it.
   ``WHO``  a message came from a link the server does not know (it restarted, or forgot a link that
