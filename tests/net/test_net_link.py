@@ -175,15 +175,39 @@ def test_layout_mismatch_is_refused_with_both_layouts(procs, tmp_path) -> None:
     assert "layout mismatch" in msg and "1 x int64" in msg and "3 x float32" in msg, msg
 
 
-def test_receiver_killed_and_restarted_loses_and_duplicates_nothing(procs, tmp_path) -> None:
-    n = 30_000
+def test_one_event_messages_every_event_once_in_order(procs, tmp_path) -> None:
+    """Messages of one event each (as a paced source makes them) take the receiver's single-slot
+    commit: the same exact count, order, metadata and acknowledgements."""
+    n = 3000
     address = free_tcp()
-    srv = Serving(procs, address)
+    srv = Serving(procs, address, max_batch=1)
+    rx = _receiver(procs, tmp_path, address)
+    try:
+        rx.start()
+        src = srv.feed(n, batch=1)
+        procs.join(src, 120)
+        report = srv.end()
+        assert rx.outcome() == ("ok", "end-of-stream")
+        rows = rx.finish()
+    finally:
+        rx.close()
+    assert report["drained"], report
+    assert_exact(rows, n, "receiver of one-event messages")
+    final = [s for s in drain(rx.reports) if s.state == "ended"]
+    assert final and final[-1].events_acked == n
+
+
+@pytest.mark.parametrize("max_batch", [1000, 1])
+def test_receiver_killed_and_restarted_loses_and_duplicates_nothing(procs, tmp_path, max_batch) -> None:
+    """Killed while committing messages of many events, or of one event each."""
+    n = 30_000 if max_batch > 1 else 4000
+    address = free_tcp()
+    srv = Serving(procs, address, max_batch=max_batch)
     rx = _receiver(procs, tmp_path, address, "victim")
     try:
         rx.start()
-        src = srv.feed(n, batch=20, pace=0.0005)
-        assert _wait(lambda: rx.ring.stats()["committed"] > 2000, 60), "nothing arrived"
+        src = srv.feed(n, batch=20 if max_batch > 1 else 1, pace=0.0005)
+        assert _wait(lambda: rx.ring.stats()["committed"] > n // 15, 60), "nothing arrived"
         procs.kill(rx.worker)
         rx.ring.reclaim_dead([rx.worker.pid])
         committed = rx.ring.stats()["committed"]

@@ -368,6 +368,44 @@ def test_tags_are_committed_with_the_events() -> None:
         buf.close()
 
 
+def test_one_event_calls_number_stamp_tag_and_copy_like_batches() -> None:
+    """A batch of one event takes the single-slot calls: counters go on across single events and
+    batches, the timestamp is set, the tag kept; a claimed one-event batch's copies stay as they were
+    after its slot is written again, its view (copy=False) is the slot."""
+    buf = RingBuffer(4, 2, np.int64)
+    try:
+        r = Reader(buf.new_reader_group())
+        w = Writer(buf.new_writer())
+        assert w.put_batch(_rows(0, 0, 1), tags=[7]) == 1
+        assert w.last_tag() == 7
+        assert w.put_batch(_rows(0, 1, 2)) == 2
+        assert w.put_batch(_rows(0, 3, 1)) == 1
+        assert w.last_tag() == -1
+        data, meta = r.get_batch(4, timeout=5)
+        assert data[:, 1].tolist() == [0, 1, 2, 3] and meta["counter"].tolist() == [0, 1, 2, 3]
+        assert (meta["timestamp"] > 0).all() and (meta["deadtime"] == -1).all()
+        r.release()
+        meta1 = np.zeros(1, METADATA_DTYPE)
+        meta1["counter"], meta1["timestamp"], meta1["deadtime"] = 40, 1.5, 0.25
+        w.put_batch(_rows(1, 40, 1), meta1, tags=np.array([40]))
+        kept = r.claim_batch(1, timeout=5)
+        kept.release()
+        for k in range(41, 45):  # every slot written again, the one of ``kept`` too
+            w.put_batch(_rows(1, k, 1), timeout=5)
+            view = r.claim_batch(1, timeout=5, copy=False)
+            assert not view.data.flags.owndata and view.data.tolist() == [[1, k]]
+            assert view.metadata["counter"].tolist() == [k - 36]  # the writer's 6th, 7th, ... event
+            view.release()
+        assert kept.data.tolist() == [[1, 40]] and kept.metadata.tolist() == [(40, 1.5, 0.25)]
+        w.put_batch(_rows(1, 45, 4))
+        with pytest.raises(RingTimeout):
+            w.put_batch(_rows(1, 49, 1), timeout=0.1)
+        r.close()
+        w.close()
+    finally:
+        buf.close()
+
+
 def test_views_of_claimed_slots_and_per_event_arrays() -> None:
     """claim_batch(copy=False) gives a view of consecutive slots, valid while held; put_batch takes a
     list of per-event arrays and refuses a wrong one before claiming anything."""

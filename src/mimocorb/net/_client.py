@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import zmq
@@ -15,6 +15,7 @@ from . import _wire as w
 from ._config import ConnectOptions, LinkStats, RateClock, Report, secure_client
 
 POLL_SLICE = 0.2  # the longest a receiver waits without looking at its ring and its timers
+Got = tuple[int, w.Rows, np.ndarray, np.ndarray] | w.One  # new events: (seq, data, metadata, positions)
 PAUSE_SLICE = 0.05  # how often a paused receiver looks whether it may go on
 
 
@@ -40,7 +41,7 @@ class Recent:
         self.ranges.clear()
         self._top = -1
 
-    def add(self, positions: np.ndarray) -> None:
+    def add(self, positions: np.ndarray | range) -> None:
         n = len(positions)
         if not n or positions[0] < 0:
             return
@@ -72,6 +73,7 @@ class ClientLink:
         self.opts, self.layout, self._tag, self._report = opts, layout, tag, report
         self._shape: tuple[np.dtype, int] | None = None  # the layout's dtype and values per slot, once known
         self.committed = 0  # for join(): events committed by the caller (the tag when ``tag`` is None)
+        self.one_bytes = 0  # > 0: one-event messages of events this size come as a w.One (for the ring)
         self._ctx = zmq.Context()  # its own: a context inherited through fork() is unusable
         self.sock = s = self._ctx.socket(zmq.DEALER)
         s.setsockopt(zmq.LINGER, 1000)
@@ -138,10 +140,10 @@ class ClientLink:
         self.send(w.CREDIT, w.pack_int(n))
 
     # ---- receiving --------------------------------------------------------------------------
-    def poll(self, timeout: float) -> tuple[int, w.Rows, np.ndarray, np.ndarray] | None:
+    def poll(self, timeout: float) -> Got | None:
         """Wait up to ``timeout`` s for the next new events: (first sequence number, data, metadata,
-        positions in the served buffer), duplicates already dropped; None if nothing came. Raises
-        Ended or NetError."""
+        positions in the served buffer), or a ``w.One`` (see ``one_bytes``), duplicates already
+        dropped; None if nothing came. Raises Ended or NetError."""
         events = dict(self._poller.poll(max(0, int(timeout * 1000))))
         if self._monitor is not None and self._monitor in events:
             ev = recv_monitor_message(self._monitor)
@@ -162,7 +164,7 @@ class ClientLink:
         self._timers()
         return None
 
-    def _handle(self, frames) -> tuple[int, w.Rows, np.ndarray, np.ndarray] | None:
+    def _handle(self, frames) -> Got | None:
         kind = frames[0].bytes
         if kind == w.DATA and self.expected is not None:
             return self._data(frames)
@@ -208,25 +210,39 @@ class ClientLink:
             )
         return msg
 
-    def _data(self, frames) -> tuple[int, w.Rows, np.ndarray, np.ndarray] | None:
+    def _data(self, frames) -> Got | None:
+        if self.one_bytes and (one := w.parse_one(frames, self.one_bytes)) is not None:
+            return one if self._new(one.seq, 1, frames) == 0 else None
         if self._shape is None:  # the layout is fixed once welcomed: parse its dtype once
             assert self.layout is not None
             self._shape = w.layout_dtype(self.layout), int(self.layout["values_per_slot"])
         seq, data, meta, positions = w.parse_data(frames, *self._shape)
-        self.stats.bytes += w.payload_bytes(frames)
         if seq < 0:  # a sample for an observer
+            self.stats.bytes += w.payload_bytes(frames)
             return seq, data, meta, positions
+        skip = self._new(seq, len(data), frames)
+        if skip is None:
+            return None
+        if skip:
+            data, meta, positions = data[skip:], meta[skip:], positions[skip:]
+        return seq + skip, data, meta, positions
+
+    def _new(self, seq: int, n: int, frames) -> int | None:
+        """How many of the ``n`` events numbered from ``seq`` this link has already (to drop); None if
+        none is new, or if some are missing before them (then the link starts over from what is
+        committed)."""
+        self.stats.bytes += w.payload_bytes(frames)
         exp = self.expected
         assert exp is not None
-        if seq > exp:  # a gap: something was lost on the way; start over from what is committed
+        if seq > exp:  # a gap: something was lost on the way
             self.expected = None
             self._hello()
             return None
         skip = exp - seq
-        if skip >= len(data):
+        if skip >= n:
             return None  # all duplicates
-        self.stats.events_sent += len(data) - skip
-        return exp, data[skip:], meta[skip:], positions[skip:]
+        self.stats.events_sent += n - skip
+        return skip
 
     def _timers(self, busy: bool = False) -> None:
         """Heartbeats, HELLO retries, timeouts and reports; ``busy``: we are waiting for our own ring,
@@ -305,6 +321,8 @@ def connect_worker(writer_setup: dict, options: ConnectOptions, report: Report |
     layout = w.layout_of(wr.dtype, wr.values_per_slot)
     window = options.window or wr.number_of_slots
     link = _RingLink(options, layout, wr.last_tag, report, window)
+    if options.mode == "read":
+        link.one_bytes = wr.values_per_slot * wr._npdtype.itemsize
     link.stats.state = "waiting"
     reason = "shutdown"
     try:
@@ -317,12 +335,16 @@ def connect_worker(writer_setup: dict, options: ConnectOptions, report: Report |
             if got is None:
                 link.flush_ack()
                 continue
+            if isinstance(got, w.One):
+                if not _commit(link, got.seq, range(got.position, got.position + 1), _put_one(wr, got)):
+                    break
+                continue
             seq, data, meta, positions = got
             if seq < 0:
                 _put_sample(wr, data, meta)
                 link.credit(1)
                 continue
-            if not _commit(wr, link, seq, data, meta, positions):
+            if not _commit(link, seq, positions, _put_rows(wr, seq, data, meta)):
                 break
     except Ended as e:
         reason = e.reason
@@ -344,16 +366,27 @@ def _put_sample(wr: Writer, data: w.Rows, meta: np.ndarray) -> None:
         wr.put_batch(data, meta, timeout=0)
 
 
-def _commit(
-    wr: Writer, link: _RingLink, seq: int, data: w.Rows, meta: np.ndarray, positions: np.ndarray
-) -> bool:
-    """Commit events into the ring in slices of POLL_SLICE, acknowledging what is committed (every
-    part while the ring is full); False at the ring's end (writers deactivated)."""
-    done, n = 0, len(data)
-    tags = np.arange(seq, seq + n, dtype=np.int64)
+def _put_one(wr: Writer, ev: w.One) -> Callable[[int], int]:
+    """The commit of a one-event message: its bytes straight into a slot (``_commit``'s ``put``)."""
+    return lambda done: wr._put_one(ev.row, ev.counter, ev.timestamp, ev.deadtime, ev.seq, POLL_SLICE)
+
+
+def _put_rows(wr: Writer, seq: int, data: w.Rows, meta: np.ndarray) -> Callable[[int], int]:
+    """The commit of the events of a message from event ``done`` on (``_commit``'s ``put``), with
+    their link numbers as tags."""
+    tags = np.arange(seq, seq + len(data), dtype=np.int64)
+    return lambda done: wr.put_batch(data[done:], meta[done:], timeout=POLL_SLICE, tags=tags[done:])
+
+
+def _commit(link: _RingLink, seq: int, positions: np.ndarray | range, put: Callable[[int], int]) -> bool:
+    """Commit the events numbered from ``seq`` (at ``positions`` in the served buffer) into the ring:
+    ``put(done)`` commits what it can from event ``done`` on within POLL_SLICE and says how many;
+    what is committed is acknowledged (every part while the ring is full). False at the ring's end
+    (writers deactivated)."""
+    done, n = 0, len(positions)
     while done < n:
         try:
-            k = wr.put_batch(data[done:], meta[done:], timeout=POLL_SLICE, tags=tags[done:])
+            k = put(done)
         except RingTimeout:
             link.flush_ack()
             link._timers(busy=True)  # heartbeats go on while the ring is full
@@ -397,6 +430,7 @@ def observe(
         while True:
             got = link.poll(POLL_SLICE)
             if got is not None:
+                assert not isinstance(got, w.One)  # one_bytes is 0: events come as arrays
                 _, data, meta, _ = got
                 link.credit(1)
                 yield np.array(data[0]), meta[0].copy()
@@ -463,6 +497,7 @@ def join(
         while True:
             got = link.poll(POLL_SLICE)
             if got is not None:
+                assert not isinstance(got, w.One)  # one_bytes is 0: events come as arrays
                 seq, data, meta, positions = got
                 link.expected = seq + len(data)
                 yield ReceivedBatch(link, seq, data, meta, positions)

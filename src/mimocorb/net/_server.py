@@ -298,10 +298,11 @@ class Server:
         return chunks
 
     def _send(self, lk: _Link, ch: _Chunk) -> bool:
-        b = ch.held.batch
-        frames, nocopy = w.data_message(
-            lk.next_seq, b.data[ch.lo : ch.hi], b.metadata[ch.lo : ch.hi], ch.held.positions[ch.lo : ch.hi]
-        )
+        b, lo, hi = ch.held.batch, ch.lo, ch.hi
+        parts: tuple[np.ndarray, ...] = b.data, b.metadata, ch.held.positions
+        if lo or hi != len(b):  # a part of the claim (usually it is all of it: no slices to make)
+            parts = tuple(p[lo:hi] for p in parts)
+        frames, nocopy = w.data_message(lk.next_seq, *parts)
         try:
             self.sock.send_multipart([lk.id, *frames], flags=zmq.NOBLOCK, copy=not nocopy)
         except zmq.Again:

@@ -32,13 +32,15 @@ Server -> receiver
         HELLO resets the link's credits on the server).
   ``REFUSED {reason, server_layout, client_layout}``  e.g. a layout mismatch; the receiver ends
         with an error showing both layouts.
-  ``DATA seq n p [positions] | metadata | data``  ``n`` events with link sequence numbers
-        ``seq .. seq+n-1`` and positions ``p .. p+n-1`` in the served buffer (its commit order numbers;
-        where they are not consecutive, ``p`` = -1 and the ``n`` positions follow in the same frame): the
-        metadata frame holds ``n`` records (counter int64, timestamp float64, deadtime float64), the
-        data ``n x values_per_slot`` values of the layout's dtype: one frame, or for large events
-        one frame per event, sent straight from the serving ring's slots without a copy.
-        Observers get ``seq = -1``.
+  ``DATA head [| data...]``  ``n`` events with link sequence numbers ``seq .. seq+n-1``: ``head`` is
+        ``seq n p`` (int64); then, if ``p`` is -2, the events' ``n`` positions in the served buffer
+        (its commit order numbers; otherwise they are ``p .. p+n-1``, and an observer's sample has
+        ``p`` = -1: no position); then ``n`` metadata records (counter int64, timestamp float64,
+        deadtime float64); then the data (``n x values_per_slot`` values of the layout's dtype) if it
+        is smaller than ``ZERO_COPY_BYTES``. Larger data comes in a frame of its own, or for large
+        events in one frame per event, sent straight from the serving ring's slots without a copy. A
+        small message (a paced stream's single event) is thus one frame after its kind: the fewest
+        to make and take apart. Observers get ``seq = -1``.
   ``END total``  the serving ring shut down after every event of the group was acknowledged: the
         stream is complete; the receiver ends once it committed everything before it.
   ``WHO``  a message came from a link the server does not know (it restarted, or forgot a link that
@@ -61,24 +63,26 @@ from __future__ import annotations
 
 import json
 import struct
-from typing import cast
+from typing import NamedTuple, cast
 
 import numpy as np
 import zmq
 
 from ..ring import METADATA_DTYPE
 
-VERSION = 2
+VERSION = 3
 HELLO, CREDIT, ACK, PING, BYE = b"HELLO", b"CREDIT", b"ACK", b"PING", b"BYE"
 WELCOME, REFUSED, DATA, END, WHO = b"WELCOME", b"REFUSED", b"DATA", b"END", b"WHO"
 META_NP = np.dtype(METADATA_DTYPE)
 ZERO_COPY_BYTES = 65536  # frames at least this large are sent without copying them into ZeroMQ
+LISTED = -2  # the first position of a DATA message whose positions are listed (not consecutive)
 
 Rows = np.ndarray | list  # events' data: an (n, vps) array or one array per event
 
 _Q = struct.Struct("<q")
 _QQ = struct.Struct("<qq")
 _QQQ = struct.Struct("<qqq")
+_META = struct.Struct("=qdd")  # one metadata record, as numpy lays out METADATA_DTYPE
 
 
 class NetError(RuntimeError):
@@ -141,37 +145,78 @@ def describe_layout(layout: dict) -> str:
 def data_message(seq: int, data: np.ndarray, meta: np.ndarray, positions: np.ndarray) -> tuple[list, bool]:
     """Frames of a DATA message and whether to send them without a copy.
 
-    Large events go as one frame per event, straight from the ring's slots (``data`` may be a view
-    of them: the server holds the slots until the receiver acknowledged); small ones as one frame.
+    A small message goes as one frame after its kind (fewer frames cost less at both ends); large
+    events as one frame per event, straight from the ring's slots (``data`` may be a view of them: the
+    server holds the slots until the receiver acknowledged).
     """
     n = len(data)
-    if n and positions[-1] - positions[0] == n - 1:  # consecutive: the first says all
-        header = _QQQ.pack(seq, n, int(positions[0]))
+    first = int(positions[0]) if n else 0
+    if n == 1 or (n and int(positions[-1]) - first == n - 1):  # consecutive: the first says all
+        head = [_QQQ.pack(seq, n, first)]
     else:
-        header = _QQQ.pack(seq, n, -1) + np.ascontiguousarray(positions, np.int64).tobytes()
-    head = [DATA, header, np.ascontiguousarray(meta)]
-    if len(data) and data[0].nbytes >= ZERO_COPY_BYTES:
-        return head + [data[i] for i in range(len(data))], True
-    return [*head, np.ascontiguousarray(data)], False
+        head = [_QQQ.pack(seq, n, LISTED), np.ascontiguousarray(positions, np.int64).tobytes()]
+    head.append(meta.tobytes())
+    size = data.nbytes
+    if n and size // n >= ZERO_COPY_BYTES:
+        return [DATA, b"".join(head), *[data[i] for i in range(n)]], True
+    if size < ZERO_COPY_BYTES:
+        head.append(data.tobytes())
+        return [DATA, b"".join(head)], False
+    return [DATA, b"".join(head), np.ascontiguousarray(data)], False
 
 
 def payload_bytes(frames: list) -> int:
-    return sum(memoryview(f).nbytes for f in frames[2:])
+    """The size of a DATA message after its kind (header, metadata, data)."""
+    return sum(memoryview(f).nbytes for f in frames[1:])
 
 
 def parse_data(frames, dtype: np.dtype, vps: int) -> tuple[int, Rows, np.ndarray, np.ndarray]:
     """(first sequence number, data, metadata (n,), positions (n,)) of a DATA message, viewing its
     frames; data is an (n, vps) array, or a list of n arrays of vps values when each event came in
     its own frame."""
-    header = memoryview(frames[1])
-    seq, n, first = _QQQ.unpack_from(header)
-    meta = np.frombuffer(frames[2], META_NP, count=n)
-    if len(header) > _QQQ.size:
-        positions = np.frombuffer(header, np.int64, count=n, offset=_QQQ.size)
-    else:  # consecutive from the first (-1 for an observer's sample: no position)
-        positions = np.arange(first, first + n, dtype=np.int64) if first >= 0 else np.full(n, -1, np.int64)
-    if len(frames) == 4:
-        return seq, np.frombuffer(frames[3], dtype, count=n * vps).reshape(n, vps), meta, positions
-    if len(frames) != 3 + n:
-        raise NetError(f"a DATA message of {n} events came with {len(frames) - 3} data frames")
-    return seq, [np.frombuffer(f, dtype, count=vps) for f in frames[3:]], meta, positions
+    head = frames[1]
+    seq, n, first = _QQQ.unpack_from(head)
+    at = _QQQ.size
+    if first == LISTED:
+        positions = np.frombuffer(head, np.int64, count=n, offset=at)
+        at += 8 * n
+    elif first >= 0:
+        positions = np.arange(first, first + n, dtype=np.int64)
+    else:  # an observer's sample: no position
+        positions = np.full(n, -1, np.int64)
+    meta = np.frombuffer(head, META_NP, count=n, offset=at)
+    if len(frames) == 2:
+        data = np.frombuffer(head, dtype, count=n * vps, offset=at + META_NP.itemsize * n)
+        return seq, data.reshape(n, vps), meta, positions
+    if len(frames) == 3:
+        return seq, np.frombuffer(frames[2], dtype, count=n * vps).reshape(n, vps), meta, positions
+    if len(frames) != 2 + n:
+        raise NetError(f"a DATA message of {n} events came with {len(frames) - 2} data frames")
+    return seq, [np.frombuffer(f, dtype, count=vps) for f in frames[2:]], meta, positions
+
+
+class One(NamedTuple):
+    """A one-event DATA message, left as bytes: committed by the ring's single-slot calls, no arrays
+    made on the way (what a paced stream's latency is made of)."""
+
+    seq: int
+    position: int
+    counter: int
+    timestamp: float
+    deadtime: float
+    row: memoryview
+
+
+def parse_one(frames, slot_bytes: int) -> One | None:
+    """A DATA message of one event of ``slot_bytes`` bytes with everything in its head frame; None for
+    any other message (``parse_data`` takes those apart)."""
+    if len(frames) != 2:
+        return None
+    head = memoryview(frames[1])
+    if len(head) != _QQQ.size + _META.size + slot_bytes:
+        return None
+    seq, n, first = _QQQ.unpack_from(head)
+    if n != 1:  # (the size leaves no room for listed positions)
+        return None
+    counter, timestamp, deadtime = _META.unpack_from(head, _QQQ.size)
+    return One(seq, first, counter, timestamp, deadtime, head[_QQQ.size + _META.size :])

@@ -73,7 +73,7 @@ class _Arrays:
     numpy); a run of consecutive slots, the common case, moves as one slice.
     """
 
-    __slots__ = ("ctl", "data", "dtype", "meta", "pubq", "slotpos", "slotver", "tag", "vps")
+    __slots__ = ("ctl", "data", "dtype", "meta", "ones", "pubq", "slotpos", "slotver", "tag", "vps")
 
     def __init__(self, att: Attachment):
         L, mm, n = att._L, att._mm, att._N
@@ -87,6 +87,7 @@ class _Arrays:
         self.data = np.ndarray((n, nw), word, mm, L.data_offset + META_BYTES, (L.stride, word.itemsize))
         self.meta = np.ndarray((n, 3), np.int64, mm, L.data_offset, (L.stride, 8))
         self.tag = np.ndarray((n,), np.int64, mm, L.data_offset + 24, (L.stride,))  # the spare word
+        self.ones: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = [None] * n  # see ``one``
 
     @staticmethod
     def index(slots: np.ndarray) -> np.ndarray | slice:
@@ -111,6 +112,16 @@ class _Arrays:
         if isinstance(ix, slice):
             data = data.copy()
         return _recast(data, self.dtype).reshape(m, self.vps), meta.view(META_NP).reshape(m)
+
+    def one(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Slot ``i`` as a batch of one, made once: its index array, a view of its data, shape
+        (1, values_per_slot), and of its metadata, shape (1,) (a paced stream claims events one by
+        one: building these views anew each time would cost more than the rest of the claim)."""
+        v = self.ones[i]
+        if v is None:
+            data = self.data[i : i + 1].view(self.dtype).reshape(1, self.vps)
+            v = self.ones[i] = (np.array([i]), data, self.meta[i : i + 1].view(META_NP).reshape(1))
+        return v
 
     def put(self, slots: np.ndarray, ix: np.ndarray | slice, rows, meta: np.ndarray, tags) -> None:
         m = len(slots)
@@ -165,6 +176,12 @@ class BatchWriting(Attachment):
     def process_buffer(self) -> None:  # provided by Writer
         raise NotImplementedError
 
+    def get_new_buffer(self, timeout: float | None = None) -> np.ndarray:  # provided by Writer
+        raise NotImplementedError
+
+    def discard(self) -> None:  # provided by Writer
+        raise NotImplementedError
+
     def put_batch(self, data, metadata=None, timeout: float | None = None, tags=None) -> int:
         """Write and commit ``len(data)`` events: rows of ``values_per_slot`` values of the buffer dtype.
 
@@ -190,6 +207,11 @@ class BatchWriting(Attachment):
             tags = np.broadcast_to(np.asarray(tags, np.int64), (n,))
         if self._slot >= 0:
             self.process_buffer()
+        if n == 1:
+            counter, timestamp, deadtime = meta.item(0)
+            tag = -1 if tags is None else int(tags[0])
+            return self._put_one(rows[0], counter, timestamp, deadtime, tag, timeout)
+        self._ncalls += n  # (get_new_buffer counts a single event)
         deadline = _deadline(timeout)
         done = 0
         while done < n:
@@ -206,6 +228,35 @@ class BatchWriting(Attachment):
             self._fill_and_publish(claim, rows[done : done + m], meta[done : done + m], part)
             done += m
         return n
+
+    def _put_one(
+        self, row, counter: int, timestamp: float, deadtime: float, tag: int, timeout: float | None
+    ) -> int:
+        """Commit one event through the single-slot calls: the claim, commit and wake-up of
+        ``get_new_buffer``/``process_buffer``, without the array machinery of a batch (a paced
+        stream, e.g. a network link's one-event messages, commits each event alone). ``row``: the
+        event's values (an array), or their bytes (any buffer of the slot's size, e.g. a message frame)."""
+        try:
+            view = self.get_new_buffer(timeout)  # SystemExit or RingTimeout: nothing was committed
+        except RingTimeout:
+            raise RingTimeout(f"buffer '{self.name}': put_batch timed out") from None
+        i = self._slot
+        m = self._meta0 + i * self._stride_w
+        try:
+            if isinstance(row, np.ndarray):
+                view[:] = row
+            else:
+                at = self._L.data_offset_of(i)
+                self._raw[at : at + self._L.slot_bytes] = row
+            self._ctl[m] = counter
+            self._ctlf[m + 1] = timestamp
+            self._ctlf[m + 2] = deadtime
+            self._ctl[m + 3] = tag  # the spare word: ``last_tag()`` reads it
+        except BaseException:
+            self.discard()
+            raise
+        self.process_buffer()
+        return 1
 
     def _rows(self, data) -> np.ndarray | list:
         vps = self.values_per_slot
@@ -241,7 +292,6 @@ class BatchWriting(Attachment):
             meta = metadata  # already packed records (e.g. a network message's): used, never changed
         else:
             meta = as_metadata(metadata, n)
-        self._ncalls += n
         return meta
 
     def _claim_batch(self, want: int) -> tuple[np.ndarray, np.ndarray | slice] | None:
@@ -423,7 +473,11 @@ class BatchReading(Attachment):
         if self._pos >= 0:
             self.release()
         slots, first, end = self._batch(max_n, True, timeout)
-        return Batch(self, first, end, *_arrays(self).get(slots, copy))
+        a = _arrays(self)
+        if len(slots) == 1:
+            _, data, meta = a.one(int(slots[0]))
+            return Batch(self, first, end, data.copy() if copy else data, meta.copy())
+        return Batch(self, first, end, *a.get(slots, copy))
 
     def _batch(self, max_n: int, keep: bool, timeout: float | None) -> tuple[np.ndarray, int, int]:
         if max_n < 1:
@@ -450,9 +504,12 @@ class BatchReading(Attachment):
                 c[rw + R_SLEEP] = -1
             r, top = c[gb + G_RCLAIM], c[PUBLISH]
             hi = min(top, r + max_n)
-            slots = _ring_take(a.pubq, r, hi - r)
-            if hi > r and slots.min() < 0:
-                slots = slots[slots >= 0]
+            if hi - r == 1 and (i := c[self._pubq + r % self._N]) >= 0:  # one event: no array work
+                slots = a.one(i)[0]
+            else:
+                slots = _ring_take(a.pubq, r, hi - r)
+                if hi > r and slots.min() < 0:
+                    slots = slots[slots >= 0]
             if hi > r:
                 c[gb + G_SKIPPED] += (hi - r) - len(slots)
                 c[gb + G_RCLAIM] = hi

@@ -153,6 +153,7 @@ class Attachment:
             raise RuntimeError(f"segment '{self._base}' is not a mimocorb ring buffer")
         self._ctl = c
         self._ctlf = memoryview(self._mm).cast("d")
+        self._raw = memoryview(self._mm)  # the segment's bytes
         self._npdtype = np.dtype(setup["dtype"])
         slot_bytes = c[VPS_W] * self._npdtype.itemsize
         self._L = L = Layout(c[NSLOTS_W], c[MAXG_W], c[MAXP_W], c[MAXM_W], slot_bytes)
