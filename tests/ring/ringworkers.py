@@ -335,6 +335,14 @@ def iter_reader(setup, out):
     dump(out, {"rows": rows, "ended": True})
 
 
+def admin_churn(setup, ready):
+    """A reader that comes and goes as fast as it can (each time the ring's admin lock is taken and given
+    back twice), until the process is interrupted."""
+    ready.set()
+    while True:
+        bm.Reader(setup).close()
+
+
 def holding_reader(setup, held, held_seq):
     """Take one event, tell the parent which, then hold it until killed."""
     r = bm.Reader(setup)

@@ -7,9 +7,11 @@ shared memory is left behind (also checked for every test by the autouse fixture
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from support import poll_until, shm, wait_until
 
 from mimocorb import mimo_buffer as bm
 from mimocorb.ring import cleanup_stale
+from mimocorb.ring._controlblock import ADMIN_HOLDER, LOCK_ADMIN
 
 REPORT_KEYS = {"pid", "role", "group", "lost_events"}
 
@@ -32,6 +35,50 @@ def _seqs(out: Path, wid: int | None = None) -> list[int]:
     rows = rw.load(out)["rows"]
     assert all(intact for *_, intact in rows), "a reader got a corrupt slot"
     return [seq for w, seq, _ in rows if wid is None or w == wid]
+
+
+ADMIN_ROUNDS = 150
+
+
+def _interrupted(process, tries: int = 10) -> bool:
+    """Ctrl-C until the process ends (a KeyboardInterrupt raised inside a ``__del__`` is only printed,
+    and the process goes on; a process that waits for a lock with its signals held back never ends)."""
+    for _ in range(tries):
+        os.kill(process.pid, signal.SIGINT)
+        process.join(0.5)
+        if process.exitcode is not None:
+            return True
+    return False
+
+
+@pytest.mark.timeout(60)
+def test_ctrl_c_while_the_admin_lock_changes_hands_never_leaves_it_taken(procs) -> None:
+    """A Ctrl-C can reach a process just after it took the admin lock and before it wrote down that it
+    holds it, or just before it gives it back; no one could then free the lock, and every later
+    registration (and the interrupted process's own exit) would wait for ever. Interrupted at random
+    moments while it takes and gives the lock back, the process ends and leaves the lock free or held by
+    it, by name (then the next one frees it)."""
+    buf = bm.NewBuffer(4, 4, rw.EVENT_DTYPE)
+    lock, control = buf._h._lock(LOCK_ADMIN), buf._h._ctl
+    rng = random.Random(1)
+    try:
+        group = buf.new_reader_group()
+        for k in range(ADMIN_ROUNDS):
+            ready = procs.ctx.Event()
+            churn = procs.start(rw.admin_churn, group, ready)
+            assert ready.wait(30), "the churning reader did not start"
+            time.sleep(rng.uniform(0.001, 0.01))
+            assert _interrupted(churn), f"round {k}: the interrupted process does not end"
+            if lock.acquire(True, 1.0):
+                lock.release()
+            else:
+                named = control[ADMIN_HOLDER] == churn.pid
+                if not named:
+                    lock.release()  # by hand, so that the buffer can still be shut down
+                assert named, f"round {k}: the admin lock is held by no one"
+    finally:
+        buf.shutdown(timeout=5)
+        buf.close()
 
 
 @pytest.mark.timeout(120)

@@ -18,7 +18,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import time
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -88,6 +90,20 @@ DEAD_CHECK = 1.0  # a blocked writer looks for dead participants this often
 
 _ROLE_NAMES = {ROLE_OWNER: "owner", ROLE_WRITER: "writer", ROLE_READER: "reader"}
 _META_NP = np.dtype(METADATA_DTYPE)
+
+_DEFERRED_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Signals that arrive inside are delivered when it is left (their handlers, KeyboardInterrupt among
+    them, run then): what it holds is not torn apart by them. Only the calling thread's signals are held
+    back, which is where Python runs its handlers when it is the main thread."""
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, _DEFERRED_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 class RingTimeout(TimeoutError):
@@ -255,19 +271,26 @@ class Attachment:
 
     @contextlib.contextmanager
     def _admin(self):
-        """The administration lock (registration, groups, reclaim); rare, so its holder is a header word."""
+        """The administration lock (registration, groups, reclaim); rare, so its holder is a header word.
+
+        While a process waits for it and holds it, its signals are held back and delivered once the lock
+        is given back: a Ctrl-C between taking the lock and naming the holder, or between leaving the
+        block and giving it back, would leave it taken for ever (by no one anybody can name, or by this
+        process itself, whose exit would then wait for its own lock).
+        """
         lk = self._lock(LOCK_ADMIN)
         c = self._ctl
-        while not lk.acquire(True, LOCK_PATIENCE):
-            holder = c[ADMIN_HOLDER]
-            if holder and holder != self._pid and not _shm.pid_alive(holder):
-                self._break_admin(lk, holder)
-        c[ADMIN_HOLDER] = self._pid
-        try:
-            yield
-        finally:
-            c[ADMIN_HOLDER] = 0
-            lk.release()
+        with _signals_deferred():
+            while not lk.acquire(True, LOCK_PATIENCE):
+                holder = c[ADMIN_HOLDER]
+                if holder and holder != self._pid and not _shm.pid_alive(holder):
+                    self._break_admin(lk, holder)
+            c[ADMIN_HOLDER] = self._pid
+            try:
+                yield
+            finally:
+                c[ADMIN_HOLDER] = 0
+                lk.release()
 
     def _break_admin(self, lk, holder: int) -> None:
         """Free the admin lock of a dead holder; a token in shared memory lets only one waiter do it."""
