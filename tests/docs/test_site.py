@@ -23,7 +23,8 @@ DOCS = REPO / "docs"
 API = DOCS / "api"
 BUILD_TIMEOUT_S = 600
 
-pytestmark = pytest.mark.slow
+# under -n the tests stay in one process: the site is built once for all of them
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("docs-site")]
 
 
 class _Page(HTMLParser):

@@ -12,6 +12,9 @@ from mimocorb.physics.lifetime import fit_lifetime
 from mimocorb.physics.simulation import MUON_LIFETIME_NS
 from mimocorb.physics.spectrum import SpectrumFilter
 
+# under -n the tests stay in one process: they share one run of the spin setup
+pytestmark = pytest.mark.xdist_group("example-physics")
+
 lifetime_filter = load_example_module("lifetime_filter")
 
 

@@ -12,6 +12,9 @@ from examplekit import example_config, generator
 from mimocorb.physics.simulation import MUON_LIFETIME_NS, SimulationConfigError, SimulationParameters
 from mimocorb.pulseSimulator import pulseSimulator
 
+# under -n the tests stay in one process: they share one batch of waveforms
+pytestmark = pytest.mark.xdist_group("example-simulator")
+
 
 @pytest.fixture(scope="module")
 def batch():

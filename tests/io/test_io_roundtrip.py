@@ -19,6 +19,9 @@ from mimocorb.io.reading import blocks
 sys.path.insert(0, str(MODS))
 import io_workers as w
 
+# under -n the tests stay in one process: they share one recording run
+pytestmark = pytest.mark.xdist_group("io-roundtrip")
+
 N = 40
 SAMPLES = 50
 

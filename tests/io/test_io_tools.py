@@ -22,6 +22,9 @@ from mimocorb.io import ParquetRecorder
 from mimocorb.mimo_buffer import NewBuffer, Writer
 from mimocorb.parquetReader import parquetReader
 
+# under -n the tests stay in one process: they share one recording run
+pytestmark = pytest.mark.xdist_group("io-tools")
+
 sys.path.insert(0, str(MODS))
 
 SAMPLES = 30

@@ -26,6 +26,7 @@ DRAWN = """sel => {
 SCOPE_LINE = "(document.querySelector('#view-v0 .scatterlayer .trace path.js-line') || {}).outerHTML"
 
 
+@pytest.mark.xdist_group("web-finished-runs")  # one pair of finished runs for both
 def test_serve_lists_two_runs_and_opens_one(page: Any, finished_runs: list[Path]) -> None:
     served = Served(finished_runs[0].parent)
     try:

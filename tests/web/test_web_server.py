@@ -124,6 +124,7 @@ def test_a_killed_server_is_reported_and_the_owner_goes_on(live: LiveRun) -> Non
     assert time.monotonic() - t0 < 3.0
 
 
+@pytest.mark.xdist_group("web-finished-runs")  # one pair of finished runs for both
 def test_serve_lists_runs_and_serves_only_their_files(finished_runs: list[Path]) -> None:
     root = finished_runs[0].parent
     (root.parent / "secret.txt").write_text("not for the web")
