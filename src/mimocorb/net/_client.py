@@ -17,6 +17,7 @@ from ._config import ConnectOptions, LinkStats, RateClock, Report, secure_client
 POLL_SLICE = 0.2  # the longest a receiver waits without looking at its ring and its timers
 Got = tuple[int, w.Rows, np.ndarray, np.ndarray] | w.One  # new events: (seq, data, metadata, positions)
 PAUSE_SLICE = 0.05  # how often a paused receiver looks whether it may go on
+FINAL_WAIT = 1.0  # the longest a receiver that ends waits to send its last acknowledgement and goodbye
 
 
 class Ended(Exception):
@@ -110,7 +111,10 @@ class ClientLink:
         self._t_report = now
 
     # ---- sending ----------------------------------------------------------------------------
-    def send(self, *frames) -> bool:
+    def send(self, *frames, wait: float = 0.0) -> bool:
+        """Send without blocking, or wait up to ``wait`` s for room; False if the message did not go."""
+        if wait > 0 and not self.sock.poll(int(wait * 1000), zmq.POLLOUT):
+            return False
         try:
             self.sock.send_multipart(frames, flags=zmq.NOBLOCK)
         except zmq.Again:
@@ -133,8 +137,8 @@ class ClientLink:
             self._last_hello = time.monotonic()
             self._hellos += 1
 
-    def ack(self, seq_end: int, credit: int) -> None:
-        self.send(w.ACK, w.pack_pair(seq_end, credit))
+    def ack(self, seq_end: int, credit: int, wait: float = 0.0) -> bool:
+        return self.send(w.ACK, w.pack_pair(seq_end, credit), wait=wait)
 
     def credit(self, n: int) -> None:
         self.send(w.CREDIT, w.pack_int(n))
@@ -301,9 +305,10 @@ class _RingLink(ClientLink):
         if self.unacked >= self._ack_quota or not w.waiting(self.sock):
             self.flush_ack()
 
-    def flush_ack(self) -> None:
-        if self.unacked and self.expected is not None:
-            self.ack(self.expected, self.unacked)
+    def flush_ack(self, wait: float = 0.0) -> None:
+        """Acknowledge what is committed; an acknowledgement that could not go now goes with the next
+        one (it also gives the server its credit back, and at the end tells it what to release)."""
+        if self.unacked and self.expected is not None and self.ack(self.expected, self.unacked, wait):
             self.unacked = 0
 
 
@@ -351,8 +356,8 @@ def connect_worker(writer_setup: dict, options: ConnectOptions, report: Report |
     finally:
         link.stats.state = {"shutdown": "ended"}.get(reason, link.stats.state)
         if reason == "shutdown":
-            link.flush_ack()
-            link.send(w.BYE)
+            link.flush_ack(wait=FINAL_WAIT)
+            link.send(w.BYE, wait=FINAL_WAIT)
         link.stats.message = link.stats.message or reason
         link.report()
         link.close()
@@ -461,7 +466,7 @@ class ReceivedBatch:
             link.committed = end
             link.recent.add(self._positions[len(self.data) - n :])
             link.stats.events_acked += n
-            link.ack(end, n)
+            link.ack(end, n, wait=FINAL_WAIT)
 
 
 def join(
