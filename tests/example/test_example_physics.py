@@ -13,7 +13,7 @@ from mimocorb.physics.simulation import MUON_LIFETIME_NS
 from mimocorb.physics.spectrum import SpectrumFilter
 
 # under -n the tests stay in one process: they share one run of the spin setup
-pytestmark = pytest.mark.xdist_group("example-physics")
+pytestmark = pytest.mark.xdist_group("spin-run")
 
 lifetime_filter = load_example_module("lifetime_filter")
 
