@@ -59,17 +59,15 @@ def _receiver(procs, tmp_path, address, link_id="r1", group="default", **kw) -> 
     return Receiver(procs, opts, tmp_path / f"{link_id}.npy")
 
 
-@pytest.mark.parametrize("order", ["server_first", "receiver_first"])
-@pytest.mark.parametrize("transport", ["tcp", "ipc"])
-def test_every_event_once_in_order_in_both_start_orders(procs, tmp_path, order, transport) -> None:
-    n = 20_000
-    address = free_tcp() if transport == "tcp" else f"ipc://{tmp_path}/link.ipc"
+def _one_link_end_to_end(procs, tmp_path, address: str, n: int, order: str, batch: int = 37, **serve_kw):
+    """n events from a source through one served group to one receiver, the run ended by its source;
+    checks the delivery and the acknowledgements and returns the serving side's reports."""
     rx = _receiver(procs, tmp_path, address)
     try:
         if order == "receiver_first":
             rx.start()
-        srv = Serving(procs, address)
-        src = srv.feed(n)
+        srv = Serving(procs, address, **serve_kw)
+        src = srv.feed(n, batch=batch)
         if order == "server_first":  # the ring fills, the source waits: nothing is lost meanwhile
             assert _wait(lambda: srv.ring.stats()["committed"] == 64, 60), "the served ring did not fill"
             rx.start()
@@ -80,11 +78,18 @@ def test_every_event_once_in_order_in_both_start_orders(procs, tmp_path, order, 
     finally:
         rx.close()
     assert report["drained"], report
-    assert_exact(rows, n, "receiver")
+    assert_exact(rows, n, f"receiver of batches of {batch}")
     final = [s for s in drain(rx.reports) if s.state == "ended"]
     assert final and final[-1].events_acked == n and final[-1].role == "connect"
-    served = [s for s in drain(srv.reports) if s.events_acked]
-    assert max(s.events_acked for s in served) == n
+    return [s for s in drain(srv.reports) if s.events_acked]
+
+
+@pytest.mark.parametrize("order", ["server_first", "receiver_first"])
+@pytest.mark.parametrize("transport", ["tcp", "ipc"])
+def test_every_event_once_in_order_in_both_start_orders(procs, tmp_path, order, transport) -> None:
+    address = free_tcp() if transport == "tcp" else f"ipc://{tmp_path}/link.ipc"
+    served = _one_link_end_to_end(procs, tmp_path, address, 20_000, order)
+    assert max(s.events_acked for s in served) == 20_000
     if transport == "tcp":
         assert served[-1].peer.startswith("127.0.0.1"), served[-1].peer
 
@@ -178,23 +183,7 @@ def test_layout_mismatch_is_refused_with_both_layouts(procs, tmp_path) -> None:
 def test_one_event_messages_every_event_once_in_order(procs, tmp_path) -> None:
     """Messages of one event each (as a paced source makes them) take the receiver's single-slot
     commit: the same exact count, order, metadata and acknowledgements."""
-    n = 3000
-    address = free_tcp()
-    srv = Serving(procs, address, max_batch=1)
-    rx = _receiver(procs, tmp_path, address)
-    try:
-        rx.start()
-        src = srv.feed(n, batch=1)
-        procs.join(src, 120)
-        report = srv.end()
-        assert rx.outcome() == ("ok", "end-of-stream")
-        rows = rx.finish()
-    finally:
-        rx.close()
-    assert report["drained"], report
-    assert_exact(rows, n, "receiver of one-event messages")
-    final = [s for s in drain(rx.reports) if s.state == "ended"]
-    assert final and final[-1].events_acked == n
+    _one_link_end_to_end(procs, tmp_path, free_tcp(), 3000, "receiver_first", batch=1, max_batch=1)
 
 
 @pytest.mark.parametrize("max_batch", [1000, 1])
