@@ -327,7 +327,7 @@ def connect_worker(writer_setup: dict, options: ConnectOptions, report: Report |
     window = options.window or wr.number_of_slots
     link = _RingLink(options, layout, wr.last_tag, report, window)
     if options.mode == "read":
-        link.one_bytes = wr.values_per_slot * wr._npdtype.itemsize
+        link.one_bytes = wr._L.slot_bytes  # the bytes of one event, as the ring lays them out
     link.stats.state = "waiting"
     reason = "shutdown"
     try:
