@@ -2,7 +2,8 @@
 
 ``RingBuffer`` creates a buffer and hands out setup dicts; ``Writer``, ``Reader`` and ``Observer``
 attach to it from any process with such a dict; ``Monitor`` reads its statistics from anywhere.
-``cleanup_stale()`` removes shared memory left behind by killed processes.
+``cleanup_stale()`` removes shared memory left behind by killed processes; ``pid_alive()`` is the
+liveness test it and the lock breaking use (a zombie counts as dead).
 """
 
 from ._batch import Batch
@@ -10,7 +11,7 @@ from ._controlblock import METADATA_DTYPE
 from ._participants import Monitor, Observer, Reader, Writer
 from ._protocol import Flag, RingTimeout
 from ._ringbuffer import RingBuffer
-from ._shm import cleanup_stale
+from ._shm import cleanup_stale, pid_alive
 
 __all__ = [
     "METADATA_DTYPE",
@@ -23,4 +24,5 @@ __all__ = [
     "RingTimeout",
     "Writer",
     "cleanup_stale",
+    "pid_alive",
 ]

@@ -128,6 +128,7 @@ class Sampler:
 
 
 async def _live(sock: socket.socket, opts: dict[str, Any]) -> None:
+    from ..ring import pid_alive
     from .app import Hub, create_app
     from .runs import RunStore
 
@@ -177,7 +178,7 @@ async def _live(sock: socket.socket, opts: dict[str, Any]) -> None:
                     hub.set_view(data)
             if owner and now >= next_owner:
                 next_owner = now + OWNER_CHECK
-                if not _alive(owner):
+                if not pid_alive(owner):
                     stop()
             await asyncio.sleep(SAMPLE_TICK)
 
@@ -189,16 +190,6 @@ async def _live(sock: socket.socket, opts: dict[str, Any]) -> None:
         task.cancel()
         loop.remove_reader(sock.fileno())
         listener.close()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def serve_live(sock: socket.socket, opts: dict[str, Any]) -> None:
