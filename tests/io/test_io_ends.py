@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import signal
 import subprocess
 import sys
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,6 +19,8 @@ import pytest
 from iokit import MODS, fkt, run, start, write_setup
 from support import finish, only_run_dir, summary, wait_for_run_dir, wait_until
 from support.shm import remove_shared_memory_of
+
+from mimocorb.mimo_buffer import NewBuffer, Writer
 
 sys.path.insert(0, str(MODS))
 import io_workers as w
@@ -265,3 +269,47 @@ def test_missing_output_directory_that_cannot_be_made_is_an_error(project: Path,
     assert "output_directory" in out and "cannot be created" in out, out
     code, out = run(["validate", str(setup)], project)
     assert code == 1 and "cannot be created" in out, out
+
+
+def _export_terminated_in_its_first_member(group: dict, directory: Path) -> None:
+    """Child process: the tar exporter, sent SIGTERM by itself in the middle of writing its first member
+    (after the member's bytes, before the write is done), the moment a kill from outside can only hit
+    by chance."""
+    from mimocorb.buffer_control import rb_toParquetfile
+
+    add = tarfile.TarFile.addfile
+
+    def add_then_terminated(self: tarfile.TarFile, *args: Any, **kwargs: Any) -> None:
+        add(self, *args, **kwargs)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    tarfile.TarFile.addfile = add_then_terminated  # type: ignore[method-assign]
+    rb_toParquetfile([group], {"directory_prefix": f"{directory}/", "filename": "waves"}, RB_1="read")()
+
+
+def test_sigterm_while_a_member_is_written_finishes_and_counts_that_member(tmp_path: Path) -> None:
+    """The member being written is completed, the archive finished, and the member counted."""
+    buf = NewBuffer(2, 10, [("x", np.float64)])
+    exporter = multiprocessing.get_context("fork").Process(
+        target=_export_terminated_in_its_first_member, args=(buf.new_reader_group(), tmp_path)
+    )
+    try:
+        exporter.start()
+        writer = Writer(buf.new_writer())
+        writer.get_new_buffer()["x"] = 1.5
+        writer.set_metadata(1, 0.0, 0.0)
+        writer.process_buffer()
+        exporter.join(30)
+    finally:
+        buf.shutdown(timeout=1.0)
+        buf.close()
+        if exporter.is_alive():
+            exporter.kill()
+    assert exporter.exitcode == -signal.SIGTERM
+    raw = (tmp_path / "waves.tar").read_bytes()
+    assert len(raw) % tarfile.RECORDSIZE == 0 and raw[-1024:] == bytes(1024), "tar archive not finished"
+    with tarfile.open(tmp_path / "waves.tar") as tar:
+        assert [m.name for m in tar.getmembers()] == ["waves_1.parquet"]
+    (manifest,) = (tmp_path / MANIFESTS).glob("tar-*.json")
+    entry = json.loads(manifest.read_text())
+    assert entry["events"] == 1 and entry["complete"], entry

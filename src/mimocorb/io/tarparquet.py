@@ -65,10 +65,10 @@ class rb_toParquetfile:
         info.size, info.mtime, info.mode = len(payload), 0, 0o644
         tar = self._tar
         assert tar is not None
-        with self._guard.busy():
+        with self._guard.busy():  # a SIGTERM meanwhile finishes the archive as soon as the member is counted
             tar.addfile(info, io.BytesIO(payload))
             self._file.flush()  # each member reaches the kernel whole
-        self.events += 1
+            self.events += 1
 
     def _finish(self, error: str | None = None) -> None:
         """End-of-archive blocks and close; idempotent, so SIGTERM and the normal end may both call it."""
