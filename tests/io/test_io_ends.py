@@ -52,6 +52,14 @@ def check_waves(frame: pd.DataFrame) -> None:
             np.testing.assert_array_equal(getattr(row, name), values)
 
 
+def finished_tar_members(path: Path) -> list[tarfile.TarInfo]:
+    """The members of the archive at ``path``, which must end with its end-of-archive blocks."""
+    raw = path.read_bytes()
+    assert len(raw) % tarfile.RECORDSIZE == 0 and raw[-1024:] == bytes(1024), f"{path.name} not finished"
+    with tarfile.open(path) as tar:
+        return tar.getmembers()
+
+
 def assert_complete(run_dir: Path) -> int:
     """Every file holds exactly the events that entered RB_1, the tar archive is properly ended."""
     n = summary(run_dir)["events"]
@@ -59,11 +67,7 @@ def assert_complete(run_dir: Path) -> int:
     frame = pd.read_parquet(run_dir / "waves.parquet")
     assert sorted(frame["counter"]) == list(range(1, n + 1))
     check_waves(frame.sample(min(n, 20), random_state=1))
-    tar_path = run_dir / "waves.tar"
-    raw = tar_path.read_bytes()
-    assert len(raw) % tarfile.RECORDSIZE == 0 and raw[-1024:] == bytes(1024), "tar archive not finished"
-    with tarfile.open(tar_path) as tar:
-        assert len(tar.getmembers()) == n
+    assert len(finished_tar_members(run_dir / "waves.tar")) == n
     lines = (run_dir / "records.txt").read_text().splitlines()
     assert len(lines) == n + 1
     files = summary(run_dir)["files"]
@@ -172,10 +176,7 @@ def test_sigterm_of_the_exporters_finishes_their_files(project: Path) -> None:
     s = summary(run_dir)
     killed = [x for x in s["workers"] if x["fkt_name"] in ("save_tar", "record_parquet", "save_txt")]
     assert len(killed) == 3 and all("SIGTERM" in x["exit"] for x in killed), killed
-    raw = (run_dir / "waves.tar").read_bytes()
-    assert len(raw) % tarfile.RECORDSIZE == 0 and raw[-1024:] == bytes(1024), "tar archive not finished"
-    with tarfile.open(run_dir / "waves.tar") as tar:
-        members = tar.getmembers()
+    members = finished_tar_members(run_dir / "waves.tar")
     assert s["files"]["waves.tar"]["events"] == len(members) > 0 and s["files"]["waves.tar"]["complete"]
     frame = pd.read_parquet(run_dir / "waves.parquet")
     assert frame["counter"].tolist() == list(range(1, len(frame) + 1))
@@ -306,10 +307,7 @@ def test_sigterm_while_a_member_is_written_finishes_and_counts_that_member(tmp_p
         if exporter.is_alive():
             exporter.kill()
     assert exporter.exitcode == -signal.SIGTERM
-    raw = (tmp_path / "waves.tar").read_bytes()
-    assert len(raw) % tarfile.RECORDSIZE == 0 and raw[-1024:] == bytes(1024), "tar archive not finished"
-    with tarfile.open(tmp_path / "waves.tar") as tar:
-        assert [m.name for m in tar.getmembers()] == ["waves_1.parquet"]
+    assert [m.name for m in finished_tar_members(tmp_path / "waves.tar")] == ["waves_1.parquet"]
     (manifest,) = (tmp_path / MANIFESTS).glob("tar-*.json")
     entry = json.loads(manifest.read_text())
     assert entry["events"] == 1 and entry["complete"], entry
