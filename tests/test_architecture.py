@@ -1,9 +1,15 @@
-"""The import rules of docs/architecture.md, checked on the source: which room may import which.
+"""The rules of docs/architecture.md, checked on the source: which part may import which, and which
+private names a part may touch.
 
 Every import of a mimocorb module is collected with ``ast`` — absolute and relative, at module level,
 inside functions and under ``TYPE_CHECKING`` — together with ``importlib.import_module`` and
 ``find_spec`` calls that name a mimocorb module in a string. The table of allowed imports is read from
 docs/architecture.md itself, so the document and this test cannot drift apart.
+
+A part's private names (``_name``) are its own: another part reaches an object only through public
+names, so the part can change its inside without breaking its users. Without types, the check goes by
+name: ``x._name`` inside a part is an error when ``_name`` is defined somewhere in the package but not
+in that part.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import ast
 import os
 import re
 import sys
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +30,8 @@ PACKAGE = REPO / "src" / "mimocorb"
 DOC = REPO / "docs" / "architecture.md"
 TABLE_HEADING = "## Which room may import which"
 
-CORE_ROOMS = ("ring", "workers", "io", "run", "display", "config", "net", "web")
-FACES = (
+CORE_PARTS = ("ring", "workers", "io", "run", "display", "config", "net", "web")
+COMPATIBILITY_MODULES = (
     "activity_logger",
     "bufferinfoGUI",
     "buffer_control",
@@ -34,7 +41,7 @@ FACES = (
     "parquetReader",
     "pulseSimulator",
 )
-# ``mimocorb.io`` is the public name of the recording room (setups name ``mimocorb.io.replay``); it is only
+# ``mimocorb.io`` is the public name of the recording part (setups name ``mimocorb.io.replay``); it is only
 # ever reached as ``mimocorb.io``, so it cannot be mistaken for the standard ``io``.
 STDLIB_NAMES_ALLOWED = {"io"}
 DYNAMIC_IMPORTERS = {"import_module", "find_spec", "__import__"}
@@ -97,24 +104,24 @@ def _targets(node: ast.AST, package: str, known: dict[str, Path]) -> Iterator[st
             yield first.value
 
 
-def room(module: str) -> str:
+def part(module: str) -> str:
     """``mimocorb`` for the package itself, else the first name below it (``mimocorb.run.gui`` -> ``run``)."""
     parts = module.split(".")
     return parts[1] if len(parts) > 1 else parts[0]
 
 
-def room_imports(root: Path) -> dict[str, dict[str, Import]]:
-    """room -> other room -> one import that shows it."""
-    edges: dict[str, dict[str, Import]] = {room(m): {} for m in modules(root)}
+def part_imports(root: Path) -> dict[str, dict[str, Import]]:
+    """part -> other part -> one import that shows it."""
+    edges: dict[str, dict[str, Import]] = {part(m): {} for m in modules(root)}
     for imp in imports(root):
-        source, target = room(imp.module), room(imp.target)
+        source, target = part(imp.module), part(imp.target)
         if source != target:
             edges[source].setdefault(target, imp)
     return edges
 
 
 def table_of(doc: Path) -> dict[str, set[str]]:
-    """The rows of the table under ``TABLE_HEADING``: room(s) in backticks | rooms it may import, or —."""
+    """The rows of the table under ``TABLE_HEADING``: part(s) in backticks | parts it may import, or —."""
     lines = doc.read_text(encoding="utf-8").splitlines()
     start = lines.index(TABLE_HEADING)
     rows = []
@@ -127,16 +134,16 @@ def table_of(doc: Path) -> dict[str, set[str]]:
     for cells in rows[2:]:  # after the header and the |---| line
         allowed = set(re.findall(r"`([^`]+)`", cells[1]))
         for name in re.findall(r"`([^`]+)`", cells[0]):
-            assert name not in table, f"{doc.name}: room {name} has two rows"
+            assert name not in table, f"{doc.name}: part {name} has two rows"
             table[name] = allowed
     return table
 
 
 def violations(root: Path, table: dict[str, set[str]]) -> list[str]:
     """Everything in which the code and the table disagree, in words."""
-    edges = room_imports(root)
-    problems = [f"room {r} is not in the table of {DOC.name}" for r in sorted(set(edges) - set(table))]
-    problems += [f"the table names room {r}, which does not exist" for r in sorted(set(table) - set(edges))]
+    edges = part_imports(root)
+    problems = [f"part {r} is not in the table of {DOC.name}" for r in sorted(set(edges) - set(table))]
+    problems += [f"the table names part {r}, which does not exist" for r in sorted(set(table) - set(edges))]
     for source, targets in sorted(edges.items()):
         allowed = table.get(source, set())
         problems += [
@@ -149,20 +156,126 @@ def violations(root: Path, table: dict[str, set[str]]) -> list[str]:
     return problems
 
 
+def is_private(name: str) -> bool:
+    """``_name`` and ``__name``, not ``__dunder__``."""
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+@dataclass
+class Names:
+    """The private names defined in one part: of its objects (methods, class attributes, attributes of
+    ``self``/``cls``, ``__slots__``) and of its modules (module-level names, the modules themselves)."""
+
+    members: set[str]
+    globals: set[str]
+
+
+def _top_level(tree: ast.Module) -> Iterator[ast.AST]:
+    """The statements of a module outside any function or class (inside ``if`` and ``try`` too)."""
+    todo: list[ast.AST] = list(tree.body)
+    while todo:
+        node = todo.pop()
+        yield node
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            todo.extend(n for n in ast.iter_child_nodes(node) if isinstance(n, ast.stmt))
+
+
+def _bound(node: ast.AST) -> Iterator[str]:
+    """The names a statement binds: a function, a class, assignment targets, imports."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        yield node.name
+    elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        yield from (n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+    elif isinstance(node, (ast.Import, ast.ImportFrom)):
+        yield from (alias.asname or alias.name.partition(".")[0] for alias in node.names)
+
+
+def _members(tree: ast.Module) -> Iterator[str]:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            for statement in node.body:
+                yield from _bound(statement)
+                if "__slots__" in _bound(statement):
+                    value = statement.value  # type: ignore[attr-defined]
+                    yield from (c.value for c in ast.walk(value) if isinstance(c, ast.Constant))
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store) and _is_self(node.value):
+            yield node.attr
+
+
+def _is_self(node: ast.expr) -> bool:
+    return isinstance(node, ast.Name) and node.id in ("self", "cls")
+
+
+def _used(node: ast.AST) -> tuple[ast.expr, str] | None:
+    """The object and the attribute name of ``obj.name`` or ``getattr(obj, "name")`` and its kin."""
+    if isinstance(node, ast.Attribute):
+        return node.value, node.attr
+    if isinstance(node, ast.Call) and getattr(node.func, "id", "") in ("getattr", "setattr", "hasattr"):
+        name = node.args[1] if len(node.args) > 1 else None
+        if isinstance(name, ast.Constant) and isinstance(name.value, str):
+            return node.args[0], name.value
+    return None
+
+
+def _parsed(root: Path) -> Iterator[tuple[str, ast.Module]]:
+    for module, path in modules(root).items():
+        yield module, ast.parse(path.read_text(encoding="utf-8"), str(path))
+
+
+def private_definitions(root: Path) -> dict[str, Names]:
+    """part -> the private names defined in it."""
+    defined: dict[str, Names] = defaultdict(lambda: Names(set(), set()))
+    for module, tree in _parsed(root):
+        names = defined[part(module)]
+        names.members.update(n for n in _members(tree) if is_private(n))
+        names.globals.update(n for n in module.split(".") if is_private(n))
+        names.globals.update(n for s in _top_level(tree) for n in _bound(s) if is_private(n))
+    return defined
+
+
+def private_accesses(root: Path) -> list[str]:
+    """Every use of a private name that is defined in other parts only, in words. ``module._name`` is
+    looked up among the names of modules, ``obj._name`` among those of objects."""
+    defined = private_definitions(root)
+    problems = []
+    for module, tree in _parsed(root):
+        imported = {
+            n for s in ast.walk(tree) if isinstance(s, (ast.Import, ast.ImportFrom)) for n in _bound(s)
+        }
+        for node in ast.walk(tree):
+            used = _used(node)
+            if used is None or not is_private(used[1]):
+                continue
+            obj, name = used
+            kind = "globals" if isinstance(obj, ast.Name) and obj.id in imported else "members"
+            if name in getattr(defined[part(module)], kind):
+                continue
+            owners = sorted(p for p, names in defined.items() if name in getattr(names, kind))
+            if owners:
+                line = node.lineno  # type: ignore[attr-defined]
+                problems.append(f"{module} (line {line}) uses {name}, private to {', '.join(owners)}")
+    return sorted(problems)
+
+
 # ------------------------------------------------------------------------------------------ the rules ----
-def test_core_rooms_never_import_the_compatibility_faces():
-    bad = [str(i) for i in imports(PACKAGE) if room(i.target) in FACES and room(i.module) not in FACES]
-    assert not bad, "only the faces may import faces:\n" + "\n".join(bad)
-    core = {room(m) for m in modules(PACKAGE)} & set(CORE_ROOMS)
+def test_core_parts_never_import_the_compatibility_modules():
+    bad = [
+        str(i)
+        for i in imports(PACKAGE)
+        if part(i.target) in COMPATIBILITY_MODULES and part(i.module) not in COMPATIBILITY_MODULES
+    ]
+    assert not bad, "only compatibility modules may import compatibility modules:\n" + "\n".join(bad)
+    core = {part(m) for m in modules(PACKAGE)} & set(CORE_PARTS)
     assert {"ring", "workers", "io", "run", "display", "config"} <= core
 
 
 def test_ring_imports_nothing_outside_ring():
-    bad = [str(i) for i in imports(PACKAGE) if room(i.module) == "ring" and room(i.target) != "ring"]
+    bad = [str(i) for i in imports(PACKAGE) if part(i.module) == "ring" and part(i.target) != "ring"]
     assert not bad, "\n".join(bad)
 
 
-def test_room_imports_match_the_table_in_the_architecture_document():
+def test_part_imports_match_the_table_in_the_architecture_document():
     problems = violations(PACKAGE, table_of(DOC))
     assert not problems, f"code and {DOC.relative_to(REPO)} disagree:\n" + "\n".join(problems)
 
@@ -174,7 +287,7 @@ def test_the_parts_of_the_run_do_not_know_the_controller():
     bad = [
         str(i)
         for i in imports(PACKAGE)
-        if i.target == "mimocorb.run.controller" and room(i.module) == "run" and i.module not in users
+        if i.target == "mimocorb.run.controller" and part(i.module) == "run" and i.module not in users
     ]
     assert not bad, "\n".join(bad)
 
@@ -187,15 +300,21 @@ def test_no_module_shadows_the_standard_library():
 
 
 def test_inside_the_package_the_ring_class_has_its_own_name():
-    """``NewBuffer`` is the name of mimoCoRB 1.0.2; only the faces that serve that API say it."""
+    """``NewBuffer`` is the name of mimoCoRB 1.0.2; only the compatibility modules serving that API say it."""
     bad = [
         f"{name} (line {n})"
         for name, path in modules(PACKAGE).items()
-        if room(name) not in FACES
+        if part(name) not in COMPATIBILITY_MODULES
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
         if re.search(r"\bimport\b.*\bNewBuffer\b|\bNewBuffer\(", line)
     ]
     assert not bad, bad
+
+
+def test_no_part_touches_the_private_names_of_another():
+    """A ring object, a worker slot...: from another part only through their public names."""
+    problems = private_accesses(PACKAGE)
+    assert not problems, "private names used outside their part:\n" + "\n".join(problems)
 
 
 # ------------------------------------------------------------- the checker finds what it is meant to ----
@@ -240,4 +359,51 @@ def test_the_checker_sees_every_form_of_import(tmp_path, statement):
     table["ring"].add("run")
     assert violations(root, table) == [
         "the table allows ring -> run, but nothing there imports run: remove it"
+    ]
+
+
+def test_the_private_name_check_tells_a_part_s_own_names_from_another_s(tmp_path):
+    ring = """
+class Ring:
+    __slots__ = ("_held", "_count")
+
+    def __init__(self):
+        self._count = 0
+
+    def _claim(self):
+        return self._count
+
+    def _commit(self):
+        return 1
+
+
+def _helper(ring):
+    return ring._claim(), ring._held
+"""
+    link = """
+import os
+
+
+class Link:
+    def __init__(self, ring):
+        self._ring = ring
+        self._count = 1
+
+    def poll(self, other):
+        os._exit(other._count + len(self._ring.__dict__))
+        return self._ring._claim(), getattr(other, "_held"), _commit(other)
+
+
+def _commit(ring):
+    return ring._commit()
+"""
+    root = _package(
+        tmp_path, {"__init__.py": "", "ring/__init__.py": "", "ring/_core.py": ring, "net/link.py": link}
+    )
+    # ``_count`` is also an attribute in net: by name alone it cannot be told apart, so it passes; net's
+    # function ``_commit`` is no attribute, so ring's method ``_commit`` stays ring's
+    assert private_accesses(root) == [
+        "mimocorb.net.link (line 12) uses _claim, private to ring",
+        "mimocorb.net.link (line 12) uses _held, private to ring",
+        "mimocorb.net.link (line 16) uses _commit, private to ring",
     ]

@@ -124,7 +124,7 @@ def test_drain_warns_about_write_and_observe_entries(make_buffer, tmp_path, capl
 def test_observer_yields_copies_then_none(make_buffer):
     buf = make_buffer(8, VPS, DT, name="RB_1")
     obs = rbObserver([buf.new_observer()], {"min_sleeptime": 0.5}, RB_1="observe")
-    assert obs.min_sleeptime == 0.5 and obs.source._active.is_set()
+    assert obs.min_sleeptime == 0.5 and obs.source.active.is_set()
     write_events(buf.new_writer(), events(1))
     data, mdata = next(obs())
     assert data.flags.owndata and data.dtype == np.dtype(DT) and data.shape == (VPS,)
@@ -133,7 +133,7 @@ def test_observer_yields_copies_then_none(make_buffer):
     data, mdata = next(obs())  # a fresh generator each time, as plot_buffer does
     assert mdata[0][0] == 2 and data["ch2"][0] == 2
     buf.shutdown(timeout=5)
-    assert not obs.source._active.is_set()
+    assert not obs.source.active.is_set()
     gen = obs()
     assert next(gen) is None
     with pytest.raises(StopIteration):

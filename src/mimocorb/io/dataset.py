@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from .._version_info import __version__
-from ..ring import METADATA_DTYPE, Reader, RingTimeout
+from ..ring import METADATA_DTYPE, Reader, RingTimeout, until_end
 from ._common import ExporterArgs
 from ._guard import TerminationGuard
 from .manifest import Manifest
@@ -104,6 +104,7 @@ class ParquetRecorder:
         self.events = 0  # events in complete part files
         self.parts: list[dict[str, Any]] = []
         self._closed = False
+        self._due = 0.0  # when the part being collected must be written (time.monotonic)
         self._manifest = Manifest(args.directory or ".", self.path.name, "parquet", args.label)
         self._manifest.update(parts=self.parts)
         self._guard = TerminationGuard(self.close)
@@ -142,18 +143,12 @@ class ParquetRecorder:
     def __call__(self) -> None:
         """Record until the buffer shuts down; the last part is written in every case."""
         reader = self.source
-        get, metadata = reader.get, reader.get_metadata
+        metadata = reader.get_metadata
         self._guard.install()
-        deadline = time.monotonic() + self.flush_seconds
+        self._due = time.monotonic() + self.flush_seconds
         try:
-            while True:
+            for data in until_end(self._next_event):
                 batch = self._batch
-                try:
-                    data = get(timeout=max(0.0, deadline - time.monotonic()) if batch.n else None)
-                except RingTimeout:
-                    data = None
-                except SystemExit:
-                    break
                 if data is not None:
                     n = batch.n
                     for name, column in batch.columns:
@@ -162,8 +157,8 @@ class ParquetRecorder:
                     batch.n = n + 1
                     self.taken += 1
                     if n == 0:
-                        deadline = time.monotonic() + self.flush_seconds
-                if batch.n >= self.flush_events or (batch.n and time.monotonic() >= deadline):
+                        self._due = time.monotonic() + self.flush_seconds
+                if batch.n >= self.flush_events or (batch.n and time.monotonic() >= self._due):
                     reader.release()  # the writer of RB may go on while we hand over the batch
                     with self._guard.busy():
                         self._flush()
@@ -234,6 +229,14 @@ class ParquetRecorder:
             {"file": name, "events": n, "first_counter": int(counters[0]), "last_counter": int(counters[-1])}
         )
         self._manifest.update(events=self.events, parts=self.parts)
+
+    def _next_event(self) -> np.ndarray | None:
+        """The next event, or None when the part being collected is due before one came."""
+        wait = max(0.0, self._due - time.monotonic()) if self._batch.n else None
+        try:
+            return self.source.get(timeout=wait)
+        except RingTimeout:
+            return None
 
     def _fail(self, exc: BaseException) -> None:
         """Say in the manifest how many events were not written, before the exception ends the worker."""

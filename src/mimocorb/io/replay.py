@@ -136,7 +136,7 @@ class ReplaySource:
         self.replayed = 0
 
     def _events(self) -> Iterator[tuple[list[np.ndarray], Any]]:
-        pacer = _Pacer(self.config, self._importer.sink._active)
+        pacer = _Pacer(self.config, self._importer.sink.active)
         original = self.config.metadata == "original"
         for block in blocks(self.config.path):
             columns = self._columns(block)

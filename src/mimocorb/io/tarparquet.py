@@ -86,15 +86,11 @@ class rb_toParquetfile:
 
     def __call__(self) -> None:
         """Write every event until the buffer shuts down; the archive is finished in every case."""
-        get, metadata = self.source.get, self.source.get_metadata
+        metadata = self.source.get_metadata
         error: str | None = None
         self._guard.install()
         try:
-            while True:
-                try:
-                    data = get()
-                except SystemExit:
-                    break
+            for data in self.source:
                 self._member(data, metadata()[0])
                 if self.events % MANIFEST_EVERY == 0:
                     self._manifest.update(events=self.events)

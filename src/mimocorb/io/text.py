@@ -109,19 +109,15 @@ class rb_toTxtfile:
         return ("\t".join(values) + "\n").encode("utf-8")
 
     def __call__(self) -> None:
-        """Write every event until the buffer shuts down (``SystemExit`` ends the loop normally)."""
-        get, metadata = self.source.get, self.source.get_metadata
+        """Write every event until the buffer shuts down."""
+        metadata = self.source.get_metadata
         guard = TerminationGuard(
             self._finish
         )  # every line is on disk already; SIGTERM only updates the count
         guard.install()
         fd = os.open(self.filename, os.O_WRONLY | os.O_APPEND)
         try:
-            while True:
-                try:
-                    data = get()
-                except SystemExit:
-                    break
+            for data in self.source:
                 line = self._line(data, metadata())
                 with guard.busy():
                     if os.write(fd, line) != len(line):

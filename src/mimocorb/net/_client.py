@@ -10,7 +10,7 @@ import numpy as np
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
-from ..ring import RingTimeout, Writer
+from ..ring import EndOfStream, RingTimeout, Writer
 from . import _wire as w
 from ._config import ConnectOptions, LinkStats, RateClock, Report, secure_client
 
@@ -327,12 +327,12 @@ def connect_worker(writer_setup: dict, options: ConnectOptions, report: Report |
     window = options.window or wr.number_of_slots
     link = _RingLink(options, layout, wr.last_tag, report, window)
     if options.mode == "read":
-        link.one_bytes = wr._L.slot_bytes  # the bytes of one event, as the ring lays them out
+        link.one_bytes = wr.slot_bytes  # the bytes of one event, as the ring lays them out
     link.stats.state = "waiting"
     reason = "shutdown"
     try:
-        while wr._active.is_set():
-            if wr._paused.is_set():  # the local run pauses: no credits come back, the server holds
+        while wr.active.is_set():
+            if wr.paused.is_set():  # the local run pauses: no credits come back, the server holds
                 link._timers(busy=True)
                 time.sleep(PAUSE_SLICE)
                 continue
@@ -373,7 +373,12 @@ def _put_sample(wr: Writer, data: w.Rows, meta: np.ndarray) -> None:
 
 def _put_one(wr: Writer, ev: w.One) -> Callable[[int], int]:
     """The commit of a one-event message: its bytes straight into a slot (``_commit``'s ``put``)."""
-    return lambda done: wr._put_one(ev.row, ev.counter, ev.timestamp, ev.deadtime, ev.seq, POLL_SLICE)
+
+    def put(done: int) -> int:
+        wr.put(ev.row, ev.counter, ev.timestamp, ev.deadtime, tag=ev.seq, timeout=POLL_SLICE)
+        return 1
+
+    return put
 
 
 def _put_rows(wr: Writer, seq: int, data: w.Rows, meta: np.ndarray) -> Callable[[int], int]:
@@ -396,7 +401,7 @@ def _commit(link: _RingLink, seq: int, positions: np.ndarray | range, put: Calla
             link.flush_ack()
             link._timers(busy=True)  # heartbeats go on while the ring is full
             continue
-        except SystemExit:
+        except EndOfStream:
             return False
         link.recent.add(positions[done : done + k])
         done += k

@@ -37,7 +37,7 @@ import uuid
 import numpy as np
 import zmq
 
-from ..ring import Batch, Observer, Reader, RingTimeout
+from ..ring import Batch, EndOfStream, Observer, Reader, RingTimeout
 from . import _wire as w
 from ._config import LinkStats, RateClock, Report, ServeOptions, secure_server
 
@@ -152,8 +152,7 @@ class Server:
             if group in self.groups:
                 self.groups[group].awaited.add(lid)
         self._recovery_end = time.monotonic() + opts.peer_timeout
-        slot_bytes = any_reader.values_per_slot * np.dtype(any_reader.dtype).itemsize
-        self._max_n = max(1, min(opts.max_batch, opts.max_message_bytes // slot_bytes))
+        self._max_n = max(1, min(opts.max_batch, opts.max_message_bytes // any_reader.slot_bytes))
         self.observer = Observer(observer, min_interval=opts.observe_interval) if observer else None
         self.links: dict[bytes, _Link] = {}
         self._wanting: set[bytes] = set()  # observers that asked for a sample
@@ -225,7 +224,7 @@ class Server:
                 )
             except RingTimeout:
                 return sent
-            except SystemExit:
+            except EndOfStream:
                 g.ended = True
                 return sent
             chunks = self._unsent(g, _Held(batch))

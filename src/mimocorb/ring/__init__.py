@@ -2,20 +2,22 @@
 
 ``RingBuffer`` creates a buffer and hands out setup dicts; ``Writer``, ``Reader`` and ``Observer``
 attach to it from any process with such a dict; ``Monitor`` reads its statistics from anywhere.
-``cleanup_stale()`` removes shared memory left behind by killed processes; ``pid_alive()`` is the
-liveness test it and the lock breaking use (a zombie counts as dead).
+A stream's end reaches writers and readers as ``EndOfStream`` (a ``SystemExit``); ``until_end`` turns
+it into the end of a loop. ``cleanup_stale()`` removes shared memory left behind by killed processes;
+``pid_alive()`` is the liveness test it and the lock breaking use (a zombie counts as dead).
 """
 
 from ._batch import Batch
 from ._controlblock import METADATA_DTYPE
 from ._participants import Monitor, Observer, Reader, Writer
-from ._protocol import Flag, RingTimeout
+from ._protocol import EndOfStream, Flag, RingTimeout, until_end
 from ._ringbuffer import RingBuffer
 from ._shm import cleanup_stale, pid_alive
 
 __all__ = [
     "METADATA_DTYPE",
     "Batch",
+    "EndOfStream",
     "Flag",
     "Monitor",
     "Observer",
@@ -25,4 +27,5 @@ __all__ = [
     "Writer",
     "cleanup_stale",
     "pid_alive",
+    "until_end",
 ]

@@ -32,7 +32,6 @@ from ._controlblock import (
     G_SLEEP,
     LOCK_W,
     META_BYTES,
-    METADATA_DTYPE,
     NGROUPS,
     PUBLISH,
     R_BCOUNT,
@@ -45,25 +44,9 @@ from ._controlblock import (
     WACT,
     WCLAIM,
     batch_mark,
-    door_of_group,
+    wakeup_of_group,
 )
-from ._protocol import DEAD_CHECK, SLEEP_SLICE, Attachment, RingTimeout
-
-META_NP = np.dtype(METADATA_DTYPE)
-_STOP = -2  # claim result: writers deactivated or claim limit reached
-
-
-def _deadline(timeout: float | None) -> float | None:
-    return None if timeout is None else time.monotonic() + timeout
-
-
-def _left(deadline: float | None, what: str, name: str) -> float:
-    if deadline is None:
-        return SLEEP_SLICE
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise RingTimeout(f"buffer '{name}': {what} timed out")
-    return min(SLEEP_SLICE, left)
+from ._protocol import DEAD_CHECK, META_NP, Attachment, EndOfStream, RingTimeout, deadline, time_left
 
 
 class _Arrays:
@@ -182,6 +165,9 @@ class BatchWriting(Attachment):
     def discard(self) -> None:  # provided by Writer
         raise NotImplementedError
 
+    def put(self, event, counter=None, timestamp=-1.0, deadtime=-1.0, *, tag=-1, timeout=None) -> None:
+        raise NotImplementedError  # provided by Writer
+
     def put_batch(self, data, metadata=None, timeout: float | None = None, tags=None) -> int:
         """Write and commit ``len(data)`` events: rows of ``values_per_slot`` values of the buffer dtype.
 
@@ -193,7 +179,7 @@ class BatchWriting(Attachment):
         ``get_new_buffer``. Waits for free slots like ``get_new_buffer``; the events are committed in
         order, in as many claims as the ring's free space needs. Returns how many were committed: all,
         unless writers were deactivated (or the claim limit reached, or ``timeout`` ran out) after a
-        part was; with nothing committed those raise SystemExit (RingTimeout) instead.
+        part was; with nothing committed those raise EndOfStream (RingTimeout) instead.
 
         ``tags`` (int64 per event, not seen by readers) are kept with the events for ``last_tag()``:
         the network receiver stores its sequence numbers there, so they are committed with the events.
@@ -207,19 +193,23 @@ class BatchWriting(Attachment):
             tags = np.broadcast_to(np.asarray(tags, np.int64), (n,))
         if self._slot >= 0:
             self.process_buffer()
-        if n == 1:
+        if n == 1:  # the single call, without the arrays of a batch
             counter, timestamp, deadtime = meta.item(0)
             tag = -1 if tags is None else int(tags[0])
-            return self._put_one(rows[0], counter, timestamp, deadtime, tag, timeout)
+            try:
+                self.put(rows[0], counter, timestamp, deadtime, tag=tag, timeout=timeout)
+            except RingTimeout:
+                raise RingTimeout(f"buffer '{self.name}': put_batch timed out") from None
+            return 1
         self._ncalls += n  # (get_new_buffer counts a single event)
-        deadline = _deadline(timeout)
+        until = deadline(timeout)
         done = 0
         while done < n:
             try:
                 claim = self._claim_batch(n - done)
                 if claim is None:
-                    claim = self._claim_batch_slow(n - done, deadline)
-            except (SystemExit, RingTimeout):
+                    claim = self._claim_batch_slow(n - done, until)
+            except (EndOfStream, RingTimeout):
                 if done:
                     return done
                 raise
@@ -228,35 +218,6 @@ class BatchWriting(Attachment):
             self._fill_and_publish(claim, rows[done : done + m], meta[done : done + m], part)
             done += m
         return n
-
-    def _put_one(
-        self, row, counter: int, timestamp: float, deadtime: float, tag: int, timeout: float | None
-    ) -> int:
-        """Commit one event through the single-slot calls: the claim, commit and wake-up of
-        ``get_new_buffer``/``process_buffer``, without the array machinery of a batch (a paced
-        stream, e.g. a network link's one-event messages, commits each event alone). ``row``: the
-        event's values (an array), or their bytes (any buffer of the slot's size, e.g. a message frame)."""
-        try:
-            view = self.get_new_buffer(timeout)  # SystemExit or RingTimeout: nothing was committed
-        except RingTimeout:
-            raise RingTimeout(f"buffer '{self.name}': put_batch timed out") from None
-        i = self._slot
-        m = self._meta0 + i * self._stride_w
-        try:
-            if isinstance(row, np.ndarray):
-                view[:] = row
-            else:
-                at = self._L.data_offset_of(i)
-                self._raw[at : at + self._L.slot_bytes] = row
-            self._ctl[m] = counter
-            self._ctlf[m + 1] = timestamp
-            self._ctlf[m + 2] = deadtime
-            self._ctl[m + 3] = tag  # the spare word: ``last_tag()`` reads it
-        except BaseException:
-            self.discard()
-            raise
-        self.process_buffer()
-        return 1
 
     def _rows(self, data) -> np.ndarray | list:
         vps = self.values_per_slot
@@ -302,7 +263,7 @@ class BatchWriting(Attachment):
         try:
             k, lim = c[WCLAIM], c[CLAIM_LIMIT]
             if not c[WACT] or (lim and k >= lim):
-                raise SystemExit
+                raise EndOfStream
             self._minrel_cache = self._minrel()
             m = min(want, self._minrel_cache + n - k, lim - k if lim else want)
             if m <= 0:
@@ -326,7 +287,7 @@ class BatchWriting(Attachment):
         finally:
             self._release(lk)
 
-    def _claim_batch_slow(self, want: int, deadline: float | None) -> tuple[np.ndarray, np.ndarray | slice]:
+    def _claim_batch_slow(self, want: int, until: float | None) -> tuple[np.ndarray, np.ndarray | slice]:
         c, n = self._ctl, self._N
         next_check = time.monotonic() + DEAD_CHECK
 
@@ -335,7 +296,7 @@ class BatchWriting(Attachment):
             return c[WCLAIM] < self._minrel_cache + n or not c[WACT]
 
         while True:
-            self._sleep(LOCK_W, W_SLEEP, W_POSTED, 0, ready, _left(deadline, "put_batch", self.name))
+            self._sleep(LOCK_W, W_SLEEP, W_POSTED, 0, ready, time_left(until, "put_batch", self.name))
             claim = self._claim_batch(want)
             if claim is not None:
                 return claim
@@ -457,7 +418,7 @@ class BatchReading(Attachment):
         """Release what the previous call held, wait for this group's next events, return up to ``max_n``
         of them as ``(data, metadata)`` copies: shape (n, values_per_slot) of the buffer dtype and (n,)
         of METADATA_DTYPE, in commit order. Their slots stay held until the next ``get``/``get_batch``/
-        ``release()``, as with ``get``. SystemExit at shutdown."""
+        ``release()``, as with ``get``. EndOfStream at shutdown."""
         if self._claimed:
             raise RuntimeError(f"buffer '{self.name}': get_batch while claimed batches are outstanding")
         slots, _, _ = self._batch(max_n, False, timeout)
@@ -484,7 +445,7 @@ class BatchReading(Attachment):
             raise ValueError(f"buffer '{self.name}': max_n must be at least 1, got {max_n}")
         if not self._ctl[RACT]:
             self.release()
-            raise SystemExit
+            raise EndOfStream
         got = self._take(max_n, keep)
         if got is None or not len(got[0]):
             got = self._take_slow(max_n, keep, timeout)
@@ -535,7 +496,8 @@ class BatchReading(Attachment):
         return (slots, r, hi) if hi > r else None
 
     def _take_slow(self, max_n: int, keep: bool, timeout: float | None) -> tuple[np.ndarray, int, int]:
-        """Wait for events: a short spin (yielding) while they come fast, else sleep on the doorbell."""
+        """Wait for events: a short spin (yielding) while they come fast, else sleep on the group's
+        wake-up semaphore."""
         c, gb = self._ctl, self._gb
         for k in range(64):
             if c[PUBLISH] > c[gb + G_RCLAIM]:
@@ -544,36 +506,27 @@ class BatchReading(Attachment):
                     return got
             if k & 15 == 15:
                 os.sched_yield()
-        deadline = _deadline(timeout)
-        did = door_of_group(self._group)
-        door = self._door(did)
+        until = deadline(timeout)
+        wake_id = wakeup_of_group(self._group)
+        wakeup = self._wakeup(wake_id)
         while True:
-            left = _left(deadline, "get_batch", self.name)
-            self._sleep_announce(self._glid, gb + G_SLEEP, did)
+            left = time_left(until, "get_batch", self.name)
+            self._sleep_announce(self._glid, gb + G_SLEEP, wake_id)
             token = False
             try:
                 if c[PUBLISH] <= c[gb + G_RCLAIM] and c[RACT]:
-                    token = door.acquire(True, left)
+                    token = wakeup.acquire(True, left)
             except BaseException:
-                self._end_sleep(token)
+                self._sleep_end(self._glid, gb + G_SLEEP, gb + G_POSTED, token)
                 raise
             if not c[RACT]:
-                self._end_sleep(token)
+                self._sleep_end(self._glid, gb + G_SLEEP, gb + G_POSTED, token)
                 if not keep:
                     self.release()
-                raise SystemExit
+                raise EndOfStream
             got = self._take(max_n, keep, 2 if token else 1)
             if got is not None and len(got[0]):
                 return got
-
-    def _end_sleep(self, token: bool) -> None:
-        c, gb = self._ctl, self._gb
-        lk = self._acquire(self._glid)
-        c[gb + G_SLEEP] -= 1
-        if token:
-            c[gb + G_POSTED] -= 1
-        c[self._recw + R_SLEEP] = -1
-        self._release(lk)
 
     def _release_claimed(self, batch: Batch) -> None:
         if self._rec < 0 or batch.first not in self._claimed:

@@ -41,7 +41,7 @@ ROLE_OWNER, ROLE_WRITER, ROLE_READER = 1, 2, 3
 # buffer life-cycle state
 ST_RUNNING, ST_ENDING, ST_SHUTDOWN, ST_CLOSED = range(4)
 
-# lock ids: admin, writers, then one per group; door ids: writers, then one per group
+# lock ids: admin, writers, then one per group; wake-up semaphore ids: writers, then one per group
 LOCK_ADMIN, LOCK_W = 0, 1
 
 
@@ -54,7 +54,7 @@ def lock_of_group(g: int) -> int:
     return 2 + g
 
 
-def door_of_group(g: int) -> int:
+def wakeup_of_group(g: int) -> int:
     return 1 + g
 
 

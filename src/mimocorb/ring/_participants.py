@@ -39,10 +39,21 @@ from ._controlblock import (
     W_SLEEP,
     WACT,
     WCLAIM,
-    door_of_group,
     lock_of_group,
+    wakeup_of_group,
 )
-from ._protocol import DEAD_CHECK, SLEEP_SLICE, Attachment, Flag, RingTimeout
+from ._protocol import (
+    DEAD_CHECK,
+    FULL,
+    STOP,
+    Attachment,
+    EndOfStream,
+    Flag,
+    RingTimeout,
+    deadline,
+    time_left,
+    until_end,
+)
 
 SPIN = 256  # polls of the publish cursor before a reader sleeps (about 20 µs)
 
@@ -50,23 +61,13 @@ _now = time.time
 _mono = time.monotonic
 
 
-def _deadline(timeout: float | None) -> float | None:
-    return None if timeout is None else _mono() + timeout
-
-
-def _remaining(deadline: float | None, what: str, name: str) -> float:
-    if deadline is None:
-        return SLEEP_SLICE
-    left = deadline - _mono()
-    if left <= 0:
-        raise RingTimeout(f"buffer '{name}': {what} timed out")
-    return min(SLEEP_SLICE, left)
-
-
 class Writer(BatchWriting):
     """Fills slots: ``get_new_buffer()`` hands out a zero-copy view, ``process_buffer()`` commits it.
 
     Several processes may write to one buffer, each with its own ``Writer`` from the same setup dict.
+    ``active`` (cleared by ``set_ending()``/``shutdown()``) and ``paused`` (``pause()``) are the buffer's
+    flags as ``Flag`` objects, for sources that stop or hold back on their own; ``slot_bytes`` is the size
+    of one event's data.
 
     Args:
         setup_dict: the dict of ``RingBuffer.new_writer()``, passed to the writing process.
@@ -80,8 +81,8 @@ class Writer(BatchWriting):
     def __init__(self, setup_dict: dict):
         super().__init__(setup_dict, "writer")
         self._register(ROLE_WRITER)
-        self._active = Flag(self._ctl, WACT)
-        self._paused = Flag(self._ctl, PAUSED)
+        self.active = Flag(self._ctl, WACT)
+        self.paused = Flag(self._ctl, PAUSED)
         self._slot = -1
         self._ncalls = 0
         self._minrel_cache = self._minrel()
@@ -89,45 +90,47 @@ class Writer(BatchWriting):
         self._g_sleep0 = self._L.group(0) + G_SLEEP
 
     def get_new_buffer(self, timeout: float | None = None) -> np.ndarray:
-        """Commit the previous slot, then wait for a free one; SystemExit once writers are deactivated
+        """Commit the previous slot, then wait for a free one; EndOfStream once writers are deactivated
         or the buffer's claim limit (``RingBuffer.set_claim_limit``) is reached."""
         if self._slot >= 0:
             self.process_buffer()
-        c = self._ctl
-        # claim the next slot: the one published N positions ago, once every group released it.
-        # Deactivation is checked under the lock: set_ending() takes it after clearing the flag, so a
-        # claim either precedes it (and shutdown waits for its commit) or sees the flag.
-        rw, n, lk = self._recw, self._N, self._wlock
-        c[rw + R_LOCK] = LOCK_W
-        if not lk.acquire(False):
-            self._acquire_slow(lk, LOCK_W)
-        try:
-            k = c[WCLAIM]
-            if k >= self._minrel_cache + n:
-                self._minrel_cache = self._minrel()
-            lim = c[CLAIM_LIMIT]
-            if not c[WACT] or (lim and k >= lim):
-                i = -2
-            elif k < self._minrel_cache + n:
-                if k < n:
-                    i = k
-                else:
-                    i = c[self._pubq + (k - n) % n]
-                    if i < 0:
+        c, rw, n, lk = self._ctl, self._recw, self._N, self._wlock
+        waits = None
+        while True:
+            # claim the next slot: the one published N positions ago, once every group released it.
+            # Deactivation is checked under the lock: set_ending() takes it after clearing the flag, so a
+            # claim either precedes it (and shutdown waits for its commit) or sees the flag. The claim is
+            # written out here, not called, because it runs once per event.
+            c[rw + R_LOCK] = LOCK_W
+            if not lk.acquire(False):
+                self._acquire_slow(lk, LOCK_W)
+            try:
+                k = c[WCLAIM]
+                if k >= self._minrel_cache + n:  # the cached oldest position says full: look again
+                    self._minrel_cache = self._minrel()
+                limit = c[CLAIM_LIMIT]
+                if not c[WACT] or (limit and k >= limit):
+                    i = STOP
+                elif k < self._minrel_cache + n:
+                    i = k if k < n else c[self._pubq + (k - n) % n]
+                    if i < 0:  # published as lost or discarded
                         i = ~i
-                c[rw + R_HELD] = k * n + i
-                c[self._slotpos + i] = -1
-                c[self._slotver + i] += 1
-                c[WCLAIM] = k + 1
-            else:
-                i = -1
-        finally:  # an exception (e.g. Ctrl-C) must not leave the lock taken
-            lk.release()
-            c[rw + R_LOCK] = -1
-        if i < 0:
-            if i == -2:
-                raise SystemExit
-            i = self._claim_slow(timeout)
+                    c[rw + R_HELD] = k * n + i
+                    c[self._slotpos + i] = -1
+                    c[self._slotver + i] += 1
+                    c[WCLAIM] = k + 1
+                else:
+                    i = FULL
+            finally:  # an exception (e.g. Ctrl-C) must not leave the lock taken
+                lk.release()
+                c[rw + R_LOCK] = -1
+            if i >= 0:
+                break
+            if i == STOP:
+                raise EndOfStream
+            if waits is None:
+                waits = self._wait_for_slot(timeout)
+            next(waits)
         m = self._meta0 + i * self._stride_w
         c[m] = self._ncalls
         cf = self._ctlf
@@ -138,32 +141,12 @@ class Writer(BatchWriting):
         v = self._views[i]
         return v if v is not None else self._view(i)
 
-    def _claim(self) -> int:
-        """The claim of ``get_new_buffer`` for the slow path; -1 if the ring is still full, -2 if
-        writers are deactivated or the claim limit is reached."""
+    def _wait_for_slot(self, timeout: float | None) -> Iterator[None]:
+        """Each step sleeps until a slot may be free (or writers are deactivated); RingTimeout once
+        ``timeout`` has run out. Between steps, now and then, dead readers are looked for: one killed
+        while holding a slot would block the writers for ever."""
         c, n = self._ctl, self._N
-        lk = self._acquire(LOCK_W)
-        try:
-            k = c[WCLAIM]
-            lim = c[CLAIM_LIMIT]
-            if not c[WACT] or (lim and k >= lim):
-                return -2
-            self._minrel_cache = self._minrel()
-            if k >= self._minrel_cache + n:
-                return -1
-            i = k if k < n else c[self._pubq + (k - n) % n]
-            i = i if i >= 0 else ~i
-            c[self._recw + R_HELD] = k * n + i
-            c[self._slotpos + i] = -1
-            c[self._slotver + i] += 1
-            c[WCLAIM] = k + 1
-            return i
-        finally:
-            self._release(lk)
-
-    def _claim_slow(self, timeout: float | None) -> int:
-        c, n = self._ctl, self._N
-        deadline = _deadline(timeout)
+        until = deadline(timeout)
         next_check = _mono() + DEAD_CHECK
 
         def ready() -> bool:
@@ -171,18 +154,53 @@ class Writer(BatchWriting):
             return c[WCLAIM] < self._minrel_cache + n or not c[WACT]
 
         while True:
-            left = _remaining(deadline, "get_new_buffer", self.name)
-            self._sleep(LOCK_W, W_SLEEP, W_POSTED, 0, ready, left)
-            if not c[WACT]:
-                raise SystemExit
-            i = self._claim()
-            if i >= 0:
-                return i
-            if i == -2:
-                raise SystemExit
-            if _mono() > next_check:  # a reader killed while holding a slot would block us for ever
+            self._sleep(LOCK_W, W_SLEEP, W_POSTED, 0, ready, time_left(until, "get_new_buffer", self.name))
+            yield
+            if _mono() > next_check:
                 self.reclaim_dead()
                 next_check = _mono() + DEAD_CHECK
+
+    def put(
+        self,
+        event,
+        counter: int | None = None,
+        timestamp: float = -1.0,
+        deadtime: float = -1.0,
+        *,
+        tag: int = -1,
+        timeout: float | None = None,
+    ) -> None:
+        """Write and commit one event: ``get_new_buffer``, fill, ``process_buffer`` in one call, without
+        the arrays ``put_batch`` builds (a paced stream, e.g. a network link's one-event messages,
+        commits each event alone).
+
+        ``event``: its values (an array of ``values_per_slot`` values of the buffer dtype), or their
+        bytes (any buffer of ``slot_bytes`` bytes, such as a message frame). Without ``counter`` the
+        event is counted as by ``get_new_buffer``; a timestamp of -1 becomes now. ``tag`` as in
+        ``put_batch``. EndOfStream or RingTimeout as ``get_new_buffer``, with nothing committed.
+        """
+        try:
+            view = self.get_new_buffer(timeout)
+        except RingTimeout:
+            raise RingTimeout(f"buffer '{self.name}': put timed out") from None
+        i = self._slot
+        m = self._meta0 + i * self._stride_w
+        c, cf = self._ctl, self._ctlf
+        try:
+            if isinstance(event, np.ndarray):
+                view[:] = event
+            else:
+                at = self._L.data_offset_of(i)
+                self._raw[at : at + self.slot_bytes] = event
+            if counter is not None:
+                c[m] = counter
+            cf[m + 1] = timestamp
+            cf[m + 2] = deadtime
+            c[m + 3] = tag  # the spare word: ``last_tag()`` reads it
+        except BaseException:
+            self.discard()
+            raise
+        self.process_buffer()
 
     def set_metadata(self, counter, timestamp, deadtime) -> None:
         """Set the metadata of the slot being filled (no-op without one, as in the original)."""
@@ -275,7 +293,8 @@ class Reader(BatchReading):
     """One process of a reader group: each committed slot goes to exactly one process of the group.
 
     The group as a whole sees every event; a writer waits for slots the group has not released.
-    Iterating over a ``Reader`` yields slots until the buffer shuts down.
+    Iterating over a ``Reader`` yields slots until the buffer shuts down. ``active`` (cleared by
+    ``shutdown()``) and ``paused`` are the buffer's flags, as for ``Writer``.
 
     Args:
         setup_dict: the dict of ``RingBuffer.new_reader_group()``; every process given the same dict
@@ -294,8 +313,8 @@ class Reader(BatchReading):
         self._glid = lock_of_group(g)
         self._glock = self._lock(self._glid)
         self._register(ROLE_READER, g)
-        self._active = Flag(self._ctl, RACT)
-        self._paused = Flag(self._ctl, PAUSED)
+        self.active = Flag(self._ctl, RACT)
+        self.paused = Flag(self._ctl, PAUSED)
         self._slot = -1
         self._pos = -1
         self._claimed: dict[int, int] = {}
@@ -303,11 +322,11 @@ class Reader(BatchReading):
         self._spin = SPIN
 
     def get(self, timeout: float | None = None) -> np.ndarray:
-        """Release the previous slot, wait for the next one of this group; SystemExit at shutdown."""
+        """Release the previous slot, wait for the next one of this group; EndOfStream at shutdown."""
         c = self._ctl
         if not c[RACT]:
             self.release()
-            raise SystemExit
+            raise EndOfStream
         i = self._next()
         if i < 0:
             i = self._get_slow(timeout)
@@ -371,7 +390,8 @@ class Reader(BatchReading):
             self._post(LOCK_W, W_SLEEP, W_POSTED, 0, free)
 
     def _get_slow(self, timeout: float | None) -> int:
-        """Wait for the next event: a short spin while events come fast, else sleep on the doorbell.
+        """Wait for the next event: a short spin while events come fast, else sleep on the group's
+        wake-up semaphore.
 
         The spin (at most ~20 µs, yielding the CPU now and then) is kept only while events arrive
         within 100 µs of running dry; a slow or paced stream never spins.
@@ -385,23 +405,24 @@ class Reader(BatchReading):
                     return i
             if k & 31 == 31:
                 os.sched_yield()
-        deadline = _deadline(timeout)
-        door = self._door(door_of_group(self._group))
+        until = deadline(timeout)
+        wake_id = wakeup_of_group(self._group)
+        wakeup = self._wakeup(wake_id)
         t_dry = _mono()
         while True:
-            left = _remaining(deadline, "get", self.name)
-            self._sleep_announce(self._glid, gb + G_SLEEP, door_of_group(self._group))
+            left = time_left(until, "get", self.name)
+            self._sleep_announce(self._glid, gb + G_SLEEP, wake_id)
             got = False
             try:
                 if c[PUBLISH] <= c[rclaim] and c[RACT]:
-                    got = door.acquire(True, left)
+                    got = wakeup.acquire(True, left)
             except BaseException:
                 self._next(2 if got else 1)
                 raise
             if not c[RACT]:
                 self._next(2 if got else 1)
                 self.release()
-                raise SystemExit
+                raise EndOfStream
             i = self._next(2 if got else 1)
             if i >= 0:
                 self._spin = SPIN if _mono() - t_dry < 1e-4 else 0
@@ -443,11 +464,7 @@ class Reader(BatchReading):
 
     def __iter__(self) -> Iterator[np.ndarray]:
         """Iterate over this group's share of the events until the buffer shuts down."""
-        while True:
-            try:
-                yield self.get()
-            except SystemExit:
-                return
+        return until_end(self.get)
 
     def close(self) -> None:
         """Release the slot from the last ``get()`` and detach; the group's other processes go on."""
@@ -470,6 +487,8 @@ class _ObserverQueue:
 class Observer(Attachment):
     """Samples the newest committed event as a copy; never takes a lock, so it cannot slow anybody.
 
+    ``active`` (cleared by ``shutdown()``) and ``paused`` are the buffer's flags, as for ``Writer``.
+
     Args:
         setup_dict: the dict of ``RingBuffer.new_observer()``.
         min_interval: least seconds between two copies (default: the one given to ``new_observer``).
@@ -484,8 +503,8 @@ class Observer(Attachment):
             min_interval = setup_dict.get("min_interval", 0.05)
         self.min_interval = min_interval
         self._poll = min(0.01, max(self.min_interval, 0.001))
-        self._active = Flag(self._ctl, OACT)
-        self._paused = Flag(self._ctl, PAUSED)
+        self.active = Flag(self._ctl, OACT)
+        self.paused = Flag(self._ctl, PAUSED)
         self._last = -1
         self._t_last = 0.0
         self.dataQ = _ObserverQueue(self)
@@ -493,7 +512,7 @@ class Observer(Attachment):
     def get(self, timeout: float | None = None):
         """The newest event not seen yet as ``(data_copy, metadata_copy)``; ``None`` at end of run."""
         c = self._ctl
-        deadline = _deadline(timeout)
+        until = deadline(timeout)
         while True:
             if not c[OACT]:
                 return None
@@ -506,8 +525,8 @@ class Observer(Attachment):
                     wait = self._poll
             else:
                 wait = self._poll
-            if deadline is not None:
-                left = deadline - _mono()
+            if until is not None:
+                left = until - _mono()
                 if left <= 0:
                     raise RingTimeout(f"buffer '{self.name}': observer get timed out")
                 wait = min(wait, left)

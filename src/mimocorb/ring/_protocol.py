@@ -8,7 +8,7 @@ slot indices (``pubq``) serves both delivery order and recycling order.
 
 Counts live in shared memory and are changed under short binary-semaphore locks (one for writers,
 one per group). Nobody sleeps on a semaphore unless there is nothing to do; sleepers announce
-themselves in shared memory and are woken by a counted "doorbell" semaphore, so the common path makes
+themselves in shared memory and are woken by a counted wake-up semaphore, so the common path makes
 no system call. Every lock holder is recorded in its participant record, which lets a supervisor
 reclaim what a killed process held (``reclaim_dead``).
 """
@@ -20,7 +20,8 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import numpy as np
 
@@ -29,7 +30,6 @@ from ._controlblock import (
     ADMIN_HOLDER,
     BREAKER,
     CLAIM_LIMIT,
-    CREATOR_W,
     DATA_OFF_W,
     DEADSUM,
     DISCARDED,
@@ -78,8 +78,8 @@ from ._controlblock import (
     WCLAIM,
     Layout,
     batch_mark,
-    door_of_group,
     lock_of_group,
+    wakeup_of_group,
 )
 
 log = logging.getLogger("mimocorb.ring")
@@ -89,7 +89,7 @@ LOCK_PATIENCE = 0.5  # waiting this long for a µs-long critical section means i
 DEAD_CHECK = 1.0  # a blocked writer looks for dead participants this often
 
 _ROLE_NAMES = {ROLE_OWNER: "owner", ROLE_WRITER: "writer", ROLE_READER: "reader"}
-_META_NP = np.dtype(METADATA_DTYPE)
+META_NP = np.dtype(METADATA_DTYPE)
 
 _DEFERRED_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 
@@ -106,8 +106,50 @@ def _signals_deferred() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
+STOP = -2  # a claim's result: writers are deactivated or the claim limit is reached
+FULL = -1  # a claim's result: no slot is free yet
+
+T = TypeVar("T")
+
+
 class RingTimeout(TimeoutError):
     """A blocking ring call ran out of its ``timeout``."""
+
+
+class EndOfStream(SystemExit):
+    """The buffer's stream ended for the caller: writers were deactivated (``set_ending()``, the claim
+    limit) or readers (``shutdown()``).
+
+    A ``SystemExit``, so that code written for mimoCoRB 1.0.2, which catches ``SystemExit``, keeps
+    working, and so that a worker function that does not catch it ends its process normally (exit
+    code 0). It carries no argument: a message would become the process's exit status.
+    """
+
+
+def until_end(call: Callable[[], T]) -> Iterator[T]:
+    """Yield ``call()`` until the stream ends: the one loop that turns ``EndOfStream`` into the end of
+    an iteration, for ``Reader`` and for consumers that call something else each time (a timeout)."""
+    try:
+        while True:
+            yield call()
+    except EndOfStream:
+        return
+
+
+def deadline(timeout: float | None) -> float | None:
+    """When a call with ``timeout`` must give up (``time.monotonic``); None: never."""
+    return None if timeout is None else time.monotonic() + timeout
+
+
+def time_left(until: float | None, what: str, name: str) -> float:
+    """How long the next sleep of ``what`` may last: one ``SLEEP_SLICE`` at most, so that a lost
+    wake-up heals; RingTimeout once ``until`` has passed."""
+    if until is None:
+        return SLEEP_SLICE
+    left = until - time.monotonic()
+    if left <= 0:
+        raise RingTimeout(f"buffer '{name}': {what} timed out")
+    return min(SLEEP_SLICE, left)
 
 
 class Flag:
@@ -171,8 +213,8 @@ class Attachment:
         self._ctlf = memoryview(self._mm).cast("d")
         self._raw = memoryview(self._mm)  # the segment's bytes
         self._npdtype = np.dtype(setup["dtype"])
-        slot_bytes = c[VPS_W] * self._npdtype.itemsize
-        self._L = L = Layout(c[NSLOTS_W], c[MAXG_W], c[MAXP_W], c[MAXM_W], slot_bytes)
+        self.slot_bytes: int = c[VPS_W] * self._npdtype.itemsize
+        self._L = L = Layout(c[NSLOTS_W], c[MAXG_W], c[MAXP_W], c[MAXM_W], self.slot_bytes)
         if L.stride != c[STRIDE_W] or L.data_offset != c[DATA_OFF_W]:
             raise RuntimeError(f"setup dict of buffer '{self.name}' does not match its shared memory layout")
         self._N = L.nslots
@@ -204,8 +246,9 @@ class Attachment:
             return self._sem("w", 1)
         return self._sem(f"l{lid - 2}", 1)
 
-    def _door(self, did: int):
-        return self._sem("wd" if did == 0 else f"d{did - 1}", _shm.SEM_VALUE_MAX)
+    def _wakeup(self, wake_id: int):
+        """The counted semaphore sleepers of ``wake_id`` wait on (0: writers, 1 + g: group g)."""
+        return self._sem("wd" if wake_id == 0 else f"d{wake_id - 1}", _shm.SEM_VALUE_MAX)
 
     # ---- data access ----------------------------------------------------------------------
     def _view(self, i: int) -> np.ndarray:
@@ -216,13 +259,9 @@ class Attachment:
             )
         return v
 
-    def _meta_tuple(self, i: int) -> tuple:
-        m = self._meta0 + i * self._stride_w
-        return self._ctl[m], self._ctlf[m + 1], self._ctlf[m + 2]
-
     def _meta_record(self, i: int) -> np.ndarray:
         m = (self._meta0 + i * self._stride_w) * 8
-        return np.ndarray((), _META_NP, self._mm, m)
+        return np.ndarray((), META_NP, self._mm, m)
 
     # ---- locks ------------------------------------------------------------------------------
     # A participant marks the lock it holds in its record (R_LOCK) before a non-blocking attempt and
@@ -411,7 +450,7 @@ class Attachment:
             if not c[ws]:
                 continue
             lid = 2 + g
-            lk, door = self._group_sems(g)
+            lk, wakeup = self._group_sems(g)
             c[rw + R_LOCK] = lid
             if not lk.acquire(False):
                 self._acquire_slow(lk, lid)
@@ -421,15 +460,15 @@ class Attachment:
             lk.release()
             c[rw + R_LOCK] = -1
             if wake:
-                door.release()
+                wakeup.release()
 
     def _group_sems(self, g: int) -> tuple:
         t = self._gsems.get(g)
         if t is None:
-            t = self._gsems[g] = (self._lock(lock_of_group(g)), self._door(door_of_group(g)))
+            t = self._gsems[g] = (self._lock(lock_of_group(g)), self._wakeup(wakeup_of_group(g)))
         return t
 
-    def _post(self, lid: int, w_sleep: int, w_posted: int, did: int, n: int) -> None:
+    def _post(self, lid: int, w_sleep: int, w_posted: int, wake_id: int, n: int) -> None:
         """Post up to n tokens, never more than there are unwoken sleepers.
 
         The tokens go out after the lock is released, so the woken process does not find it taken.
@@ -441,15 +480,15 @@ class Attachment:
             c[w_posted] += k
         self._release(lk)
         if k > 0:
-            door = self._door(did)
+            wakeup = self._wakeup(wake_id)
             for _ in range(k):
-                door.release()
+                wakeup.release()
 
-    def _sleep_announce(self, lid: int, w_sleep: int, did: int) -> None:
+    def _sleep_announce(self, lid: int, w_sleep: int, wake_id: int) -> None:
         c = self._ctl
         lk = self._acquire(lid)
         c[w_sleep] += 1
-        c[self._recw + R_SLEEP] = did
+        c[self._recw + R_SLEEP] = wake_id
         self._release(lk)  # a full barrier: our mark is visible before we look at the condition
 
     def _sleep_end(self, lid: int, w_sleep: int, w_posted: int, got: bool) -> None:
@@ -461,18 +500,18 @@ class Attachment:
         c[self._recw + R_SLEEP] = -1
         self._release(lk)
 
-    def _sleep(self, lid: int, w_sleep: int, w_posted: int, did: int, ready, timeout: float) -> None:
+    def _sleep(self, lid: int, w_sleep: int, w_posted: int, wake_id: int, ready, timeout: float) -> None:
         """Announce, re-check ``ready()``, then wait for a token (or the timeout)."""
-        self._sleep_announce(lid, w_sleep, did)
+        self._sleep_announce(lid, w_sleep, wake_id)
         got = False
         try:
             if not ready():
-                got = self._door(did).acquire(True, max(0.0, timeout))
+                got = self._wakeup(wake_id).acquire(True, max(0.0, timeout))
         finally:
             self._sleep_end(lid, w_sleep, w_posted, got)
 
-    def _wake_all(self, lid: int, w_sleep: int, w_posted: int, did: int) -> None:
-        self._post(lid, w_sleep, w_posted, did, 1 << 30)
+    def _wake_all(self, lid: int, w_sleep: int, w_posted: int, wake_id: int) -> None:
+        self._post(lid, w_sleep, w_posted, wake_id, 1 << 30)
 
     # ---- fault recovery ---------------------------------------------------------------------
     def reclaim_dead(self, pids=None) -> list[dict]:
@@ -517,11 +556,11 @@ class Attachment:
             self._break_lock(self._lock(lid), lid)
             c[b + R_LOCK] = -1
         if c[b + R_SLEEP] >= 0:
-            did = c[b + R_SLEEP]
-            if did == 0:
+            wake_id = c[b + R_SLEEP]
+            if wake_id == 0:
                 lk, ws = self._acquire(LOCK_W), W_SLEEP
             else:
-                lk, ws = self._acquire(lock_of_group(did - 1)), L.group(did - 1) + G_SLEEP
+                lk, ws = self._acquire(lock_of_group(wake_id - 1)), L.group(wake_id - 1) + G_SLEEP
             c[ws] -= 1
             c[b + R_SLEEP] = -1
             self._release(lk)
@@ -653,9 +692,6 @@ class Attachment:
             "paused": bool(c[PAUSED]),
             "state": c[STATE],
         }
-
-    def _creator(self) -> int:
-        return self._ctl[CREATOR_W]
 
     @property
     def segment(self) -> str:

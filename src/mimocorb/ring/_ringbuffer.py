@@ -58,8 +58,8 @@ from ._controlblock import (
     WACT,
     WCLAIM,
     Layout,
-    door_of_group,
     lock_of_group,
+    wakeup_of_group,
 )
 from ._protocol import Attachment, Flag
 
@@ -340,7 +340,7 @@ class RingBuffer:
 
     def set_claim_limit(self, limit: int | None) -> None:
         """Let writers claim at most ``limit`` slots in all (``None``: no limit); the next claim raises
-        SystemExit, as after ``set_ending()``.
+        EndOfStream, as after ``set_ending()``.
 
         This is how a run stops after exactly N events: the check sits under the writers' lock, so it is
         exact for any number of writer processes, whatever the rate.
@@ -400,7 +400,7 @@ class RingBuffer:
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """End the data flow: deliver what was committed to every live group (within ``timeout``),
-        then deactivate readers; every blocked process wakes and raises SystemExit."""
+        then deactivate readers; every blocked process wakes and raises EndOfStream."""
         h = self._h
         c, L = h._ctl, h._L
         if c[STATE] >= ST_SHUTDOWN:
@@ -412,7 +412,7 @@ class RingBuffer:
         c[PAUSED] = 0
         for g in range(c[NGROUPS]):
             gb = L.group(g)
-            h._wake_all(lock_of_group(g), gb + G_SLEEP, gb + G_POSTED, door_of_group(g))
+            h._wake_all(lock_of_group(g), gb + G_SLEEP, gb + G_POSTED, wakeup_of_group(g))
         c[STATE] = ST_SHUTDOWN
 
     def _drain(self, timeout: float) -> dict:

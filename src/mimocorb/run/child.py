@@ -102,7 +102,7 @@ def worker_main(spec: WorkerSpec, output: Connection, messages: Connection) -> N
         config = dict(spec.config_dict)
         function(spec.source_list, spec.sink_list, spec.observe_list, config, **spec.rb_info)
     except SystemExit:
-        raise  # the normal end (code 0, e.g. from get() at shutdown) or the user's own exit code
+        raise  # the normal end (code 0, e.g. the ring's EndOfStream at shutdown) or the user's own exit code
     except BaseException as exc:
         _report(spec, exc, messages)
         _flush()

@@ -3,7 +3,7 @@
 This is where the zero-loss promise is kept. In order:
 
 1. **Stop the sources**: writers of the buffers that only sources write (normally RB_1) are deactivated
-   (``set_ending``). A source's next ``get_new_buffer`` raises SystemExit, ``rbImport`` returns; what
+   (``set_ending``). A source's next ``get_new_buffer`` raises EndOfStream, ``rbImport`` returns; what
    was committed stays in the buffer.
 2. **For each buffer B in data-flow order** (``RunPlan.order``):
    a. wait until every process writing B that is not a source has exited — these are the filters whose
@@ -12,7 +12,7 @@ This is where the zero-loss promise is kept. In order:
    c. wait until every writer of B has exited;
    d. wait until every reader group of B whose function still has live processes has nothing pending;
    e. ``B.shutdown()``: the ring waits until those groups released the events in hand, then wakes every
-      reader of B with SystemExit. B's consumers now finish and exit — which is step (a) of the buffers
+      reader of B with EndOfStream. B's consumers now finish and exit — which is step (a) of the buffers
       after B.
 3. **Wait for the remaining processes** (pure sinks, observers). Functions connected to no buffer are
    terminated here; nothing else could end them.

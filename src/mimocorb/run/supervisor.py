@@ -87,6 +87,77 @@ class WorkerProcess:
     def alive(self) -> bool:
         return self.state == WorkerState.RUNNING
 
+    # -- pipes (the supervisor's side) ----------------------------------------------------------
+    def attach(self, process: Any, output: Connection, messages: Connection) -> None:
+        """Watch a freshly started incarnation: its process, its output pipe and its message pipe."""
+        self.process = process
+        self.pids.append(process.pid)
+        self._out, self._msg, self._partial = output, messages, b""
+        self._sentinel = process.sentinel
+
+    @property
+    def output(self) -> Connection | None:
+        """The output pipe while it is watched."""
+        return self._out
+
+    @property
+    def messages(self) -> Connection | None:
+        """The message pipe while it is watched."""
+        return self._msg
+
+    @property
+    def sentinel(self) -> int | None:
+        """The process sentinel while it is watched."""
+        return self._sentinel
+
+    def forget_sentinel(self) -> None:
+        """The sentinel fired: its number may soon belong to another pipe, so it is no longer ours."""
+        self._sentinel = None
+
+    def received(self) -> Iterator[Any]:
+        """What the message pipe holds now; nothing once it is closed or broken."""
+        conn = self._msg
+        if conn is None:
+            return
+        try:
+            while conn.poll():
+                yield conn.recv()
+        except (EOFError, OSError):
+            return
+
+    def lines(self, data: bytes, final: bool) -> list[str]:
+        """The complete lines of the output with ``data`` added; an unfinished line waits for more,
+        unless ``final`` or it is ``MAX_LINE`` long."""
+        *lines, rest = (self._partial + data).split(b"\n")
+        if (final and rest) or len(rest) >= MAX_LINE:
+            lines.append(rest)
+            rest = b""
+        self._partial = rest
+        return [line.rstrip(b"\r").decode("utf-8", "replace") for line in lines]
+
+    def close_output(self) -> None:
+        """The output pipe reached its end."""
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+
+    def detach(self) -> tuple[Connection | None, bytes]:
+        """Stop watching an ended incarnation: the message pipe is closed; the output pipe and its
+        unfinished line are handed over, since a grandchild that inherited the pipe may still write."""
+        self._sentinel = None
+        if self._msg is not None:
+            self._msg.close()
+            self._msg = None
+        out, partial = self._out, self._partial
+        self._out, self._partial = None, b""
+        return out, partial
+
+    def close_pipes(self) -> None:
+        """Close what is still open of the pipes (the process has ended)."""
+        out, _ = self.detach()
+        if out is not None:
+            out.close()
+
     def exit_text(self) -> str:
         """The end of the current incarnation in words."""
         code = self.exitcode
@@ -150,13 +221,10 @@ class Supervisor:
         out_w.close()
         msg_w.close()
         os.set_blocking(out_r.fileno(), False)
-        worker.process = process
-        worker.pids.append(process.pid)
+        worker.attach(process, out_r, msg_r)
         worker.state = WorkerState.RUNNING
         worker.t_start = time.monotonic()
         worker.t_end = None
-        worker._out, worker._msg, worker._partial = out_r, msg_r, b""
-        worker._sentinel = process.sentinel
         self._by_fd[out_r.fileno()] = (worker, "out")
         self._by_fd[process.sentinel] = (worker, "sentinel")
         return True
@@ -164,7 +232,7 @@ class Supervisor:
     # -- watching -------------------------------------------------------------------------------
     def waitables(self) -> list[Any]:
         items: list[Any] = list(self._by_fd)
-        items += [w._msg for w in self.workers if w._msg is not None]
+        items += [w.messages for w in self.workers if w.messages is not None]
         items += list(self._orphan_out)
         return items
 
@@ -172,7 +240,7 @@ class Supervisor:
         """Handle what ``multiprocessing.connection.wait`` returned (objects of ``waitables()``)."""
         for item in ready:
             if isinstance(item, Connection):
-                worker = next((w for w in self.workers if w._msg is item), None)
+                worker = next((w for w in self.workers if w.messages is item), None)
                 if worker is not None:
                     self._read_messages(worker)
                 continue
@@ -187,7 +255,7 @@ class Supervisor:
                 self._read_output(worker)
             else:  # sentinel: stop waiting on it; reap() polls the exit status
                 self._by_fd.pop(item, None)
-                worker._sentinel = None
+                worker.forget_sentinel()
 
     def reap(self) -> list[WorkerProcess]:
         """Workers whose process ended since the last call (output and messages read to the end)."""
@@ -222,42 +290,27 @@ class Supervisor:
         return [w for w in self.workers if w.key == key]
 
     def _read_messages(self, worker: WorkerProcess) -> None:
-        conn = worker._msg
-        if conn is None:
-            return
-        try:
-            while conn.poll():
-                item = conn.recv()
-                if isinstance(item, WorkerError):
-                    worker.errors.append(item)
-                    self._on_error(worker, item)
-                elif self._on_message is not None:
-                    self._on_message(worker, item)
-        except (EOFError, OSError):
-            pass
+        for item in worker.received():
+            if isinstance(item, WorkerError):
+                worker.errors.append(item)
+                self._on_error(worker, item)
+            elif self._on_message is not None:
+                self._on_message(worker, item)
 
     def _read_output(self, worker: WorkerProcess, final: bool = False) -> None:
-        conn = worker._out
+        conn = worker.output
         if conn is None:
             return
         data, eof = _read_available(conn.fileno())
-        if data:
-            self._emit(worker, worker._partial + data, final=final or eof)
-        elif (final or eof) and worker._partial:
-            self._emit(worker, worker._partial, final=True)
+        if data or final or eof:
+            self._emit(worker, worker.lines(data, final=final or eof))
         if eof:
             self._by_fd.pop(conn.fileno(), None)
-            conn.close()
-            worker._out = None
+            worker.close_output()
 
-    def _emit(self, worker: WorkerProcess, data: bytes, final: bool) -> None:
-        *lines, rest = data.split(b"\n")
-        if (final and rest) or len(rest) >= MAX_LINE:
-            lines.append(rest)
-            rest = b""
-        worker._partial = rest
+    def _emit(self, worker: WorkerProcess, lines: list[str]) -> None:
         for line in lines:
-            self._on_output(worker, line.rstrip(b"\r").decode("utf-8", "replace"))
+            self._on_output(worker, line)
 
     def _detach(self, worker: WorkerProcess) -> None:
         """After the end of a process: stop watching its sentinel and error pipe.
@@ -265,17 +318,13 @@ class Supervisor:
         Its output pipe stays watched until EOF: a grandchild that inherited it (a plot process, say)
         may still write there, and its lines belong in run.log too.
         """
-        if worker._sentinel is not None:
-            self._by_fd.pop(worker._sentinel, None)
-            worker._sentinel = None
-        if worker._msg is not None:
-            worker._msg.close()
-            worker._msg = None
-        if worker._out is not None:
-            fd = worker._out.fileno()
+        if worker.sentinel is not None:
+            self._by_fd.pop(worker.sentinel, None)
+        out, partial = worker.detach()
+        if out is not None:
+            fd = out.fileno()
             self._by_fd.pop(fd, None)
-            self._orphan_out[fd] = [worker, worker._out, worker._partial]
-            worker._out, worker._partial = None, b""
+            self._orphan_out[fd] = [worker, out, partial]
 
     def _read_orphan(self, fd: int) -> None:
         entry = self._orphan_out[fd]
@@ -309,13 +358,8 @@ class Supervisor:
     def close(self) -> None:
         """Read what is left in the pipes and close them; processes must have ended."""
         for worker in self.workers:
-            if worker._partial:
-                self._emit(worker, worker._partial, final=True)
-            for conn in (worker._out, worker._msg):
-                if conn is not None:
-                    conn.close()
-            worker._out = worker._msg = None
-            worker._sentinel = None
+            self._emit(worker, worker.lines(b"", final=True))
+            worker.close_pipes()
             if worker.process is not None and not worker.alive:
                 with contextlib.suppress(Exception):
                     worker.process.close()

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..loggers import Gen_logger
-from ..ring import Reader
+from ..ring import EndOfStream, Reader
 from .arguments import (
     READ,
     WRITE,
@@ -61,12 +61,8 @@ class _Filter:
 
     def __call__(self) -> None:
         """Run until the source buffer shuts down (or a sink is shut down under us)."""
-        get, metadata, ufunc, plan = self.source.get, self.source.get_metadata, self.ufunc, self._plan
-        while True:
-            try:
-                event = get()
-            except SystemExit:
-                return
+        metadata, ufunc, plan = self.source.get_metadata, self.ufunc, self._plan
+        for event in self.source:
             result = ufunc(event)
             if result is None:
                 continue
@@ -82,7 +78,7 @@ class _Filter:
                     output.put_raw(event, metadata)
                 else:
                     output.put_element(element, metadata)
-        except SystemExit:
+        except EndOfStream:
             self.logger.warning(
                 "%s: a sink was shut down while event %s was being written; stopping",
                 type(self).__name__,

@@ -94,7 +94,7 @@ class Output:
 
     # ---- writing ----------------------------------------------------------------------------
     def put_raw(self, event: np.ndarray, metadata: Metadata) -> None:
-        """Raw copy of the input slot; SystemExit if the sink was deactivated meanwhile."""
+        """Raw copy of the input slot; EndOfStream if the sink was deactivated meanwhile."""
         self.check_raw()
         writer = self.writer
         slot = writer.get_new_buffer()

@@ -35,7 +35,7 @@ class rbExport:
     ``data_view`` is the slot itself (zero-copy), valid until the next item is fetched; ``metadata`` is a
     float64 array ``[counter, timestamp, deadtime]``. At the end of the run the generator yields ``None``
     and stops, so that user code gets a chance to write its summary instead of being cut off by
-    ``SystemExit``.
+    the end of the stream (``EndOfStream``).
 
     Args:
         source_list: the setup dicts of the 'read' buffers; the first one is read.
@@ -77,14 +77,10 @@ class rbExport:
         return self._events()
 
     def _events(self) -> Iterator[ExportItem]:
-        get, metadata = self.source.get, self.source.get_metadata
-        while True:
-            try:
-                view = get()  # blocks; no polling
-            except SystemExit:
-                yield None
-                return
+        metadata = self.source.get_metadata
+        for view in self.source:  # blocks; no polling
             yield view, np.array(metadata(), dtype=np.float64)
+        yield None
 
 
 class rbDrain:
@@ -127,9 +123,5 @@ class rbDrain:
             f.write(self.MESSAGE)
 
     def __call__(self) -> None:
-        get = self.source.get
-        try:
-            while True:
-                get()
-        except SystemExit:
-            return
+        for _ in self.source:
+            pass

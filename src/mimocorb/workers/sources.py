@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..loggers import Gen_logger
-from ..ring import Writer
+from ..ring import EndOfStream, Writer
 from .arguments import (
     OBSERVE,
     READ,
@@ -64,7 +64,7 @@ class _Source:
         sink = self.sink
         try:
             slot = sink.get_new_buffer()
-        except SystemExit:
+        except EndOfStream:
             return False
         try:
             self._fill(slot, data)
@@ -171,7 +171,7 @@ class rbImport(_Source):
             ) from None
 
     def __call__(self) -> None:
-        active, paused = self.sink._active, self.sink._paused
+        active, paused = self.sink.active, self.sink.paused
         while active.is_set():
             if paused.is_set():
                 time.sleep(PAUSE_STEP)  # the generator is not advanced while paused
@@ -235,9 +235,9 @@ class rbPut(_Source):
         t_ready, timestamp = _ns(), _epoch_ns() * 1e-9
         sink = self.sink
         # the original committed a held-back slot when called with None; events are committed at once here
-        if data is not None and sink._active.is_set():
-            if sink._paused.is_set():
+        if data is not None and sink.active.is_set():
+            if sink.paused.is_set():
                 time.sleep(PAUSE_STEP)
                 return None
             self._store(data, metadata, t_ready, timestamp)
-        return sink._active.is_set()
+        return sink.active.is_set()
