@@ -20,32 +20,8 @@ import time
 
 import numpy as np
 
-from ._controlblock import (
-    CLAIM_LIMIT,
-    DEADSUM,
-    DISCARDED,
-    G_NMEM,
-    G_POSTED,
-    G_RCLAIM,
-    G_REL,
-    G_SKIPPED,
-    G_SLEEP,
-    LOCK_W,
-    META_BYTES,
-    NGROUPS,
-    PUBLISH,
-    R_BCOUNT,
-    R_BFIRST,
-    R_HELD,
-    R_SLEEP,
-    RACT,
-    W_POSTED,
-    W_SLEEP,
-    WACT,
-    WCLAIM,
-    batch_mark,
-    wakeup_of_group,
-)
+from . import _controlblock as cb
+from ._controlblock import batch_mark
 from ._protocol import DEAD_CHECK, META_NP, Attachment, EndOfStream, RingTimeout, deadline, time_left
 
 
@@ -67,7 +43,7 @@ class _Arrays:
         self.dtype, self.vps = att._npdtype, att.values_per_slot
         word = np.dtype(np.int64) if L.slot_bytes % 8 == 0 else np.dtype(np.uint8)
         nw = L.slot_bytes // word.itemsize
-        self.data = np.ndarray((n, nw), word, mm, L.data_offset + META_BYTES, (L.stride, word.itemsize))
+        self.data = np.ndarray((n, nw), word, mm, L.data_offset + cb.META_BYTES, (L.stride, word.itemsize))
         self.meta = np.ndarray((n, 3), np.int64, mm, L.data_offset, (L.stride, 8))
         self.tag = np.ndarray((n,), np.int64, mm, L.data_offset + 24, (L.stride,))  # the spare word
         self.ones: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = [None] * n  # see ``one``
@@ -259,18 +235,18 @@ class BatchWriting(Attachment):
         """Claim up to ``want`` slots in one critical section: (slots, their index: a slice if they are
         consecutive); None if the ring is full."""
         c, n, a = self._ctl, self._N, _arrays(self)
-        lk = self._acquire(LOCK_W)
+        lk = self._acquire(cb.LOCK_W)
         try:
-            k, lim = c[WCLAIM], c[CLAIM_LIMIT]
-            if not c[WACT] or (lim and k >= lim):
+            k, lim = c[cb.WCLAIM], c[cb.CLAIM_LIMIT]
+            if not c[cb.WACT] or (lim and k >= lim):
                 raise EndOfStream
             self._minrel_cache = self._minrel()
             m = min(want, self._minrel_cache + n - k, lim - k if lim else want)
             if m <= 0:
                 return None
             rw = self._recw
-            c[rw + R_BFIRST] = k
-            c[rw + R_BCOUNT] = m
+            c[rw + cb.R_BFIRST] = k
+            c[rw + cb.R_BCOUNT] = m
             if k >= n:  # the slots published n positions ago, in that order
                 slots = _ring_take(a.pubq, k - n, m)
                 if slots.min() < 0:
@@ -282,7 +258,7 @@ class BatchWriting(Attachment):
             ix = a.index(slots)
             a.slotpos[ix] = batch_mark(self._rec)
             a.slotver[ix] += 1
-            c[WCLAIM] = k + m
+            c[cb.WCLAIM] = k + m
             return slots, ix
         finally:
             self._release(lk)
@@ -293,10 +269,12 @@ class BatchWriting(Attachment):
 
         def ready() -> bool:
             self._minrel_cache = self._minrel()
-            return c[WCLAIM] < self._minrel_cache + n or not c[WACT]
+            return c[cb.WCLAIM] < self._minrel_cache + n or not c[cb.WACT]
 
         while True:
-            self._sleep(LOCK_W, W_SLEEP, W_POSTED, 0, ready, time_left(until, "put_batch", self.name))
+            self._sleep(
+                cb.LOCK_W, cb.W_SLEEP, cb.W_POSTED, 0, ready, time_left(until, "put_batch", self.name)
+            )
             claim = self._claim_batch(want)
             if claim is not None:
                 return claim
@@ -325,9 +303,9 @@ class BatchWriting(Attachment):
         c, n, a = self._ctl, self._N, _arrays(self)
         slots, ix = claim
         m = len(slots)
-        lk = self._acquire(LOCK_W)
+        lk = self._acquire(cb.LOCK_W)
         try:
-            p = c[PUBLISH]
+            p = c[cb.PUBLISH]
             entries = ~slots if discard else slots
             q = p % n
             if q + m <= n:
@@ -337,14 +315,14 @@ class BatchWriting(Attachment):
                 a.pubq[: q + m - n] = entries[n - q :]
             a.slotpos[ix] = np.arange(p, p + m)
             if discard:
-                c[DISCARDED] += m
+                c[cb.DISCARDED] += m
             elif deadsum:
-                self._ctlf[DEADSUM] += deadsum
-            c[PUBLISH] = p + m
-            c[self._recw + R_BFIRST] = -1
+                self._ctlf[cb.DEADSUM] += deadsum
+            c[cb.PUBLISH] = p + m
+            c[self._recw + cb.R_BFIRST] = -1
         finally:
             self._release(lk)
-        if c[NGROUPS]:
+        if c[cb.NGROUPS]:
             self._wake_readers()
 
     def last_tag(self) -> int:
@@ -353,7 +331,7 @@ class BatchWriting(Attachment):
         Meant for a buffer's only writer after a restart: no other writer can recycle that slot.
         """
         c, n, a = self._ctl, self._N, _arrays(self)
-        p = c[PUBLISH] - 1
+        p = c[cb.PUBLISH] - 1
         for q in range(p, max(-1, p - n), -1):  # skip what was lost or discarded
             i = int(a.pubq[q % n])
             if i >= 0:
@@ -414,6 +392,9 @@ class BatchReading(Attachment):
     def _wake_writer(self, top: int) -> None:  # provided by Reader
         raise NotImplementedError
 
+    def _sleep_for_event(self, until: float | None, what: str) -> int:  # provided by Reader
+        raise NotImplementedError
+
     def get_batch(self, max_n: int, timeout: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Release what the previous call held, wait for this group's next events, return up to ``max_n``
         of them as ``(data, metadata)`` copies: shape (n, values_per_slot) of the buffer dtype and (n,)
@@ -443,7 +424,7 @@ class BatchReading(Attachment):
     def _batch(self, max_n: int, keep: bool, timeout: float | None) -> tuple[np.ndarray, int, int]:
         if max_n < 1:
             raise ValueError(f"buffer '{self.name}': max_n must be at least 1, got {max_n}")
-        if not self._ctl[RACT]:
+        if not self._ctl[cb.RACT]:
             self.release()
             raise EndOfStream
         got = self._take(max_n, keep)
@@ -459,11 +440,11 @@ class BatchReading(Attachment):
         released = self._pos >= 0
         try:
             if woke:
-                c[gb + G_SLEEP] -= 1
+                c[gb + cb.G_SLEEP] -= 1
                 if woke == 2:
-                    c[gb + G_POSTED] -= 1
-                c[rw + R_SLEEP] = -1
-            r, top = c[gb + G_RCLAIM], c[PUBLISH]
+                    c[gb + cb.G_POSTED] -= 1
+                c[rw + cb.R_SLEEP] = -1
+            r, top = c[gb + cb.G_RCLAIM], c[cb.PUBLISH]
             hi = min(top, r + max_n)
             if hi - r == 1 and (i := c[self._pubq + r % self._N]) >= 0:  # one event: no array work
                 slots = a.one(i)[0]
@@ -472,26 +453,26 @@ class BatchReading(Attachment):
                 if hi > r and slots.min() < 0:
                     slots = slots[slots >= 0]
             if hi > r:
-                c[gb + G_SKIPPED] += (hi - r) - len(slots)
-                c[gb + G_RCLAIM] = hi
+                c[gb + cb.G_SKIPPED] += (hi - r) - len(slots)
+                c[gb + cb.G_RCLAIM] = hi
             if keep:
                 if len(slots):
                     if not self._claimed:
-                        c[rw + R_HELD] = r
-                        c[rw + R_BCOUNT] = len(slots)
+                        c[rw + cb.R_HELD] = r
+                        c[rw + cb.R_BCOUNT] = len(slots)
                     else:
-                        c[rw + R_BCOUNT] += len(slots)
+                        c[rw + cb.R_BCOUNT] += len(slots)
                     self._claimed[r] = len(slots)
             else:
                 held = r if len(slots) else -1
-                c[rw + R_HELD] = self._pos = held
-                c[rw + R_BCOUNT] = len(slots)
-            c[rw + R_BFIRST] = c[rw + R_HELD]
+                c[rw + cb.R_HELD] = self._pos = held
+                c[rw + cb.R_BCOUNT] = len(slots)
+            c[rw + cb.R_BFIRST] = c[rw + cb.R_HELD]
             self._recompute_rel(self._group)
         finally:
             self._release(lk)
         self._slot = -1
-        if released and c[W_SLEEP]:
+        if released and c[cb.W_SLEEP]:
             self._wake_writer(top)
         return (slots, r, hi) if hi > r else None
 
@@ -500,31 +481,15 @@ class BatchReading(Attachment):
         wake-up semaphore."""
         c, gb = self._ctl, self._gb
         for k in range(64):
-            if c[PUBLISH] > c[gb + G_RCLAIM]:
+            if c[cb.PUBLISH] > c[gb + cb.G_RCLAIM]:
                 got = self._take(max_n, keep)
                 if got is not None and len(got[0]):
                     return got
             if k & 15 == 15:
                 os.sched_yield()
         until = deadline(timeout)
-        wake_id = wakeup_of_group(self._group)
-        wakeup = self._wakeup(wake_id)
         while True:
-            left = time_left(until, "get_batch", self.name)
-            self._sleep_announce(self._glid, gb + G_SLEEP, wake_id)
-            token = False
-            try:
-                if c[PUBLISH] <= c[gb + G_RCLAIM] and c[RACT]:
-                    token = wakeup.acquire(True, left)
-            except BaseException:
-                self._sleep_end(self._glid, gb + G_SLEEP, gb + G_POSTED, token)
-                raise
-            if not c[RACT]:
-                self._sleep_end(self._glid, gb + G_SLEEP, gb + G_POSTED, token)
-                if not keep:
-                    self.release()
-                raise EndOfStream
-            got = self._take(max_n, keep, 2 if token else 1)
+            got = self._take(max_n, keep, self._sleep_for_event(until, "get_batch"))
             if got is not None and len(got[0]):
                 return got
 
@@ -534,21 +499,21 @@ class BatchReading(Attachment):
         c, gb, rw = self._ctl, self._gb, self._recw
         lk = self._acquire(self._glid)
         try:
-            c[rw + R_BCOUNT] -= self._claimed.pop(batch.first)
+            c[rw + cb.R_BCOUNT] -= self._claimed.pop(batch.first)
             oldest = next(iter(self._claimed), -1)  # claimed in position order, so the first key is oldest
-            c[rw + R_HELD] = c[rw + R_BFIRST] = oldest
-            if c[gb + G_NMEM] == 1:
-                c[gb + G_REL] = oldest if oldest >= 0 else c[gb + G_RCLAIM]
+            c[rw + cb.R_HELD] = c[rw + cb.R_BFIRST] = oldest
+            if c[gb + cb.G_NMEM] == 1:
+                c[gb + cb.G_REL] = oldest if oldest >= 0 else c[gb + cb.G_RCLAIM]
             else:
                 self._recompute_rel(self._group)
         finally:
             self._release(lk)
-        if c[W_SLEEP]:
-            self._wake_writer(c[PUBLISH])
+        if c[cb.W_SLEEP]:
+            self._wake_writer(c[cb.PUBLISH])
 
     def outstanding(self) -> int:
         """Events of claimed batches not released yet."""
-        return self._ctl[self._recw + R_BCOUNT] if self._claimed else 0
+        return self._ctl[self._recw + cb.R_BCOUNT] if self._claimed else 0
 
 
 __all__ = ["Batch", "BatchReading", "BatchWriting", "as_metadata"]

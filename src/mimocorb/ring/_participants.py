@@ -406,27 +406,32 @@ class Reader(BatchReading):
             if k & 31 == 31:
                 os.sched_yield()
         until = deadline(timeout)
-        wake_id = wakeup_of_group(self._group)
-        wakeup = self._wakeup(wake_id)
         t_dry = _mono()
         while True:
-            left = time_left(until, "get", self.name)
-            self._sleep_announce(self._glid, gb + G_SLEEP, wake_id)
-            got = False
-            try:
-                if c[PUBLISH] <= c[rclaim] and c[RACT]:
-                    got = wakeup.acquire(True, left)
-            except BaseException:
-                self._next(2 if got else 1)
-                raise
-            if not c[RACT]:
-                self._next(2 if got else 1)
-                self.release()
-                raise EndOfStream
-            i = self._next(2 if got else 1)
+            i = self._next(self._sleep_for_event(until, "get"))
             if i >= 0:
                 self._spin = SPIN if _mono() - t_dry < 1e-4 else 0
                 return i
+
+    def _sleep_for_event(self, until: float | None, what: str) -> int:
+        """Sleep on the group's wake-up semaphore until an event may be there; returns how the sleep
+        ended (2: with a token, 1: without) for the next claim to end it in the same critical section.
+        At shutdown the sleep is ended here and EndOfStream raised."""
+        c, gb = self._ctl, self._gb
+        left = time_left(until, what, self.name)
+        wake_id = wakeup_of_group(self._group)
+        self._sleep_announce(self._glid, gb + G_SLEEP, wake_id)
+        got = False
+        try:
+            if c[PUBLISH] <= c[gb + G_RCLAIM] and c[RACT]:
+                got = self._wakeup(wake_id).acquire(True, left)
+        except BaseException:
+            self._sleep_end(self._glid, gb + G_SLEEP, gb + G_POSTED, got)
+            raise
+        if not c[RACT]:
+            self._sleep_end(self._glid, gb + G_SLEEP, gb + G_POSTED, got)
+            raise EndOfStream  # the claim before the sleep released what get/get_batch held
+        return 2 if got else 1
 
     def release(self) -> None:
         """Give back the current slot without waiting for the next one."""

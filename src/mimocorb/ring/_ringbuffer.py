@@ -15,52 +15,9 @@ from multiprocessing import resource_tracker
 
 import numpy as np
 
+from . import _controlblock as cb
 from . import _shm
-from ._controlblock import (
-    CLAIM_LIMIT,
-    CREATOR_W,
-    DATA_OFF_W,
-    G_ACT,
-    G_NMEM,
-    G_POSTED,
-    G_RCLAIM,
-    G_REL,
-    G_SKIPPED,
-    G_SLEEP,
-    G_START,
-    LAYOUT_VERSION,
-    LOCK_W,
-    MAGIC,
-    MAGIC_W,
-    MAXG_W,
-    MAXM_W,
-    MAXP_W,
-    METADATA_DTYPE,
-    NGROUPS,
-    NSLOTS_W,
-    OACT,
-    PAUSED,
-    PUBLISH,
-    RACT,
-    REDELIVER,
-    ROLE_OWNER,
-    ST_CLOSED,
-    ST_ENDING,
-    ST_RUNNING,
-    ST_SHUTDOWN,
-    STATE,
-    STRIDE_W,
-    T_CREATED,
-    VERSION_W,
-    VPS_W,
-    W_POSTED,
-    W_SLEEP,
-    WACT,
-    WCLAIM,
-    Layout,
-    lock_of_group,
-    wakeup_of_group,
-)
+from ._controlblock import Layout, lock_of_group, wakeup_of_group
 from ._protocol import Attachment, Flag
 
 log = logging.getLogger("mimocorb.ring")
@@ -96,8 +53,8 @@ def _release_ipc(mm, base: str, semaphores: list[str], pid: int) -> None:
         return
     try:
         c = memoryview(mm).cast("q")
-        c[WACT] = c[RACT] = c[OACT] = 0
-        c[STATE] = ST_CLOSED
+        c[cb.WACT] = c[cb.RACT] = c[cb.OACT] = 0
+        c[cb.STATE] = cb.ST_CLOSED
         c.release()
     except (ValueError, TypeError):
         pass
@@ -197,7 +154,7 @@ class RingBuffer:
                 log.info("removed stale shared memory '%s' of a dead process", seg)
         self.number_of_slots, self.values_per_slot, self.dtype = n, vps, dtype
         self.debug = bool(debug)
-        self.metadata_dtype = list(METADATA_DTYPE)
+        self.metadata_dtype = list(cb.METADATA_DTYPE)
         self.writer_created = False
         self._base = _shm.new_base_name()
         self.name = name or self._base
@@ -214,34 +171,34 @@ class RingBuffer:
         self._new_sem("w", 1, 1)
         self._new_sem("wd", 0, _shm.SEM_VALUE_MAX)
         self._h = Attachment(self._setup("owner"), "owner")
-        self._h._register(ROLE_OWNER)
+        self._h._register(cb.ROLE_OWNER)
         c = self._h._ctl
-        self.writers_active = Flag(c, WACT)
-        self.readers_active = Flag(c, RACT)
-        self.observers_active = Flag(c, OACT)
-        self.writers_paused = Flag(c, PAUSED)
-        self._status_meter = RateMeter(c[T_CREATED] / 1e6)
-        self._stats_meter = RateMeter(c[T_CREATED] / 1e6)
+        self.writers_active = Flag(c, cb.WACT)
+        self.readers_active = Flag(c, cb.RACT)
+        self.observers_active = Flag(c, cb.OACT)
+        self.writers_paused = Flag(c, cb.PAUSED)
+        self._status_meter = RateMeter(c[cb.T_CREATED] / 1e6)
+        self._stats_meter = RateMeter(c[cb.T_CREATED] / 1e6)
         self.shutdown_report: dict | None = None
 
     def _init_control(self, L: Layout) -> None:
         c = memoryview(self._mm).cast("q")
         for w, v in (
-            (MAGIC_W, MAGIC),
-            (VERSION_W, LAYOUT_VERSION),
-            (NSLOTS_W, L.nslots),
-            (MAXG_W, L.max_groups),
-            (MAXP_W, L.max_procs),
-            (MAXM_W, L.max_members),
-            (STRIDE_W, L.stride),
-            (DATA_OFF_W, L.data_offset),
-            (CREATOR_W, self._pid),
-            (VPS_W, self.values_per_slot),
-            (WACT, 1),
-            (RACT, 1),
-            (OACT, 1),
-            (STATE, ST_RUNNING),
-            (T_CREATED, int(time.time() * 1e6)),
+            (cb.MAGIC_W, cb.MAGIC),
+            (cb.VERSION_W, cb.LAYOUT_VERSION),
+            (cb.NSLOTS_W, L.nslots),
+            (cb.MAXG_W, L.max_groups),
+            (cb.MAXP_W, L.max_procs),
+            (cb.MAXM_W, L.max_members),
+            (cb.STRIDE_W, L.stride),
+            (cb.DATA_OFF_W, L.data_offset),
+            (cb.CREATOR_W, self._pid),
+            (cb.VPS_W, self.values_per_slot),
+            (cb.WACT, 1),
+            (cb.RACT, 1),
+            (cb.OACT, 1),
+            (cb.STATE, cb.ST_RUNNING),
+            (cb.T_CREATED, int(time.time() * 1e6)),
         ):
             c[w] = v
         for i in range(L.nslots):
@@ -268,7 +225,7 @@ class RingBuffer:
         }
 
     def _check_open(self, what: str) -> None:
-        if self._h._ctl[STATE] >= ST_SHUTDOWN:
+        if self._h._ctl[cb.STATE] >= cb.ST_SHUTDOWN:
             raise RuntimeError(f"buffer '{self.name}': {what} after shutdown()")
 
     # ---- setup dicts ------------------------------------------------------------------------
@@ -289,24 +246,24 @@ class RingBuffer:
         h = self._h
         c, L = h._ctl, h._L
         with h._admin():
-            g = c[NGROUPS]
+            g = c[cb.NGROUPS]
             if g >= L.max_groups:
                 raise RuntimeError(f"buffer '{self.name}': more than {L.max_groups} reader groups")
             if redeliver and g >= 63:
                 raise RuntimeError(f"buffer '{self.name}': only the first 63 reader groups can redeliver")
             self._new_sem(f"l{g}", 1, 1)
             self._new_sem(f"d{g}", 0, _shm.SEM_VALUE_MAX)
-            lk = h._acquire(LOCK_W)
+            lk = h._acquire(cb.LOCK_W)
             try:
                 gb = L.group(g)
-                top = c[PUBLISH]
+                top = c[cb.PUBLISH]
                 for w in range(8):
                     c[gb + w] = 0
-                c[gb + G_RCLAIM] = c[gb + G_REL] = c[gb + G_START] = top
-                c[gb + G_ACT] = 1
+                c[gb + cb.G_RCLAIM] = c[gb + cb.G_REL] = c[gb + cb.G_START] = top
+                c[gb + cb.G_ACT] = 1
                 if redeliver:
-                    c[REDELIVER] |= 1 << g
-                c[NGROUPS] = g + 1
+                    c[cb.REDELIVER] |= 1 << g
+                c[cb.NGROUPS] = g + 1
             finally:
                 h._release(lk)
         return self._setup("reader", _group=g)
@@ -346,7 +303,7 @@ class RingBuffer:
         exact for any number of writer processes, whatever the rate.
         """
         n = 0 if limit is None else _positive_int(limit, "claim limit")
-        self._h._ctl[CLAIM_LIMIT] = n
+        self._h._ctl[cb.CLAIM_LIMIT] = n
 
     def skip_unread(self, group: int) -> int:
         """Mark every event published so far as read and released by ``group``; returns how many.
@@ -358,22 +315,22 @@ class RingBuffer:
         """
         h = self._h
         c, L = h._ctl, h._L
-        if not 0 <= group < c[NGROUPS]:
+        if not 0 <= group < c[cb.NGROUPS]:
             raise ValueError(f"buffer '{self.name}' has no reader group {group}")
         gb = L.group(group)
         lk = h._acquire(lock_of_group(group))
         try:
-            if c[gb + G_NMEM]:
+            if c[gb + cb.G_NMEM]:
                 return 0
-            top = c[PUBLISH]
-            skipped = max(0, top - c[gb + G_RCLAIM])
-            c[gb + G_SKIPPED] += skipped
-            c[gb + G_RCLAIM] = max(c[gb + G_RCLAIM], top)
-            c[gb + G_REL] = max(c[gb + G_REL], top)
+            top = c[cb.PUBLISH]
+            skipped = max(0, top - c[gb + cb.G_RCLAIM])
+            c[gb + cb.G_SKIPPED] += skipped
+            c[gb + cb.G_RCLAIM] = max(c[gb + cb.G_RCLAIM], top)
+            c[gb + cb.G_REL] = max(c[gb + cb.G_REL], top)
         finally:
             h._release(lk)
-        if skipped and c[W_SLEEP]:
-            h._wake_all(LOCK_W, W_SLEEP, W_POSTED, 0)
+        if skipped and c[cb.W_SLEEP]:
+            h._wake_all(cb.LOCK_W, cb.W_SLEEP, cb.W_POSTED, 0)
         return skipped
 
     # ---- life cycle -------------------------------------------------------------------------
@@ -392,28 +349,28 @@ class RingBuffer:
         every claim made before is counted in the claim cursor and no later claim succeeds.
         """
         c = self._h._ctl
-        c[PAUSED] = 1
-        c[WACT] = 0
-        if c[STATE] == ST_RUNNING:
-            c[STATE] = ST_ENDING
-        self._h._wake_all(LOCK_W, W_SLEEP, W_POSTED, 0)
+        c[cb.PAUSED] = 1
+        c[cb.WACT] = 0
+        if c[cb.STATE] == cb.ST_RUNNING:
+            c[cb.STATE] = cb.ST_ENDING
+        self._h._wake_all(cb.LOCK_W, cb.W_SLEEP, cb.W_POSTED, 0)
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """End the data flow: deliver what was committed to every live group (within ``timeout``),
         then deactivate readers; every blocked process wakes and raises EndOfStream."""
         h = self._h
         c, L = h._ctl, h._L
-        if c[STATE] >= ST_SHUTDOWN:
+        if c[cb.STATE] >= cb.ST_SHUTDOWN:
             return
-        c[OACT] = 0
+        c[cb.OACT] = 0
         self.set_ending()
         self.shutdown_report = self._drain(timeout)
-        c[RACT] = 0
-        c[PAUSED] = 0
-        for g in range(c[NGROUPS]):
+        c[cb.RACT] = 0
+        c[cb.PAUSED] = 0
+        for g in range(c[cb.NGROUPS]):
             gb = L.group(g)
-            h._wake_all(lock_of_group(g), gb + G_SLEEP, gb + G_POSTED, wakeup_of_group(g))
-        c[STATE] = ST_SHUTDOWN
+            h._wake_all(lock_of_group(g), gb + cb.G_SLEEP, gb + cb.G_POSTED, wakeup_of_group(g))
+        c[cb.STATE] = cb.ST_SHUTDOWN
 
     def _drain(self, timeout: float) -> dict:
         """Wait until every live group released everything published and writers committed their slots.
@@ -424,33 +381,33 @@ class RingBuffer:
         h = self._h
         c, L = h._ctl, h._L
         t_end = time.monotonic() + timeout
-        top, t_progress = c[PUBLISH], time.monotonic()
+        top, t_progress = c[cb.PUBLISH], time.monotonic()
         absent: dict[int, float] = {}
         while True:
             h.reclaim_dead()
             now = time.monotonic()
-            if c[PUBLISH] != top:
-                top, t_progress = c[PUBLISH], now
+            if c[cb.PUBLISH] != top:
+                top, t_progress = c[cb.PUBLISH], now
             waiting = []
-            for g in range(c[NGROUPS]):
+            for g in range(c[cb.NGROUPS]):
                 gb = L.group(g)
-                if not c[gb + G_ACT] or c[gb + G_REL] >= top:
+                if not c[gb + cb.G_ACT] or c[gb + cb.G_REL] >= top:
                     continue
-                if c[gb + G_NMEM] == 0 and now - absent.setdefault(g, now) > 1.0:
+                if c[gb + cb.G_NMEM] == 0 and now - absent.setdefault(g, now) > 1.0:
                     continue
-                if c[gb + G_NMEM]:
+                if c[gb + cb.G_NMEM]:
                     absent.pop(g, None)
                 waiting.append(g)
-            writing = c[WCLAIM] > top and now - t_progress < 1.0
+            writing = c[cb.WCLAIM] > top and now - t_progress < 1.0
             if not (waiting or writing) or now > t_end:
                 break
             time.sleep(0.005)
         undelivered = {
-            g: top - c[L.group(g) + G_REL]
-            for g in range(c[NGROUPS])
-            if c[L.group(g) + G_ACT] and c[L.group(g) + G_REL] < top
+            g: top - c[L.group(g) + cb.G_REL]
+            for g in range(c[cb.NGROUPS])
+            if c[L.group(g) + cb.G_ACT] and c[L.group(g) + cb.G_REL] < top
         }
-        report = {"drained": not undelivered, "undelivered": undelivered, "uncommitted": c[WCLAIM] - top}
+        report = {"drained": not undelivered, "undelivered": undelivered, "uncommitted": c[cb.WCLAIM] - top}
         if undelivered:
             log.warning("buffer %s: shutdown left events undelivered per group: %s", self.name, undelivered)
         return report
@@ -459,7 +416,7 @@ class RingBuffer:
         """Shut down if needed, then unlink the shared memory and semaphores (open views stay valid)."""
         if not self._finalizer.alive:
             return
-        if self._h._ctl[STATE] < ST_SHUTDOWN:
+        if self._h._ctl[cb.STATE] < cb.ST_SHUTDOWN:
             self.shutdown()
         self._h.close()
         self._finalizer()
