@@ -28,7 +28,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "src" / "mimocorb"
 DOC = REPO / "docs" / "architecture.md"
-TABLE_HEADING = "## Which room may import which"
+TABLE_HEADING = "## Which part may import which"
 
 CORE_PARTS = ("ring", "workers", "io", "run", "display", "config", "net", "web")
 COMPATIBILITY_MODULES = (
