@@ -17,6 +17,8 @@ from support import (
     wait_until,
 )
 
+from mimocorb.run.ending import PATIENCE
+
 CONFIGS = """\
 counting_source: {sleep: 0.0005}
 raising_filter: {fail_at: 40}
@@ -86,8 +88,45 @@ def test_worker_that_hangs_is_terminated_after_the_grace_period_and_named(projec
     assert s["end_sequence"]["aborted"]
     assert _worker(s, "hanging_sink")["status"] == "terminated"  # it ignored SIGTERM: SIGKILL followed
     assert _worker(s, "copy_filter")["status"] == "exited"
-    # bounded: the grace period, one second between SIGTERM and SIGKILL, and some slack for a busy machine
-    assert s["end_sequence"]["duration_s"] < 1.5 + 1.0 + 3.0
+    # bounded: the grace period (started again when copy_filter ended, at most PATIENCE of them), one
+    # second between SIGTERM and SIGKILL, and some slack for a busy machine
+    assert s["end_sequence"]["duration_s"] < PATIENCE * 1.5 + 1.0 + 3.0
+
+
+def _slow_drain_setup(project, grace: float):
+    """RB_1 full when the run ends, drained by a filter that takes 0.3 s an event: 9 events to go."""
+    configs = CONFIGS + "copy_filter: {sleep: 0.3}\n"
+    body = buffers(2) + "Functions:\n"
+    body += fkt(1, "chain_source", "counting_source", "RB_1: write")
+    body += fkt(2, "chain_filter", "copy_filter", "RB_1: read, RB_2: write")
+    body += fkt(3, "chain_sink", "counting_sink", "RB_2: read", extra="config_file: final.yaml")
+    setup = write_setup(project, "slow_drain.yaml", body, main="runtime: 1.0", configs=configs)
+    return run_cli(["run", str(setup), "--grace", str(grace)], project)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_an_end_that_progresses_is_not_cut_off_by_the_grace_period(project):
+    """The drain takes about 2.7 s, longer than the grace period of 1.5 s, but every event read starts the
+    grace period again (a slow machine whose workers still start up when a short run ends)."""
+    result = _slow_drain_setup(project, grace=1.5)
+    assert result.returncode == 0, result.stdout
+    s = summary(only_run_dir(project / "target"))
+    assert not s["end_sequence"]["aborted"]
+    assert s["end_sequence"]["duration_s"] > 1.5  # it did outlast one grace period
+    written = int(s["buffers"]["RB_1"]["events"])
+    assert sorted(seen(only_run_dir(project / "target"), "final")) == list(range(1, written + 1))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_an_end_that_progresses_gives_up_after_patience_grace_periods(project):
+    result = _slow_drain_setup(project, grace=0.5)
+    assert result.returncode == 3, result.stdout
+    assert "grace period of 0.5 s over: terminating Fkt_2 copy_filter" in result.stdout
+    s = summary(only_run_dir(project / "target"))
+    assert s["end_sequence"]["aborted"]
+    assert s["end_sequence"]["duration_s"] < PATIENCE * 0.5 + 1.0 + 3.0
 
 
 @pytest.mark.timeout(60)
