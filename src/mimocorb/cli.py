@@ -11,8 +11,12 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from mimocorb import __version__
+
+if TYPE_CHECKING:
+    from mimocorb.run import RunController
 
 
 def _add_validate(subparsers: argparse._SubParsersAction) -> None:
@@ -134,7 +138,17 @@ def _run(args: argparse.Namespace) -> int:
         where = "" if not os.path.isfile(args.setup) else "cannot prepare the run: "
         print(f"{where}{exc}", file=sys.stderr)
         return EXIT_SETUP
-    return controller.run().exit_code
+    return _run_to_end(controller)
+
+
+def _run_to_end(controller: RunController) -> int:
+    """The run's exit code; a buffer the machine had no room for was reported by the run already."""
+    from mimocorb.run import EXIT_FAILED
+
+    try:
+        return int(controller.run().exit_code)
+    except MemoryError:
+        return EXIT_FAILED
 
 
 def _add_serve(subparsers: argparse._SubParsersAction) -> None:
@@ -305,7 +319,7 @@ def _demo(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return EXIT_SETUP
     print(f"mimocorb demo: {setup.name}; results in {controller.run_dir}")
-    return controller.run().exit_code
+    return _run_to_end(controller)
 
 
 _SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
