@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 
@@ -11,6 +12,7 @@ from support import (
     events_in_stats,
     mimocorb_command,
     only_run_dir,
+    run_python,
     start,
     summary,
     wait_for_run_dir,
@@ -243,3 +245,34 @@ def test_worker_killed_from_outside_mid_run(project):
     final = seen(run_dir, "final")
     assert len(set(final)) == len(final) >= n - 1
     assert s["buffers"]["RB_1"]["shutdown"]["drained"]
+
+
+# every fork of the controller is recorded with the Python threads it had then
+FORKS_OF_THE_CONTROLLER = """
+import json, os, sys, threading
+from mimocorb.run import run_setup
+
+forks = []
+os.register_at_fork(before=lambda: forks.append(sorted(t.name for t in threading.enumerate())))
+result = run_setup({setup!r}, verbose=0, gui=False, kbd=False, web=("127.0.0.1", 0))
+threads = sorted(t.name for t in threading.enumerate())
+libraries = sorted(m for m in ("pyarrow", "matplotlib", "uvicorn", "zmq") if m in sys.modules)
+print(json.dumps({{"forks": forks, "threads": threads, "libraries": libraries, "exit": result.exit_code,
+                  "restarts": result.summary["restarts"]}}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(90)
+def test_the_controller_forks_every_worker_from_its_only_thread(project):
+    """Workers are forked (the default on Linux) at the start and again at a restart in the middle of the
+    run, when the dashboard runs: the controller keeps no thread that could hold a lock at that moment
+    (the dashboard is a process of its own; the libraries that start thread pools are not imported)."""
+    setup = _setup(project, "forks.yaml", "flaky_filter", on_error="restart", runtime=1.5)
+    done = run_python(FORKS_OF_THE_CONTROLLER.format(setup=str(setup)), project, timeout=80)
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["exit"] == 0 and report["restarts"], report
+    assert len(report["forks"]) >= 5, report  # 3 workers, the dashboard, the restarted filter
+    assert all(threads == ["MainThread"] for threads in report["forks"]), report["forks"]
+    assert report["threads"] == ["MainThread"] and report["libraries"] == [], report
