@@ -598,7 +598,7 @@ async function showLiveRun() {
   try {
     const runs = await getJSON("/api/runs");
     if (runs.length && runs[0].finished) await showRun(runs[0].id);
-  } catch (error) {
+  } catch {
     // the summary is written at the very end; the next status tries again
   } finally {
     page.loadingRun = false;
