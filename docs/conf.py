@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 from mimocorb import __version__
 
@@ -51,7 +52,6 @@ napoleon_numpy_docstring = False
 napoleon_use_rtype = False
 
 graphviz_output_format = "svg"
-graphviz_dot = "dot"
 
 html_theme = "furo"
 html_title = f"mimocorb {release}"
@@ -68,23 +68,28 @@ def _make_pictures(app: object) -> None:
 NO_GRAPHVIZ = "Graphviz was not installed when this site was built: the diagram is shown as its source."
 
 
-def _diagrams_as_source(app: object, doctree: object) -> None:
+def _diagrams_as_source(app: Any, doctree: Any) -> None:
     """Without Graphviz a diagram would be a build warning; its DOT source, said to be one, is not."""
     from docutils import nodes
     from sphinx.ext.graphviz import graphviz
 
-    for node in list(doctree.findall(graphviz)):  # type: ignore[attr-defined]
+    for node in list(doctree.findall(graphviz)):
         note = nodes.paragraph("", "", nodes.emphasis("", NO_GRAPHVIZ))
         source = nodes.literal_block(node["code"], node["code"], language="dot")
         node.replace_self([note, source])
 
 
-def setup(app):  # type: ignore[no-untyped-def]
-    app.connect("builder-inited", _make_pictures)
-    if shutil.which(graphviz_dot) is None:
+def _without_graphviz(app: Any, config: Any) -> None:
+    """Checked once the configuration is complete, so that ``-D graphviz_dot=...`` counts."""
+    if shutil.which(config.graphviz_dot) is None:
         from sphinx.util import logging
 
         logging.getLogger(__name__).info(
             "diagrams shown as their DOT source: Graphviz's dot is not installed (apt-get install graphviz)"
         )
         app.connect("doctree-read", _diagrams_as_source)
+
+
+def setup(app):  # type: ignore[no-untyped-def]
+    app.connect("builder-inited", _make_pictures)
+    app.connect("config-inited", _without_graphviz)
