@@ -46,11 +46,14 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _add_run(subparsers: argparse._SubParsersAction) -> None:
+    from mimocorb.run.commands import TABLE
+
+    keys = ", ".join(f"{c.key} {c.name}" for c in TABLE)
     parser = subparsers.add_parser(
         "run",
         help="run the data acquisition a setup file describes",
         description="Validate the setup, start its buffers and workers and run until an end condition, "
-        "a command (P pause, R resume, S stop, E end on stdin) or SIGINT/SIGTERM ends it in order. "
+        f"a command ({keys} on stdin) or SIGINT/SIGTERM ends it in order. "
         "Exit code 0 for a clean run, 1 if the setup is invalid (nothing started), 3 if a worker failed "
         "or had to be terminated.",
     )
