@@ -308,6 +308,34 @@ def _demo(args: argparse.Namespace) -> int:
     return controller.run().exit_code
 
 
+def _add_simulate(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "simulate",
+        help="serve a simulated instrument to develop and test against",
+        description="Serve a simulated Red Pitaya (Pavel Demin's MCPHA server) until Ctrl-C: the "
+        "redpitaya source connects to it as to the board (address: 127.0.0.1:PORT).",
+    )
+    parser.add_argument("device", choices=["redpitaya"], help="the instrument")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback)")
+    parser.add_argument("--port", type=int, default=10001, help="TCP port (default 10001; 0: any free one)")
+    parser.add_argument("--spectrum", help="pulse amplitudes: a file of 4096 counts (default: Cs-137-like)")
+    parser.add_argument("--rate", type=float, default=1000.0, help="pulses per second (default 1000)")
+    parser.add_argument("--noise", type=float, default=4.0, help="noise in ADC counts (default 4)")
+    parser.add_argument("--pattern", action="store_true", help="known test pattern instead of pulses")
+    parser.set_defaults(handler=_simulate)
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from mimocorb.devices import run_simulator
+
+    try:
+        run_simulator(args.host, args.port, args.spectrum, args.rate, args.noise, args.pattern)
+    except (OSError, ValueError) as exc:
+        print(f"mimocorb simulate: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 _SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_validate,
     _add_run,
@@ -316,6 +344,7 @@ _SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_demo,
     _add_serve,
     _add_keys,
+    _add_simulate,
 )
 
 
