@@ -37,7 +37,9 @@ def test_a_dotted_module_name_resolves_to_the_installed_function(project: Projec
 
 def test_its_check_config_reports_with_the_setup_line(project: Project) -> None:
     _chain_with_builtin_sink(project, tail="  record_parquet: {}\n  replay: {timing: fast}\n")
-    project.edit_setup("file_name: modules/chain, fkt_name: source", "file_name: mimocorb.io, fkt_name: replay")
+    project.edit_setup(
+        "file_name: modules/chain, fkt_name: source", "file_name: mimocorb.io, fkt_name: replay"
+    )
     line = project.setup_line("fkt_name: replay")
     report = str(project.failure())
     assert f"{project.setup.name}:{line}: Functions[1].Fkt_1.fkt_name: config of 'replay'" in report

@@ -212,10 +212,11 @@ class MCPHAClient:
                 time.sleep(min(0.001, waited / 20))
         return True
 
-    def read_scope(self, into: memoryview) -> None:
-        """The captured samples (``len(into)`` must be 4 × the total samples): IN1, IN2 interleaved."""
+    def read_scope(self, into: np.ndarray | memoryview) -> None:
+        """The captured samples into ``into`` (4 bytes per sample: int16 IN1, IN2 interleaved, as an
+        int16 array of shape (samples, 2) holds them)."""
         self.send((Code.READ_SCOPE, 0, 0))
-        self.receive_into(into)
+        self.receive_into(as_bytes(into) if isinstance(into, np.ndarray) else into)
 
     def read_histogram(self, channel: int) -> np.ndarray:
         self.send((Code.READ_HISTOGRAM, channel, 0))

@@ -40,7 +40,6 @@ from ._mcpha import (
     DeviceError,
     MCPHAClient,
     ScopeSettings,
-    as_bytes,
     parse_address,
 )
 
@@ -51,7 +50,7 @@ CHOICES = {
     "trigger_mode": ("normal", "auto"),
 }
 DEFAULTS: dict[str, Any] = {
-    "address": f"rp-f00000.local:{PORT}",
+    "address": None,  # required
     "sample_rate": 4,
     "trigger_source": "IN1",
     "trigger_slope": "rising",
@@ -95,8 +94,13 @@ class RedPitayaConfig:
     def from_config(cls, config: Mapping[str, Any], samples: int) -> RedPitayaConfig:
         _no_unknown_keys(config)
         c = {**DEFAULTS, **config}
+        if not isinstance(c["address"], str):
+            raise ValueError(
+                f"redpitaya: config key 'address' is required: the Red Pitaya's host or host:port "
+                f"(the MCPHA server listens on {PORT}), e.g. rp-f0a1b2.local or 127.0.0.1:10001"
+            )
         try:
-            host, port = parse_address(str(c["address"]))
+            host, port = parse_address(c["address"])
         except ValueError as exc:
             raise ValueError(f"redpitaya: 'address': {exc}") from None
         return cls(
@@ -416,12 +420,12 @@ class RedPitayaSource:
 def _storer(dtype: np.dtype, samples: int, mv_per_count: float) -> Callable[[MCPHAClient, np.ndarray], None]:
     """How a capture gets into a slot: straight from the socket when the layouts agree, else converted."""
     if dtype == np.dtype([("IN1", "<i2"), ("IN2", "<i2")]):
-        return lambda device, slot: device.read_scope(as_bytes(slot))
+        return lambda device, slot: device.read_scope(slot)
     raw = np.empty((samples, 2), "<i2")
     names = [(name, FIELDS.index(name), dtype[name].kind == "f") for name in dtype.names or ()]
 
     def convert(device: MCPHAClient, slot: np.ndarray) -> None:
-        device.read_scope(as_bytes(raw))
+        device.read_scope(raw)
         for name, column, to_mv in names:
             slot[name] = raw[:, column] * mv_per_count if to_mv else raw[:, column]
 
