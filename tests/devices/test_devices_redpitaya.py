@@ -194,12 +194,13 @@ BAD_CONFIGS = [
     ("trigger_slope: up", "'trigger_slope' must be one of rising, falling, got 'up'"),
     ("trigger_levle: 10", "unknown config key 'trigger_levle'; did you mean 'trigger_level'?"),
     ("address: 'rp:99999'", "expected a port number 1-65535"),
+    ("address: null", "config key 'address' is required: the Red Pitaya's host or host:port"),
 ]
 
 
 @pytest.mark.parametrize(("config", "message"), BAD_CONFIGS)
 def test_bad_config_is_a_validate_error_on_the_setup_line(project, config, message):
-    setup = rp_setup(project, config)
+    setup = rp_setup(project, f"address: rp-f0a1b2.local, {config}")  # the last 'address' wins
     with pytest.raises(ConfigError) as info:
         validate_setup(setup)
     line = next(
@@ -212,7 +213,7 @@ def test_bad_config_is_a_validate_error_on_the_setup_line(project, config, messa
 
 @pytest.mark.timeout(60)
 def test_a_buffer_without_in1_is_refused_by_mimocorb_validate(project):
-    setup = rp_setup(project, "trigger_level: 10", fields="{1: [chA, int16]}")
+    setup = rp_setup(project, "address: rp-f0a1b2.local", fields="{1: [chA, int16]}")
     code, out = run(["validate", str(setup)], project)
     assert code == 1
     assert "the 'write' buffer needs a field IN1 (and may have IN2), found ['chA']" in out
