@@ -80,6 +80,10 @@ def decode(raw: bytes) -> tuple[int, int, int]:
     return word >> 56, (word >> 52) & 0xF, word & VALUE_MASK
 
 
+_READ_STATUS = encode(Code.READ_STATUS)
+_ARM = encode(Code.RESET_SCOPE) + encode(Code.START_SCOPE)
+
+
 @dataclass(frozen=True)
 class Status:
     """The 36-byte status reply: nine little-endian uint32 words."""
@@ -176,23 +180,30 @@ class MCPHAClient:
             raise DeviceError(_unreachable(self.address, exc)) from exc
         self._sock.settimeout(timeout)
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._status = bytearray(STATUS_BYTES)
+        self._status_view = memoryview(self._status)
 
     def send(self, *commands: tuple[int, int, int]) -> None:
         """Send commands in one write: a settings block reaches the device as one packet."""
         self._sendall(b"".join(encode(*command) for command in commands))
 
     def status(self) -> Status:
-        self.send((Code.READ_STATUS, 0, 0))
-        raw = bytearray(STATUS_BYTES)
-        self.receive_into(memoryview(raw))
-        return Status.from_bytes(bytes(raw))
+        self._sendall(_READ_STATUS)
+        self.receive_into(self._status_view)
+        return Status.from_bytes(bytes(self._status))
+
+    def capturing(self) -> bool:
+        """The status bit alone: what the capture loop asks thousands of times a second."""
+        self._sendall(_READ_STATUS)
+        self.receive_into(self._status_view)
+        return bool(self._status[32] & 1)
 
     def configure(self, settings: ScopeSettings) -> None:
         self.send(*settings.commands())
 
     def arm(self) -> None:
         """Reset the scope and start a capture (the server's way to re-arm)."""
-        self.send((Code.RESET_SCOPE, 0, 0), (Code.START_SCOPE, 0, 0))
+        self._sendall(_ARM)
 
     def disarm(self) -> None:
         self.send((Code.RESET_SCOPE, 0, 0))
@@ -204,7 +215,7 @@ class MCPHAClient:
         and a quiet detector costs little processor time.
         """
         started = time.monotonic()
-        while self.status().capturing:
+        while self.capturing():
             if not keep_waiting():
                 return False
             waited = time.monotonic() - started

@@ -198,15 +198,14 @@ class _Board:
 
     def catch_up(self, now: float) -> None:
         """Add the pulses since the last look to the running histograms."""
-        n = self.gen.pulses_between(self.last_pulses, now)
+        counting = [c for c in (0, 1) if self.timer_since[c] is not None and not self.negate[c]]
+        n = self.gen.pulses_between(self.last_pulses, now) if counting else 0
         self.last_pulses = now
         if n == 0 or not self.gen.weights.any():
             return
         counts = self.rng.multinomial(n, self.gen.weights)
         heights = np.arange(HISTOGRAM_BINS)
-        for channel in (0, 1):
-            if self.timer_since[channel] is None or self.negate[channel]:
-                continue
+        for channel in counting:
             bins = heights // 2
             keep = (bins >= self.pha_min[channel]) & (bins <= self.pha_max[channel])
             np.add.at(self.histograms[channel], bins[keep], counts[keep].astype(np.uint32))
