@@ -25,7 +25,6 @@ import os
 import socket
 import statistics
 import struct
-import subprocess
 import sys
 import tempfile
 import time
@@ -63,16 +62,6 @@ FunctionConfigs:
   redpitaya: {{address: "127.0.0.1:{port}", sample_rate: 1, pretrigger_samples: 100}}
   counting_reader: {{}}
 """
-
-
-def start_board() -> tuple[subprocess.Popen, int]:
-    simulate = [sys.executable, "-m", "mimocorb", "simulate", "redpitaya", "--port", "0", "--pattern"]
-    board = subprocess.Popen([*simulate, "--rate", "1000000"], stdout=subprocess.PIPE, text=True)
-    line = board.stdout.readline() if board.stdout else ""
-    if "listening on" not in line:
-        board.kill()
-        raise RuntimeError(f"the simulator did not start: {line!r}")
-    return board, int(line.split()[4].rsplit(":", 1)[1])
 
 
 def command(code: int, value: int = 0) -> bytes:
@@ -133,9 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=3, help="measurements of each, alternating (default 3)")
     parser.add_argument("--samples", type=int, default=16384, help="samples per input (default 16384)")
     args = parser.parse_args(argv)
+    from mimocorb.devices import start_simulator_process
+
     sys.path.insert(0, str(HERE))
     load = os.getloadavg()[0]
-    board, port = start_board()
+    board, port = start_simulator_process("--pattern", "--rate", "1000000")
     bare, run = [], []
     try:
         with tempfile.TemporaryDirectory(prefix="device_bench_") as tmp:

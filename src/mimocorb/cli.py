@@ -8,6 +8,7 @@ Handlers import what they need themselves, so that ``mimocorb --help`` stays fas
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -250,7 +251,7 @@ def _add_demo(subparsers: argparse._SubParsersAction) -> None:
         default="lifetime",
         choices=sorted(_DEMO_SETUPS),
         help="lifetime (default): the mimoCoRB 1.0.2 example's simulsource_setup.yaml; spin: up/down decays; "
-        "spectrum: pulse heights (demo_setup.yaml)",
+        "spectrum: pulse heights (demo_setup.yaml); spectroscopy: gamma lines from a simulated Red Pitaya",
     )
     parser.add_argument(
         "--runtime",
@@ -272,13 +273,17 @@ _DEMO_SETUPS = {
     "lifetime": "simulsource_setup.yaml",
     "spin": "spin_setup.yaml",
     "spectrum": "demo_setup.yaml",
+    "spectroscopy": "spectroscopy/spectroscopy_setup.yaml",
 }
+# examples that read a Red Pitaya: the demo runs a simulated one with these options
+_DEMO_BOARDS = {"spectroscopy": ("--spectrum", "cs137+co60", "--rate", "3000")}
 
 
 def _demo(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from mimocorb.config import ConfigError
+    from mimocorb.config import ConfigError, validate_setup
+    from mimocorb.devices import simulated_board
     from mimocorb.run import EXIT_SETUP, RunOptions, open_run
 
     # shipped inside the package (src/mimocorb/examples links to the repository's examples/)
@@ -298,14 +303,21 @@ def _demo(args: argparse.Namespace) -> int:
         web_token=args.web_token,
     )
     # run from the example directory, so that its modules/ and config/ are used whatever the current one holds
-    os.chdir(examples)
-    try:
-        controller = open_run(setup, options)
-    except (ConfigError, OSError) as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_SETUP
-    print(f"mimocorb demo: {setup.name}; results in {controller.run_dir}")
-    return controller.run().exit_code
+    os.chdir(setup.parent)
+    with contextlib.ExitStack() as stack:
+        try:
+            validated = validate_setup(setup)
+            if args.example in _DEMO_BOARDS:
+                address = stack.enter_context(simulated_board(*_DEMO_BOARDS[args.example]))
+                for function in validated.functions:
+                    if function.fkt_name == "redpitaya":
+                        function.config_dict["address"] = address
+            controller = open_run(setup, options, setup=validated)
+        except (ConfigError, OSError, RuntimeError) as exc:
+            print(exc, file=sys.stderr)
+            return EXIT_SETUP
+        print(f"mimocorb demo: {setup.name}; results in {controller.run_dir}")
+        return controller.run().exit_code
 
 
 def _add_simulate(subparsers: argparse._SubParsersAction) -> None:

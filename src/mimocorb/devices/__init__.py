@@ -14,7 +14,15 @@ See docs/devices.md.
 
 from ._mcpha import Code, DeviceError, MCPHAClient, ScopeSettings, Status
 from ._redpitaya import RedPitayaConfig, RedPitayaSource, check_redpitaya_config, redpitaya
-from ._simulator import MCPHASimulator, cs137_spectrum, pattern_samples, read_spectrum, run_simulator
+from ._simulator import (
+    MCPHASimulator,
+    gamma_spectrum,
+    pattern_samples,
+    read_spectrum,
+    run_simulator,
+    simulated_board,
+    start_simulator_process,
+)
 from ._stream import StreamSource, check_stream_config, stream
 
 __all__ = [
@@ -29,10 +37,12 @@ __all__ = [
     "StreamSource",
     "check_redpitaya_config",
     "check_stream_config",
-    "cs137_spectrum",
+    "gamma_spectrum",
     "pattern_samples",
     "read_spectrum",
     "redpitaya",
     "run_simulator",
+    "simulated_board",
+    "start_simulator_process",
     "stream",
 ]

@@ -29,9 +29,11 @@ import contextlib
 import math
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -56,29 +58,60 @@ def pattern_samples(capture: int, samples: int) -> np.ndarray:
     return out
 
 
-def cs137_spectrum(peak: int = 3000, counts: int = 1_000_000) -> np.ndarray:
-    """Amplitudes of a Cs-137 source in a NaI-like detector: 662 keV at ``peak`` ADC counts (7 % FWHM)
-    with a third of the counts, its Compton continuum and edge, the backscatter peak and the 32 keV
-    barium X-rays."""
-    kev = np.arange(HISTOGRAM_BINS) * 661.7 / peak
+# gamma lines (keV) and their share of a source's counts; Cs-137 with the barium X-rays that follow it
+GAMMA_SOURCES: dict[str, tuple[tuple[float, float], ...]] = {
+    "cs137": ((661.7, 0.85), (32.0, 0.07)),
+    "co60": ((1173.2, 1.0), (1332.5, 1.0)),
+    "na22": ((511.0, 1.8), (1274.5, 1.0)),
+}
+ELECTRON_KEV = 511.0
 
-    def normed(shape: np.ndarray) -> np.ndarray:
-        return shape / shape.sum()
 
-    def line(energy: float, fwhm: float) -> np.ndarray:
-        return normed(np.exp(-0.5 * ((kev - energy) / (fwhm * energy / 2.355)) ** 2))
+def gamma_spectrum(
+    sources: str = "cs137", kev_per_count: float = 661.7 / 3000, counts: int = 1_000_000
+) -> np.ndarray:
+    """Pulse amplitudes of gamma sources in a NaI-like detector (7 % FWHM at 662 keV, scaling with the
+    square root of the energy): each line with its Compton continuum and edge, and a backscatter peak.
 
-    edge = 661.7 * (1 - 1 / (1 + 2 * 661.7 / 511.0))
+    ``sources`` names one or more of ``GAMMA_SOURCES`` joined by ``+`` (``cs137+co60``); the default puts
+    662 keV at 3000 ADC counts.
+    """
+    kev = np.arange(HISTOGRAM_BINS) * kev_per_count
+    shape = np.zeros(HISTOGRAM_BINS)
+    for name in sources.lower().split("+"):
+        if name not in GAMMA_SOURCES:
+            raise ValueError(f"unknown gamma source {name!r}; known: {', '.join(GAMMA_SOURCES)}")
+        for energy, share in GAMMA_SOURCES[name]:
+            shape += share * _line_with_continuum(kev, energy, kev_per_count)
+    return np.round(shape / shape.sum() * counts).astype(np.uint32)
+
+
+def _line_with_continuum(kev: np.ndarray, energy: float, kev_per_count: float) -> np.ndarray:
+    """One line's counts per bin: a third in the photopeak, the rest Compton-scattered out of it."""
+
+    def gauss(centre: float) -> np.ndarray:
+        sigma = 0.07 * np.sqrt(661.7 * centre) / 2.355
+        curve = np.exp(-0.5 * ((kev - centre) / sigma) ** 2)
+        return curve / max(curve.sum(), 1e-300)
+
+    if energy < 100:  # an X-ray: absorbed whole
+        return gauss(energy)
+    edge = energy * (1 - 1 / (1 + 2 * energy / ELECTRON_KEV))
     continuum = np.where(kev < edge, 1 + (kev / edge) ** 2, 0.0) * (kev > 40)
-    sigma = 0.08 * edge / 2.355 * peak / 661.7  # the edge smeared by the resolution, in bins
+    sigma = 0.07 * np.sqrt(661.7 * edge) / 2.355 / kev_per_count  # the edge smeared as a line there
     offsets = np.arange(-int(4 * sigma), int(4 * sigma) + 1)
-    continuum = normed(np.convolve(continuum, np.exp(-0.5 * (offsets / sigma) ** 2), mode="same"))
-    shape = 0.33 * line(661.7, 0.07) + 0.52 * continuum + 0.08 * line(184, 0.12) + 0.07 * line(32, 0.25)
-    return np.round(shape * counts).astype(np.uint32)
+    continuum = np.convolve(continuum, np.exp(-0.5 * (offsets / sigma) ** 2), mode="same")
+    continuum /= max(continuum.sum(), 1e-300)
+    return 0.33 * gauss(energy) + 0.58 * continuum + 0.09 * gauss(energy - edge)
 
 
 def read_spectrum(path: str | Path) -> np.ndarray:
-    """A spectrum file: 4096 numbers (counts per amplitude bin, fewer are padded) or lines 'bin count'."""
+    """Generator amplitudes: gamma sources by name (``cs137``, ``cs137+co60``), or a file of 4096
+    numbers (counts per amplitude bin, fewer are padded) or of lines 'bin count'."""
+    names = str(path).lower().split("+")
+    if not Path(path).exists() and all(name in GAMMA_SOURCES for name in names):
+        highest = max(energy for name in names for energy, _ in GAMMA_SOURCES[name])
+        return gamma_spectrum(str(path), kev_per_count=highest / 3000)  # the highest line at 3000 counts
     values = np.loadtxt(path, ndmin=1)
     spectrum = np.zeros(HISTOGRAM_BINS, np.uint32)
     if values.ndim == 2 and values.shape[1] == 2:
@@ -471,7 +504,7 @@ class MCPHASimulator:
         seed: int | None = None,
     ):
         self.host = host
-        self.board = _Board(cs137_spectrum() if spectrum is None else spectrum, rate, noise, pattern, seed)
+        self.board = _Board(gamma_spectrum() if spectrum is None else spectrum, rate, noise, pattern, seed)
         self.record = record
         self.commands: list[tuple[int, int, int]] = []
         self.sent: list[bytes] = []
@@ -586,3 +619,32 @@ def run_simulator(
     finally:
         simulator.stop()
         signal.signal(signal.SIGTERM, previous)
+
+
+def start_simulator_process(*options: str) -> tuple[subprocess.Popen, int]:
+    """``mimocorb simulate redpitaya`` in a process of its own, on a free loopback port (the second
+    value); ``options`` as on the command line. A process, not a thread: a run forks its workers, and a
+    forked worker must not inherit a server thread's sockets."""
+    command = [sys.executable, "-m", "mimocorb", "simulate", "redpitaya", "--port", "0", *options]
+    board = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    line = board.stdout.readline() if board.stdout else ""
+    if "listening on" not in line:
+        board.kill()
+        board.wait()
+        raise RuntimeError(f"the simulated Red Pitaya did not start: {line.strip() or 'no output'}")
+    return board, int(line.split()[4].rsplit(":", 1)[1])
+
+
+@contextlib.contextmanager
+def simulated_board(*options: str) -> Iterator[str]:
+    """A simulated Red Pitaya in its own process for as long as the block runs; yields its address."""
+    board, port = start_simulator_process(*options)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        board.terminate()
+        try:
+            board.wait(5)
+        except subprocess.TimeoutExpired:
+            board.kill()
+            board.wait()
