@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..ring import Writer
-from ..workers.arguments import WRITE, buffer_labels, first_of, require_list, require_role
+from ..workers.arguments import WRITE, first_of, require_list, require_role
 from ._mcpha import (
     ADC_MAX,
     ADC_MIN,
@@ -253,7 +253,6 @@ class RedPitayaSource:
         require_role("redpitaya", rb_info, WRITE)
         sinks = require_list("redpitaya", sink_list, WRITE)
         setup = first_of("redpitaya", sinks, WRITE, log)
-        self.label = buffer_labels(rb_info, WRITE, sinks)[0]
         dtype = np.dtype(setup["dtype"])
         check_buffer(dtype)
         config = dict(config_dict or {})
