@@ -12,8 +12,12 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from mimocorb import __version__
+
+if TYPE_CHECKING:
+    from mimocorb.run import RunController
 
 
 def _add_validate(subparsers: argparse._SubParsersAction) -> None:
@@ -135,7 +139,17 @@ def _run(args: argparse.Namespace) -> int:
         where = "" if not os.path.isfile(args.setup) else "cannot prepare the run: "
         print(f"{where}{exc}", file=sys.stderr)
         return EXIT_SETUP
-    return controller.run().exit_code
+    return _run_to_end(controller)
+
+
+def _run_to_end(controller: RunController) -> int:
+    """The run's exit code; a buffer the machine had no room for was reported by the run already."""
+    from mimocorb.run import EXIT_FAILED
+
+    try:
+        return int(controller.run().exit_code)
+    except MemoryError:
+        return EXIT_FAILED
 
 
 def _add_serve(subparsers: argparse._SubParsersAction) -> None:
@@ -317,7 +331,7 @@ def _demo(args: argparse.Namespace) -> int:
             print(exc, file=sys.stderr)
             return EXIT_SETUP
         print(f"mimocorb demo: {setup.name}; results in {controller.run_dir}")
-        return controller.run().exit_code
+        return _run_to_end(controller)
 
 
 def _add_simulate(subparsers: argparse._SubParsersAction) -> None:
@@ -330,7 +344,9 @@ def _add_simulate(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("device", choices=["redpitaya"], help="the instrument")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback)")
     parser.add_argument("--port", type=int, default=10001, help="TCP port (default 10001; 0: any free one)")
-    parser.add_argument("--spectrum", help="pulse amplitudes: a file of 4096 counts (default: Cs-137-like)")
+    parser.add_argument(
+        "--spectrum", help="pulse amplitudes: a file of 4096 counts, or sources such as cs137+co60 (cs137)"
+    )
     parser.add_argument("--rate", type=float, default=1000.0, help="pulses per second (default 1000)")
     parser.add_argument("--noise", type=float, default=4.0, help="noise in ADC counts (default 4)")
     parser.add_argument("--pattern", action="store_true", help="known test pattern instead of pulses")

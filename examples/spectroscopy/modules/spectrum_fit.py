@@ -4,8 +4,6 @@ peaks, fitted and calibrated (mimocorb.physics.gamma), into gamma_spectrum.json 
 The fit runs after the recorder's last event, when every height of the run is in the file.
 """
 
-import pandas as pd
-
 from mimocorb.io import record_parquet
 from mimocorb.io.dataset import check_recorder_config
 from mimocorb.physics.gamma import analyse, report, write_summary
@@ -15,6 +13,8 @@ ANALYSIS_KEYS = ("calibration_lines", "reference_line")
 
 def record_and_fit(source_list=None, sink_list=None, observe_list=None, config_dict=None, **rb_info):
     """Record RB_2, then fit its spectrum."""
+    import pandas as pd  # here, in the worker: the run controller never imports a library with threads
+
     recorder_config = {k: v for k, v in config_dict.items() if k not in ANALYSIS_KEYS}
     record_parquet(source_list, sink_list, observe_list, recorder_config, **rb_info)
     directory = config_dict["directory_prefix"]

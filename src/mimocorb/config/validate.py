@@ -31,6 +31,7 @@ from .diagnostics import KeysAt, describe, schema_issues, suggest
 from .errors import ConfigError, Issue, Severity
 from .links import links_of, loopback_test
 from .loader import load_yaml, locate, to_plain
+from .memory import memory_issues
 from .resolved import (
     BufferLayout,
     ConfigOrigin,
@@ -191,6 +192,8 @@ class _SetupCheck:
             raise ConfigError(self.issues)
         model = self.validate_model(SetupFile, self.setup, setup_keys_at)
         dtypes = self.check_buffers()
+        for issue in memory_issues(self.setup.data.get("RingBuffer"), dtypes):
+            self.report(issue.severity, issue.loc, issue.message)
         main, functions = self.split_functions()
         self.check_rb_assign(functions, list(dtypes))
         self.check_data_flow(functions)
