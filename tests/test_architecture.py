@@ -218,6 +218,28 @@ def _used(node: ast.AST) -> tuple[ast.expr, str] | None:
     return None
 
 
+def _made_elsewhere(tree: ast.Module, module: str, root: Path) -> dict[str, str]:
+    """``name`` or ``self.name`` -> the other part whose class made it (``self.sink = Writer(setup)``):
+    whatever the name, such an object's private names are not this part's."""
+    known = modules(root)
+    package = module if known[module].name == "__init__.py" else module.rpartition(".")[0]
+    classes = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                one = ast.ImportFrom(module=node.module, names=[alias], level=node.level)
+                target = next(_targets(one, package, known))
+                if target.startswith(root.name + ".") and part(target) != part(module):
+                    classes[alias.asname or alias.name] = part(target)
+    made = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+            owner = classes.get(getattr(node.value.func, "id", ""))
+            if owner is not None:
+                made.update((ast.unparse(target), owner) for target in node.targets)
+    return made
+
+
 def _parsed(root: Path) -> Iterator[tuple[str, ast.Module]]:
     for module, path in modules(root).items():
         yield module, ast.parse(path.read_text(encoding="utf-8"), str(path))
@@ -235,25 +257,32 @@ def private_definitions(root: Path) -> dict[str, Names]:
 
 
 def private_accesses(root: Path) -> list[str]:
-    """Every use of a private name that is defined in other parts only, in words. ``module._name`` is
-    looked up among the names of modules, ``obj._name`` among those of objects."""
+    """Every use of a private name that is defined in other parts only, or of an object another part's
+    class made, in words. ``module._name`` is looked up among the names of modules, ``obj._name`` among
+    those of objects."""
     defined = private_definitions(root)
     problems = []
     for module, tree in _parsed(root):
         imported = {
             n for s in ast.walk(tree) if isinstance(s, (ast.Import, ast.ImportFrom)) for n in _bound(s)
         }
+        made = _made_elsewhere(tree, module, root)
         for node in ast.walk(tree):
             used = _used(node)
             if used is None or not is_private(used[1]):
                 continue
             obj, name = used
+            line = node.lineno  # type: ignore[attr-defined]
+            if ast.unparse(obj) in made:
+                problems.append(
+                    f"{module} (line {line}) uses {name} of an object of {made[ast.unparse(obj)]}"
+                )
+                continue
             kind = "globals" if isinstance(obj, ast.Name) and obj.id in imported else "members"
             if name in getattr(defined[part(module)], kind):
                 continue
             owners = sorted(p for p, names in defined.items() if name in getattr(names, kind))
             if owners:
-                line = node.lineno  # type: ignore[attr-defined]
                 problems.append(f"{module} (line {line}) uses {name}, private to {', '.join(owners)}")
     return sorted(problems)
 
@@ -383,11 +412,15 @@ def _helper(ring):
     link = """
 import os
 
+from ..ring._core import Ring
+
 
 class Link:
     def __init__(self, ring):
         self._ring = ring
-        self._count = 1
+        self._count = self._own = 1
+        self._made = Ring()
+        self._made._own
 
     def poll(self, other):
         os._exit(other._count + len(self._ring.__dict__))
@@ -402,8 +435,10 @@ def _commit(ring):
     )
     # ``_count`` is also an attribute in net: by name alone it cannot be told apart, so it passes; net's
     # function ``_commit`` is no attribute, so ring's method ``_commit`` stays ring's
+    # ``_own`` is net's name too, but ``self._made`` is an object of ring: net has no business there
     assert private_accesses(root) == [
-        "mimocorb.net.link (line 12) uses _claim, private to ring",
-        "mimocorb.net.link (line 12) uses _held, private to ring",
-        "mimocorb.net.link (line 16) uses _commit, private to ring",
+        "mimocorb.net.link (line 12) uses _own of an object of ring",
+        "mimocorb.net.link (line 16) uses _claim, private to ring",
+        "mimocorb.net.link (line 16) uses _held, private to ring",
+        "mimocorb.net.link (line 20) uses _commit, private to ring",
     ]

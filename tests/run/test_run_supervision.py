@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 
@@ -11,11 +12,14 @@ from support import (
     events_in_stats,
     mimocorb_command,
     only_run_dir,
+    run_python,
     start,
     summary,
     wait_for_run_dir,
     wait_until,
 )
+
+from mimocorb.run.ending import PATIENCE
 
 CONFIGS = """\
 counting_source: {sleep: 0.0005}
@@ -86,8 +90,62 @@ def test_worker_that_hangs_is_terminated_after_the_grace_period_and_named(projec
     assert s["end_sequence"]["aborted"]
     assert _worker(s, "hanging_sink")["status"] == "terminated"  # it ignored SIGTERM: SIGKILL followed
     assert _worker(s, "copy_filter")["status"] == "exited"
-    # bounded: the grace period, one second between SIGTERM and SIGKILL, and some slack for a busy machine
-    assert s["end_sequence"]["duration_s"] < 1.5 + 1.0 + 3.0
+    # bounded: the grace period (started again when copy_filter ended, at most PATIENCE of them), one
+    # second between SIGTERM and SIGKILL, and some slack for a busy machine
+    assert s["end_sequence"]["duration_s"] < PATIENCE * 1.5 + 1.0 + 3.0
+
+
+def _slow_drain_setup(project, grace: float):
+    """RB_1 full when the run ends, drained by a filter that takes 0.3 s an event: 9 events to go."""
+    configs = CONFIGS + "copy_filter: {sleep: 0.3}\n"
+    body = buffers(2) + "Functions:\n"
+    body += fkt(1, "chain_source", "counting_source", "RB_1: write")
+    body += fkt(2, "chain_filter", "copy_filter", "RB_1: read, RB_2: write")
+    body += fkt(3, "chain_sink", "counting_sink", "RB_2: read", extra="config_file: final.yaml")
+    setup = write_setup(project, "slow_drain.yaml", body, main="runtime: 1.0", configs=configs)
+    return run_cli(["run", str(setup), "--grace", str(grace)], project)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_an_end_that_progresses_is_not_cut_off_by_the_grace_period(project):
+    """The drain takes about 2.7 s, longer than the grace period of 1.5 s, but every event read starts the
+    grace period again (a slow machine whose workers still start up when a short run ends)."""
+    result = _slow_drain_setup(project, grace=1.5)
+    assert result.returncode == 0, result.stdout
+    s = summary(only_run_dir(project / "target"))
+    assert not s["end_sequence"]["aborted"]
+    assert s["end_sequence"]["duration_s"] > 1.5  # it did outlast one grace period
+    written = int(s["buffers"]["RB_1"]["events"])
+    assert sorted(seen(only_run_dir(project / "target"), "final")) == list(range(1, written + 1))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_a_worker_computing_at_the_end_is_not_cut_off_by_the_grace_period(project):
+    """The sink computes for 4 s after its input ended, longer than the grace period of 2 s: a process
+    that computes is making progress (as a worker still importing its libraries on a busy machine)."""
+    configs = CONFIGS + "copy_filter: {}\ncomputing_sink: {compute: 4.0}\n"
+    body = buffers(2) + "Functions:\n"
+    body += fkt(1, "chain_source", "counting_source", "RB_1: write")
+    body += fkt(2, "chain_filter", "copy_filter", "RB_1: read, RB_2: write")
+    body += fkt(3, "chain_sink", "computing_sink", "RB_2: read")
+    setup = write_setup(project, "computing.yaml", body, main="runtime: 0.5", configs=configs)
+    result = run_cli(["run", str(setup), "--grace", "2"], project)
+    assert result.returncode == 0, result.stdout
+    s = summary(only_run_dir(project / "target"))
+    assert not s["end_sequence"]["aborted"] and s["end_sequence"]["duration_s"] > 4.0
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_an_end_that_progresses_gives_up_after_patience_grace_periods(project):
+    result = _slow_drain_setup(project, grace=0.5)
+    assert result.returncode == 3, result.stdout
+    assert "grace period of 0.5 s over: terminating Fkt_2 copy_filter" in result.stdout
+    s = summary(only_run_dir(project / "target"))
+    assert s["end_sequence"]["aborted"]
+    assert s["end_sequence"]["duration_s"] < PATIENCE * 0.5 + 1.0 + 3.0
 
 
 @pytest.mark.timeout(60)
@@ -204,3 +262,34 @@ def test_worker_killed_from_outside_mid_run(project):
     final = seen(run_dir, "final")
     assert len(set(final)) == len(final) >= n - 1
     assert s["buffers"]["RB_1"]["shutdown"]["drained"]
+
+
+# every fork of the controller is recorded with the Python threads it had then
+FORKS_OF_THE_CONTROLLER = """
+import json, os, sys, threading
+from mimocorb.run import run_setup
+
+forks = []
+os.register_at_fork(before=lambda: forks.append(sorted(t.name for t in threading.enumerate())))
+result = run_setup({setup!r}, verbose=0, gui=False, kbd=False, web=("127.0.0.1", 0))
+threads = sorted(t.name for t in threading.enumerate())
+libraries = sorted(m for m in ("pyarrow", "matplotlib", "uvicorn", "zmq") if m in sys.modules)
+print(json.dumps({{"forks": forks, "threads": threads, "libraries": libraries, "exit": result.exit_code,
+                  "restarts": result.summary["restarts"]}}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(90)
+def test_the_controller_forks_every_worker_from_its_only_thread(project):
+    """Workers are forked (the default on Linux) at the start and again at a restart in the middle of the
+    run, when the dashboard runs: the controller keeps no thread that could hold a lock at that moment
+    (the dashboard is a process of its own; the libraries that start thread pools are not imported)."""
+    setup = _setup(project, "forks.yaml", "flaky_filter", on_error="restart", runtime=1.5)
+    done = run_python(FORKS_OF_THE_CONTROLLER.format(setup=str(setup)), project, timeout=80)
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["exit"] == 0 and report["restarts"], report
+    assert len(report["forks"]) >= 5, report  # 3 workers, the dashboard, the restarted filter
+    assert all(threads == ["MainThread"] for threads in report["forks"]), report["forks"]
+    assert report["threads"] == ["MainThread"] and report["libraries"] == [], report

@@ -6,6 +6,7 @@ made a buffer can always exit, and shutdown is a plain, bounded function call.
 
 from __future__ import annotations
 
+import errno
 import logging
 import operator
 import os
@@ -35,6 +36,34 @@ def _positive_int(value, what: str) -> int:
     if n < 1:
         raise ValueError(f"{what} must be a positive integer, got {n}")
     return n
+
+
+def _layout(number_of_slots, values_per_slot, dtype, max_groups, max_procs, max_members) -> Layout:
+    vps = _positive_int(values_per_slot, "values_per_slot")
+    max_procs = _positive_int(max_procs, "max_procs")
+    return Layout(
+        _positive_int(number_of_slots, "number_of_slots"),
+        _positive_int(max_groups, "max_groups"),
+        max_procs,
+        min(_positive_int(max_members, "max_members"), max_procs),
+        vps * _checked_dtype(dtype).itemsize,
+    )
+
+
+def _created_segment(base: str, size: int, name: str):
+    """The buffer's segment, or a MemoryError that names the buffer and the sizes when the machine has
+    no room for it (rather than a SIGBUS of a writer once shared memory fills up, mid-run)."""
+    try:
+        return _shm.create_segment(base, size)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.ENOMEM):
+            raise
+        free = _shm.shared_memory_free()
+        room = f"; {_shm.SHM_DIR} has {free / 1e6:,.0f} MB free" if free is not None else ""
+        raise MemoryError(
+            f"ring buffer '{name}' needs {size / 1e6:,.0f} MB of shared memory{room} "
+            f"({exc.strerror}): fewer or smaller slots, or more room for shared memory"
+        ) from None
 
 
 def _checked_dtype(dtype) -> np.dtype:
@@ -116,6 +145,8 @@ class RingBuffer:
 
     Raises:
         ValueError: a size is not a positive integer, or the dtype cannot live in shared memory.
+        MemoryError: the machine has no room for the buffer's shared memory (it is all reserved at
+            creation, so a buffer that fits cannot run out of it later).
 
     Example:
         >>> import numpy as np
@@ -142,25 +173,19 @@ class RingBuffer:
         max_members: int = 32,
     ):
         global _stale_checked
-        n = _positive_int(number_of_slots, "number_of_slots")
-        vps = _positive_int(values_per_slot, "values_per_slot")
-        npdt = _checked_dtype(dtype)
-        max_groups = _positive_int(max_groups, "max_groups")
-        max_procs = _positive_int(max_procs, "max_procs")
-        max_members = min(_positive_int(max_members, "max_members"), max_procs)
+        L = _layout(number_of_slots, values_per_slot, dtype, max_groups, max_procs, max_members)
         if not _stale_checked:
             _stale_checked = True
             for seg in _shm.cleanup_stale():
                 log.info("removed stale shared memory '%s' of a dead process", seg)
-        self.number_of_slots, self.values_per_slot, self.dtype = n, vps, dtype
+        self.number_of_slots, self.values_per_slot, self.dtype = L.nslots, int(values_per_slot), dtype
         self.debug = bool(debug)
         self.metadata_dtype = list(cb.METADATA_DTYPE)
         self.writer_created = False
         self._base = _shm.new_base_name()
         self.name = name or self._base
         self._pid = os.getpid()
-        L = Layout(n, max_groups, max_procs, max_members, vps * npdt.itemsize)
-        self._mm = _shm.create_segment(self._base, L.size)
+        self._mm = _created_segment(self._base, L.size, self.name)
         self._semaphores: list[str] = []
         self._finalizer = weakref.finalize(
             self, _release_ipc, self._mm, self._base, self._semaphores, self._pid
@@ -180,6 +205,28 @@ class RingBuffer:
         self._status_meter = RateMeter(c[cb.T_CREATED] / 1e6)
         self._stats_meter = RateMeter(c[cb.T_CREATED] / 1e6)
         self.shutdown_report: dict | None = None
+
+    @staticmethod
+    def segment_size(
+        number_of_slots: int,
+        values_per_slot: int,
+        dtype,
+        *,
+        max_groups: int = 16,
+        max_procs: int = 128,
+        max_members: int = 32,
+    ) -> int:
+        """The bytes of shared memory a buffer of this shape takes, all reserved when it is created: so
+        that a setup can be checked against the machine before anything is made.
+
+        Raises:
+            ValueError: as ``RingBuffer(...)`` with these arguments.
+
+        Example:
+            >>> RingBuffer.segment_size(1000, 4096, "float32") // 2**20
+            15
+        """
+        return _layout(number_of_slots, values_per_slot, dtype, max_groups, max_procs, max_members).size
 
     def _init_control(self, L: Layout) -> None:
         c = memoryview(self._mm).cast("q")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import _multiprocessing
 import _posixshmem
 import contextlib
+import errno
 import json
 import mmap
 import os
@@ -30,13 +31,46 @@ def new_base_name() -> str:
     return f"{PREFIX}{os.getpid()}_{secrets.token_hex(3)}"
 
 
+SHM_DIR = Path("/dev/shm")  # where Linux keeps POSIX shared memory (a tmpfs)
+
+
 def create_segment(name: str, size: int) -> mmap.mmap:
+    """A new segment of ``size`` bytes, every page of it reserved (see ``_reserve``); a segment that
+    cannot be made is not left behind."""
     fd = _posixshmem.shm_open("/" + name, os.O_CREAT | os.O_EXCL | os.O_RDWR, mode=0o600)
     try:
         os.ftruncate(fd, size)
+        _reserve(fd, size)
         return mmap.mmap(fd, size)
+    except BaseException:
+        unlink_segment(name)
+        raise
     finally:
         os.close(fd)
+
+
+def _reserve(fd: int, size: int) -> None:
+    """Take every page now. tmpfs hands pages out on first write, and a write to a page it has no room
+    for kills the writing process with SIGBUS, in the middle of a run; reserved at creation, a buffer
+    that does not fit fails here with ENOSPC instead. (macOS has no posix_fallocate: its shared memory is
+    not a file system that fills up.)"""
+    if not hasattr(os, "posix_fallocate"):
+        return
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):  # not supported here: as before
+            raise
+
+
+def shared_memory_free() -> int | None:
+    """Bytes that new shared memory may still take: the free space of /dev/shm on Linux; ``None`` where
+    shared memory is not a file system (macOS), so that only the RAM limits it."""
+    try:
+        st = os.statvfs(SHM_DIR)
+    except OSError:
+        return None
+    return st.f_bavail * st.f_frsize
 
 
 def attach_segment(name: str) -> mmap.mmap:
@@ -147,9 +181,8 @@ def cleanup_stale() -> list[str]:
             removed.append(sem)
         with contextlib.suppress(FileNotFoundError):
             entry_path.unlink()
-    shm = Path("/dev/shm")
-    if shm.is_dir():  # Linux: also catch what the registry missed
-        for p in shm.iterdir():
+    if SHM_DIR.is_dir():  # Linux: also catch what the registry missed
+        for p in SHM_DIR.iterdir():
             name = p.name[4:] if p.name.startswith("sem.") else p.name
             if name.startswith(PREFIX) and not pid_alive(_owner_pid(name)):
                 with contextlib.suppress(FileNotFoundError):

@@ -17,9 +17,13 @@ This is where the zero-loss promise is kept. In order:
 3. **Wait for the remaining processes** (pure sinks, observers). Functions connected to no buffer are
    terminated here; nothing else could end them.
 
-Everything is bounded by one grace period that starts when the end begins: when it runs out, every
-process still alive is terminated (SIGTERM, SIGKILL one second later) and named in the report, and the
-remaining buffers are shut down without waiting. The sequence never blocks: ``step()`` does what can be
+Everything is bounded by one grace period that starts when the end begins and starts again whenever the
+end makes progress (a process it waits for ended, a consumer read events, the run's processes computed
+for a while): a slow machine, on which the workers of a short run are still importing their libraries
+when it ends, is not cut off while it drains.
+However it progresses, the end gives up after ``PATIENCE`` grace periods. When the grace period runs out,
+every process still alive is terminated (SIGTERM, SIGKILL one second later) and named in the report, and
+the remaining buffers are shut down without waiting. The sequence never blocks: ``step()`` does what can be
 done now and returns, so the controller's loop keeps reading worker output and noticing deaths while
 the chain drains.
 
@@ -30,10 +34,12 @@ three questions about consumer groups that the controller answers (``EndSequence
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 from ..ring import RingBuffer
@@ -43,6 +49,9 @@ from .supervisor import Supervisor
 TERM_WAIT = 1.0  # seconds between SIGTERM and SIGKILL for survivors
 KILL_WAIT = 2.0  # seconds to wait for SIGKILLed processes to be reaped
 MAX_SHUTDOWN_WAIT = 5.0  # the ring's own drain wait per buffer (normally instant: we drained already)
+PATIENCE = 3  # the end gives up after this many grace periods, however it progresses
+WORK_DONE = 0.2  # CPU seconds the run's processes must use together to count as progress
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 class Phase(Enum):
@@ -101,6 +110,10 @@ class EndSequence:
         self.sources_stopped = False
         self.phase = Phase.IDLE
         self.deadline: float | None = None
+        self._last_call = 0.0  # the deadline never moves past this (PATIENCE grace periods)
+        self._waiting_for: tuple[str, ...] = ()
+        self._work_mark = 0.0  # CPU seconds of the run's processes at the last progress
+        self._hurried = False
         self.index = 0
         self.ending_set: set[str] = set()
         self.shut_down: list[str] = []
@@ -126,10 +139,12 @@ class EndSequence:
             now = time.monotonic()
             self.record.t_begin = now
             self.deadline = now + self.record.grace
+            self._last_call = now + PATIENCE * self.record.grace
             self.phase = Phase.BUFFERS
 
     def hurry(self) -> None:
         """A second Ctrl-C: give up waiting now."""
+        self._hurried = True
         if self.deadline is not None:
             self.deadline = min(self.deadline, time.monotonic())
 
@@ -175,6 +190,7 @@ class EndSequence:
         while self.index < len(order):
             name = order[self.index]
             blockers = self._blockers(name)
+            self._progress(now, blockers)
             if blockers:
                 if now >= self.deadline:
                     self._abort(now)
@@ -194,6 +210,7 @@ class EndSequence:
                 self.note(f"terminating {worker.label} (connected to no buffer)", 3)
                 self.supervisor.terminate(worker)
         alive = [w for w in self.supervisor.alive() if not w.terminated]
+        self._progress(now, [w.label for w in alive])
         if alive:
             if now < self.deadline:
                 self._note_once(f"waiting for {', '.join(w.label for w in alive)} to finish")
@@ -226,6 +243,18 @@ class EndSequence:
     def _finish(self, now: float) -> None:
         self.phase = Phase.DONE
         self.record.t_done = now
+
+    def _progress(self, now: float, waiting_for: list[str]) -> None:
+        """What the end waits for changed (a process ended, a consumer read events), or the run's
+        processes did some work (a worker still importing its libraries on a busy machine): the grace
+        period starts again from now, but never past the last call, nor after a second Ctrl-C."""
+        waiting = tuple(waiting_for)
+        work = sum(_cpu_seconds(w.pid) for w in self.supervisor.alive())
+        if waiting == self._waiting_for and work < self._work_mark + WORK_DONE:
+            return
+        self._waiting_for, self._work_mark = waiting, work
+        if self.deadline is not None and not self._hurried:
+            self.deadline = max(self.deadline, min(now + self.record.grace, self._last_call))
 
     def _blockers(self, name: str) -> list[str]:
         """Who B is still waiting for (steps 2a-2d); empty once B can be shut down."""
@@ -284,3 +313,13 @@ class EndSequence:
         if text != self._noted:
             self._noted = text
             self.note(text, 3)
+
+
+def _cpu_seconds(pid: int | None) -> float:
+    """The CPU time a process has used, from Linux's /proc (0 elsewhere: there only ends and reads count
+    as progress)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS  # utime, stime
+    except (OSError, IndexError, ValueError):
+        return 0.0

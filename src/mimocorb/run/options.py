@@ -47,8 +47,9 @@ def resolve_start_method(requested: str | None) -> str:
     """The start method: as requested, else ``$MIMOCORB_START_METHOD``, else fork on Linux.
 
     fork is what mimoCoRB used (module-level state of user modules reaches the workers) and starts
-    fastest; the controller keeps no threads, so forking it is safe. Elsewhere the platform default.
-    Workers import their module themselves, so spawn and forkserver work as well.
+    fastest; the controller keeps no threads of its own, so forking it is safe (docs/running.md).
+    Elsewhere the platform default. Workers import their module themselves, so spawn and forkserver
+    work as well.
     """
     method = requested or os.environ.get(ENV_START_METHOD) or None
     if method is None:

@@ -10,9 +10,10 @@ from mimocorb.buffer_control import rbTransfer
 
 
 def copy_filter(source_list=None, sink_list=None, observe_list=None, config_dict=None, **rb_info):
-    """Copies every event of source 0 to every sink, sleeping up to max_sleep s; counts what it did."""
+    """Copies every event of source 0 to every sink, sleeping ``sleep`` s plus up to ``max_sleep`` s at
+    random per event; counts what it did."""
     config = config_dict or {}
-    max_sleep = float(config.get("max_sleep", 0.0))
+    sleep, max_sleep = float(config.get("sleep", 0.0)), float(config.get("max_sleep", 0.0))
     if config.get("pidfile"):  # lets a test find (and kill) this process
         with open(os.path.join(config["directory_prefix"], f"pid_copy_filter_{os.getpid()}"), "w") as f:
             f.write(str(os.getpid()))
@@ -23,8 +24,8 @@ def copy_filter(source_list=None, sink_list=None, observe_list=None, config_dict
         while True:
             data = reader.get()
             meta = reader.get_metadata()
-            if max_sleep:
-                time.sleep(random.uniform(0.0, max_sleep))
+            if sleep or max_sleep:
+                time.sleep(sleep + random.uniform(0.0, max_sleep))
             for w in writers:
                 out = w.get_new_buffer()
                 out["value"] = data["value"]
