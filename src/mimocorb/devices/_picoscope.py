@@ -230,7 +230,7 @@ class PicoScopeSource:
         self.scope = self._open()
         self._columns = [(name, column, dtype[name].kind == "f") for column, name in enumerate(fields)]
         self.events = 0
-        log.info("%s opened: %g ns per sample", self.config.family.title, self.scope.interval_ns)
+        print(f"{self.config.family.title} opened: {self.scope.interval_ns:g} ns per sample", flush=True)
 
     # -- the writer's state, read as the library's own sources read it ---------------------------------
 
@@ -262,7 +262,9 @@ class PicoScopeSource:
                 self.scope.run_block()
                 armed = time.perf_counter()
                 if not self.scope.wait(self._waiting):
-                    self.scope.stop()  # paused or ended: keep what the block holds
+                    self.scope.stop()
+                    if not self._running():
+                        return  # the buffer takes no more events
                 done = time.perf_counter()
                 dead = (armed - previous) / max(done - previous, 1e-9)
                 previous = done

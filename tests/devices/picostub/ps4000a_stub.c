@@ -4,13 +4,14 @@
  * talks to it through Pico's own Python wrappers (picosdk) with real ctypes calls. Every other function
  * the wrapper binds when it is imported exists as a placeholder returning PICO_NOT_USED.
  *
- * One unit (serial STUB0001) captures a rapid block in a thread of its own, at PICOSTUB_RATE captures
+ * One four-channel unit (serial STUB0001) captures a rapid block in a thread of its own, at PICOSTUB_RATE captures
  * per second (default 2000; 0 as fast as it can), and calls the ready callback when the block is full.
- * Capture n (counted from 1 over the life of the process, across reconnections) holds, on every enabled
- * channel, a flat baseline at 0 mV with a pulse at the trigger sample (the pre-trigger samples) whose
- * height in mV is 100 + n % 200 + 10 * channel, decaying with 25 samples; every fourth capture has a
- * second, 60 mV pulse on channel B alone, 50 + (37 n) % (post-trigger samples - 100) samples later
- * (the muon-lifetime filter's signature of a decay). The signal plus the channel's analogue offset is
+ * Capture n (counted from 1 over the life of the process, across reconnections) holds a flat baseline
+ * at 0 mV on every channel, and on channels A and B a pulse at the trigger sample (the pre-trigger
+ * samples) whose height in mV is 100 + n % 200 + 10 * channel, decaying with 25 samples, as a muon
+ * passing the two upper layers; every fourth capture has a second, 60 mV pulse on channel B alone,
+ * 50 + (37 n) % (post-trigger samples - 100) samples later: a decay, as the muon-lifetime filter
+ * looks for it. The signal plus the channel's analogue offset is
  * digitised in the channel's range to counts of +-32767.
  *
  * Environment variables (read when the library is loaded):
@@ -40,14 +41,15 @@ typedef void (*BlockReady)(int16_t handle, PICO_STATUS status, void *parameter);
 #define PICO_INVALID_PARAMETER 0x0D
 #define PICO_INVALID_VOLTAGE_RANGE 0x0F
 #define PICO_INVALID_CHANNEL 0x10
-#define PICO_TOO_MANY_SAMPLES 0x19
-#define PICO_SEGMENT_OUT_OF_RANGE 0x22
-#define PICO_NO_SAMPLES_AVAILABLE 0x21
+#define PICO_TOO_MANY_SAMPLES 0x1D
+#define PICO_TOO_MANY_SEGMENTS 0x1E
+#define PICO_SEGMENT_OUT_OF_RANGE 0x26
+#define PICO_NO_SAMPLES_AVAILABLE 0x25
 #define PICO_NOT_USED 0x3F
-#define PICO_BUFFERS_NOT_SET 0x4D
+#define PICO_BUFFERS_NOT_SET 0x46
 
 #define HANDLE 1
-#define CHANNELS 8
+#define CHANNELS 4 /* a four-channel unit, such as the PicoScope 4424A */
 #define MAX_ADC 32767
 #define MEMORY 64000000L /* samples shared by the segments */
 #define TAU 25.0
@@ -118,7 +120,7 @@ static void capture(uint32_t segment, long n) {
     for (int c = 0; c < CHANNELS; c++) {
         int16_t *out = unit.memory + ((size_t)segment * CHANNELS + c) * total;
         for (int32_t i = 0; i < total; i++) {
-            double mv = pulse(i, unit.pre, 100 + n % 200 + 10 * c);
+            double mv = c < 2 ? pulse(i, unit.pre, 100 + n % 200 + 10 * c) : 0.0;
             if (c == 1 && n % 4 == 0) mv += pulse(i, second, 60);
             out[i] = digitise(c, mv);
         }
@@ -219,7 +221,7 @@ PICO_STATUS ps4000aGetTimebase2(int16_t handle, uint32_t timebase, int32_t noSam
 PICO_STATUS ps4000aMemorySegments(int16_t handle, uint32_t nSegments, int32_t *nMaxSamples) {
     note("MemorySegments segments=%u", nSegments);
     if (reachable(handle)) return reachable(handle);
-    if (nSegments < 1 || nSegments > 1024) return PICO_TOO_MANY_SAMPLES;
+    if (nSegments < 1 || nSegments > 1024) return PICO_TOO_MANY_SEGMENTS;
     unit.segments = nSegments;
     *nMaxSamples = (int32_t)(MEMORY / nSegments);
     return PICO_OK;
