@@ -3,29 +3,24 @@ and what it logged and handed out (picostub/ps4000a_stub.c describes both)."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
+from devkit import rp_setup
+from picostub.build import build
 from support import child_env
 
-STUB_SOURCE = Path(__file__).parent / "picostub" / "ps4000a_stub.c"
 MAX_ADC = 32767
 
 
 def build_stub(directory: Path) -> Path:
-    """``libps4000a.so`` in ``directory``, with the soname find_library reads; skips without a compiler."""
-    compiler = shutil.which("cc") or shutil.which("gcc")
-    if compiler is None:
+    """The stand-in ``libps4000a.so`` in ``directory``; skips the test without a C compiler."""
+    library = build(directory)
+    if library is None:
         pytest.skip("no C compiler (cc or gcc) to build the stand-in PicoScope driver; apt-get install gcc")
-    library = directory / "libps4000a.so"
-    command = [compiler, "-shared", "-fPIC", "-O2", "-Wall", "-o", str(library)]
-    command += ["-Wl,-soname,libps4000a.so", str(STUB_SOURCE), "-lpthread", "-lm"]
-    subprocess.run(command, check=True, capture_output=True, text=True)
     return library
 
 
@@ -61,28 +56,8 @@ def pulse_height_counts(capture: int, channel: int, range_mv: float = 500) -> in
 
 
 def pico_setup(
-    directory: Path,
-    config: str,
-    samples: int = 256,
-    fields: str = "{1: [chA, int16], 2: [chB, int16]}",
-    main: str = "",
-    kbd: bool = False,
+    directory: Path, config: str, fields: str = "{1: [chA, int16], 2: [chB, int16]}", **kw
 ) -> Path:
-    """RB_1 written by the picoscope source (``config``: its flow-style keys), recorded to Parquet."""
-    text = (
-        f"output_directory: target\nGUI_control: false\nKBD_control: {str(kbd).lower()}\n"
-        "RingBuffer:\n"
-        f"  - RB_1: {{number_of_slots: 16, channel_per_slot: {samples}, data_type: {fields}}}\n"
-        "Functions:\n"
-        f"  - Fkt_main: {{{main}}}\n"
-        "  - Fkt_1: {file_name: mimocorb.devices, fkt_name: picoscope, num_process: 1,\n"
-        "            RB_assign: {RB_1: write}}\n"
-        "  - Fkt_2: {file_name: mimocorb.io, fkt_name: record_parquet, num_process: 1,\n"
-        "            RB_assign: {RB_1: read}}\n"
-        "FunctionConfigs:\n"
-        f"  picoscope: {{{config}}}\n"
-        "  record_parquet: {}\n"
-    )
-    path = directory / "pico_setup.yaml"
-    path.write_text(text, encoding="utf-8")
-    return path
+    """RB_1 of 256 samples written by the picoscope source (``config``: its flow-style keys), recorded to
+    Parquet; ``kw`` as for devkit.rp_setup."""
+    return rp_setup(directory, config, fields=fields, name="pico_setup.yaml", source="picoscope", **kw)
