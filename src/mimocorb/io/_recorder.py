@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 
 from .._version_info import __version__
-from ..loggers import Gen_logger
 from ..ring import METADATA_DTYPE, Reader, RingTimeout
 from ._common import ExporterArgs
 from ._guard import TerminationGuard
@@ -131,7 +130,7 @@ class Recorder:
 
     def __init__(self, source_list: Any, config_dict: Any, rb_info: Mapping[str, Any]) -> None:
         args = ExporterArgs(self.owner, source_list, config_dict, rb_info, need_config=False)
-        self.logger: Gen_logger = args.logger
+        self.logger = args.logger
         cfg = args.config
         self.layout = Layout.of_buffer(args, self.config_keys)
         event_bytes = self.layout.event_bytes
