@@ -185,3 +185,41 @@ class PartLog:
         """Bring the manifest (if any: a conversion has none) up to date."""
         if self.manifest is not None:
             self.manifest.update(events=self.events, parts=self.parts, **values)
+
+
+class StreamParts:
+    """The parts of an exporter that writes event by event (text, tar): counts the events of the open
+    part and reports them to the ``PartLog`` every ``every`` events, not after each one (a manifest
+    update costs more than a line of text).
+    """
+
+    def __init__(self, log: PartLog, every: int) -> None:
+        self.log = log
+        self.every = every
+        self.file = ""
+        self.events = 0  # in the open part
+        self.started = 0.0
+        self._pending = 0
+        self._first = self._last = 0
+
+    def begin(self, file: str) -> None:
+        self.file, self.events, self.started = file, 0, time.monotonic()
+
+    def count(self, counter: int) -> None:
+        if self._pending == 0:
+            self._first = counter
+        self._last = counter
+        self._pending += 1
+        self.events += 1
+        if self._pending >= self.every:
+            self.report()
+
+    def report(self) -> None:
+        if self._pending:
+            self.log.add(self.file, self._pending, self._first, self._last)
+            self._pending = 0
+
+    def end(self) -> None:
+        """The open part's file is complete."""
+        self.report()
+        self.log.close()
