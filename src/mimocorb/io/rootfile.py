@@ -112,11 +112,10 @@ class RootWriter(PartWriter):
         types: dict[str, Any] = {"counter": np.int64, "timestamp": np.float64, "deadtime": np.float64}
         for name, kind in self.layout.fields:
             types[name] = kind if vps == 1 else np.dtype((kind, (vps,)))
-        title = f"events of {self.layout.buffer}"
         if self.ntuple:
-            self._tree = self._file.mkrntuple(self.tree_name, types, title=title)
+            self._tree = self._file.mkrntuple(self.tree_name, types)
         else:
-            self._tree = self._file.mktree(self.tree_name, types, title=title)
+            self._tree = self._file.mktree(self.tree_name, types, title=f"events of {self.layout.buffer}")
         for key, text in self.layout.metadata.items():
             self._file[f"{META_DIR}/{key.removeprefix('mimocorb.')}"] = text
         self._counts = {name: np.zeros(spec[0], np.float64) for name, spec in self.histograms.items()}
