@@ -77,14 +77,21 @@ class Layout:
 class Batch:
     """Events collected for one write, already in the column layout of the files.
 
-    Each field of a slot is copied straight into its own contiguous array (one pass over the slot; a
-    copy of the whole slot plus a later split into columns costs three times as much), and the arrays are
-    reused for every write (fresh ones would cost page faults on every first touch).
+    Each field of a waveform slot is copied straight into its own contiguous array (one pass over the slot;
+    a copy of the whole slot plus a later split into columns costs three times as much). A record of one
+    value per field is copied whole into ``rows``, whose fields are the columns: one copy instead of one per
+    field, a third of the time per event. The arrays are reused for every write (fresh ones would cost
+    page faults on every first touch).
     """
 
     def __init__(self, size: int, layout: Layout) -> None:
         vps = layout.values_per_slot
-        self.columns = [(n, np.zeros((size, vps), kind)) for n, kind in layout.fields]
+        self.rows: np.ndarray | None = None
+        if vps == 1:
+            self.rows = np.zeros(size, dtype=[(n, kind) for n, kind in layout.fields])
+            self.columns = [(n, self.rows[n].reshape(size, 1)) for n, _ in layout.fields]
+        else:
+            self.columns = [(n, np.zeros((size, vps), kind)) for n, kind in layout.fields]
         self.meta = np.zeros(size, dtype=METADATA_DTYPE)
         self.n = 0
         self.ends_part = False
@@ -94,6 +101,7 @@ class Batch:
         """A batch over arrays read from a file (for conversions): no copy."""
         batch = cls.__new__(cls)
         batch.meta, batch.columns, batch.n, batch.ends_part = meta, columns, len(meta), False
+        batch.rows = None
         return batch
 
     def counters(self) -> tuple[int, int]:
@@ -200,8 +208,11 @@ class Recorder:
                     break
                 if data is not None:
                     n = batch.n
-                    for name, column in batch.columns:
-                        column[n] = data[name]
+                    if batch.rows is not None:
+                        batch.rows[n] = data[0]
+                    else:
+                        for name, column in batch.columns:
+                            column[n] = data[name]
                     batch.meta[n] = metadata()
                     batch.n = n + 1
                     self.taken += 1
