@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from ..ring import METADATA_DTYPE, Reader, RingTimeout
 from ._common import ExporterArgs
 from ._guard import TerminationGuard
 from .manifest import Manifest
-from .parts import NO_ROLLOVER, PartLog, Rollover, check_rollover_config
+from .parts import NO_ROLLOVER, PartLog, PartNames, Rollover, check_rollover_config
 
 DEFAULT_FLUSH_SECONDS = 5.0
 BATCH_BYTES = 64 * 2**20  # default flush_events keeps the in-memory batch near this size
@@ -123,11 +123,53 @@ class PartWriter:
         """Finish the current file, if any; idempotent."""
 
 
+class PartFileWriter(PartWriter):
+    """The formats that append batches to one open file per part (ROOT, HDF5).
+
+    A format opens a file (``open``), appends columns to it (``append``) and finishes it (``finish``);
+    the parts' names come from ``next_path`` and their events go to the log here.
+    """
+
+    def __init__(self, layout: Layout, next_path: Callable[[], Path], log: PartLog) -> None:
+        super().__init__(log)
+        self.layout = layout
+        self.next_path = next_path
+        self._path: Path | None = None
+
+    def open(self, path: Path) -> None:
+        raise NotImplementedError
+
+    def append(self, columns: dict[str, np.ndarray]) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        raise NotImplementedError
+
+    def write(self, batch: Batch) -> None:
+        if self._path is None:
+            self._path = self.next_path()
+            self.open(self._path)
+        n = batch.n
+        columns = {m: batch.meta[m][:n] for m in META_NAMES}
+        for name, column in batch.columns:
+            columns[name] = column[:n, 0] if self.layout.values_per_slot == 1 else column[:n]
+        self.append(columns)
+        self.log.add(self._path.name, n, *batch.counters())
+
+    def close(self) -> None:
+        if self._path is None:
+            return
+        self.finish()
+        self._path = None
+        self.log.close()
+
+
 class Recorder:
     """Records every event of one buffer through a ``PartWriter`` until the buffer shuts down.
 
-    Subclasses set ``owner``, ``fmt`` (the manifest's format name), ``config_keys`` and
-    ``rollover_defaults``, and make their writer in ``make_writer``.
+    Subclasses set ``owner``, ``fmt`` (the manifest's format name), ``extension``, ``config_keys``,
+    ``rollover_defaults`` and ``writer_class`` (made with a callable giving each new part's path), and
+    check their own keys in ``check``.
     """
 
     owner = "Recorder"
@@ -135,8 +177,11 @@ class Recorder:
     extension = ""
     config_keys: tuple[str, ...] = ()
     rollover_defaults: Mapping[str, float | None] = NO_ROLLOVER
+    writer_class: Any = None
 
-    def __init__(self, source_list: Any, config_dict: Any, rb_info: Mapping[str, Any]) -> None:
+    def __init__(
+        self, source_list: list[dict] | None = None, config_dict: dict | None = None, **rb_info: Any
+    ) -> None:
         args = ExporterArgs(self.owner, source_list, config_dict, rb_info, need_config=False)
         self.logger = args.logger
         cfg = args.config
@@ -173,7 +218,7 @@ class Recorder:
         """The format's own config keys (ValueError naming the key)."""
 
     def make_writer(self, cfg: Mapping[str, Any]) -> PartWriter:
-        raise NotImplementedError
+        return self.writer_class(self.layout, PartNames(self.path).claim, self.log, cfg)
 
     @property
     def events(self) -> int:

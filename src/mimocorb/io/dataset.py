@@ -69,11 +69,6 @@ class ParquetRecorder(Recorder):
     extension = ".parquet"
     config_keys = CONFIG_KEYS
 
-    def __init__(
-        self, source_list: list[dict] | None = None, config_dict: dict | None = None, **rb_info: Any
-    ) -> None:
-        super().__init__(source_list, config_dict, rb_info)
-
     def check(self, cfg: Mapping[str, Any]) -> None:
         _check_parquet(cfg)
 

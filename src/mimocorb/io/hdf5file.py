@@ -32,8 +32,8 @@ import numpy as np
 
 from .._optional import require
 from ..ring import METADATA_DTYPE
-from ._recorder import META_NAMES, Batch, Layout, PartWriter, Recorder, choice, flag, recorder_config_check
-from .parts import ROLLOVER_KEYS, PartLog, PartNames
+from ._recorder import Layout, PartFileWriter, Recorder, choice, flag, recorder_config_check
+from .parts import ROLLOVER_KEYS, PartLog
 
 OWNER = "record_hdf5"
 COMPRESSIONS = ("lzf", "gzip", "none")
@@ -55,37 +55,14 @@ def h5py_module() -> Any:
     return require("h5py", "hdf5", "HDF5 files")
 
 
-class Hdf5Recorder(Recorder):
-    """Records every event of one buffer into HDF5 files (see the module docstring for the keys)."""
-
-    owner = OWNER
-    fmt = "hdf5"
-    extension = ".h5"
-    config_keys = CONFIG_KEYS
-    rollover_defaults = ROLLOVER_DEFAULTS
-
-    def __init__(
-        self, source_list: list[dict] | None = None, config_dict: dict | None = None, **rb_info: Any
-    ) -> None:
-        super().__init__(source_list, config_dict, rb_info)
-
-    def check(self, cfg: Mapping[str, Any]) -> None:
-        _check_hdf5(cfg)
-
-    def make_writer(self, cfg: Mapping[str, Any]) -> PartWriter:
-        return Hdf5Writer(self.layout, PartNames(self.path).claim, self.log, cfg)
-
-
-class Hdf5Writer(PartWriter):
+class Hdf5Writer(PartFileWriter):
     """HDF5 files of one group each: a new file from ``next_path`` whenever the previous one is closed."""
 
     def __init__(
         self, layout: Layout, next_path: Callable[[], Path], log: PartLog, cfg: Mapping[str, Any]
     ) -> None:
-        super().__init__(log)
+        super().__init__(layout, next_path, log)
         self.h5py = h5py_module()
-        self.layout = layout
-        self.next_path = next_path
         name = choice(OWNER, cfg, "compression", DEFAULT_COMPRESSION, COMPRESSIONS)
         self.filters: dict[str, Any] = {}
         if name != "none":
@@ -94,20 +71,17 @@ class Hdf5Writer(PartWriter):
                 self.filters["compression_opts"] = int(cfg.get("compression_level", 1))
         self.swmr = flag(OWNER, cfg, "swmr", True)
         self._file: Any = None
-        self._columns: list[tuple[str, Any]] = []
-        self._path: Path | None = None
+        self._datasets: list[tuple[str, Any]] = []
 
-    def _open(self) -> None:
-        self._path = self.next_path()
-        h5 = self.h5py.File(self._path, "w", libver="latest" if self.swmr else "earliest")
+    def open(self, path: Path) -> None:
+        h5 = self.h5py.File(path, "w", libver="latest" if self.swmr else "earliest")
         group = h5.create_group(self.layout.buffer, track_order=True)  # columns in the buffer's order
         group.attrs.update(self.layout.metadata)
         vps = self.layout.values_per_slot
-        columns: list[tuple[str, np.dtype, tuple[int, ...]]] = [
-            (m, np.dtype(t), ()) for m, t in METADATA_DTYPE
-        ]
+        columns: list[tuple[str, np.dtype, tuple[int, ...]]]
+        columns = [(m, np.dtype(t), ()) for m, t in METADATA_DTYPE]
         columns += [(n, kind, () if vps == 1 else (vps,)) for n, kind in self.layout.fields]
-        self._columns = []
+        self._datasets = []
         for name, kind, shape in columns:
             rows = max(1, CHUNK_BYTES // (kind.itemsize * (shape[0] if shape else 1)))
             dataset = group.create_dataset(
@@ -118,34 +92,38 @@ class Hdf5Writer(PartWriter):
                 chunks=(rows, *shape),
                 **self.filters,
             )
-            self._columns.append((name, dataset))
+            self._datasets.append((name, dataset))
         if self.swmr:
             h5.swmr_mode = True
         self._file = h5
 
-    def write(self, batch: Batch) -> None:
-        if self._file is None:
-            self._open()
-        n = batch.n
-        values = {m: batch.meta[m][:n] for m in META_NAMES}
-        for name, column in batch.columns:
-            values[name] = column[:n, 0] if self.layout.values_per_slot == 1 else column[:n]
-        for name, dataset in self._columns:  # data first, then the new length: a reader sees whole events
+    def append(self, columns: dict[str, np.ndarray]) -> None:
+        n = len(columns["counter"])
+        for name, dataset in self._datasets:  # data first, then the new length: a reader sees whole events
             start = dataset.shape[0]
             dataset.resize(start + n, axis=0)
-            dataset[start:] = values[name]
+            dataset[start:] = columns[name]
             dataset.flush()
         if not self.swmr:
             self._file.flush()
-        assert self._path is not None
-        self.log.add(self._path.name, n, *batch.counters())
 
-    def close(self) -> None:
-        if self._file is None:
-            return
+    def finish(self) -> None:
         self._file.close()
         self._file = None
-        self.log.close()
+
+
+class Hdf5Recorder(Recorder):
+    """Records every event of one buffer into HDF5 files (see the module docstring for the keys)."""
+
+    owner = OWNER
+    fmt = "hdf5"
+    extension = ".h5"
+    config_keys = CONFIG_KEYS
+    rollover_defaults = ROLLOVER_DEFAULTS
+    writer_class = Hdf5Writer
+
+    def check(self, cfg: Mapping[str, Any]) -> None:
+        _check_hdf5(cfg)
 
 
 def _check_hdf5(cfg: Mapping[str, Any]) -> None:

@@ -29,15 +29,14 @@ import numpy as np
 from .._optional import require
 from ._recorder import (
     META_NAMES,
-    Batch,
     Layout,
-    PartWriter,
+    PartFileWriter,
     Recorder,
     choice,
     positive,
     recorder_config_check,
 )
-from .parts import ROLLOVER_KEYS, PartLog, PartNames
+from .parts import ROLLOVER_KEYS, PartLog
 
 OWNER = "record_root"
 COMPRESSIONS = ("lz4", "zstd", "zlib", "lzma", "none")
@@ -62,52 +61,27 @@ def uproot_module() -> Any:
     return require("uproot", "root", "ROOT files")
 
 
-class RootRecorder(Recorder):
-    """Records every event of one buffer into ROOT files (see the module docstring for the keys)."""
-
-    owner = OWNER
-    fmt = "root"
-    extension = ".root"
-    config_keys = CONFIG_KEYS
-    rollover_defaults = ROLLOVER_DEFAULTS
-
-    def __init__(
-        self, source_list: list[dict] | None = None, config_dict: dict | None = None, **rb_info: Any
-    ) -> None:
-        super().__init__(source_list, config_dict, rb_info)
-
-    def check(self, cfg: Mapping[str, Any]) -> None:
-        _check_root(cfg, self.layout)
-
-    def make_writer(self, cfg: Mapping[str, Any]) -> PartWriter:
-        return RootWriter(self.layout, PartNames(self.path).claim, self.log, cfg)
-
-
-class RootWriter(PartWriter):
+class RootWriter(PartFileWriter):
     """ROOT files of one tree each: a new file from ``next_path`` whenever the previous one is closed."""
 
     def __init__(
         self, layout: Layout, next_path: Callable[[], Path], log: PartLog, cfg: Mapping[str, Any]
     ) -> None:
-        super().__init__(log)
+        super().__init__(layout, next_path, log)
         self.uproot = uproot_module()
-        self.layout = layout
-        self.next_path = next_path
         self.tree_name = str(cfg.get("tree", "events"))
         self.ntuple = choice(OWNER, cfg, "format", "ttree", FORMATS) == "rntuple"
         self.compression = _compression(self.uproot, cfg)
         self.histograms = _histogram_specs(cfg.get("histograms") or {}, layout)
         self._file: Any = None
         self._tree: Any = None
-        self._path: Path | None = None
         self._seq = -1
         self._counts: dict[str, np.ndarray] = {}
         self._times: list[float] = []
 
-    def _open(self) -> None:
-        self._path = self.next_path()
+    def open(self, path: Path) -> None:
         self._seq += 1
-        self._file = self.uproot.recreate(self._path, compression=self.compression)
+        self._file = self.uproot.recreate(path, compression=self.compression)
         vps = self.layout.values_per_slot
         types: dict[str, Any] = {"counter": np.int64, "timestamp": np.float64, "deadtime": np.float64}
         for name, kind in self.layout.fields:
@@ -121,24 +95,14 @@ class RootWriter(PartWriter):
         self._counts = {name: np.zeros(spec[0], np.float64) for name, spec in self.histograms.items()}
         self._times = []
 
-    def write(self, batch: Batch) -> None:
-        if self._file is None:
-            self._open()
-        n = batch.n
-        arrays = {m: batch.meta[m][:n] for m in META_NAMES}
-        for name, column in batch.columns:
-            arrays[name] = column[:n, 0] if self.layout.values_per_slot == 1 else column[:n]
-        self._tree.extend(arrays)
+    def append(self, columns: dict[str, np.ndarray]) -> None:
+        self._tree.extend(columns)
         for name, (bins, low, high) in self.histograms.items():
-            self._counts[name] += np.histogram(arrays[name], bins=bins, range=(low, high))[0]
-        self._times += [float(arrays["timestamp"][0]), float(arrays["timestamp"][-1])]
-        assert self._path is not None
-        self.log.add(self._path.name, n, *batch.counters())
+            self._counts[name] += np.histogram(columns[name], bins=bins, range=(low, high))[0]
+        self._times += [float(columns["timestamp"][0]), float(columns["timestamp"][-1])]
 
-    def close(self) -> None:
+    def finish(self) -> None:
         """Histograms and the part's facts into the file, then the file is complete."""
-        if self._file is None:
-            return
         for name, (bins, low, high) in self.histograms.items():
             self._file[f"h_{name}"] = (self._counts[name], np.linspace(low, high, bins + 1))
         part = self.log.open or {}
@@ -148,7 +112,20 @@ class RootWriter(PartWriter):
         self._file[f"{META_DIR}/part"] = json.dumps({"part": self._seq, **facts})
         self._file.close()
         self._file = self._tree = None
-        self.log.close()
+
+
+class RootRecorder(Recorder):
+    """Records every event of one buffer into ROOT files (see the module docstring for the keys)."""
+
+    owner = OWNER
+    fmt = "root"
+    extension = ".root"
+    config_keys = CONFIG_KEYS
+    rollover_defaults = ROLLOVER_DEFAULTS
+    writer_class = RootWriter
+
+    def check(self, cfg: Mapping[str, Any]) -> None:
+        _check_root(cfg, self.layout)
 
 
 def _compression(uproot: Any, cfg: Mapping[str, Any]) -> Any:
