@@ -158,3 +158,10 @@ def test_a_missing_extra_is_one_line_naming_it(
         f"mimocorb: the '{extra}' extra is needed for {'ROOT' if extra == 'root' else 'HDF5'} files: "
         f"pip install 'mimocorb[{extra}]'"
     )
+
+
+def test_validate_names_a_histogram_of_a_field_the_buffer_lacks(project: Path) -> None:
+    functions = [fkt(1, "source", "RB_1: write", "src.yaml"), fkt(2, "record_root", "RB_1: read", "rec.yaml")]
+    configs = {"src.yaml": "n_events: 1\n", "rec.yaml": "histograms: {chX: {bins: 10, range: [0, 1]}}\n"}
+    code, out = run(["validate", str(write_setup(project, functions, configs))], project)
+    assert code == 1 and "rec.yaml" in out and "the buffer has no field 'chX'" in out, out

@@ -339,15 +339,19 @@ class Recorder:
 
 
 def recorder_config_check(owner: str, extra: Any = None) -> Any:
-    """A ``check_config`` for ``mimocorb validate``: the keys every recorder has, then ``extra``'s."""
+    """A ``check_config`` for ``mimocorb validate``: the keys every recorder has, then ``extra``'s.
 
-    def check(cfg: Mapping[str, Any]) -> None:
+    ``extra(cfg, fields)`` gets the field names of the recorded buffer, when validation knows them.
+    """
+
+    def check(cfg: Mapping[str, Any], buffers: Mapping[str, Sequence[np.dtype]] | None = None) -> None:
         if "flush_events" in cfg:
             positive(owner, cfg, "flush_events", 1)
         positive(owner, cfg, "flush_seconds", DEFAULT_FLUSH_SECONDS, kind=float)
         check_rollover_config(owner, cfg)
         if extra is not None:
-            extra(cfg)
+            read = (buffers or {}).get("read") or []
+            extra(cfg, set(read[0].names or ()) if read else None)
 
     return check
 

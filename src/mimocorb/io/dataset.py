@@ -183,7 +183,7 @@ def record_parquet(
     ParquetRecorder(source_list, config_dict, **rb_info)()
 
 
-def _check_parquet(cfg: Mapping[str, Any]) -> None:
+def _check_parquet(cfg: Mapping[str, Any], fields: set[str] | None = None) -> None:
     choice(OWNER, cfg, "compression", DEFAULT_COMPRESSION, COMPRESSIONS)
     flag(OWNER, cfg, "byte_stream_split", True)
 

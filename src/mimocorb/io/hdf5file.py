@@ -126,7 +126,7 @@ class Hdf5Recorder(Recorder):
         _check_hdf5(cfg)
 
 
-def _check_hdf5(cfg: Mapping[str, Any]) -> None:
+def _check_hdf5(cfg: Mapping[str, Any], fields: set[str] | None = None) -> None:
     choice(OWNER, cfg, "compression", DEFAULT_COMPRESSION, COMPRESSIONS)
     flag(OWNER, cfg, "swmr", True)
     level = cfg.get("compression_level", 1)

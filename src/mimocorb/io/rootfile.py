@@ -72,7 +72,7 @@ class RootWriter(PartFileWriter):
         self.tree_name = str(cfg.get("tree", "events"))
         self.ntuple = choice(OWNER, cfg, "format", "ttree", FORMATS) == "rntuple"
         self.compression = _compression(self.uproot, cfg)
-        self.histograms = _histogram_specs(cfg.get("histograms") or {}, layout)
+        self.histograms = _histogram_specs(cfg.get("histograms") or {}, {n for n, _ in layout.fields})
         self._file: Any = None
         self._tree: Any = None
         self._seq = -1
@@ -125,7 +125,7 @@ class RootRecorder(Recorder):
     writer_class = RootWriter
 
     def check(self, cfg: Mapping[str, Any]) -> None:
-        _check_root(cfg, self.layout)
+        _check_root(cfg, {name for name, _ in self.layout.fields})
 
 
 def _compression(uproot: Any, cfg: Mapping[str, Any]) -> Any:
@@ -136,11 +136,11 @@ def _compression(uproot: Any, cfg: Mapping[str, Any]) -> Any:
     return {"lz4": uproot.LZ4, "zstd": uproot.ZSTD, "zlib": uproot.ZLIB, "lzma": uproot.LZMA}[name](level)
 
 
-def _histogram_specs(spec: Any, layout: Layout | None) -> dict[str, tuple[int, float, float]]:
+def _histogram_specs(spec: Any, fields: set[str] | None) -> dict[str, tuple[int, float, float]]:
     """``{field: (bins, low, high)}`` from ``histograms: {field: {bins: N, range: [low, high]}}``."""
     if not isinstance(spec, Mapping):
         raise ValueError(f"{OWNER}: config key 'histograms' must map field names to {{bins, range}}")
-    names = {name for name, _ in layout.fields} | set(META_NAMES) if layout else None
+    names = fields | set(META_NAMES) if fields is not None else None
     specs = {}
     for name, h in spec.items():
         if names is not None and name not in names:
@@ -159,12 +159,12 @@ def _histogram_specs(spec: Any, layout: Layout | None) -> dict[str, tuple[int, f
     return specs
 
 
-def _check_root(cfg: Mapping[str, Any], layout: Layout | None = None) -> None:
+def _check_root(cfg: Mapping[str, Any], fields: set[str] | None = None) -> None:
     choice(OWNER, cfg, "compression", DEFAULT_COMPRESSION, COMPRESSIONS)
     choice(OWNER, cfg, "format", "ttree", FORMATS)
     if "compression_level" in cfg:
         positive(OWNER, cfg, "compression_level", 1)
-    _histogram_specs(cfg.get("histograms") or {}, layout)
+    _histogram_specs(cfg.get("histograms") or {}, fields)
 
 
 def _iso(t: float) -> str:
