@@ -61,6 +61,7 @@ class rb_toParquetfile:
         self._log.save()
         self._parts = StreamParts(self._log, MANIFEST_EVERY)
         self._tar: tarfile.TarFile | None = None
+        self._finished = False
         self._open_part()
         self.events = 0
         self._guard = TerminationGuard(self._finish)
@@ -111,8 +112,9 @@ class rb_toParquetfile:
 
     def _finish(self, error: str | None = None) -> None:
         """The last archive finished, the manifest complete (or the error); idempotent."""
-        if self._tar is None:
+        if self._finished:
             return
+        self._finished = True
         self._close_part()
         self._log.save(complete=error is None, **({"error": error} if error else {}))
 
