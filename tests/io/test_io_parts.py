@@ -57,9 +57,8 @@ def read_hdf5_parts(run_dir: Path, swmr: bool) -> tuple[list[int], list[np.ndarr
     ch2: list[np.ndarray] = []
     for path in sorted(run_dir.glob("waves_*.h5")):
         with h5py.File(path, "r", swmr=swmr) as file:
-            n = file["RB_1/counter"].shape[0]
-            counters += file["RB_1/counter"][:].tolist()
-            ch2 += list(file["RB_1/ch2"][:n])
+            counters += file["RB_1/counter"][:].tolist()  # grows last: every column has as many events
+            ch2 += list(file["RB_1/ch2"][: len(file["RB_1/counter"])])
     return counters, ch2
 
 

@@ -18,8 +18,9 @@ The group's attributes hold the run's metadata (``mimocorb.version``, ``mimocorb
 written in SWMR mode (``swmr: true``, the default): after each batch of ``flush_events`` events or
 ``flush_seconds`` seconds the datasets are flushed in an order that keeps the file consistent, so a
 reader may follow the running file (``h5py.File(path, "r", swmr=True)``) and a killed recorder leaves
-everything up to the last flush readable — open such a file with ``swmr=True`` (or clear its
-in-use flag with ``h5clear -s``); closed parts open as usual.
+everything up to the last flush readable: open such a file with ``swmr=True`` (or clear its in-use flag
+with ``h5clear -s``); closed parts open as usual. ``counter`` grows last, so its length is the number of
+events that every dataset holds.
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ class Hdf5Writer(PartFileWriter):
 
     def append(self, columns: dict[str, np.ndarray]) -> None:
         n = len(columns["counter"])
-        for name, dataset in self._datasets:  # data first, then the new length: a reader sees whole events
+        for name, dataset in reversed(self._datasets):  # counter last: its length counts whole events
             start = dataset.shape[0]
             dataset.resize(start + n, axis=0)
             dataset[start:] = columns[name]
