@@ -1,4 +1,4 @@
-"""``mimocorb.buffer_control``: the mimoCoRB 1.0.2 face of the run controller.
+"""``mimocorb.buffer_control``: the run controller with the interface of mimoCoRB 1.0.2.
 
 What user code imports from here:
 

@@ -8,6 +8,7 @@ Handlers import what they need themselves, so that ``mimocorb --help`` stays fas
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -46,11 +47,14 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _add_run(subparsers: argparse._SubParsersAction) -> None:
+    from mimocorb.run.commands import TABLE
+
+    keys = ", ".join(f"{c.key} {c.name}" for c in TABLE)
     parser = subparsers.add_parser(
         "run",
         help="run the data acquisition a setup file describes",
         description="Validate the setup, start its buffers and workers and run until an end condition, "
-        "a command (P pause, R resume, S stop, E end on stdin) or SIGINT/SIGTERM ends it in order. "
+        f"a command ({keys} on stdin) or SIGINT/SIGTERM ends it in order. "
         "Exit code 0 for a clean run, 1 if the setup is invalid (nothing started), 3 if a worker failed "
         "or had to be terminated.",
     )
@@ -289,7 +293,7 @@ def _add_demo(subparsers: argparse._SubParsersAction) -> None:
         default="lifetime",
         choices=sorted(_DEMO_SETUPS),
         help="lifetime (default): the mimoCoRB 1.0.2 example's simulsource_setup.yaml; spin: up/down decays; "
-        "spectrum: pulse heights (demo_setup.yaml)",
+        "spectrum: pulse heights (demo_setup.yaml); spectroscopy: gamma lines from a simulated Red Pitaya",
     )
     parser.add_argument(
         "--runtime",
@@ -311,13 +315,17 @@ _DEMO_SETUPS = {
     "lifetime": "simulsource_setup.yaml",
     "spin": "spin_setup.yaml",
     "spectrum": "demo_setup.yaml",
+    "spectroscopy": "spectroscopy/spectroscopy_setup.yaml",
 }
+# examples that read a Red Pitaya: the demo runs a simulated one with these options
+_DEMO_BOARDS = {"spectroscopy": ("--spectrum", "cs137+co60", "--rate", "3000")}
 
 
 def _demo(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from mimocorb.config import ConfigError
+    from mimocorb.config import ConfigError, validate_setup
+    from mimocorb.devices import simulated_board
     from mimocorb.run import EXIT_SETUP, RunOptions, open_run
 
     # shipped inside the package (src/mimocorb/examples links to the repository's examples/)
@@ -337,14 +345,51 @@ def _demo(args: argparse.Namespace) -> int:
         web_token=args.web_token,
     )
     # run from the example directory, so that its modules/ and config/ are used whatever the current one holds
-    os.chdir(examples)
+    os.chdir(setup.parent)
+    with contextlib.ExitStack() as stack:
+        try:
+            validated = validate_setup(setup)
+            if args.example in _DEMO_BOARDS:
+                address = stack.enter_context(simulated_board(*_DEMO_BOARDS[args.example]))
+                for function in validated.functions:
+                    if function.fkt_name == "redpitaya":
+                        function.config_dict["address"] = address
+            controller = open_run(setup, options, setup=validated)
+        except (ConfigError, OSError, RuntimeError) as exc:
+            print(exc, file=sys.stderr)
+            return EXIT_SETUP
+        print(f"mimocorb demo: {setup.name}; results in {controller.run_dir}")
+        return _run_to_end(controller)
+
+
+def _add_simulate(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "simulate",
+        help="serve a simulated instrument to develop and test against",
+        description="Serve a simulated Red Pitaya (Pavel Demin's MCPHA server) until Ctrl-C: the "
+        "redpitaya source connects to it as to the board (address: 127.0.0.1:PORT).",
+    )
+    parser.add_argument("device", choices=["redpitaya"], help="the instrument")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback)")
+    parser.add_argument("--port", type=int, default=10001, help="TCP port (default 10001; 0: any free one)")
+    parser.add_argument(
+        "--spectrum", help="pulse amplitudes: a file of 4096 counts, or sources such as cs137+co60 (cs137)"
+    )
+    parser.add_argument("--rate", type=float, default=1000.0, help="pulses per second (default 1000)")
+    parser.add_argument("--noise", type=float, default=4.0, help="noise in ADC counts (default 4)")
+    parser.add_argument("--pattern", action="store_true", help="known test pattern instead of pulses")
+    parser.set_defaults(handler=_simulate)
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from mimocorb.devices import run_simulator
+
     try:
-        controller = open_run(setup, options)
-    except (ConfigError, OSError) as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_SETUP
-    print(f"mimocorb demo: {setup.name}; results in {controller.run_dir}")
-    return _run_to_end(controller)
+        run_simulator(args.host, args.port, args.spectrum, args.rate, args.noise, args.pattern)
+    except (OSError, ValueError) as exc:
+        print(f"mimocorb simulate: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 _SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
@@ -356,6 +401,7 @@ _SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_demo,
     _add_serve,
     _add_keys,
+    _add_simulate,
 )
 
 

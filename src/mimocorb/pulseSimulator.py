@@ -1,4 +1,4 @@
-"""``mimocorb.pulseSimulator``: the mimoCoRB 1.0.2 face of the muon-detector simulator.
+"""``mimocorb.pulseSimulator``: the muon-detector simulator under its mimoCoRB 1.0.2 name.
 
 Usage as in the original, inside a source function or as a plain object::
 

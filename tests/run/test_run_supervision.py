@@ -122,6 +122,23 @@ def test_an_end_that_progresses_is_not_cut_off_by_the_grace_period(project):
 
 @pytest.mark.slow
 @pytest.mark.timeout(60)
+def test_a_worker_computing_at_the_end_is_not_cut_off_by_the_grace_period(project):
+    """The sink computes for 4 s after its input ended, longer than the grace period of 2 s: a process
+    that computes is making progress (as a worker still importing its libraries on a busy machine)."""
+    configs = CONFIGS + "copy_filter: {}\ncomputing_sink: {compute: 4.0}\n"
+    body = buffers(2) + "Functions:\n"
+    body += fkt(1, "chain_source", "counting_source", "RB_1: write")
+    body += fkt(2, "chain_filter", "copy_filter", "RB_1: read, RB_2: write")
+    body += fkt(3, "chain_sink", "computing_sink", "RB_2: read")
+    setup = write_setup(project, "computing.yaml", body, main="runtime: 0.5", configs=configs)
+    result = run_cli(["run", str(setup), "--grace", "2"], project)
+    assert result.returncode == 0, result.stdout
+    s = summary(only_run_dir(project / "target"))
+    assert not s["end_sequence"]["aborted"] and s["end_sequence"]["duration_s"] > 4.0
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
 def test_an_end_that_progresses_gives_up_after_patience_grace_periods(project):
     result = _slow_drain_setup(project, grace=0.5)
     assert result.returncode == 3, result.stdout

@@ -105,6 +105,19 @@ def test_off_loopback_every_endpoint_needs_the_token() -> None:
         run.close()
 
 
+def test_the_page_gets_the_run_controllers_command_table_with_the_same_access_rules() -> None:
+    from mimocorb.run.commands import as_json
+
+    run = LiveRun(host="0.0.0.0")
+    try:
+        assert request(run.base + "/api/commands")[0] == 401
+        assert request(run.base + "/api/commands", headers={"Authorization": "Bearer nope"})[0] == 403
+        auth = {"Authorization": f"Bearer {run.link.token}"}
+        assert get_json(run.base + "/api/commands", headers=auth) == as_json()
+    finally:
+        run.close()
+
+
 def test_a_killed_server_is_reported_and_the_owner_goes_on(live: LiveRun) -> None:
     live.run_for(0.3)
     assert live.link.alive and live.link.exit_reason() is None and live.link.waitables()

@@ -283,6 +283,7 @@ class LiveRun:
         import multiprocessing
 
         from mimocorb.ring import Monitor, RingBuffer
+        from mimocorb.run.commands import as_json
         from mimocorb.web import WebLink
         from mimocorb.web.views import find_views
 
@@ -306,6 +307,7 @@ class LiveRun:
             port=0,
             views=views,
             observers={"RB_1": self.buffer.new_observer()},
+            commands=as_json(),
         )
         self.url = self.link.wait_ready(30.0)
         assert self.url is not None, f"web server did not start: {self.link.exit_reason()}"

@@ -2,8 +2,8 @@
 
 A link's mistakes (a key file that is not there, a plain link leaving the machine, a connected buffer
 that also has a local writer) would otherwise show only once both runs are up, or never. The network
-room itself needs pyzmq, which is an extra: it is imported only for a setup that uses a link, and a
-missing pyzmq is then the one-line message of ``mimocorb._optional``.
+package (``mimocorb.net``) needs pyzmq, which is an extra: it is imported only for a setup that uses a
+link, and a missing pyzmq is then the one-line message of ``mimocorb._optional``.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def links_of(
 
 
 def loopback_test() -> Callable[[str], bool]:
-    """``net.is_loopback``, importing the network room (and pyzmq) only now."""
+    """``net.is_loopback``, importing ``mimocorb.net`` (and pyzmq) only now."""
     require("zmq", "net", "serve and connect of a buffer")
     from ..net import is_loopback
 

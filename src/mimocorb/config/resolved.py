@@ -15,14 +15,18 @@ import numpy as np
 
 from .errors import Issue
 
-PathBase = Literal["absolute", "cwd", "setup_dir"]
+PathBase = Literal["absolute", "cwd", "setup_dir", "import"]
 ConfigOrigin = Literal["config_file", "common", "FunctionConfigs", "none"]
 Dtype = list[tuple[str, np.dtype]] | np.dtype
 
 
 @dataclass(frozen=True)
 class ResolvedPath:
-    """A path from a setup or config file: as written, as absolute path, and which base resolved it."""
+    """A path from a setup or config file: as written, as absolute path, and which base resolved it.
+
+    Base ``import`` is a ``file_name`` that names an importable module rather than a file; ``path`` is
+    then where that module was found, and workers import it by name.
+    """
 
     given: str
     path: Path
@@ -157,8 +161,10 @@ def _function_line(function: WorkerFunction, cwd: Path) -> str:
     config: str = function.config_origin
     if function.config_path is not None:
         config += f" {display_path(function.config_path, cwd)}"
+    module = function.module
+    origin = module.given if module.base == "import" else display_path(module.path, cwd)
     return (
-        f"{function.key}: {function.fkt_name} from {display_path(function.module.path, cwd)} "
+        f"{function.key}: {function.fkt_name} from {origin} "
         f"x{function.num_process} ({assign}; config: {config})"
     )
 

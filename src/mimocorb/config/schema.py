@@ -216,7 +216,11 @@ class MainBlock(_Block):
 class FunctionBlock(_Block):
     """Body of one Fkt_<i> entry: a user function and the buffers it is connected to."""
 
-    file_name: StrictStr = Field(min_length=1, description="module path without '.py', e.g. modules/source")
+    file_name: StrictStr = Field(
+        min_length=1,
+        description="module path without '.py', e.g. modules/source, or an importable module's dotted name, "
+        "e.g. mimocorb.devices",
+    )
     fkt_name: StrictStr = Field(min_length=1, description="name of a callable in that module")
     num_process: PositiveInt = Field(description="number of processes running the function")
     RB_assign: (

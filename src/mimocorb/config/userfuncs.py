@@ -37,6 +37,27 @@ def module_file(base: Path) -> Path | None:
     return None
 
 
+def is_module_name(text: str) -> bool:
+    """``mimocorb.devices``, ``mylab``: what ``import`` accepts, as opposed to a path."""
+    return all(part.isidentifier() for part in text.split("."))
+
+
+def import_named_module(name: str) -> ModuleType | None:
+    """The installed (or otherwise importable) module ``name``, or None if there is none.
+
+    Only the absence of ``name`` itself (or of a package above it) means None; a module that exists but
+    fails to import is an error with the reason, since the user meant that module.
+    """
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and (name == exc.name or name.startswith(exc.name + ".")):
+            return None
+        raise UserModuleError(f"importing module '{name}' failed: {exception_text(exc)}") from exc
+    except (Exception, SystemExit) as exc:
+        raise UserModuleError(f"importing module '{name}' failed: {exception_text(exc)}") from exc
+
+
 def import_user_module(name: str, file: Path) -> ModuleType:
     """Import ``file`` as module ``name``, or reuse the module of that name if it came from this file."""
     package = file.name == "__init__.py"

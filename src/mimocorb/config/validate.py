@@ -58,7 +58,9 @@ from .userfuncs import (
     UserModuleError,
     exception_text,
     find_function,
+    import_named_module,
     import_user_module,
+    is_module_name,
     module_file,
     signature_problem,
 )
@@ -389,19 +391,18 @@ class _SetupCheck:
     ) -> None:
         """Worker functions may check their config_dict up front (library ones and the example's do).
 
-        A function may carry a ``check_config(config_dict)`` or ``check_config(config_dict, buffers)``
-        attribute that raises ValueError or OSError for a config it cannot run with; a mistake there then
-        stops the run before anything starts. ``buffers`` maps each role to the numpy dtypes of the
-        function's buffers, in the order of its source_list / sink_list / observe_list.
+        A function may carry a ``check_config(config_dict)``, ``check_config(config_dict, buffers)`` or
+        ``check_config(config_dict, buffers, values_per_slot)`` attribute that raises ValueError or
+        OSError for a config it cannot run with; a mistake there then stops the run before anything
+        starts. ``buffers`` maps each role to the numpy dtypes of the function's buffers, in the order of
+        its source_list / sink_list / observe_list, and ``values_per_slot`` to their sizes.
         """
         check = getattr(resolved.function, "check_config", None)
         if not callable(check):
             return
+        arguments = (resolved.config_dict, _role_dtypes(function, dtypes), _role_sizes(function, self.setup))
         try:
-            if _takes_two(check):
-                check(resolved.config_dict, _role_dtypes(function, dtypes))
-            else:
-                check(resolved.config_dict)
+            check(*arguments[: _arity(check)])
         except (ValueError, OSError) as exc:
             where = display_path(resolved.config_path, self.cwd) if resolved.config_path else "no config"
             name = function.text("fkt_name")
@@ -420,11 +421,13 @@ class _SetupCheck:
             return None
         module_path = self.resolve(file_name, lambda p: module_file(p) is not None)
         file = module_file(module_path.path)
-        if file is None:
-            where = f"{self.looked_in(file_name)}{_nearby_module(module_path.path, file_name)}"
-            self.report("error", loc, f"module file '{file_name}.py' not found ({where})")
+        if file is not None:
+            module = self.import_module(Path(file_name).name, file, loc)
+        elif is_module_name(file_name):
+            module, module_path = self.import_by_name(file_name, module_path, loc)
+        else:
+            self.report("error", loc, self.missing_module(file_name, module_path))
             return None
-        module = self.import_module(Path(file_name).name, file, loc)
         if module is None or fkt_name is None:
             return None
         try:
@@ -433,7 +436,32 @@ class _SetupCheck:
             self.report("error", (*function.loc, "fkt_name"), str(exc))
             return None
         self.check_signature(function, fkt_name, callable_)
-        return ResolvedPath(module_path.given, file, module_path.base), callable_
+        if file is not None:
+            module_path = ResolvedPath(module_path.given, file, module_path.base)
+        return module_path, callable_
+
+    def import_by_name(
+        self, file_name: str, module_path: ResolvedPath, loc: Loc
+    ) -> tuple[ModuleType | None, ResolvedPath]:
+        """No file of that name: an importable module (``mimocorb.devices``) serves as well.
+
+        A file wins, so that a setup keeps meaning the same thing when a package of the same name is
+        installed later.
+        """
+        try:
+            module = import_named_module(file_name)
+        except UserModuleError as exc:
+            self.report("error", loc, str(exc))
+            return None, module_path
+        if module is None:
+            self.report("error", loc, self.missing_module(file_name, module_path))
+            return None, module_path
+        return module, ResolvedPath(file_name, Path(module.__file__ or file_name), "import")
+
+    def missing_module(self, file_name: str, module_path: ResolvedPath) -> str:
+        where = f"{self.looked_in(file_name)}{_nearby_module(module_path.path, file_name)}"
+        also = f", and no importable module '{file_name}'" if is_module_name(file_name) else ""
+        return f"module file '{file_name}.py' not found ({where}){also}"
 
     def import_module(self, name: str, file: Path, loc: Loc) -> ModuleType | None:
         """Import once per file; a failure is remembered and reported for every block using the file."""
@@ -643,12 +671,31 @@ class _SetupCheck:
             seen.setdefault(file.name, file)
 
 
-def _takes_two(check: Callable[..., Any]) -> bool:
-    try:
-        inspect.signature(check).bind(None, None)
-    except (TypeError, ValueError):
-        return False
-    return True
+def _arity(check: Callable[..., Any]) -> int:
+    """How many of (config_dict, buffers, values_per_slot) a check takes: older checks take fewer."""
+    for count in (3, 2):
+        try:
+            inspect.signature(check).bind(*[None] * count)
+        except (TypeError, ValueError):
+            continue
+        return count
+    return 1
+
+
+def _role_sizes(function: _RawFunction, setup: _Doc) -> dict[str, list[int]]:
+    """The values per slot of the worker's buffers, in the order of ``_role_dtypes``."""
+    sizes: dict[str, int] = {}
+    items = setup.data.get("RingBuffer")
+    for item in items if isinstance(items, list) else []:
+        name = _single_key(item)
+        body = item[name] if isinstance(name, str) else None
+        if isinstance(body, dict) and isinstance(body.get("channel_per_slot"), int):
+            sizes[name] = body["channel_per_slot"]
+    roles: dict[str, list[int]] = {"read": [], "write": [], "observe": []}
+    for name, role in function.rb_assign().items():
+        if role in roles and name in sizes:
+            roles[role].append(sizes[name])
+    return roles
 
 
 def _role_dtypes(function: _RawFunction, dtypes: dict[str, Dtype | None]) -> dict[str, list[np.dtype]]:
@@ -730,7 +777,7 @@ def _worker(key: str, block: FunctionBlock, resolved: _Resolved) -> WorkerFuncti
         fkt_name=block.fkt_name,
         file_name=block.file_name,
         module=resolved.module,
-        module_name=Path(block.file_name).name,
+        module_name=block.file_name if resolved.module.base == "import" else Path(block.file_name).name,
         function=resolved.function,
         num_process=block.num_process,
         rb_assign=dict(block.RB_assign or {}),

@@ -16,6 +16,7 @@ Modules, by what they hold (docs/architecture.md shows how they fit together):
 * ``child``      — what runs inside a worker process around the user function
 * ``rundir``     — run directory naming, file copies, run.log, JSON output
 * ``status``     — console, status line, stats.csv
+* ``commands``   — the one table of commands: key, name, what each does, the states that take it
 * ``inputs``     — keyboard/pipe commands and signals
 * ``gui``        — the optional buffer-info window process, and rates.png
 * ``options``    — run options, start method, results and exit codes

@@ -56,7 +56,9 @@ class WorkerSpec:
     config_dict: dict[Any, Any]
     rb_info: dict[str, str]
     log_level: int = logging.WARNING
-    builtin: bool = False  # one of the run's own workers (a network link): module_name is importable
+    # imported by name rather than by file: the run's own workers (network links) and functions of an
+    # installed module named in the setup (file_name: mimocorb.devices)
+    builtin: bool = False
 
     @property
     def label(self) -> str:
@@ -118,7 +120,7 @@ def _load_function(spec: WorkerSpec) -> Any:
     module's directory goes on ``sys.path`` (sibling imports), a module of that name imported from the
     same file is reused (always the case after fork). Written out here rather than imported so that a
     spawned worker does not load the validation machinery (pydantic) just to import one file.
-    The run's own workers are functions of the package, imported by name.
+    The run's own workers and modules the setup names by their dotted name are imported by name.
     """
     if spec.builtin:
         return getattr(importlib.import_module(spec.module_name), spec.fkt_name)

@@ -33,11 +33,12 @@ from ..config import ValidatedSetup
 from ..ring import Monitor, RingBuffer
 from .child import WorkerError, WorkerSpec
 from .clock import RunClock
+from .commands import BY_KEY, BY_NAME, HELP, Command
 from .consumers import ConsumerGroups
 from .dashboard import PUBLISH_INTERVAL, Dashboard
 from .ending import EndSequence
 from .gui import GuiLink, RatesPicture, gui_unavailable_reason
-from .inputs import COMMANDS, HELP, KeyboardInput, SignalInput, parse_command
+from .inputs import KeyboardInput, SignalInput, parse_command
 from .links import CSV_COLUMNS, LINK_END, LINK_STATS, LinkBoard, link_id, link_specs
 from .options import EXIT_FAILED, EXIT_OK, RunOptions, RunResult
 from .plan import RunPlan, serve_key
@@ -352,28 +353,27 @@ class RunController:
 
     # =============================================================================== commands ====
     def command(self, line: str, origin: str = "keyboard") -> None:
-        """Execute one command line (P, R, S, E); anything else is echoed and ignored."""
+        """Execute one command line (a key of ``commands.TABLE``); anything else is echoed and ignored."""
         letter = parse_command(line)
         if letter is None:
             if line.strip():
-                self.note(f"unknown command '{line.strip()}' ({', '.join(COMMANDS)} expected)", 1)
+                self.note(f"unknown command '{line.strip()}' ({', '.join(BY_KEY)} expected)", 1)
             return
-        self._log(f"command {letter} ({COMMANDS[letter]}) from {origin}")
-        if letter == "P":
-            self.pause()
-        elif letter == "R":
-            self.resume()
-        elif letter == "S":
-            self.stop("stop command")
-        elif self.state in ENDABLE:
-            self.begin_end(self.end_reason or "end command")
-        else:
-            self.note(f"E ignored: the run is {self.state}", 1)
+        command = BY_KEY[letter]
+        self._log(f"command {command.key} ({command.name}) from {origin}")
+        if not self._refuses(command):
+            getattr(self, command.method)()
+
+    def _refuses(self, command: Command) -> bool:
+        """The table says in which states a command acts; in any other it is noted and ignored."""
+        if self.state in command.states:
+            return False
+        self.note(command.refusal(self.state), 1)
+        return True
 
     def pause(self) -> None:
         """Sources pause (the paused flag of the buffers they write; rbImport/rbPut honour it)."""
-        if self.state != RunState.RUNNING:
-            self.note(f"P ignored: the run is {self.state}", 1)
+        if self._refuses(BY_NAME["pause"]):
             return
         for name in self._pause_buffers():
             self.buffers[name].pause()
@@ -383,8 +383,7 @@ class RunController:
 
     def resume(self) -> None:
         """Only from ``paused``: R in any other state would start sources that were meant to stay stopped."""
-        if self.state != RunState.PAUSED:
-            self.note(f"R ignored: the run is {self.state}, not paused", 1)
+        if self._refuses(BY_NAME["resume"]):
             return
         for name in self._pause_buffers():
             self.buffers[name].resume()
@@ -398,8 +397,7 @@ class RunController:
         The run then waits in ``stopped`` for E if ``hold`` (default: somebody is at a terminal or a
         GUI), else it goes on to its end at once.
         """
-        if self.state not in ACTIVE:
-            self.note(f"S ignored: the run is {self.state}", 1)
+        if self._refuses(BY_NAME["stop"]):
             return
         self.end_reason = self.end_reason or reason
         self.clock.freeze()
@@ -411,6 +409,11 @@ class RunController:
             self.note("data taking stopped, the buffers drain; E<ret> ends the run", 1)
         else:
             self.begin_end(reason)
+
+    def request_end(self) -> None:
+        """The E command: a run stopped by S keeps "stop command" as the reason it ended."""
+        if not self._refuses(BY_NAME["end"]):
+            self.begin_end(self.end_reason or "end command")
 
     def begin_end(self, reason: str) -> None:
         """Enter ``stopping``: the orderly end starts, bounded by the grace period."""

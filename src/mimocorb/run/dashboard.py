@@ -18,6 +18,7 @@ from ..ring import RingBuffer
 from ..web import WebLink, build_snapshot, web_unavailable_reason
 from ..web.access import url_of
 from ..web.views import find_views, observed_buffers
+from .commands import as_json
 from .supervisor import start_guard
 
 PUBLISH_INTERVAL = 0.25  # s between snapshots: the page's numbers lag the run by well under 1 s
@@ -59,7 +60,8 @@ class Dashboard:
         views = setup_views(setup)
         observers = {n: buffers[n].new_observer() for n in observed_buffers(views) if n in buffers}
         host, port = address
-        link = WebLink(context, host, port, token, views, observers, run_dir, guard=start_guard(context))
+        guard = start_guard(context)
+        link = WebLink(context, host, port, token, views, observers, run_dir, guard, commands=as_json())
         url = link.wait_ready(READY_TIMEOUT)
         if url is None:
             note(f"web: the dashboard could not be started: {link.exit_reason() or 'no answer'}", 0)

@@ -18,8 +18,9 @@ This is where the zero-loss promise is kept. In order:
    terminated here; nothing else could end them.
 
 Everything is bounded by one grace period that starts when the end begins and starts again whenever the
-end makes progress (a process it waits for ended, a consumer read events): a slow machine, on which the
-workers of a short run are still importing their libraries when it ends, is not cut off while it drains.
+end makes progress (a process it waits for ended, a consumer read events, the run's processes computed
+for a while): a slow machine, on which the workers of a short run are still importing their libraries
+when it ends, is not cut off while it drains.
 However it progresses, the end gives up after ``PATIENCE`` grace periods. When the grace period runs out,
 every process still alive is terminated (SIGTERM, SIGKILL one second later) and named in the report, and
 the remaining buffers are shut down without waiting. The sequence never blocks: ``step()`` does what can be
@@ -33,10 +34,12 @@ three questions about consumer groups that the controller answers (``EndSequence
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 from ..ring import RingBuffer
@@ -47,6 +50,8 @@ TERM_WAIT = 1.0  # seconds between SIGTERM and SIGKILL for survivors
 KILL_WAIT = 2.0  # seconds to wait for SIGKILLed processes to be reaped
 MAX_SHUTDOWN_WAIT = 5.0  # the ring's own drain wait per buffer (normally instant: we drained already)
 PATIENCE = 3  # the end gives up after this many grace periods, however it progresses
+WORK_DONE = 0.2  # CPU seconds the run's processes must use together to count as progress
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 class Phase(Enum):
@@ -107,6 +112,7 @@ class EndSequence:
         self.deadline: float | None = None
         self._last_call = 0.0  # the deadline never moves past this (PATIENCE grace periods)
         self._waiting_for: tuple[str, ...] = ()
+        self._work_mark = 0.0  # CPU seconds of the run's processes at the last progress
         self._hurried = False
         self.index = 0
         self.ending_set: set[str] = set()
@@ -239,12 +245,14 @@ class EndSequence:
         self.record.t_done = now
 
     def _progress(self, now: float, waiting_for: list[str]) -> None:
-        """What the end waits for changed (a process ended, a consumer read events): the grace period
-        starts again from now, but never past the last call, nor after a second Ctrl-C."""
+        """What the end waits for changed (a process ended, a consumer read events), or the run's
+        processes did some work (a worker still importing its libraries on a busy machine): the grace
+        period starts again from now, but never past the last call, nor after a second Ctrl-C."""
         waiting = tuple(waiting_for)
-        if waiting == self._waiting_for:
+        work = sum(_cpu_seconds(w.pid) for w in self.supervisor.alive())
+        if waiting == self._waiting_for and work < self._work_mark + WORK_DONE:
             return
-        self._waiting_for = waiting
+        self._waiting_for, self._work_mark = waiting, work
         if self.deadline is not None and not self._hurried:
             self.deadline = max(self.deadline, min(now + self.record.grace, self._last_call))
 
@@ -305,3 +313,13 @@ class EndSequence:
         if text != self._noted:
             self._noted = text
             self.note(text, 3)
+
+
+def _cpu_seconds(pid: int | None) -> float:
+    """The CPU time a process has used, from Linux's /proc (0 elsewhere: there only ends and reads count
+    as progress)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS  # utime, stime
+    except (OSError, IndexError, ValueError):
+        return 0.0

@@ -3,7 +3,8 @@
 The controller imports nothing graphical, so it runs without a display. The window
 (``mimocorb.display.monitor``) is started only when a display is available; otherwise the run continues
 without it after a warning. The window talks to the controller through the three queues of
-mimoCoRB 1.0.2: commands ``"P"/"R"/"S"/"E"`` from its buttons, log lines to show, and a status tuple
+mimoCoRB 1.0.2: command keys from its buttons (the controller reads them by ``commands.TABLE``, as it
+reads the keyboard), log lines to show, and a status tuple
 ``(status, time_active, events, deadtime, RBinfo, workers_ok)`` kept at most one deep.
 """
 

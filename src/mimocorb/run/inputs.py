@@ -10,8 +10,8 @@ sentinels, and reads a line only when one is there, so
   fork requires;
 * stdin is read with ``os.read`` on the descriptor, never through ``sys.stdin``'s buffered reader.
 
-Commands are the single letters of mimoCoRB 1.0.2 (P pause, R resume, S stop, E end), one per line;
-lower case is accepted too.
+Commands are the single letters of ``commands.TABLE`` (those of mimoCoRB 1.0.2: P pause, R resume,
+S stop, E end), one per line; lower case is accepted too.
 """
 
 from __future__ import annotations
@@ -25,14 +25,15 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-COMMANDS = {"P": "pause", "R": "resume", "S": "stop", "E": "end"}
-HELP = "commands: P<ret> pause, R<ret> resume, S<ret> stop data taking, E<ret> end the run"
+from .commands import BY_KEY, TABLE
+
+COMMANDS = {command.key: command.name for command in TABLE}  # letter -> name, as run.log writes them
 
 
 def parse_command(line: str) -> str | None:
     """The command letter of an input line, or None if the line is not a command."""
     text = line.strip().upper()
-    return text if text in COMMANDS else None
+    return text if text in BY_KEY else None
 
 
 class KeyboardInput:

@@ -65,4 +65,5 @@ def worker_spec(
         config_dict=config,
         rb_info=dict(function.rb_assign),
         log_level=log_level,
+        builtin=function.module.base == "import",
     )

@@ -30,7 +30,6 @@ LOG_KEEP = 2000  # log lines kept for pages that connect later
 LOG_HELLO = 500  # of which a new page gets these
 STREAM_QUEUE = 64  # updates queued per event stream before the oldest are dropped
 KEEPALIVE = 10.0  # s between comment lines on an idle event stream
-COMMANDS = {"pause": "P", "resume": "R", "stop": "S", "end": "E"}
 STATIC = {"app.js": "text/javascript", "style.css": "text/css", "index.html": "text/html"}
 INLINE_TEXT = (".txt", ".log", ".csv", ".json", ".yaml", ".yml", ".md")
 INLINE_PICTURES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif"}
@@ -53,10 +52,13 @@ class Hub:
         store: RunStore | None,
         layouts: list[dict[str, Any]] | None = None,
         command: Callable[[str], bool] | None = None,
+        commands: list[dict[str, Any]] | None = None,
     ) -> None:
         self.store = store
         self.live = command is not None
         self.command = command
+        # the run controller's command table: what the page may send, and when (``run/commands.py``)
+        self.commands = list(commands or [])
         self.status: dict[str, Any] = empty_snapshot()
         self.log: deque[dict[str, Any]] = deque(maxlen=LOG_KEEP)
         self.seq = 0
@@ -225,9 +227,13 @@ def create_app(hub: Hub, access: Access) -> FastAPI:
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
 
+    @app.get("/api/commands", summary="the commands the run takes: name, key, what it does, in which states")
+    def commands() -> list[dict[str, Any]]:
+        return hub.commands
+
     @app.post(
         "/api/command",
-        summary='steer the run: body {"command": "pause" | "resume" | "stop" | "end"}; needs the token',
+        summary='steer the run: body {"command": NAME}, a name of /api/commands; needs the token',
         status_code=202,
     )
     async def command(request: Request) -> JSONResponse:
@@ -239,12 +245,14 @@ def create_app(hub: Hub, access: Access) -> FastAPI:
         except ValueError:
             body = None
         word = body.get("command") if isinstance(body, dict) else None
-        if not isinstance(word, str) or word.lower() not in COMMANDS:
-            detail = f'expected a JSON body {{"command": ...}} with one of {", ".join(COMMANDS)}'
-            return JSONResponse({"detail": detail}, status_code=400)
+        if not isinstance(word, str):
+            return _bad_command(hub.commands)
         if hub.command is None:
             return JSONResponse({"detail": "this server shows no running run"}, status_code=409)
-        if not hub.command(COMMANDS[word.lower()]):
+        keys = {c["name"]: c["key"] for c in hub.commands}
+        if word.lower() not in keys:
+            return _bad_command(hub.commands)
+        if not hub.command(keys[word.lower()]):
             return JSONResponse({"detail": "the run controller does not answer"}, status_code=503)
         return JSONResponse({"command": word.lower(), "accepted": time.time()}, status_code=202)
 
@@ -281,6 +289,11 @@ def create_app(hub: Hub, access: Access) -> FastAPI:
         return FileResponse(path, media_type="application/octet-stream", filename=path.name)
 
     return app
+
+
+def _bad_command(commands: list[dict[str, Any]]) -> JSONResponse:
+    names = ", ".join(c["name"] for c in commands)
+    return JSONResponse({"detail": f'expected a JSON body {{"command": ...}} with one of {names}'}, 400)
 
 
 def _with_headers(response: Response) -> Response:

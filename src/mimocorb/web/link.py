@@ -40,7 +40,10 @@ class WebLink:
     ``context``: the multiprocessing context of the run; ``views`` and ``observers``: what the oscilloscope
     and histogram views show (``views.find_views``) and an observer setup dict of each buffer they need;
     ``run_dir``: the run directory, whose files the page offers; ``guard``: a context manager held while
-    the process is started (the controller's ``start_guard``).
+    the process is started (the controller's ``start_guard``); ``commands``: the commands the run takes
+    (``mimocorb.run.commands.as_json``), which the server accepts and the page draws as buttons. They
+    come from the owner because the web server knows nothing of the run controller; without them the
+    page can watch but not steer.
     """
 
     def __init__(
@@ -53,6 +56,7 @@ class WebLink:
         observers: Mapping[str, dict] | None = None,
         run_dir: str | Path | None = None,
         guard: contextlib.AbstractContextManager | None = None,
+        commands: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         self.token = token or make_token()
         self.url: str | None = None
@@ -61,6 +65,7 @@ class WebLink:
         self._pending: list[str] = []
         self._closed = False
         self._gone = False  # the server's end of the socket is closed
+        self._keys = {str(c["key"]) for c in commands}
         self._sock, child = channel.socket_pair()
         opts = {
             "host": host,
@@ -69,6 +74,7 @@ class WebLink:
             "views": [dict(v) for v in views],
             "observers": dict(observers or {}),
             "run_dir": None if run_dir is None else str(run_dir),
+            "commands": [dict(c) for c in commands],
             "owner_pid": os.getpid(),
             "close_fd": self._sock.fileno() if context.get_start_method() == "fork" else -1,
         }
@@ -139,7 +145,7 @@ class WebLink:
 
     # -- from the server ------------------------------------------------------------------------
     def commands(self) -> list[str]:
-        """Command letters (P, R, S, E) from authorised pages since the last call."""
+        """The keys of the commands that authorised pages sent since the last call."""
         self._poll()
         out, self._pending = self._pending, []
         return out
@@ -151,7 +157,7 @@ class WebLink:
         self._gone = self._gone or gone
         for m in messages:
             kind = m.get("t")
-            if kind == "command" and str(m.get("c")) in ("P", "R", "S", "E"):
+            if kind == "command" and str(m.get("c")) in self._keys:
                 self._pending.append(str(m["c"]))
             elif kind == "ready":
                 self.url, self.port = str(m.get("url")), int(m.get("port") or 0)

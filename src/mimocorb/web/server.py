@@ -137,7 +137,10 @@ async def _live(sock: socket.socket, opts: dict[str, Any]) -> None:
     store = RunStore(Path(run_dir).parent, only=run_dir) if run_dir else None
     sampler = Sampler(list(opts.get("views") or []), dict(opts.get("observers") or {}))
     hub = Hub(
-        store, sampler.layouts, command=lambda letter: channel.send(sock, {"t": "command", "c": letter})
+        store,
+        sampler.layouts,
+        command=lambda letter: channel.send(sock, {"t": "command", "c": letter}),
+        commands=list(opts.get("commands") or []),
     )
     for problem in sampler.problems:
         hub.add_log(time.time(), "web", f"not shown: {problem}")

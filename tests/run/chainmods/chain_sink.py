@@ -2,6 +2,7 @@
 
 import json
 import os
+import time
 
 from mimocorb import mimo_buffer as bm
 from mimocorb.buffer_control import rbExport
@@ -50,3 +51,15 @@ def observing(source_list=None, sink_list=None, observe_list=None, config_dict=N
             break
         n += 1
     print(f"observer: end of run seen after {n} samples")
+
+
+def computing_sink(source_list=None, sink_list=None, observe_list=None, config_dict=None, **rb_info):
+    """Reads until shutdown, then computes for ``compute`` s (a final fit, a picture) before it exits."""
+    reader = bm.Reader(source_list[0])
+    try:
+        while True:
+            reader.get()
+    except SystemExit:
+        done = time.monotonic() + float((config_dict or {}).get("compute", 1.0))
+        while time.monotonic() < done:
+            sum(range(10_000))

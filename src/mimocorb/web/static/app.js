@@ -19,6 +19,7 @@ const page = {
   layouts: {},
   views: {}, // view id -> newest data, drawn when its chart comes into sight
   historyRevision: 0, // counts the snapshots added to the history
+  commands: [], // the run's command table (GET /api/commands): one button each
   shownRun: null,
   loadingRun: false,
   closed: false,
@@ -160,8 +161,9 @@ function fileURL(run, name) {
 }
 
 // ----------------------------------------------------------------------------------- commands ----
-async function sendCommand(word) {
-  if (word === "end" && !window.confirm("End the run now?")) return;
+async function sendCommand(command) {
+  if (command.confirm && !window.confirm(command.confirm)) return;
+  const word = command.name;
   const result = $("command-result");
   if (!page.token) {
     $("token-box").hidden = false;
@@ -189,9 +191,18 @@ async function sendCommand(word) {
   }
 }
 
-function setupControls() {
-  for (const button of $("controls").querySelectorAll("button[data-command]")) {
-    button.addEventListener("click", () => sendCommand(button.dataset.command));
+// One button per command of the run's table, in its order; a command that cannot be undone (it asks
+// before it is sent) looks dangerous.
+function setupControls(commands) {
+  page.commands = commands;
+  const result = $("command-result");
+  for (const command of commands) {
+    const button = el("button", command.name.charAt(0).toUpperCase() + command.name.slice(1));
+    button.id = "btn-" + command.name;
+    button.title = command.does + " (" + command.key + " on the keyboard)";
+    if (command.confirm) button.className = "danger";
+    button.addEventListener("click", () => sendCommand(command));
+    result.before(button);
   }
   $("token-save").addEventListener("click", () => {
     page.token = $("token-input").value.trim() || null;
@@ -201,12 +212,9 @@ function setupControls() {
   });
 }
 
+// A button is enabled in the states its command's table entry lists.
 function updateButtons(state) {
-  const active = ["running", "paused", "stopped"].includes(state);
-  $("btn-pause").disabled = state !== "running";
-  $("btn-resume").disabled = state !== "paused";
-  $("btn-stop").disabled = !(state === "running" || state === "paused");
-  $("btn-end").disabled = !active;
+  for (const command of page.commands) $("btn-" + command.name).disabled = !command.states.includes(state);
 }
 
 // -------------------------------------------------------------------------------- live charts ----
@@ -590,7 +598,7 @@ async function showLiveRun() {
   try {
     const runs = await getJSON("/api/runs");
     if (runs.length && runs[0].finished) await showRun(runs[0].id);
-  } catch (error) {
+  } catch {
     // the summary is written at the very end; the next status tries again
   } finally {
     page.loadingRun = false;
@@ -698,7 +706,7 @@ async function start() {
   }
   if (page.mode === "live") {
     $("live").hidden = false;
-    setupControls();
+    setupControls(await getJSON("/api/commands"));
     startLive();
   } else {
     setConnection("run browser", true);

@@ -1,0 +1,32 @@
+"""Fixtures of the device tests: a project directory as CWD, a simulated Red Pitaya, no shared memory
+left behind."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support import child_runs_leave_nothing
+
+from mimocorb.devices import MCPHASimulator
+
+
+@pytest.fixture(autouse=True)
+def no_shared_memory_left() -> Iterator[None]:
+    with child_runs_leave_nothing():
+        yield
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty directory for setup files; also the current directory of the test."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def pattern_sim() -> Iterator[MCPHASimulator]:
+    """A simulator on a free loopback port sending the known pattern, keeping what it sent."""
+    with MCPHASimulator(port=0, pattern=True, rate=2000, record=True) as sim:
+        yield sim
