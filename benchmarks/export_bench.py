@@ -385,8 +385,8 @@ def summarise(rows: dict[str, dict]) -> None:
                 share = row["mb_per_s"] / dataset["mb_per_s"]
                 per_cpu = row["mb_per_cpu_s"] / dataset["mb_per_cpu_s"]
                 print(
-                    f"{kind} recorder: {share:.0%} of the Parquet recorder's MB/s, {per_cpu:.0%} of its MB per "
-                    "CPU s (target >= 50 %)"
+                    f"{kind} recorder: {share:.0%} of the Parquet recorder's MB/s, "
+                    f"{per_cpu:.0%} of its MB per CPU s (target >= 50 %)"
                 )
             if records:
                 print(f"{kind} recorder, records: {records['events_per_s']:.0f} events/s (target >= 100000)")
@@ -396,7 +396,8 @@ def summarise(rows: dict[str, dict]) -> None:
                     without = np.median([p[key] for p in pairs[0::2]])  # type: ignore[index]
                     with_ = np.median([p[key] for p in pairs[1::2]])  # type: ignore[index]
                     print(
-                        f"{kind} rollover every 100 MB: cost {1 - with_ / without:.1%} of {unit} (target <= 2 %)"
+                        f"{kind} rollover every 100 MB: cost {1 - with_ / without:.1%} of {unit} "
+                        "(target <= 2 %)"
                     )
     print(f"load after the run: {os.getloadavg()}")
 
