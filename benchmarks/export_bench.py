@@ -393,8 +393,8 @@ def summarise(rows: dict[str, dict]) -> None:
             pairs = [rows.get(f"rollover {kind} {w} {k}") for k in range(PAIRS) for w in ("without", "with")]
             if all(pairs):
                 for key, unit in (("mb_per_s", "MB/s"), ("mb_per_cpu_s", "MB per CPU s")):
-                    without = np.median([p[key] for p in pairs[0::2]])  # type: ignore[index]
-                    with_ = np.median([p[key] for p in pairs[1::2]])  # type: ignore[index]
+                    without = np.median([p[key] for p in pairs[0::2]])
+                    with_ = np.median([p[key] for p in pairs[1::2]])
                     print(
                         f"{kind} rollover every 100 MB: cost {1 - with_ / without:.1%} of {unit} "
                         "(target <= 2 %)"
