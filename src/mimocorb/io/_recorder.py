@@ -32,8 +32,8 @@ MAX_FLUSH_EVENTS = 100_000
 META_NAMES = tuple(name for name, _ in METADATA_DTYPE)
 
 
-def default_flush_events(event_bytes: int) -> int:
-    return int(max(1, min(MAX_FLUSH_EVENTS, BATCH_BYTES // max(1, event_bytes))))
+def default_flush_events(event_bytes: int, batch_bytes: int = BATCH_BYTES) -> int:
+    return int(max(1, min(MAX_FLUSH_EVENTS, batch_bytes // max(1, event_bytes))))
 
 
 class Layout:
@@ -178,6 +178,7 @@ class Recorder:
     config_keys: tuple[str, ...] = ()
     rollover_defaults: Mapping[str, float | None] = NO_ROLLOVER
     writer_class: Any = None
+    batch_bytes = BATCH_BYTES  # the default flush_events keeps a batch near this size
 
     def __init__(
         self, source_list: list[dict] | None = None, config_dict: dict | None = None, **rb_info: Any
@@ -187,7 +188,8 @@ class Recorder:
         cfg = args.config
         self.layout = Layout.of_buffer(args, self.config_keys)
         event_bytes = self.layout.event_bytes
-        self.flush_events = positive(self.owner, cfg, "flush_events", default_flush_events(event_bytes))
+        default = default_flush_events(event_bytes, self.batch_bytes)
+        self.flush_events = positive(self.owner, cfg, "flush_events", default)
         self.flush_seconds = positive(self.owner, cfg, "flush_seconds", DEFAULT_FLUSH_SECONDS, kind=float)
         self.rollover = Rollover.from_config(self.owner, cfg, event_bytes, self.rollover_defaults)
         self.check(cfg)
