@@ -14,6 +14,10 @@ divided by the time from the first event offered until the exporter has closed i
 flush counts). Record cases use a buffer of one record (counter-like int32, two float32, one float64)
 per slot, the only layout ``rb_toTxtfile`` accepts.
 
+The ROOT and HDF5 recorders run with their defaults (lz4 baskets; lzf with shuffle). "rollover" pairs
+run a recorder without and with a new part every 100 MB of data, alternately, three times; the cost is
+the drop of the median MB/s and of the median MB per CPU second (steadier on a shared machine).
+
 Replay cases replay the files the export cases wrote into a buffer read by a draining process, at full
 speed (``timing: full``), until the source is exhausted.
 
@@ -88,9 +92,12 @@ def writer_main(setup: dict, pool: np.ndarray, events: int) -> None:
 
 def exporter_main(kind: str, setup: dict, directory: str, options: dict, result: Any) -> None:
     from mimocorb.io import ParquetRecorder, rb_toParquetfile, rb_toTxtfile
+    from mimocorb.io.hdf5file import Hdf5Recorder
+    from mimocorb.io.rootfile import RootRecorder
 
     config = {"directory_prefix": directory, "filename": "bench", **options}
-    cls = {"dataset": ParquetRecorder, "tar": rb_toParquetfile, "txt": rb_toTxtfile}[kind]
+    classes = {"dataset": ParquetRecorder, "tar": rb_toParquetfile, "txt": rb_toTxtfile}
+    cls = {**classes, "root": RootRecorder, "hdf5": Hdf5Recorder}[kind]
     exporter = cls([setup], config, RB_1="read")
     cpu0 = time.process_time()  # all threads of this process
     exporter()
@@ -244,7 +251,13 @@ def original_case(src: str, top: str, events: int) -> dict:
 def file_size(path: Path) -> int:
     if path.is_dir():
         return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-    return path.stat().st_size
+    return sum(f.stat().st_size for f in path.parent.glob(f"{path.stem}*{path.suffix}"))
+
+
+OUTPUTS = {"dataset": "bench.parquet", "root": "bench.root", "hdf5": "bench.h5"}
+ROLLOVER = {"rollover_mb": 100}
+PAIRS = 3
+NO_ROLLOVER = {"rollover_mb": None, "rollover_minutes": None}
 
 
 def main() -> None:
@@ -270,8 +283,12 @@ def main() -> None:
         ("dataset lz4 (default)", "dataset", WAVE, waves, wave_events, {}),
         ("dataset zstd", "dataset", WAVE, waves, wave_events, {"compression": "zstd"}),
         ("dataset none", "dataset", WAVE, waves, wave_events, {"compression": "none"}),
+        ("root lz4 (default)", "root", WAVE, waves, wave_events, {}),
+        ("hdf5 lzf (default)", "hdf5", WAVE, waves, wave_events, {}),
         ("tar of parquet", "tar", WAVE, waves, tar_events, {}),
         ("records: dataset lz4", "dataset", RECORD, records, record_events, {}),
+        ("records: root", "root", RECORD, records, record_events, {}),
+        ("records: hdf5", "hdf5", RECORD, records, record_events, {}),
         ("records: tar of parquet", "tar", RECORD, records, record_events // 20, {}),
         ("records: txt", "txt", RECORD, records, record_events // 4, {}),
     ]
@@ -283,7 +300,7 @@ def main() -> None:
             )
             os.makedirs(directory)
             row = export_case(kind, dtype, pool, events, directory + "/", options)
-            out = Path(directory) / ("bench.parquet" if kind == "dataset" else f"bench.{kind}")
+            out = Path(directory) / OUTPUTS.get(kind, f"bench.{kind}")
             row["file_mb"] = file_size(out) / 1e6
             rows.append((f"export {label}", row))
             print_row(*rows[-1])
@@ -296,11 +313,31 @@ def main() -> None:
                 replay = replay_case(str(out), dtype, pool.shape[1], events)
                 rows.append((f"replay {label}", replay))
                 print_row(*rows[-1])
+        for kind in ("root", "hdf5"):
+            rows += rollover_pairs(kind, waves, wave_events, top)
     finally:
         shutil.rmtree(top, ignore_errors=True)
     summarise(dict(rows))
     if args.json:
         Path(args.json).write_text(json.dumps({"load": os.getloadavg(), "rows": dict(rows)}, indent=2))
+
+
+def rollover_pairs(kind: str, pool: np.ndarray, events: int, top: str) -> list[tuple[str, dict]]:
+    """Without and with rollover, alternately (the host's drift hits both alike)."""
+    rows = []
+    for k in range(PAIRS):
+        for label, options in (("without", NO_ROLLOVER), ("with", ROLLOVER)):
+            directory = os.path.join(top, f"rollover_{kind}_{label}_{k}")
+            os.makedirs(directory)
+            rows.append(
+                (
+                    f"rollover {kind} {label} {k}",
+                    export_case(kind, WAVE, pool, events, directory + "/", options),
+                )
+            )
+            print_row(*rows[-1])
+            shutil.rmtree(directory)
+    return rows
 
 
 HEADER = (
@@ -341,6 +378,27 @@ def summarise(rows: dict[str, dict]) -> None:
             f"per CPU second of the exporter process: recorder {dataset['mb_per_cpu_s']:.0f} MB, "
             f"tar {tar['mb_per_cpu_s']:.0f} MB ({dataset['mb_per_cpu_s'] / tar['mb_per_cpu_s']:.1f} x)"
         )
+    if dataset:
+        for kind, label in (("root", "root lz4 (default)"), ("hdf5", "hdf5 lzf (default)")):
+            row, records = rows.get(f"export {label}"), rows.get(f"export records: {kind}")
+            if row:
+                share = row["mb_per_s"] / dataset["mb_per_s"]
+                per_cpu = row["mb_per_cpu_s"] / dataset["mb_per_cpu_s"]
+                print(
+                    f"{kind} recorder: {share:.0%} of the Parquet recorder's MB/s, "
+                    f"{per_cpu:.0%} of its MB per CPU s (target >= 50 %)"
+                )
+            if records:
+                print(f"{kind} recorder, records: {records['events_per_s']:.0f} events/s (target >= 100000)")
+            pairs = [rows.get(f"rollover {kind} {w} {k}") for k in range(PAIRS) for w in ("without", "with")]
+            if all(pairs):
+                for key, unit in (("mb_per_s", "MB/s"), ("mb_per_cpu_s", "MB per CPU s")):
+                    without = np.median([p[key] for p in pairs[0::2]])
+                    with_ = np.median([p[key] for p in pairs[1::2]])
+                    print(
+                        f"{kind} rollover every 100 MB: cost {1 - with_ / without:.1%} of {unit} "
+                        "(target <= 2 %)"
+                    )
     print(f"load after the run: {os.getloadavg()}")
 
 

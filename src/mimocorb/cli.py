@@ -212,7 +212,8 @@ def _add_inspect(subparsers: argparse._SubParsersAction) -> None:
         "inspect",
         help="show what a recorded file holds (events, fields, time span, rate)",
         description="Summarise a recording: a Parquet dataset directory or part file of the recorder, "
-        "a tar archive of rb_toParquetfile (or a directory of them), or a text file of rb_toTxtfile.",
+        "a tar archive of rb_toParquetfile (or a directory of them), a text file of rb_toTxtfile, a ROOT "
+        "or HDF5 file; RB_1.root names all parts RB_1_00000.root, ... of a recording.",
     )
     parser.add_argument("file", help="recorded file or dataset directory")
     parser.add_argument("--json", action="store_true", help="print the facts as JSON")
@@ -226,6 +227,30 @@ def _inspect(args: argparse.Namespace) -> int:
         print(main_inspect(args.file, as_json=args.json))
     except (OSError, ValueError) as exc:
         print(f"mimocorb inspect: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _add_convert(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "convert",
+        help="write a recording in another format (Parquet, ROOT, HDF5)",
+        description="Read every event of IN (any format inspect reads, all parts) and write OUT, whose "
+        "name says the format: .parquet (a dataset directory), .root or .h5/.hdf5. Values, types and "
+        "the run's metadata are kept.",
+    )
+    parser.add_argument("source", metavar="IN", help="recorded file, dataset directory or name of the parts")
+    parser.add_argument("target", metavar="OUT", help="new file or dataset directory")
+    parser.set_defaults(handler=_convert)
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from mimocorb.io.convert import main_convert
+
+    try:
+        print(main_convert(args.source, args.target))
+    except (OSError, ValueError) as exc:
+        print(f"mimocorb convert: {exc}", file=sys.stderr)
         return 1
     return 0
 
@@ -372,6 +397,7 @@ _SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_run,
     _add_cleanup,
     _add_inspect,
+    _add_convert,
     _add_demo,
     _add_serve,
     _add_keys,

@@ -21,3 +21,10 @@ def test_ring_faces_import_numpy_only(module: str) -> None:
     print(f"import {module}: {len(modules)} modules; third-party {others}; {mimocorb}; stdlib {stdlib}")
     assert others == ["numpy"], f"import {module} pulled in {others} (only numpy is allowed)"
     assert module in mimocorb
+
+
+def test_recording_package_imports_numpy_only() -> None:
+    """A setup's module imports ``mimocorb.io`` for its recorders; uproot, h5py and pyarrow come with the
+    recording process's first file, not with every import."""
+    others = third_party(imported_by("mimocorb.io"))
+    assert others == ["numpy"], f"import mimocorb.io pulled in {others} (only numpy is allowed)"

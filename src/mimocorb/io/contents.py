@@ -1,8 +1,9 @@
 """``mimocorb inspect FILE``: what a recorded file holds — events, fields, time span and rate.
 
-Works on all three formats (the Parquet dataset or one of its parts, tar archives of ``rb_toParquetfile``,
-text files of ``rb_toTxtfile``). The Parquet dataset is summarised from its footers where possible; the
-tar format has no timestamps, so its time span and rate are reported as unknown.
+Works on every format (the Parquet dataset or one of its parts, tar archives of ``rb_toParquetfile``,
+text files of ``rb_toTxtfile``, ROOT and HDF5 files), and on all parts of a recording at once. The
+Parquet dataset is summarised from its footers where possible; the tar
+format has no timestamps, so its time span and rate are reported as unknown.
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from .reading import blocks, kind_of, parquet_files, read_schema
+from .reading import blocks, files_of, kind_of, parquet_files, read_schema, recording_metadata
+
+SETUP_PLACES = {
+    "parquet": "in the key-value metadata",
+    "root": "TObjString mimocorb/setup",
+    "hdf5": "attribute mimocorb.setup",
+}
 
 
 def inspect_file(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -46,7 +53,21 @@ def inspect_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     info.update(events=events, fields=fields)
     if counters:
         info["counters"] = [min(counters), max(counters)]
+    files = files_of(path)
+    if len(files) > 1 or kind in ("root", "hdf5"):
+        info["parts"] = len(files)
+    info.update(_described(recording_metadata(path)))
     info.update(_span(events, first, last))
+    return info
+
+
+def _described(meta: dict[str, str]) -> dict[str, Any]:
+    """The buffer and the run's files, from a recording's metadata texts."""
+    info: dict[str, Any] = {}
+    if "mimocorb.buffer" in meta:
+        info["buffer"] = meta["mimocorb.buffer"]
+    if "mimocorb.setup" in meta:
+        info["setup_files"] = sorted(json.loads(meta["mimocorb.setup"]))
     return info
 
 
@@ -72,14 +93,10 @@ def _parquet_info(path: str | os.PathLike[str]) -> dict[str, Any]:
     fields = {
         f.name: _type_text(f.type) for f in schema if f.name not in ("counter", "timestamp", "deadtime")
     }
-    meta = {k.decode(): v.decode() for k, v in (schema.metadata or {}).items()}
     info: dict[str, Any] = {"parts": len(files), "events": events, "fields": fields}
     if cmin is not None:
         info["counters"] = [cmin, cmax]
-    if "mimocorb.buffer" in meta:
-        info["buffer"] = meta["mimocorb.buffer"]
-    if "mimocorb.setup" in meta:
-        info["setup_files"] = sorted(json.loads(meta["mimocorb.setup"]))
+    info.update(_described(recording_metadata(path)))
     info.update(_span(events, first, last))
     return info
 
@@ -133,7 +150,7 @@ def describe(info: dict[str, Any]) -> str:
         rate = info.get("rate_hz")
         lines.append(f"  rate:      {rate:.3f} Hz" if rate is not None else "  rate:      -")
     if info.get("setup_files"):
-        lines.append("  setup:     " + ", ".join(info["setup_files"]) + " (in the key-value metadata)")
+        lines.append("  setup:     " + ", ".join(info["setup_files"]) + f" ({SETUP_PLACES[info['format']]})")
     return "\n".join(lines)
 
 

@@ -1,7 +1,10 @@
-"""Reading recorded files back, whatever the format: the Parquet dataset, a part file, tar archives.
+"""Reading recorded files back, whatever the format: the Parquet dataset, a part file, tar archives,
+text, ROOT and HDF5 files, each possibly in numbered parts (``<stem>_00000<ext>``, ...).
 
-Used by the replay source and by ``mimocorb inspect``. Events come in blocks (one part file or one tar
-member at a time), as numpy arrays, so that replay at full speed is not limited by per-row Python work.
+Used by the replay source, ``mimocorb inspect`` and ``mimocorb convert``. Events come in blocks (one part
+file, one tar member or a few thousand events at a time), as numpy arrays, so that replay at full speed
+is not limited by per-row Python work. A recording is named by its directory, one of its files, or the
+name its parts share (``RB_1.root`` for ``RB_1_00000.root``, ...): then every part is read, in order.
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from .parts import parts_of
 from .tarparquet import ARCHIVE_SUFFIXES, archives_in, counter_of, iter_archive
 
 META_NAMES = ("counter", "timestamp", "deadtime")
+SUFFIXES = {".parquet": "parquet", ".txt": "txt", ".root": "root", ".h5": "hdf5", ".hdf5": "hdf5"}
 
 
 @dataclass
@@ -36,10 +41,11 @@ class Block:
 
 
 def kind_of(path: str | os.PathLike[str]) -> str:
-    """``parquet`` (a dataset directory or one Parquet file), ``tar`` or ``txt``; ValueError otherwise."""
+    """``parquet`` (a dataset directory or one Parquet file), ``tar``, ``txt``, ``root`` or ``hdf5``.
+
+    FileNotFoundError if there is neither the file nor parts of it, ValueError for an unknown format.
+    """
     p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"no recorded file or directory at {str(p)!r}")
     if p.is_dir():
         if _parquet_parts(p):
             return "parquet"
@@ -51,16 +57,23 @@ def kind_of(path: str | os.PathLike[str]) -> str:
                 f"({', '.join(ARCHIVE_SUFFIXES)})"
             ) from None
         return "tar"
-    if p.name.endswith(".parquet"):
-        return "parquet"
+    parts_of(p)
     if p.name.endswith(ARCHIVE_SUFFIXES):
         return "tar"
-    if p.name.endswith(".txt"):
-        return "txt"
+    if p.suffix in SUFFIXES:
+        return SUFFIXES[p.suffix]
     raise ValueError(
         f"{str(p)!r}: unknown format; expected a Parquet dataset directory or .parquet file, "
-        f"a tar archive ({', '.join(ARCHIVE_SUFFIXES)}) or a .txt file"
+        f"a tar archive ({', '.join(ARCHIVE_SUFFIXES)}), a .txt, .root, .h5 or .hdf5 file"
     )
+
+
+def files_of(path: str | os.PathLike[str]) -> list[Path]:
+    """The files of a recording, in the order their events were written."""
+    p = Path(path)
+    if kind_of(p) == "parquet":
+        return parquet_files(p)
+    return archives_in(p) if p.is_dir() else parts_of(p)
 
 
 def _parquet_parts(directory: Path) -> list[Path]:
@@ -84,16 +97,55 @@ def read_schema(path: str | os.PathLike[str]) -> Any:
     return pq.read_schema(files[0])
 
 
+def recording_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
+    """The ``mimocorb.*`` texts of a recording's first file (the formats that store them; else empty)."""
+    kind = kind_of(path)
+    first = files_of(path)[0]
+    if kind == "parquet":
+        meta = read_schema(path).metadata or {}
+        return {k.decode(): v.decode() for k, v in meta.items() if k.startswith(b"mimocorb.")}
+    if kind == "root":
+        from .rootfile import root_objects
+
+        file, _, metadata = root_objects(first)
+        file.close()
+        return metadata
+    if kind == "hdf5":
+        from .hdf5file import hdf5_metadata
+
+        return hdf5_metadata(first)
+    return {}
+
+
 def blocks(path: str | os.PathLike[str]) -> Iterator[Block]:
     """Every event of a recorded file or directory, block by block, in file order."""
     kind = kind_of(path)
     if kind == "parquet":
         yield from _parquet_blocks(path)
-    elif kind == "tar":
-        for archive in archives_in(path):
-            yield from _tar_blocks(archive)
-    else:
-        yield from _txt_blocks(path)
+        return
+    read = {"tar": _tar_blocks, "txt": _txt_blocks, "root": _root_blocks, "hdf5": _hdf5_blocks}[kind]
+    for file in files_of(path):
+        yield from read(file)
+
+
+def _root_blocks(path: Path) -> Iterator[Block]:
+    from .rootfile import root_arrays
+
+    for arrays in root_arrays(path):
+        yield _block_of_arrays(arrays)
+
+
+def _hdf5_blocks(path: Path) -> Iterator[Block]:
+    from .hdf5file import hdf5_arrays
+
+    for arrays in hdf5_arrays(path):
+        yield _block_of_arrays(arrays)
+
+
+def _block_of_arrays(arrays: dict[str, np.ndarray]) -> Block:
+    n = len(arrays["counter"])
+    fields = {k: v.reshape(n, -1) for k, v in arrays.items() if k not in META_NAMES}
+    return Block(arrays["counter"], arrays.get("timestamp"), arrays.get("deadtime"), fields)
 
 
 def _parquet_blocks(path: str | os.PathLike[str]) -> Iterator[Block]:

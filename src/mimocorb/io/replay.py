@@ -4,8 +4,10 @@ In a module of the setup::
 
     from mimocorb.io import replay          # fkt_name: replay, RB_assign: {RB_1: write}
 
-Config keys: ``path`` (required: a Parquet dataset directory or part file written by the recorder, a
-tar archive of ``rb_toParquetfile``, or a directory of such archives; relative to the working directory),
+Config keys: ``path`` (required: a Parquet dataset directory or part file written by the recorder, a ROOT
+or HDF5 file, a tar archive of ``rb_toParquetfile``, or a directory of such archives; the common name of
+numbered parts, ``RB_1.root`` for ``RB_1_00000.root``, ..., replays them all; relative to the working
+directory),
 ``timing`` (``full`` — as fast as the chain takes them, the default; ``recorded`` — the recorded time
 differences, divided by ``speedup``; ``fixed`` — ``rate`` events per second; ``poisson`` — random
 intervals with mean 1/``rate``), ``rate`` (Hz), ``speedup`` (default 1), ``metadata`` (``original``,
@@ -14,8 +16,8 @@ the default: the recorded counter, timestamp and deadtime; ``new``: stamped afre
 Fields are matched by name: every field of the target buffer must exist in the recording (extra recorded
 fields are ignored), and the recorded values per event must fit the buffer's ``values_per_slot``. The tar
 format stores only the counter (in the member name): with ``metadata: original`` the events keep it and get
-the replay time as timestamp and deadtime 0; ``timing: recorded`` needs timestamps, so it needs the Parquet
-dataset. The source ends ("source exhausted") after the last event.
+the replay time as timestamp and deadtime 0; ``timing: recorded`` needs timestamps, which the other
+formats store. The source ends ("source exhausted") after the last event.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ class ReplayConfig:
         path = cfg.get("path")
         if not isinstance(path, str) or not path:
             raise ValueError(
-                "replay: config key 'path' is required (a recorded dataset, part file or tar archive)"
+                "replay: config key 'path' is required (a recorded dataset, ROOT, HDF5 or tar file)"
             )
         self.path = Path(path).expanduser()
         self.kind = kind_of(self.path)  # FileNotFoundError / ValueError with the path
@@ -191,8 +193,9 @@ def replay(
         source_list: not used.
         sink_list: the setup dicts of the 'write' buffers; the first one is filled.
         observe_list: not used.
-        config_dict: ``path`` (required: a dataset directory or part file of ``record_parquet``, a tar
-            archive of ``rb_toParquetfile`` or a directory of them), ``timing`` (``full``, ``recorded``,
+        config_dict: ``path`` (required: a dataset directory or part file of ``record_parquet``, a
+            ROOT or HDF5 file or the common name of its parts, a tar archive of ``rb_toParquetfile`` or a
+            directory of them), ``timing`` (``full``, ``recorded``,
             ``fixed``, ``poisson``), ``rate``, ``speedup`` and ``metadata`` (``original`` or ``new``).
         rb_info: the ``RB_assign`` entries, by buffer name.
 

@@ -8,6 +8,10 @@ reads such archives back, for ``parquetReader``, the replay source and ``mimocor
 The archive is finished (end-of-archive blocks) however the exporter ends: at the end of the run, on an
 exception, and on SIGTERM. After SIGKILL every member written before is complete, since each
 member is handed to the kernel as soon as it is written.
+
+Rollover is off unless asked for (``rollover_events``, ``rollover_mb``, ``rollover_minutes``), so that
+the archive is the one mimoCoRB 1.0.2 wrote; with it, each process writes finished archives
+``<filename>_00000.tar``, ... of its own.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from ..ring import Reader
 from ._common import ExporterArgs
 from ._guard import TerminationGuard
 from .manifest import Manifest
+from .parts import NO_ROLLOVER, PartLog, PartNames, Rollover, StreamParts
 
 ARCHIVE_SUFFIXES = (".tar", ".gz", ".tgz", ".bz2")
 MANIFEST_EVERY = 100  # members between manifest updates (and at the end)
@@ -32,6 +37,8 @@ _COUNTER = re.compile(r"_(-?\d+)\.parquet$")
 
 class rb_toParquetfile:
     """Writes every event of a buffer as one Parquet member of ``<directory_prefix>/<filename>.tar``."""
+
+    owner = "rb_toParquetfile"
 
     def __init__(
         self, source_list: list[dict] | None = None, config_dict: dict | None = None, **rb_info: Any
@@ -45,15 +52,44 @@ class rb_toParquetfile:
         import pyarrow.parquet as pq
 
         self._pa, self._pq = pa, pq
-        self._file, self.filename = _open_archive(args.output_path(self._base + ".tar"))
-        self._tar: tarfile.TarFile | None = tarfile.open(  # noqa: SIM115 - closed by _finish
-            fileobj=self._file, mode="w", format=tarfile.PAX_FORMAT
-        )
-        self._manifest = Manifest(args.directory or ".", os.path.basename(self.filename), "tar", args.label)
-        self._manifest.update()
+        event_bytes = args.dtype.itemsize * args.values_per_slot
+        self.rollover = Rollover.from_config(self.owner, args.config, event_bytes, NO_ROLLOVER)
+        self.filename = args.output_path(self._base + ".tar")
+        self._part_names = PartNames(Path(self.filename))
+        manifest = Manifest(args.directory or ".", os.path.basename(self.filename), "tar", args.label)
+        self._log = PartLog(manifest)
+        self._log.save()
+        self._parts = StreamParts(self._log, MANIFEST_EVERY)
+        self._tar: tarfile.TarFile | None = None
+        self._finished = False
+        self._open_part()
         self.events = 0
         self._guard = TerminationGuard(self._finish)
         self.source = Reader(args.setup)
+
+    def _open_part(self) -> None:
+        """The one archive, or the next part."""
+        if self.rollover.active:
+            path = self._part_names.claim()
+            self._file: BinaryIO = open(path, "wb")  # noqa: SIM115 - closed by _close_part
+        else:
+            self._file, self.filename = _open_archive(self.filename)
+            path = Path(self.filename)
+        self._tar = tarfile.open(  # noqa: SIM115 - closed by _close_part
+            fileobj=self._file, mode="w", format=tarfile.PAX_FORMAT
+        )
+        self._parts.begin(path.name)
+
+    def _close_part(self) -> None:
+        """End-of-archive blocks and close; idempotent, so SIGTERM and the normal end may both call it."""
+        tar, self._tar = self._tar, None
+        if tar is None:
+            return
+        try:
+            tar.close()
+        finally:
+            self._file.close()
+        self._parts.end()
 
     def _member(self, data: Any, counter: Any) -> None:
         pa = self._pa
@@ -69,20 +105,18 @@ class rb_toParquetfile:
             tar.addfile(info, io.BytesIO(payload))
             self._file.flush()  # each member reaches the kernel whole
             self.events += 1
+            self._parts.count(int(counter))
+            if self.rollover.due(self._parts.events, self._parts.started):
+                self._close_part()
+                self._open_part()
 
     def _finish(self, error: str | None = None) -> None:
-        """End-of-archive blocks and close; idempotent, so SIGTERM and the normal end may both call it."""
-        tar, self._tar = self._tar, None
-        if tar is None:
+        """The last archive finished, the manifest complete (or the error); idempotent."""
+        if self._finished:
             return
-        try:
-            tar.close()
-        finally:
-            self._file.close()
-        values: dict[str, Any] = {"events": self.events, "complete": error is None}
-        if error:
-            values["error"] = error
-        self._manifest.update(**values)
+        self._finished = True
+        self._close_part()
+        self._log.save(complete=error is None, **({"error": error} if error else {}))
 
     def __call__(self) -> None:
         """Write every event until the buffer shuts down; the archive is finished in every case."""
@@ -92,8 +126,6 @@ class rb_toParquetfile:
         try:
             for data in self.source:
                 self._member(data, metadata()[0])
-                if self.events % MANIFEST_EVERY == 0:
-                    self._manifest.update(events=self.events)
         except BaseException as exc:
             error = f"{type(exc).__name__}: {exc}"
             raise

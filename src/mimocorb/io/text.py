@@ -3,6 +3,10 @@
 Meant for buffers of single values (one record per event, e.g. fit results). Each line is written with
 one ``write`` to a file opened for appending, and handed to the kernel at once: a killed exporter loses
 no line it had taken from the buffer, and several processes of one exporter append whole lines.
+
+Rollover is off unless asked for (``rollover_events``, ``rollover_mb``, ``rollover_minutes``), so that
+the file is the one mimoCoRB 1.0.2 wrote; with it, each process writes numbered parts
+``<filename>_00000.txt``, ... of its own, each with the header line.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,6 +23,7 @@ from ..ring import METADATA_DTYPE, Reader
 from ._common import ExporterArgs
 from ._guard import TerminationGuard
 from .manifest import Manifest
+from .parts import NO_ROLLOVER, PartLog, PartNames, Rollover, StreamParts
 
 MANIFEST_EVERY = 1000  # events between manifest updates (and at the end)
 
@@ -89,18 +95,32 @@ class rb_toTxtfile:
         if not isinstance(alias, dict):
             raise ValueError(f"rb_toTxtfile: header_alias must be a mapping name -> header, got {alias!r}")
         self.filename = args.output_path(args.filename() + ".txt")
+        self.rollover = Rollover.from_config("rb_toTxtfile", args.config, args.dtype.itemsize, NO_ROLLOVER)
         args.check_directory()
         meta: np.dtype = np.dtype(METADATA_DTYPE)
         meta_names = [name for name, _ in METADATA_DTYPE]
         columns = [*meta_names, *names]
-        header = "\t".join(str(alias.get(c, c)) for c in columns) + "\n"
-        _create_with_header(self.filename, header)
+        self._header = "\t".join(str(alias.get(c, c)) for c in columns) + "\n"
+        self._names = PartNames(Path(self.filename))
+        if not self.rollover.active:
+            _create_with_header(self.filename, self._header)
         self._meta_formats = [_formatter(meta[n]) for n in meta_names]
         self._fields = [(n, _formatter(args.dtype[n])) for n in names]
-        self._manifest = Manifest(args.directory or ".", os.path.basename(self.filename), "txt", args.label)
-        self._manifest.update()
+        manifest = Manifest(args.directory or ".", os.path.basename(self.filename), "txt", args.label)
+        self._log = PartLog(manifest)
+        self._log.save()
+        self._parts = StreamParts(self._log, MANIFEST_EVERY)
         self.events = 0
         self.source = Reader(args.setup)
+
+    def _open_part(self) -> int:
+        """The file to append to: the one file, or the next part (made with its header)."""
+        path = self._names.claim() if self.rollover.active else Path(self.filename)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        if self.rollover.active:
+            os.write(fd, self._header.encode("utf-8"))
+        self._parts.begin(path.name)
+        return fd
 
     def _line(self, data: np.ndarray, metadata: tuple) -> bytes:
         first = data[0]
@@ -111,22 +131,27 @@ class rb_toTxtfile:
     def __call__(self) -> None:
         """Write every event until the buffer shuts down."""
         metadata = self.source.get_metadata
-        guard = TerminationGuard(
-            self._finish
-        )  # every line is on disk already; SIGTERM only updates the count
+        guard = TerminationGuard(self._finish)  # every line is on disk already; SIGTERM only counts
         guard.install()
-        fd = os.open(self.filename, os.O_WRONLY | os.O_APPEND)
+        parts, rollover = self._parts, self.rollover
+        fd = self._open_part()
         try:
             for data in self.source:
-                line = self._line(data, metadata())
+                meta = metadata()
+                line = self._line(data, meta)
                 with guard.busy():
                     if os.write(fd, line) != len(line):
                         raise OSError(f"rb_toTxtfile: short write to {self.filename} (disk full?)")
                     self.events += 1
-                if self.events % MANIFEST_EVERY == 0:
-                    self._manifest.update(events=self.events)
+                    parts.count(int(meta[0]))
+                if rollover.due(parts.events, parts.started):
+                    with guard.busy():
+                        os.close(fd)
+                        parts.end()
+                        fd = self._open_part()
         except BaseException as exc:
-            self._manifest.update(events=self.events, error=f"{type(exc).__name__}: {exc}")
+            parts.report()
+            self._log.save(error=f"{type(exc).__name__}: {exc}")
             raise
         finally:
             os.close(fd)
@@ -134,4 +159,5 @@ class rb_toTxtfile:
         self._finish()
 
     def _finish(self) -> None:
-        self._manifest.update(events=self.events, complete=True)
+        self._parts.end()
+        self._log.save(complete=True)

@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 from mimocorb.buffer_control import rb_toParquetfile, rb_toTxtfile, rbImport, rbTransfer
-from mimocorb.io import record_parquet, replay  # noqa: F401 - used as fkt_name by the setups
+from mimocorb.io import record_hdf5, record_parquet, record_root, replay  # noqa: F401 - fkt_name of the setups
 
 WAVE = [("ch1", np.float32), ("ch2", np.int32), ("ch3", np.float64)]
 RECORD = np.dtype([("amp", np.float32), ("pos", np.int32), ("area", np.float64)])
