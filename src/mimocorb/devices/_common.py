@@ -1,0 +1,178 @@
+"""What the serial and VISA sources share: config checks that name the key and the values allowed, the
+writer's run state, and reconnecting with growing intervals.
+
+Each source checks its own keys with these helpers, so that every message starts with the source's name
+and says what is allowed, as ``mimocorb validate`` prints it on the setup's line.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+
+from ..ring import Writer
+from ._mcpha import DeviceError
+
+T = TypeVar("T")
+PAUSE_STEP = 0.05  # s between looks at the paused flag
+
+
+def unknown_keys(device: str, config: Mapping[str, Any], keys: Sequence[str]) -> None:
+    """A misspelt key is an error: silently ignored, the run would not be what the file says."""
+    allowed = (*keys, "directory_prefix")
+    for key in config:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), keys, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"expected one of {', '.join(keys)}"
+            raise ValueError(f"{device}: unknown config key '{key}'; {hint}")
+
+
+def choice(device: str, c: Mapping[str, Any], key: str, allowed: Sequence[Any]) -> Any:
+    if c[key] not in allowed or isinstance(c[key], bool):
+        raise ValueError(f"{device}: '{key}' must be one of {', '.join(map(str, allowed))}, got {c[key]!r}")
+    return c[key]
+
+
+def number(device: str, c: Mapping[str, Any], key: str, zero: bool = False) -> float:
+    value = c[key]
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or value < 0
+        or (value == 0 and not zero)
+    ):
+        raise ValueError(f"{device}: '{key}' must be a number {'>= 0' if zero else '> 0'}, got {value!r}")
+    return float(value)
+
+
+def text(device: str, c: Mapping[str, Any], key: str, example: str) -> str:
+    if not isinstance(c[key], str) or not c[key]:
+        raise ValueError(f"{device}: config key '{key}' is required, e.g. {example}; got {c[key]!r}")
+    return c[key]
+
+
+def one_write_buffer(device: str, buffers: Mapping[str, list]) -> np.dtype:
+    """The dtype of the only buffer a source may have, which must have named fields."""
+    if len(buffers["write"]) != 1 or buffers["read"] or buffers["observe"]:
+        raise ValueError(f"{device}: expected one buffer marked 'write' and nothing else in RB_assign")
+    dtype = np.dtype(buffers["write"][0])
+    if not dtype.names:
+        raise ValueError(f"{device}: the 'write' buffer needs named fields (data_type as a mapping)")
+    return dtype
+
+
+def known_fields(device: str, dtype: np.dtype, known: Sequence[str]) -> None:
+    extra = [name for name in dtype.names or () if name not in known]
+    if extra:
+        raise ValueError(
+            f"{device}: the buffer's fields {extra} are unknown; the source fills {', '.join(known)}"
+        )
+
+
+def run_log(log: logging.Logger) -> logging.Logger:
+    """Let ``log``'s INFO messages through to the run log: what the device says about itself belongs there,
+    while a run logs warnings only unless asked for more."""
+    if log.getEffectiveLevel() > logging.INFO:
+        log.setLevel(logging.INFO)
+    return log
+
+
+class RunState:
+    """The writer's flags, read as the library's own sources read them."""
+
+    def __init__(self, sink: Writer):
+        self.sink = sink
+
+    def running(self) -> bool:
+        return self.sink._active.is_set()
+
+    def paused(self) -> bool:
+        return self.sink._paused.is_set()
+
+    def waiting(self) -> bool:
+        """Running and not paused: an acquisition may go on."""
+        return self.running() and not self.paused()
+
+    def sleep_while_paused(self) -> None:
+        while self.paused() and self.running():
+            time.sleep(PAUSE_STEP)
+
+
+def reconnect(
+    connect: Callable[[], T],
+    state: RunState,
+    limit: float,
+    log: logging.Logger,
+    what: str,
+    events: int,
+    exc: Exception,
+) -> T | None:
+    """``connect()`` again with growing intervals for ``limit`` seconds; None if the run ended meanwhile.
+
+    Raises DeviceError when the device stays away, so that the run ends in order with what it acquired.
+    """
+    log.warning("%s; %d event(s) so far; reconnecting for up to %g s", exc, events, limit)
+    deadline, pause = time.monotonic() + limit, 0.1
+    while state.running() and time.monotonic() < deadline:
+        try:
+            device = connect()
+        except DeviceError:
+            time.sleep(min(pause, max(deadline - time.monotonic(), 0)))
+            pause = min(pause * 2, 2.0)
+            continue
+        log.warning("reconnected to %s", what)
+        return device
+    if state.running():
+        raise DeviceError(
+            f"lost {what} and could not reconnect within {limit:g} s ({exc}); "
+            f"the run ends with the {events} event(s) acquired"
+        ) from exc
+    return None
+
+
+def serve_until_signal(stop: Callable[[], None], started: str) -> None:
+    """For ``mimocorb simulate``: say where the simulator is (a parent waits for that line), then keep
+    it until SIGINT or SIGTERM, and stop it."""
+    ended = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: ended.set())
+    print(f"{started} (Ctrl-C ends it)", flush=True)
+    try:
+        while not ended.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def start_simulator(device: str, marker: str, *options: str) -> tuple[subprocess.Popen, str]:
+    """``mimocorb simulate DEVICE`` in a process of its own; returns it and the last word of its first
+    line, which holds ``marker`` (the port or path to use). A process, not a thread: a run forks its
+    workers, and a forked worker must not inherit the simulator's files."""
+    command = [sys.executable, "-m", "mimocorb", "simulate", device, *options]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    line = process.stdout.readline() if process.stdout else ""
+    if marker not in line:
+        process.kill()
+        process.wait()
+        raise RuntimeError(f"the simulated {device} did not start: {line.strip() or 'no output'}")
+    return process, line.split(marker, 1)[1].split()[0]
+
+
+def end_process(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
