@@ -127,6 +127,9 @@ class CosmicWatchSimulator:
         """All ``count`` events are printed."""
         return self.count is not None and len(self.sent) >= self.count
 
+    def _all_printed(self) -> bool:
+        return self.count is not None and self._events.number >= self.count
+
     def stop(self) -> None:
         """Close the terminal at once: the port's reader gets an error, as when the cable is pulled."""
         self._stopping.set()
@@ -160,7 +163,7 @@ class CosmicWatchSimulator:
         """Every line whose time has come, in one write; the clock starts at the banner."""
         start = time.monotonic() - self._events.time_s
         due: list[str] = []
-        while not self._stopping.is_set() and not self.done and self._opened(0):
+        while not self._stopping.is_set() and not self._all_printed() and self._opened(0):
             at, line = self._events.next_line()
             delay = start + at - time.monotonic()
             if delay > 0 and due:
