@@ -21,7 +21,12 @@ See docs/devices.md.
 
 from ._cosmicwatch import CosmicWatchSource, check_cosmicwatch_config, cosmicwatch
 from ._cosmicwatch_lines import parse_line
-from ._cosmicwatch_sim import CosmicWatchSimulator, run_cosmicwatch_simulator, simulated_cosmicwatch
+from ._cosmicwatch_sim import (
+    CosmicWatchSimulator,
+    cosmicwatch_lines,
+    run_cosmicwatch_simulator,
+    simulated_cosmicwatch,
+)
 from ._discover import Found, describe, find_devices
 from ._mcpha import Code, DeviceError, MCPHAClient, ScopeSettings, Status
 from ._redpitaya import RedPitayaConfig, RedPitayaSource, check_redpitaya_config, redpitaya
@@ -62,6 +67,7 @@ __all__ = [
     "check_scpi_config",
     "check_stream_config",
     "cosmicwatch",
+    "cosmicwatch_lines",
     "describe",
     "find_devices",
     "gamma_spectrum",

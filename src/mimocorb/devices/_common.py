@@ -163,8 +163,7 @@ def start_simulator(device: str, marker: str, *options: str) -> tuple[subprocess
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     line = process.stdout.readline() if process.stdout else ""
     if marker not in line:
-        process.kill()
-        process.wait()
+        end_process(process)
         raise RuntimeError(f"the simulated {device} did not start: {line.strip() or 'no output'}")
     return process, line.split(marker, 1)[1].split()[0]
 
@@ -176,3 +175,5 @@ def end_process(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+    if process.stdout:
+        process.stdout.close()

@@ -44,6 +44,7 @@ from ._mcpha import DeviceError
 DEVICE = "cosmicwatch"
 BAUDRATES = (300, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600)
 DEFAULTS: dict[str, Any] = {"port": None, "baudrate": 9600, "format": "auto", "reconnect_time": 30.0}
+PURPOSE = "the CosmicWatch source (pyserial)"
 READ_TIMEOUT = 0.1  # s a read waits for the first byte: how soon the end of the run is seen
 
 log = logging.getLogger("mimocorb.devices.cosmicwatch")
@@ -86,9 +87,10 @@ def check_buffer(dtype: np.dtype, values_per_slot: int) -> None:
 def check_cosmicwatch_config(
     config_dict: Mapping[str, Any], buffers: Mapping[str, list], values_per_slot: Mapping[str, list]
 ) -> None:
-    """What ``mimocorb validate`` checks: the config keys and the buffer the source writes."""
+    """What ``mimocorb validate`` checks: the config keys, the buffer the source writes, and pyserial."""
     check_buffer(one_write_buffer(DEVICE, buffers), values_per_slot["write"][0])
     CosmicWatchConfig.from_config(config_dict)
+    require("serial", "devices", PURPOSE)
 
 
 def absent_message(port: str, exc: BaseException) -> str:
@@ -144,7 +146,7 @@ class CosmicWatchSource:
         dtype = np.dtype(setup["dtype"])
         check_buffer(dtype, int(setup["values_per_slot"]))
         self.config = CosmicWatchConfig.from_config(dict(config_dict or {}))
-        self.serial = require("serial", "devices", "the CosmicWatch source (pyserial)")
+        self.serial = require("serial", "devices", PURPOSE)
         self.sink = Writer(setup)
         self.state = RunState(self.sink)
         self._fill = _filler(dtype)

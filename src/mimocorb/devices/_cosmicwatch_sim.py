@@ -76,6 +76,12 @@ class _Events:
         return self.time_s, "\t".join(map(str, values))
 
 
+def cosmicwatch_lines(count: int, version: str = "v2", rate: float = 5.0, seed: int = 0) -> list[str]:
+    """The first ``count`` event lines a simulator with these settings prints: what a run must record."""
+    events = _Events(version, rate, seed)
+    return [events.next_line()[1] for _ in range(count)]
+
+
 class CosmicWatchSimulator:
     """A CosmicWatch on a pseudo-terminal, printing from a thread.
 

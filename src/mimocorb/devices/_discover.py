@@ -20,7 +20,7 @@ from typing import Any
 from .._optional import MissingDependency, require
 from ._cosmicwatch_lines import NotAnEvent, line_format, parse_line
 from ._mcpha import DeviceError
-from ._scpi import ScpiScope, profile_of
+from ._scpi import ScpiScope, profile_of, require_visa
 
 # USB serial chips a CosmicWatch is built with: v2 on an Arduino Nano (FTDI, or a CH340 on clones),
 # v3X on a Raspberry Pi RP2040
@@ -106,7 +106,7 @@ def probe_visa(resource: str, timeout: float = 2.0) -> Found:
 def visa_resources(network: bool, timeout: float) -> tuple[list[Found], str | None]:
     """What PyVISA-py lists within ``timeout`` seconds, serial ports left out (listed above); a note
     when something was skipped."""
-    require("pyvisa_py", "devices", "listing VISA instruments (PyVISA-py)")
+    require_visa()
     from pyvisa import constants
     from pyvisa_py.sessions import Session
 

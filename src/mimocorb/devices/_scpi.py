@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -174,13 +175,19 @@ def absent_message(resource: str, exc: BaseException) -> str:
     )
 
 
+def require_visa() -> Any:
+    """PyVISA, with its pure-Python backend (both of the devices extra)."""
+    pyvisa = require("pyvisa", "devices", "the SCPI oscilloscope source (PyVISA)")
+    require("pyvisa_py", "devices", "the SCPI oscilloscope source (PyVISA-py)")
+    return pyvisa
+
+
 class ScpiScope:
     """A connection to one oscilloscope through PyVISA's pure-Python backend; every failure of the
     connection is a DeviceError, so that the source treats them alike."""
 
     def __init__(self, resource: str, timeout: float, connect_timeout: float):
-        pyvisa = require("pyvisa", "devices", "the SCPI oscilloscope source (PyVISA)")
-        require("pyvisa_py", "devices", "the SCPI oscilloscope source (PyVISA's Python backend)")
+        pyvisa = require_visa()
         self._errors = (pyvisa.errors.Error, OSError, ValueError)
         self.name = resource
         self.profile = PROFILES["rigol"]

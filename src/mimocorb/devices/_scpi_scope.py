@@ -38,7 +38,7 @@ from ._common import (
 )
 from ._mcpha import DeviceError
 from ._redpitaya import _Timing
-from ._scpi import PROFILES, Scale, ScpiScope
+from ._scpi import PROFILES, Scale, ScpiScope, require_visa
 
 DEVICE = "scpi_scope"
 CHANNELS = ("CH1", "CH2", "CH3", "CH4")
@@ -118,9 +118,10 @@ def check_buffer(dtype: np.dtype) -> list[int]:
 def check_scpi_config(
     config_dict: Mapping[str, Any], buffers: Mapping[str, list], values_per_slot: Mapping[str, list]
 ) -> None:
-    """What ``mimocorb validate`` checks: the config keys and the buffer the source writes."""
+    """What ``mimocorb validate`` checks: the config keys, the buffer the source writes, and PyVISA."""
     check_buffer(one_write_buffer(DEVICE, buffers))
     ScpiConfig.from_config(config_dict)
+    require_visa()
 
 
 def _storer(dtype: np.dtype, points: int) -> Callable[[np.ndarray, list[tuple[Scale, np.ndarray]]], None]:

@@ -1,0 +1,103 @@
+"""``mimocorb devices`` and ``mimocorb simulate cosmicwatch|scpi``: the simulators, run as commands, are
+listed with the source that reads them and feed runs; without the devices extra, one line says what to
+install."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from devkit import recorded, run
+from serialkit import COSMICWATCH_FIELDS, SCOPE_FIELDS, device_setup
+from support import only_run_dir
+
+from mimocorb.devices import (
+    CosmicWatchSimulator,
+    ScpiSimulator,
+    cosmicwatch_lines,
+    parse_line,
+    scope_waveform,
+    simulated_cosmicwatch,
+    simulated_scope,
+)
+
+HIDE = Path(__file__).resolve().parents[1] / "packaging" / "hide"
+
+
+@pytest.mark.timeout(60)
+def test_devices_lists_the_running_simulators_with_their_sources(project):
+    with CosmicWatchSimulator(rate=50) as watch, ScpiSimulator("keysight") as scope:
+        code, out = run(["devices", "--serial", watch.path, "--visa", scope.resource], project)
+    assert code == 0, out
+    assert f"{watch.path}" in out and "CosmicWatch v2" in out
+    assert f"-> cosmicwatch, port: {watch.path}" in out
+    assert "KEYSIGHT TECHNOLOGIES,DSOX1204G,SIMULATED" in out
+    assert f"-> scpi_scope, resource: {scope.resource}, profile: keysight" in out
+    assert "PicoScopes:\n  none" in out and "the PicoScope driver is not installed" in out
+    assert "network discovery skipped" in out
+
+
+@pytest.mark.timeout(60)
+def test_devices_says_what_a_path_that_is_no_detector_is(project):
+    code, out = run(["devices", "--serial", str(project / "nothing")], project)
+    assert code == 0, out
+    assert "cannot be opened" in out
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(90)
+def test_the_simulator_command_feeds_a_run_with_known_lines(project):
+    with simulated_cosmicwatch("--format", "v3x", "--rate", "100", "--count", "30", "--seed", "7") as path:
+        setup = device_setup(
+            project, "cosmicwatch", f'port: "{path}"', COSMICWATCH_FIELDS, main="runevents: 30"
+        )
+        code, out = run(["run", str(setup)], project)
+    assert code == 0, out
+    frame = recorded(only_run_dir(project / "target"))
+    expected = [parse_line(line) for line in cosmicwatch_lines(30, "v3x", 100, 7)]
+    assert list(frame.adc) == [e["adc"] for e in expected]
+    assert list(frame.deadtime_ms) == [e["deadtime_ms"] for e in expected]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(90)
+def test_the_scope_simulator_command_feeds_a_run(project):
+    with simulated_scope("--profile", "tektronix") as resource:
+        config = f'resource: "{resource}", profile: tektronix'
+        setup = device_setup(project, "scpi_scope", config, SCOPE_FIELDS, samples=100, main="runevents: 5")
+        code, out = run(["run", str(setup)], project)
+    assert code == 0, out
+    frame = recorded(only_run_dir(project / "target"))
+    assert (frame.CH2[4] == scope_waveform(5, 2, 100, "i1") * 0.01).all()
+
+
+def _hiding(module: str) -> dict[str, str]:
+    path = os.pathsep.join(p for p in (str(HIDE), os.environ.get("PYTHONPATH", "")) if p)
+    return {"PYTHONPATH": path, "MIMOCORB_HIDE": module}
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("module", "purpose"),
+    [("serial", "listing serial ports (pyserial)"), ("pyvisa", "the SCPI oscilloscope source (PyVISA)")],
+)
+def test_without_the_devices_extra_one_line_says_what_to_install(project, module, purpose, monkeypatch):
+    for key, value in _hiding(module).items():
+        monkeypatch.setenv(key, value)
+    code, out = run(["devices"], project)
+    assert code == 1
+    assert out.strip().splitlines() == [
+        f"mimocorb: the 'devices' extra is needed for {purpose}: pip install 'mimocorb[devices]'"
+    ]
+
+
+@pytest.mark.timeout(60)
+def test_validate_names_the_extra_a_cosmicwatch_needs(project, monkeypatch):
+    for key, value in _hiding("serial").items():
+        monkeypatch.setenv(key, value)
+    setup = device_setup(project, "cosmicwatch", "port: /dev/ttyUSB0", COSMICWATCH_FIELDS)
+    code, out = run(["validate", str(setup)], project)
+    assert code == 1
+    needed = "the 'devices' extra is needed for the CosmicWatch source (pyserial)"
+    assert f"{needed}: pip install 'mimocorb[devices]'" in out
