@@ -9,7 +9,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from devkit import recorded, run
+from devkit import assert_config_error, recorded, run
 from serialkit import COSMICWATCH_FIELDS, V3X_FIELDS, device_setup
 from support import (
     finish,
@@ -23,7 +23,6 @@ from support import (
     wait_until,
 )
 
-from mimocorb.config import ConfigError, validate_setup
 from mimocorb.devices import CosmicWatchSimulator, parse_line
 
 
@@ -156,12 +155,7 @@ BAD_CONFIGS = [
 @pytest.mark.parametrize(("config", "message"), BAD_CONFIGS)
 def test_bad_config_is_a_validate_error_on_the_setup_line(project, config, message):
     setup = device_setup(project, "cosmicwatch", f"port: /dev/ttyUSB0, {config}", COSMICWATCH_FIELDS)
-    with pytest.raises(ConfigError) as info:
-        validate_setup(setup)
-    line = next(i for i, t in enumerate(setup.read_text().splitlines(), 1) if "fkt_name: cosmicwatch" in t)
-    report = str(info.value)
-    assert f"cosmicwatch_setup.yaml:{line}: Functions[1].Fkt_1.fkt_name: config of 'cosmicwatch'" in report
-    assert message in report
+    assert_config_error(setup, "cosmicwatch", message)
 
 
 def test_a_field_the_detector_does_not_print_is_refused(project):

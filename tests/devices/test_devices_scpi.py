@@ -9,7 +9,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from devkit import recorded, run
+from devkit import assert_config_error, recorded, run
 from serialkit import SCOPE_FIELDS, device_setup
 from support import (
     finish,
@@ -22,7 +22,6 @@ from support import (
     wait_until,
 )
 
-from mimocorb.config import ConfigError, validate_setup
 from mimocorb.devices import PROFILES, ScpiSimulator, parse_block, scope_waveform
 
 POINTS = 500
@@ -193,13 +192,7 @@ BAD_CONFIGS = [
 @pytest.mark.parametrize(("config", "message"), BAD_CONFIGS)
 def test_bad_config_is_a_validate_error_on_the_setup_line(project, config, message):
     setup = device_setup(project, "scpi_scope", f'resource: "TCPIP::10.0.0.9::INSTR", {config}', SCOPE_FIELDS)
-    with pytest.raises(ConfigError) as info:
-        validate_setup(setup)
-    line = next(i for i, t in enumerate(setup.read_text().splitlines(), 1) if "fkt_name: scpi_scope" in t)
-    assert f"scpi_scope_setup.yaml:{line}: Functions[1].Fkt_1.fkt_name: config of 'scpi_scope'" in str(
-        info.value
-    )
-    assert message in str(info.value)
+    assert_config_error(setup, "scpi_scope", message)
 
 
 def test_a_buffer_without_channels_is_refused(project):

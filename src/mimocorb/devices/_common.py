@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ..ring import Writer
+from ..workers.arguments import WRITE, first_of, require_list, require_role
 from ._mcpha import DeviceError
 
 T = TypeVar("T")
@@ -76,6 +77,33 @@ def known_fields(device: str, dtype: np.dtype, known: Sequence[str]) -> None:
         raise ValueError(
             f"{device}: the buffer's fields {extra} are unknown; the source fills {', '.join(known)}"
         )
+
+
+def write_setup(
+    device: str, sink_list: list[dict] | None, rb_info: Mapping[str, Any], log: logging.Logger
+) -> dict:
+    """The setup dict of a source's one 'write' buffer, or a ValueError saying what the setup lacks."""
+    require_role(device, rb_info, WRITE)
+    return first_of(device, require_list(device, sink_list, WRITE), WRITE, log)
+
+
+def commit(
+    sink: Writer, number: int, fill: Callable[[np.ndarray], None], timestamp: float, dead: float
+) -> bool:
+    """One event into the next slot; False if the run ended before a slot was free. A fill that fails
+    leaves no half-written event behind."""
+    try:
+        slot = sink.get_new_buffer()
+    except SystemExit:
+        return False
+    try:
+        fill(slot)
+    except BaseException:
+        sink.discard()
+        raise
+    sink.set_metadata(number, timestamp, dead)
+    sink.process_buffer()
+    return True
 
 
 def run_log(log: logging.Logger) -> logging.Logger:
@@ -137,6 +165,28 @@ def reconnect(
             f"the run ends with the {events} event(s) acquired"
         ) from exc
     return None
+
+
+S = TypeVar("S", bound="InBackground")
+
+
+class InBackground:
+    """A simulator whose thread runs from ``start()`` to ``stop()``, or for the length of a with block."""
+
+    _thread: threading.Thread
+
+    def start(self: S) -> S:
+        self._thread.start()
+        return self
+
+    def __enter__(self: S) -> S:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        raise NotImplementedError
 
 
 def serve_until_signal(stop: Callable[[], None], started: str) -> None:

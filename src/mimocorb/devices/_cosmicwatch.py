@@ -26,10 +26,10 @@ import numpy as np
 
 from .._optional import require
 from ..ring import Writer
-from ..workers.arguments import WRITE, first_of, require_list, require_role
 from ._common import (
     RunState,
     choice,
+    commit,
     known_fields,
     number,
     one_write_buffer,
@@ -37,6 +37,7 @@ from ._common import (
     run_log,
     text,
     unknown_keys,
+    write_setup,
 )
 from ._cosmicwatch_lines import FIELDS, FORMATS, NAME, NotAnEvent, parse_line
 from ._mcpha import DeviceError
@@ -141,8 +142,7 @@ class CosmicWatchSource:
     """
 
     def __init__(self, sink_list: list[dict] | None, config_dict: dict | None, **rb_info: Any):
-        require_role(DEVICE, rb_info, WRITE)
-        setup = first_of(DEVICE, require_list(DEVICE, sink_list, WRITE), WRITE, log)
+        setup = write_setup(DEVICE, sink_list, rb_info, log)
         dtype = np.dtype(setup["dtype"])
         check_buffer(dtype, int(setup["values_per_slot"]))
         self.config = CosmicWatchConfig.from_config(dict(config_dict or {}))
@@ -212,18 +212,10 @@ class CosmicWatchSource:
         if self.state.paused():
             self.dropped += 1
             return True
-        try:
-            slot = self.sink.get_new_buffer()
-        except SystemExit:
+        dead = self._dead.fraction(fields)
+        if not commit(self.sink, self.events + 1, lambda slot: self._fill(slot, fields), arrival, dead):
             return False
-        try:
-            self._fill(slot, fields)
-        except BaseException:
-            self.sink.discard()
-            raise
         self.events += 1
-        self.sink.set_metadata(self.events, arrival, self._dead.fraction(fields))
-        self.sink.process_buffer()
         return True
 
 

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ._common import end_process, serve_until_signal, start_simulator
+from ._common import InBackground, end_process, serve_until_signal, start_simulator
 
 BOOT_TIME = 0.3  # s between the port's opening and the banner
 NAME = "SimWatch"
@@ -82,7 +82,7 @@ def cosmicwatch_lines(count: int, version: str = "v2", rate: float = 5.0, seed: 
     return [events.next_line()[1] for _ in range(count)]
 
 
-class CosmicWatchSimulator:
+class CosmicWatchSimulator(InBackground):
     """A CosmicWatch on a pseudo-terminal, printing from a thread.
 
     Args:
@@ -117,16 +117,6 @@ class CosmicWatchSimulator:
         os.close(slave)  # the client's opening is seen as the end of the hang-up on the master side
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="cosmicwatch-simulator", daemon=True)
-
-    def start(self) -> CosmicWatchSimulator:
-        self._thread.start()
-        return self
-
-    def __enter__(self) -> CosmicWatchSimulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def done(self) -> bool:

@@ -17,7 +17,6 @@ every event acquired so far.
 
 from __future__ import annotations
 
-import difflib
 import logging
 import os
 import time
@@ -29,6 +28,7 @@ import numpy as np
 
 from ..ring import Writer
 from ..workers.arguments import WRITE, first_of, require_list, require_role
+from ._common import RunState, number, reconnect, unknown_keys
 from ._mcpha import (
     ADC_MAX,
     ADC_MIN,
@@ -43,6 +43,7 @@ from ._mcpha import (
     parse_address,
 )
 
+DEVICE = "redpitaya"
 FIELDS = ("IN1", "IN2")
 CHOICES = {
     "trigger_source": ("IN1", "IN2"),
@@ -65,7 +66,6 @@ DEFAULTS: dict[str, Any] = {
     "histograms": False,
     "histogram_interval": 10.0,
 }
-KEYS = (*DEFAULTS, "directory_prefix")
 PAUSE_STEP = 0.05  # s between looks at the paused flag
 HISTOGRAM_FILE = "redpitaya_histograms.csv"
 
@@ -92,7 +92,7 @@ class RedPitayaConfig:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], samples: int) -> RedPitayaConfig:
-        _no_unknown_keys(config)
+        unknown_keys(DEVICE, config, tuple(DEFAULTS))
         c = {**DEFAULTS, **config}
         if not isinstance(c["address"], str):
             raise ValueError(
@@ -107,21 +107,13 @@ class RedPitayaConfig:
             host=host,
             port=port,
             scope=_scope(c, samples),
-            mv_per_count=_positive(c, "mv_per_count"),
-            connect_timeout=_positive(c, "connect_timeout"),
-            timeout=_positive(c, "timeout"),
-            reconnect_time=_positive(c, "reconnect_time", zero=True),
+            mv_per_count=number(DEVICE, c, "mv_per_count"),
+            connect_timeout=number(DEVICE, c, "connect_timeout"),
+            timeout=number(DEVICE, c, "timeout"),
+            reconnect_time=number(DEVICE, c, "reconnect_time", zero=True),
             histograms=_flag(c, "histograms"),
-            histogram_interval=_positive(c, "histogram_interval"),
+            histogram_interval=number(DEVICE, c, "histogram_interval"),
         )
-
-
-def _no_unknown_keys(config: Mapping[str, Any]) -> None:
-    for key in config:
-        if key not in KEYS:
-            close = difflib.get_close_matches(str(key), KEYS, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else f"expected one of {', '.join(DEFAULTS)}"
-            raise ValueError(f"redpitaya: unknown config key '{key}'; {hint}")
 
 
 def _scope(c: Mapping[str, Any], samples: int) -> ScopeSettings:
@@ -170,19 +162,6 @@ def _integer(c: Mapping[str, Any], key: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"redpitaya: '{key}' must be an integer, got {value!r}")
     return value
-
-
-def _positive(c: Mapping[str, Any], key: str, zero: bool = False) -> float:
-    value = c[key]
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or value < 0
-        or (value == 0 and not zero)
-    ):
-        least = ">= 0" if zero else "> 0"
-        raise ValueError(f"redpitaya: '{key}' must be a number {least}, got {value!r}")
-    return float(value)
 
 
 def _flag(c: Mapping[str, Any], key: str) -> bool:
@@ -259,6 +238,7 @@ class RedPitayaSource:
         self.directory = config.get("directory_prefix", "")
         self.config = RedPitayaConfig.from_config(config, int(setup["values_per_slot"]))
         self.sink = Writer(setup)
+        self._state = RunState(self.sink)
         self._store = _storer(dtype, self.config.scope.samples, self.config.mv_per_count)
         self.device = self._connect()
         self.events = 0
@@ -362,22 +342,11 @@ class RedPitayaSource:
     def _reconnect(self, exc: DeviceError) -> None:
         """Try again with growing intervals for ``reconnect_time``; DeviceError if the board stays away."""
         self.device.close()
+        what = f"the MCPHA server at {self.config.address}"
         limit = self.config.reconnect_time
-        log.warning("%s; %d event(s) so far; reconnecting for up to %g s", exc, self.events, limit)
-        deadline, pause = time.monotonic() + limit, 0.1
-        while self._running() and time.monotonic() < deadline:
-            try:
-                self.device = self._reconnected()
-                log.warning("reconnected to the MCPHA server at %s", self.config.address)
-                return
-            except DeviceError:
-                time.sleep(min(pause, max(deadline - time.monotonic(), 0)))
-                pause = min(pause * 2, 2.0)
-        if self._running():
-            raise DeviceError(
-                f"lost the MCPHA server at {self.config.address} and could not reconnect within {limit:g} s "
-                f"({exc}); the run ends with the {self.events} event(s) acquired"
-            ) from exc
+        device = reconnect(self._reconnected, self._state, limit, log, what, self.events, exc)
+        if device is not None:
+            self.device = device
 
     def _reconnected(self) -> MCPHAClient:
         c = self.config

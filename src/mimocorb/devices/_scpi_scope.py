@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 
 from ..ring import Writer
-from ..workers.arguments import WRITE, first_of, require_list, require_role
 from ._common import (
     RunState,
     choice,
+    commit,
     known_fields,
     number,
     one_write_buffer,
@@ -35,6 +35,7 @@ from ._common import (
     run_log,
     text,
     unknown_keys,
+    write_setup,
 )
 from ._mcpha import DeviceError
 from ._redpitaya import _Timing
@@ -157,8 +158,7 @@ class ScpiScopeSource:
     """
 
     def __init__(self, sink_list: list[dict] | None, config_dict: dict | None, **rb_info: Any):
-        require_role(DEVICE, rb_info, WRITE)
-        setup = first_of(DEVICE, require_list(DEVICE, sink_list, WRITE), WRITE, log)
+        setup = write_setup(DEVICE, sink_list, rb_info, log)
         dtype = np.dtype(setup["dtype"])
         self.channels = check_buffer(dtype)
         self.points = int(setup["values_per_slot"])
@@ -227,18 +227,9 @@ class ScpiScopeSource:
         """Read every channel into a slot; False if the run ended before a slot was free."""
         timestamp, dead = timing.captured()
         waveforms = [self.scope.read_channel(n) for n in self.channels]
-        try:
-            slot = self.sink.get_new_buffer()
-        except SystemExit:
+        if not commit(self.sink, self.events + 1, lambda slot: self._store(slot, waveforms), timestamp, dead):
             return False
-        try:
-            self._store(slot, waveforms)
-        except BaseException:
-            self.sink.discard()
-            raise
         self.events += 1
-        self.sink.set_metadata(self.events, timestamp, dead)
-        self.sink.process_buffer()
         return True
 
     def _pause(self) -> None:

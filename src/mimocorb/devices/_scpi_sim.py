@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ._common import end_process, serve_until_signal, start_simulator
+from ._common import InBackground, end_process, serve_until_signal, start_simulator
 from ._scpi import PROFILES, Profile, block_header
 
 STARTED = "SCPI oscilloscope simulator listening on "
@@ -90,7 +90,7 @@ class _Scope:
         return None
 
 
-class ScpiSimulator:
+class ScpiSimulator(InBackground):
     """A simulated oscilloscope serving SCPI on a loopback TCP port from threads.
 
     Args:
@@ -124,16 +124,6 @@ class ScpiSimulator:
     def connected(self) -> bool:
         with self._lock:
             return bool(self._clients)
-
-    def start(self) -> ScpiSimulator:
-        self._thread.start()
-        return self
-
-    def __enter__(self) -> ScpiSimulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def stop(self) -> None:
         """Stop at once, as a scope switched off: every connection breaks."""
