@@ -125,21 +125,25 @@ def check_scpi_config(
     require_visa()
 
 
-def _storer(dtype: np.dtype, points: int) -> Callable[[np.ndarray, list[tuple[Scale, np.ndarray]]], None]:
+Waveforms = list[tuple[Scale | None, np.ndarray]]
+
+
+def _storer(dtype: np.dtype, points: int) -> Callable[[np.ndarray, Waveforms], None]:
     """How an acquisition gets into a slot: volts into float fields, counts into integer ones."""
     names = dtype.names or ()
     channels = [(name, dtype[name].kind == "f") for name in names if name in CHANNELS]
 
-    def store(slot: np.ndarray, waveforms: list[tuple[Scale, np.ndarray]]) -> None:
+    def store(slot: np.ndarray, waveforms: Waveforms) -> None:
         for (name, volts), (scale, counts) in zip(channels, waveforms, strict=True):
             if len(counts) != points:
                 raise RuntimeError(
                     f"{DEVICE}: the scope sent {len(counts)} points of {name}, the buffer holds "
                     f"channel_per_slot = {points}: set one to the other"
                 )
-            slot[name] = scale.volts(counts) if volts else counts
-        if TIME_FIELD in names:
-            slot[TIME_FIELD] = waveforms[0][0].seconds(points)
+            slot[name] = scale.volts(counts) if volts and scale else counts
+        first = waveforms[0][0]
+        if TIME_FIELD in names and first:
+            slot[TIME_FIELD] = first.seconds(points)
 
     return store
 
@@ -166,6 +170,9 @@ class ScpiScopeSource:
         self.sink = Writer(setup)
         self.state = RunState(self.sink)
         self._store = _storer(dtype, self.points)
+        self._scaled = TIME_FIELD in (dtype.names or ()) or any(
+            dtype[n].kind == "f" for n in dtype.names or ()
+        )
         self.scope = self._connect()
         run_log(log).info(
             "connected to %s: %s (profile %s)", self.config.resource, self.scope.idn, self.scope.profile.name
@@ -226,7 +233,7 @@ class ScpiScopeSource:
     def _take(self, timing: _Timing) -> bool:
         """Read every channel into a slot; False if the run ended before a slot was free."""
         timestamp, dead = timing.captured()
-        waveforms = [self.scope.read_channel(n) for n in self.channels]
+        waveforms = [self.scope.read_channel(n, self._scaled) for n in self.channels]
         if not commit(self.sink, self.events + 1, lambda slot: self._store(slot, waveforms), timestamp, dead):
             return False
         self.events += 1
