@@ -22,7 +22,8 @@ from support import (
     wait_until,
 )
 
-from mimocorb.devices import PROFILES, ScpiSimulator, parse_block, scope_waveform
+from mimocorb.devices import ScpiSimulator, parse_block, scope_waveform
+from mimocorb.devices._scpi import PROFILES
 
 POINTS = 500
 

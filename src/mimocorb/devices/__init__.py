@@ -30,7 +30,7 @@ from ._cosmicwatch_sim import (
 from ._discover import Found, describe, find_devices
 from ._mcpha import Code, DeviceError, MCPHAClient, ScopeSettings, Status
 from ._redpitaya import RedPitayaConfig, RedPitayaSource, check_redpitaya_config, redpitaya
-from ._scpi import PROFILES, Profile, Scale, parse_block
+from ._scpi import Profile, Scale, ScpiScope, parse_block
 from ._scpi_scope import ScpiScopeSource, check_scpi_config, scpi_scope
 from ._scpi_sim import ScpiSimulator, run_scpi_simulator, scope_waveform, simulated_scope
 from ._simulator import (
@@ -45,7 +45,6 @@ from ._simulator import (
 from ._stream import StreamSource, check_stream_config, stream
 
 __all__ = [
-    "PROFILES",
     "Code",
     "CosmicWatchSimulator",
     "CosmicWatchSource",
@@ -58,6 +57,7 @@ __all__ = [
     "RedPitayaSource",
     "Scale",
     "ScopeSettings",
+    "ScpiScope",
     "ScpiScopeSource",
     "ScpiSimulator",
     "Status",
