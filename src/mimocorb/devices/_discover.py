@@ -24,7 +24,7 @@ from ._scpi import ScpiScope, profile_of, require_visa
 
 # USB serial chips a CosmicWatch is built with: v2 on an Arduino Nano (FTDI, or a CH340 on clones),
 # v3X on a Raspberry Pi RP2040
-COSMICWATCH_USB = {
+COSMICWATCH_USB: dict[tuple[int, int | None], str] = {
     (0x0403, 0x6001): "FTDI FT232R (Arduino Nano: CosmicWatch v2)",
     (0x1A86, 0x7523): "CH340 (Arduino Nano clone: CosmicWatch v2)",
     (0x2341, None): "Arduino",
@@ -44,7 +44,9 @@ class Found:
 
 
 def _usb_chip(vid: int | None, pid: int | None) -> str | None:
-    return COSMICWATCH_USB.get((vid, pid)) or COSMICWATCH_USB.get((vid, None))  # type: ignore[arg-type]
+    if vid is None:
+        return None
+    return COSMICWATCH_USB.get((vid, pid)) or COSMICWATCH_USB.get((vid, None))
 
 
 def serial_ports() -> list[Found]:
