@@ -178,18 +178,20 @@ def source_run(workdir: Path, template: str, events: int, **values) -> float:
     return (events - 1) / (reader["t1"] - reader["t0"])
 
 
-def bare_pyvisa(resource: str, points: int, events: int) -> float:
-    """Acquisitions per second of the least a PyVISA client can do: arm, poll, read both channels."""
+def bare_pyvisa(resource: str, points: int, events: int, blocks: bool) -> float:
+    """Acquisitions per second of a plain PyVISA loop: arm, poll, read both channels, either with
+    ``query_binary_values`` (the usual call) or, with ``blocks``, as the source reads: the block header,
+    then the data in one read with the termination character switched off."""
     import numpy as np
     import pyvisa
 
-    from mimocorb.devices._scpi import no_delay
+    from mimocorb.devices._scpi import tune_socket
 
     scope = pyvisa.ResourceManager("@py").open_resource(
         resource, read_termination="\n", write_termination="\n", timeout=5000
     )
     scope.chunk_size = 1 << 20
-    no_delay(scope)  # as the source does: without it both wait for delayed acknowledgements
+    tune_socket(scope)  # as the source does: no delayed acknowledgements, large receives
     for n in (1, 2):
         scope.write(f":WAV:SOUR CHAN{n}")
         scope.write(f":WAV:POIN {points}")
@@ -200,7 +202,13 @@ def bare_pyvisa(resource: str, points: int, events: int) -> float:
             pass
         for n in (1, 2):
             scope.write(f":WAV:SOUR CHAN{n}")
-            data = scope.query_binary_values(":WAV:DATA?", datatype="B", container=np.array)
+            if blocks:
+                scope.write(":WAV:DATA?")
+                with scope.read_termination_context(None):
+                    digits = int(scope.read_bytes(2)[1:])
+                    data = np.frombuffer(scope.read_bytes(int(scope.read_bytes(digits)) + 1)[:-1], "u1")
+            else:
+                data = scope.query_binary_values(":WAV:DATA?", datatype="B", container=np.array)
             assert len(data) == points
         last = time.perf_counter()
         first = first if i else last
@@ -229,16 +237,20 @@ def redpitaya_bench(args: argparse.Namespace, tmp: Path) -> list[str]:
 def scpi_bench(args: argparse.Namespace, tmp: Path) -> list[str]:
     from mimocorb.devices import simulated_scope
 
-    bare, run = [], []
+    usual, bare, run = [], [], []
     with simulated_scope("--profile", "rigol", "--rate", "1000000") as resource:
         for _ in range(args.reps):
-            bare.append(bare_pyvisa(resource, args.scpi_points, args.scpi_events))
+            usual.append(bare_pyvisa(resource, args.scpi_points, args.scpi_events, blocks=False))
+            bare.append(bare_pyvisa(resource, args.scpi_points, args.scpi_events, blocks=True))
             values = {"samples": args.scpi_points, "resource": resource}
             run.append(source_run(tmp, SCPI_SETUP, args.scpi_events, **values))
     title = f"SCPI scope (rigol): {args.scpi_events} acquisitions of 2 x {args.scpi_points} uint8 samples"
-    return compared(
-        title, 2 * args.scpi_points / 1e6, ("bare PyVISA loop", bare), ("scpi_scope -> RB_1 -> reader", run)
-    )
+    mb = 2 * args.scpi_points / 1e6
+    lines = compared(title, mb, ("bare PyVISA loop, read_bytes", bare), ("scpi_scope -> RB_1 -> reader", run))
+    median = statistics.median(usual)
+    shown = ", ".join(f"{r:.0f}" for r in usual)
+    lines.insert(-1, f"  {'(PyVISA query_binary_values)':<32}{median:>19.0f}{median * mb:>8.1f}{shown:>28}")
+    return lines
 
 
 def compared(title: str, mb: float, bare: tuple[str, list[float]], run: tuple[str, list[float]]) -> list[str]:
