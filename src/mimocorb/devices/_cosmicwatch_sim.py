@@ -115,6 +115,7 @@ class CosmicWatchSimulator(InBackground):
         tty.setraw(slave)
         self.path = os.ttyname(slave)
         os.close(slave)  # the client's opening is seen as the end of the hang-up on the master side
+        self._held: int | None = None  # the slave side, kept open once stopped (``stop``)
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="cosmicwatch-simulator", daemon=True)
 
@@ -127,12 +128,29 @@ class CosmicWatchSimulator(InBackground):
         return self.count is not None and self._events.number >= self.count
 
     def stop(self) -> None:
-        """Close the terminal at once: the port's reader gets an error, as when the cable is pulled."""
+        """Close the terminal at once: the port's reader gets an error, as when the cable is pulled.
+
+        The port's path stays taken until ``close()``: the system gives a freed terminal's number to the
+        next one, and a reader trying to open the path again would find another program's terminal
+        there (another simulator's, in tests that run side by side)."""
         self._stopping.set()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
+        if self._held is None:
+            with contextlib.suppress(OSError):  # the terminal is gone already
+                self._held = os.open(self.path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
         with contextlib.suppress(OSError):  # closed already
             os.close(self._master)
+
+    def close(self) -> None:
+        """Stop, and give the port's path free."""
+        self.stop()
+        if self._held is not None:
+            os.close(self._held)
+            self._held = None
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _opened(self, timeout: float) -> bool:
         """Whether a program has the port open (the master side is not hung up)."""
@@ -176,7 +194,7 @@ class CosmicWatchSimulator(InBackground):
 def run_cosmicwatch_simulator(rate: float, version: str, count: int | None, seed: int) -> None:
     """``mimocorb simulate cosmicwatch``: serve until SIGINT or SIGTERM; says the path first."""
     simulator = CosmicWatchSimulator(rate, version, count, seed).start()
-    serve_until_signal(simulator.stop, f"{STARTED}{simulator.path}")
+    serve_until_signal(simulator.close, f"{STARTED}{simulator.path}")
 
 
 @contextlib.contextmanager
