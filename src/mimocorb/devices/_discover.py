@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .._optional import MissingDependency, require
+from .._optional import require
 from ._cosmicwatch_lines import NotAnEvent, line_format, parse_line
 from ._mcpha import DeviceError
 from ._scpi import ScpiScope, profile_of, require_visa
@@ -139,7 +139,11 @@ def _within(work: Callable[[], list[str]], timeout: float) -> list[str] | None:
 
 
 def picoscopes() -> tuple[list[Found], str | None]:
-    """The PicoScopes that the PicoScope source's driver finds, or a note why none can be listed."""
+    """The PicoScopes that the PicoScope source's driver finds, or a note why none can be listed.
+
+    The hook is ``find_picoscopes()`` in the module ``_picoscope`` of this package: it returns an
+    ``(address, description)`` or ``(address, description, source)`` per scope, and raises ImportError
+    or OSError when the driver is missing; until that module exists, none are listed."""
     try:
         module = importlib.import_module(f"{__package__}._picoscope")
     except ModuleNotFoundError as exc:
@@ -148,7 +152,7 @@ def picoscopes() -> tuple[list[Found], str | None]:
         return [], "the PicoScope driver is not installed: this version has no PicoScope source"
     try:
         return [Found("picoscope", *entry) for entry in module.find_picoscopes()], None
-    except (ImportError, OSError, MissingDependency) as exc:
+    except (ImportError, OSError) as exc:
         return [], f"the PicoScope driver is not installed or cannot be loaded: {exc}"
 
 
