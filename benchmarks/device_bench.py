@@ -21,7 +21,21 @@ CosmicWatch (``mimocorb simulate cosmicwatch``): lines at rising Poisson rates t
 into RB_1 and a reader that checks the device's event numbers; the table gives the rate reached and the
 lines lost or merged at each, and the highest rate reached with none lost.
 
-Run:  .venv/bin/python benchmarks/device_bench.py [--events N] [--reps R] [--samples S] [--only NAME]
+PicoScope: the picoscope source reads the stand-in ps4000a driver (tests/devices/picostub, built with the
+system's C compiler and loaded by Pico's picosdk wrapper) in blocks of 16 captures of 4 × 4250 samples,
+converted to float64 mV as in the muon example, capturing as fast as it can:
+
+    stand-in driver (its own thread) -> picoscope source -> RB_1 -> counting reader   (a mimocorb run)
+
+It gives the events per second at the reader and the CPU time of the source's thread per event (the
+ctypes calls, the copy out of the driver and the conversion; the stand-in's capture thread, which plays
+the scope, is not counted).
+
+Run:  .venv/bin/python benchmarks/device_bench.py [--only NAME ...] [--events N] [--reps R] [--samples S]
+      [--scpi-events N] [--scpi-points N] [--lines N] [--rates R ...] [--pico-events N]
+
+``--only`` (also spelled ``--device``) picks redpitaya, picoscope, scpi or cosmicwatch and may be repeated;
+without it, or with ``all``, every device is measured.
 
 This file is also the module of the counting reader (the setup names it), so it has to stay importable:
 everything that runs the benchmark sits below ``if __name__ == "__main__"``.
@@ -35,6 +49,7 @@ import os
 import socket
 import statistics
 import struct
+import subprocess
 import sys
 import tempfile
 import time
@@ -42,6 +57,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 THIS = HERE / "device_bench"
+PICOSTUB = HERE.parent / "tests" / "devices" / "picostub"
 
 
 def counting_reader(source_list=None, sink_list=None, observe_list=None, config_dict=None, **rb_info):
@@ -70,6 +86,18 @@ def line_checker(source_list=None, sink_list=None, observe_list=None, config_dic
         previous, count = number, count + 1
     path = Path(config_dict["directory_prefix"]) / "bench_reader.json"
     path.write_text(json.dumps({"events": count, "breaks": breaks, "t0": first, "t1": last}))
+
+
+def timed_picoscope(source_list=None, sink_list=None, observe_list=None, config_dict=None, **rb_info):
+    """The picoscope source, writing the CPU time of its thread when it ends."""
+    from mimocorb.devices import picoscope
+
+    start = time.thread_time()
+    try:
+        picoscope(source_list, sink_list, observe_list, config_dict, **rb_info)
+    finally:
+        path = Path(config_dict["directory_prefix"]) / "bench_source.json"
+        path.write_text(json.dumps({"cpu": time.thread_time() - start}))
 
 
 SETUP = """\
@@ -118,6 +146,24 @@ Functions:
 FunctionConfigs:
   cosmicwatch: {{port: "{port}"}}
   line_checker: {{}}
+"""
+
+PICO_SETUP = """\
+output_directory: {out}
+GUI_control: false
+KBD_control: false
+RingBuffer:
+  - RB_1:
+      number_of_slots: 64
+      channel_per_slot: 4250
+      data_type: {{1: [chA, float64], 2: [chB, float64], 3: [chC, float64], 4: [chD, float64]}}
+Functions:
+  - Fkt_main: {{runevents: {events}}}
+  - Fkt_1: {{file_name: {mod}, fkt_name: timed_picoscope, num_process: 1, RB_assign: {{RB_1: write}}}}
+  - Fkt_2: {{file_name: {mod}, fkt_name: counting_reader, num_process: 1, RB_assign: {{RB_1: read}}}}
+FunctionConfigs:
+  timed_picoscope: {{captures: 16, pretrigger_samples: 500}}
+  counting_reader: {{}}
 """
 
 
@@ -285,7 +331,53 @@ def cosmicwatch_bench(args: argparse.Namespace, tmp: Path) -> list[str]:
     return lines
 
 
-BENCHES = {"redpitaya": redpitaya_bench, "scpi": scpi_bench, "cosmicwatch": cosmicwatch_bench}
+def picoscope_run(workdir: Path, library_dir: Path, events: int) -> tuple[float, float]:
+    """Events per second at the reader, and the source's CPU seconds per event, of one run.
+
+    The run is a process of its own: the dynamic loader reads LD_LIBRARY_PATH only when a process starts.
+    """
+    case = Path(tempfile.mkdtemp(dir=workdir))
+    setup = case / "pico_bench.yaml"
+    setup.write_text(PICO_SETUP.format(out=case / "runs", events=events, mod=THIS))
+    env = dict(os.environ, LD_LIBRARY_PATH=str(library_dir), PICOSTUB_RATE="0", PYTHONPATH=str(HERE))
+    command = [sys.executable, "-m", "mimocorb", "run", str(setup), "-v", "0"]
+    result = subprocess.run(command, cwd=case, env=env, capture_output=True, text=True, timeout=600)
+    if result.returncode != 0:
+        raise RuntimeError(f"benchmark run failed:\n{result.stdout}{result.stderr}")
+    (run_dir,) = (case / "runs").iterdir()
+    reader = json.loads((run_dir / "bench_reader.json").read_text())
+    source = json.loads((run_dir / "bench_source.json").read_text())
+    return (reader["events"] - 1) / (reader["t1"] - reader["t0"]), source["cpu"] / reader["events"]
+
+
+def picoscope_bench(args: argparse.Namespace, tmp: Path) -> list[str]:
+    sys.path.insert(0, str(PICOSTUB.parent))
+    from picostub.build import build
+
+    library_dir = tmp / "picostub"
+    library_dir.mkdir(exist_ok=True)
+    if build(library_dir) is None:
+        return ["PicoScope: skipped, no C compiler (cc or gcc) to build the stand-in driver"]
+    results = [picoscope_run(tmp, library_dir, args.pico_events) for _ in range(args.reps)]
+    lines = [
+        f"PicoScope: {args.pico_events} events of 4 x 4250 float64 (mV) from the stand-in ps4000a",
+        f"  {'':<32}{'median':>12}{'all runs':>28}",
+    ]
+    for name, values in (
+        ("events/s at the reader", [rate for rate, _ in results]),
+        ("source CPU per event (us)", [1e6 * cpu for _, cpu in results]),
+    ):
+        shown = ", ".join(f"{v:.0f}" for v in values)
+        lines.append(f"  {name:<32}{statistics.median(values):>12.0f}{shown:>28}")
+    return lines
+
+
+BENCHES = {
+    "redpitaya": redpitaya_bench,
+    "picoscope": picoscope_bench,
+    "scpi": scpi_bench,
+    "cosmicwatch": cosmicwatch_bench,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -303,13 +395,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rates", type=float, nargs="+", default=[1000, 2000, 5000, 10000, 20000], help="CosmicWatch lines/s"
     )
-    parser.add_argument("--only", choices=list(BENCHES), action="append", help="run only these (repeatable)")
+    parser.add_argument("--pico-events", type=int, default=3000, help="PicoScope events per run (3000)")
+    parser.add_argument(
+        "--only",
+        "--device",
+        dest="only",
+        choices=["all", *BENCHES],
+        action="append",
+        help="run only these (repeatable; default all)",
+    )
     args = parser.parse_args(argv)
+    names = list(BENCHES) if not args.only or "all" in args.only else list(dict.fromkeys(args.only))
     sys.path.insert(0, str(HERE))
     load = os.getloadavg()[0]
     print(f"device_bench: {args.reps} rep(s), load before {load:.2f} on {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory(prefix="device_bench_") as tmp:
-        for name in args.only or list(BENCHES):
+        for name in names:
             print("\n".join(BENCHES[name](args, Path(tmp))), flush=True)
     return 0
 

@@ -1,5 +1,5 @@
-"""Fixtures of the device tests: a project directory as CWD, a simulated Red Pitaya, no shared memory
-left behind."""
+"""Fixtures of the device tests: a project directory as CWD, a simulated Red Pitaya, the stand-in
+PicoScope driver, no shared memory left behind."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from picokit import Stub, build_stub
 from support import child_runs_leave_nothing
 
 from mimocorb.devices import MCPHASimulator
@@ -30,3 +31,15 @@ def pattern_sim() -> Iterator[MCPHASimulator]:
     """A simulator on a free loopback port sending the known pattern, keeping what it sent."""
     with MCPHASimulator(port=0, pattern=True, rate=2000, record=True) as sim:
         yield sim
+
+
+@pytest.fixture(scope="session")
+def stub_library_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The stand-in libps4000a.so, built once per test process."""
+    return build_stub(tmp_path_factory.mktemp("picostub")).parent
+
+
+@pytest.fixture
+def stub(stub_library_dir: Path, tmp_path: Path) -> Stub:
+    """The stand-in driver with this test's call log and data file."""
+    return Stub(stub_library_dir, tmp_path / "picostub.log", tmp_path / "picostub.data")

@@ -23,20 +23,22 @@ def rp_setup(
     main: str = "",
     kbd: bool = False,
     name: str = "rp_setup.yaml",
+    source: str = "redpitaya",
 ) -> Path:
-    """RB_1 written by the redpitaya source (``config``: its flow-style keys), recorded to Parquet."""
+    """RB_1 written by the ``source`` of mimocorb.devices (``config``: its flow-style keys), recorded to
+    Parquet."""
     text = (
         f"output_directory: target\nGUI_control: false\nKBD_control: {str(kbd).lower()}\n"
         "RingBuffer:\n"
         f"  - RB_1: {{number_of_slots: 16, channel_per_slot: {samples}, data_type: {fields}}}\n"
         "Functions:\n"
         f"  - Fkt_main: {{{main}}}\n"
-        "  - Fkt_1: {file_name: mimocorb.devices, fkt_name: redpitaya, num_process: 1,\n"
+        f"  - Fkt_1: {{file_name: mimocorb.devices, fkt_name: {source}, num_process: 1,\n"
         "            RB_assign: {RB_1: write}}\n"
         "  - Fkt_2: {file_name: mimocorb.io, fkt_name: record_parquet, num_process: 1,\n"
         "            RB_assign: {RB_1: read}}\n"
         "FunctionConfigs:\n"
-        f"  redpitaya: {{{config}}}\n"
+        f"  {source}: {{{config}}}\n"
         "  record_parquet: {}\n"
     )
     path = directory / name

@@ -24,7 +24,13 @@ API = DOCS / "api"
 BUILD_TIMEOUT_S = 600
 
 # under -n the tests stay in one process: the site is built once for all of them
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("docs-site")]
+# the first test builds the site (with the pictures of a real run) for all of them: its time limit is the
+# build's, not the 120 s of a single test
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.xdist_group("docs-site"),
+    pytest.mark.timeout(BUILD_TIMEOUT_S + 60),
+]
 
 
 class _Page(HTMLParser):

@@ -7,6 +7,9 @@ A setup names them without a module of its own (``file_name: mimocorb.devices``)
   (``_simulator``, ``mimocorb simulate redpitaya``);
 * ``stream``: events another program sends as JSON lines over TCP or numpy frames over ZeroMQ
   (``_stream``);
+* ``picoscope``: rapid-block captures of a PicoScope through Pico's ``picosdk`` wrapper and the PicoSDK
+  driver (``_picoscope``, ``_picodriver``), loaded when the source starts; ``find_picoscopes`` lists the
+  units the driver sees;
 * ``cosmicwatch``: event lines of a CosmicWatch muon detector on a serial port (``_cosmicwatch``), with
   ``CosmicWatchSimulator`` on a pseudo-terminal (``_cosmicwatch_sim``, ``mimocorb simulate cosmicwatch``);
 * ``scpi_scope``: single acquisitions of a Rigol, Keysight or Tektronix oscilloscope over VISA
@@ -29,6 +32,8 @@ from ._cosmicwatch_sim import (
 )
 from ._discover import Found, describe, find_devices
 from ._mcpha import Code, DeviceError, MCPHAClient, ScopeSettings, Status
+from ._picodriver import DriverMissing, PicoScopeSearch, PicoScopeUnit, find_picoscopes
+from ._picoscope import PicoScopeConfig, PicoScopeSource, check_picoscope_config, picoscope
 from ._redpitaya import RedPitayaConfig, RedPitayaSource, check_redpitaya_config, redpitaya
 from ._scpi import Profile, Scale, ScpiScope, parse_block
 from ._scpi_scope import ScpiScopeSource, check_scpi_config, scpi_scope
@@ -49,9 +54,14 @@ __all__ = [
     "CosmicWatchSimulator",
     "CosmicWatchSource",
     "DeviceError",
+    "DriverMissing",
     "Found",
     "MCPHAClient",
     "MCPHASimulator",
+    "PicoScopeConfig",
+    "PicoScopeSearch",
+    "PicoScopeSource",
+    "PicoScopeUnit",
     "Profile",
     "RedPitayaConfig",
     "RedPitayaSource",
@@ -63,6 +73,7 @@ __all__ = [
     "Status",
     "StreamSource",
     "check_cosmicwatch_config",
+    "check_picoscope_config",
     "check_redpitaya_config",
     "check_scpi_config",
     "check_stream_config",
@@ -70,10 +81,12 @@ __all__ = [
     "cosmicwatch_lines",
     "describe",
     "find_devices",
+    "find_picoscopes",
     "gamma_spectrum",
     "parse_block",
     "parse_line",
     "pattern_samples",
+    "picoscope",
     "read_spectrum",
     "redpitaya",
     "run_cosmicwatch_simulator",
