@@ -1,5 +1,6 @@
 """``mimocorb devices`` and ``mimocorb simulate cosmicwatch|scpi``: the simulators, run as commands, are
-listed with the source that reads them and feed runs; without the devices extra, one line says what to
+listed with the source that reads them and feed runs; the stand-in PicoScope driver's unit is listed with
+the picoscope source; without the devices extra, or without Pico's driver or wrapper, it says what to
 install."""
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from pathlib import Path
 import pytest
 from devkit import recorded, run
 from serialkit import COSMICWATCH_FIELDS, SCOPE_FIELDS, device_setup
-from support import only_run_dir
+from support import mimocorb_command, only_run_dir
+from support import run as run_command
 
 from mimocorb.devices import (
     CosmicWatchSimulator,
@@ -34,15 +36,38 @@ def test_devices_lists_the_running_simulators_with_their_sources(project):
     assert f"-> cosmicwatch, port: {watch.path}" in out
     assert "KEYSIGHT TECHNOLOGIES,DSOX1204G,SIMULATED" in out
     assert f"-> scpi_scope, resource: {scope.resource}, profile: keysight" in out
-    assert "PicoScopes:\n  none" in out and "the PicoScope driver is not installed" in out
     assert "network discovery skipped" in out
 
 
 @pytest.mark.timeout(60)
-def test_devices_says_what_a_path_that_is_no_detector_is(project):
-    code, out = run(["devices", "--serial", str(project / "nothing")], project)
-    assert code == 0, out
-    assert "cannot be opened" in out
+def test_devices_lists_the_picoscope_the_driver_sees(project, stub):
+    result = run_command(mimocorb_command("devices"), project, 60, env=stub.env())
+    assert result.returncode == 0, result.stdout + result.stderr
+    pico = result.stdout.split("PicoScopes:\n", 1)[1]
+    assert pico.splitlines()[:2] == [
+        f"  {'STUB0001':<36} PicoScope 4000 Series (ps4000a)",
+        f"  {'':<36} -> picoscope, family: ps4000a, serial: STUB0001",
+    ]
+    assert "libps4000a" not in result.stdout
+
+
+PICO_MISSING = [
+    ("driver", "picoscope: the PicoSDK driver libps4000a cannot be loaded"),
+    ("wrapper", "picoscope: Pico's Python wrapper (picosdk) is not installed"),
+]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(("missing", "reason"), PICO_MISSING)
+def test_devices_without_pico_s_driver_or_wrapper_says_what_to_install(project, stub, missing, reason):
+    # no libps4000a on the library path, or picosdk not importable
+    more = {"LD_LIBRARY_PATH": str(project)} if missing == "driver" else _hiding("picosdk")
+    result = run_command(mimocorb_command("devices"), project, 60, env=stub.env(more))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "PicoScopes:\n  none\n" in result.stdout
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("(picoscope:")]
+    assert line.startswith(f"({reason}")
+    assert "install Pico Technology's PicoSDK" in line and "pip install 'mimocorb[devices]'" in line
 
 
 @pytest.mark.slow

@@ -2,7 +2,8 @@
 
 Serial ports come from pyserial, VISA instruments from PyVISA-py (local interfaces only unless
 ``network``: looking for VXI-11 and HiSLIP instruments broadcasts on every network and takes seconds),
-PicoScopes from the PicoScope source's ``find_picoscopes()`` when that source is installed. A USB serial
+PicoScopes from ``find_picoscopes()``, which loads Pico's driver (when it is missing, its reasons say what
+to install). A USB serial
 chip says little about the board behind it, so ports named with ``serial`` are opened and listened to,
 and resources named with ``visa`` are asked ``*IDN?``: that is how the simulators, which no discovery
 finds, are listed too. Pseudo-terminals are never scanned: most of them are other programs' terminals.
@@ -10,7 +11,6 @@ finds, are listed too. Pseudo-terminals are never scanned: most of them are othe
 
 from __future__ import annotations
 
-import importlib
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -20,6 +20,7 @@ from typing import Any
 from .._optional import require
 from ._cosmicwatch_lines import NotAnEvent, line_format, parse_line
 from ._mcpha import DeviceError
+from ._picodriver import FAMILIES, find_picoscopes
 from ._scpi import ScpiScope, profile_of, require_visa
 
 # USB serial chips a CosmicWatch is built with: v2 on an Arduino Nano (FTDI, or a CH340 on clones),
@@ -138,22 +139,20 @@ def _within(work: Callable[[], list[str]], timeout: float) -> list[str] | None:
     return result[0] if result else None
 
 
-def picoscopes() -> tuple[list[Found], str | None]:
-    """The PicoScopes that the PicoScope source's driver finds, or a note why none can be listed.
-
-    The hook is ``find_picoscopes()`` in the module ``_picoscope`` of this package: it returns an
-    ``(address, description)`` or ``(address, description, source)`` per scope, and raises ImportError
-    or OSError when the driver is missing; until that module exists, none are listed."""
-    try:
-        module = importlib.import_module(f"{__package__}._picoscope")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{__package__}._picoscope":
-            raise
-        return [], "the PicoScope driver is not installed: this version has no PicoScope source"
-    try:
-        return [Found("picoscope", *entry) for entry in module.find_picoscopes()], None
-    except (ImportError, OSError) as exc:
-        return [], f"the PicoScope driver is not installed or cannot be loaded: {exc}"
+def picoscopes() -> tuple[list[Found], list[str]]:
+    """The PicoScopes the driver sees (``find_picoscopes``); when there are none, its reasons (a driver or
+    wrapper that is not installed, with what to install) as notes."""
+    search = find_picoscopes()
+    found = [
+        Found(
+            "picoscope",
+            unit.serial,
+            f"{FAMILIES[unit.family].title} ({unit.family})",
+            f"picoscope, family: {unit.family}, serial: {unit.serial}",
+        )
+        for unit in search.units
+    ]
+    return found, [] if found else search.reasons
 
 
 def find_devices(
@@ -162,9 +161,9 @@ def find_devices(
     """Everything ``mimocorb devices`` lists, and its notes."""
     found = serial_ports() + [probe_serial(path) for path in serial]
     listed, note = visa_resources(network, timeout)
-    pico, pico_note = picoscopes()
+    pico, reasons = picoscopes()
     found += listed + [probe_visa(resource) for resource in visa] + pico
-    return found, [n for n in (note, pico_note) if n]
+    return found, [n for n in (note, *reasons) if n]
 
 
 def describe(found: Sequence[Found], notes: Sequence[str]) -> str:
