@@ -1,5 +1,5 @@
-"""What the serial and VISA sources share: config checks that name the key and the values allowed, the
-writer's run state, and reconnecting with growing intervals.
+"""What the device sources share: config checks that name the key and the values allowed, the writer's
+run state, committing an event, reconnecting with growing intervals, and the simulators' plumbing.
 
 Each source checks its own keys with these helpers, so that every message starts with the source's name
 and says what is allowed, as ``mimocorb validate`` prints it on the setup's line.
@@ -10,11 +10,12 @@ from __future__ import annotations
 import difflib
 import logging
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -27,18 +28,34 @@ T = TypeVar("T")
 PAUSE_STEP = 0.05  # s between looks at the paused flag
 
 
-def unknown_keys(device: str, config: Mapping[str, Any], keys: Sequence[str]) -> None:
-    """A misspelt key is an error: silently ignored, the run would not be what the file says."""
-    allowed = (*keys, "directory_prefix")
+def unknown_keys(
+    device: str,
+    config: Mapping[str, Any],
+    keys: Sequence[str],
+    what: str = "config key",
+    also: Sequence[str] = ("directory_prefix",),
+) -> None:
+    """A misspelt key is an error: silently ignored, the run would not be what the file says.
+
+    ``what`` names the keys in the message; ``also`` are allowed without being suggested (the run's
+    ``directory_prefix`` among a function's config keys; nothing, for a mapping within a key)."""
+    allowed = (*keys, *also)
     for key in config:
         if key not in allowed:
             close = difflib.get_close_matches(str(key), keys, n=1)
             hint = f"did you mean '{close[0]}'?" if close else f"expected one of {', '.join(keys)}"
-            raise ValueError(f"{device}: unknown config key '{key}'; {hint}")
+            raise ValueError(f"{device}: unknown {what} '{key}'; {hint}")
 
 
-def choice(device: str, c: Mapping[str, Any], key: str, allowed: Sequence[Any]) -> Any:
-    if c[key] not in allowed or isinstance(c[key], bool):
+def with_defaults(device: str, config: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """``config`` over ``defaults``, after checking that it sets no key ``defaults`` does not have."""
+    unknown_keys(device, config, tuple(defaults))
+    return {**defaults, **config}
+
+
+def choice(device: str, c: Mapping[str, Any], key: str, allowed: Collection[Any]) -> Any:
+    """``c[key]`` if it is one of ``allowed`` (the message lists them); a bool is never a choice."""
+    if isinstance(c[key], bool) or c[key] not in tuple(allowed):
         raise ValueError(f"{device}: '{key}' must be one of {', '.join(map(str, allowed))}, got {c[key]!r}")
     return c[key]
 
@@ -91,7 +108,8 @@ def commit(
     sink: Writer, number: int, fill: Callable[[np.ndarray], None], timestamp: float, dead: float
 ) -> bool:
     """One event into the next slot; False if the run ended before a slot was free. A fill that fails
-    leaves no half-written event behind."""
+    leaves no half-written event behind. Every source of this package commits through here, so that the
+    end of the run is recognised in one place."""
     try:
         slot = sink.get_new_buffer()
     except SystemExit:
@@ -106,6 +124,26 @@ def commit(
     return True
 
 
+class Timing:
+    """Capture times and dead time of a trigger-armed instrument: it is dead from a capture's end until
+    it is armed again (``armed`` is set when it is)."""
+
+    def __init__(self) -> None:
+        self.previous = time.perf_counter()
+        self.armed = self.previous
+
+    def restart(self) -> None:
+        """After a pause or a reconnection: the time away is not dead time."""
+        self.previous = self.armed = time.perf_counter()
+
+    def captured(self) -> tuple[float, float]:
+        """Timestamp (epoch s) and dead-time fraction of the capture just seen complete."""
+        now = time.perf_counter()
+        dead = (self.armed - self.previous) / max(now - self.previous, 1e-9)
+        self.previous = now
+        return time.time(), min(max(dead, 0.0), 1.0)
+
+
 def run_log(log: logging.Logger) -> logging.Logger:
     """Let ``log``'s INFO messages through to the run log: what the device says about itself belongs there,
     while a run logs warnings only unless asked for more."""
@@ -115,7 +153,8 @@ def run_log(log: logging.Logger) -> logging.Logger:
 
 
 class RunState:
-    """The writer's flags, read as the library's own sources read them."""
+    """The writer's flags, read as the library's own sources read them. Every source of this package reads
+    the run's state through here, so that how it is read is written once."""
 
     def __init__(self, sink: Writer):
         self.sink = sink
@@ -133,6 +172,51 @@ class RunState:
     def sleep_while_paused(self) -> None:
         while self.paused() and self.running():
             time.sleep(PAUSE_STEP)
+
+
+class Source:
+    """What the instrument sources have in common: they read an instrument into the function's one
+    'write' buffer (each module's docstring says how), numbering the events from 1.
+
+    Args:
+        sink_list: the setup dict of the one 'write' buffer.
+        config_dict: the config keys of docs/devices.md.
+        rb_info: the ``RB_assign`` entries.
+
+    Raises:
+        ValueError: a config or buffer the source cannot work with.
+        DeviceError: the instrument cannot be reached at the start, or was lost and did not come back.
+    """
+
+    sink: Writer
+    state: RunState
+    events: int
+
+    def __call__(self) -> None:
+        """The run: acquire until it ends, then leave the instrument as found, whatever ended it."""
+        try:
+            self._acquire()
+        finally:
+            self._finish()
+
+    def _acquire(self) -> None:
+        raise NotImplementedError
+
+    def _finish(self) -> None:
+        raise NotImplementedError
+
+    def _attach(self, setup: dict) -> None:
+        """The buffer's writer and the run's state, once the config is checked; no event yet."""
+        self.sink = Writer(setup)
+        self.state = RunState(self.sink)
+        self.events = 0
+
+    def _commit(self, fill: Callable[[np.ndarray], None], timestamp: float, dead: float) -> bool:
+        """The next event (``commit``); False if the run ended before a slot was free."""
+        if not commit(self.sink, self.events + 1, fill, timestamp, dead):
+            return False
+        self.events += 1
+        return True
 
 
 def reconnect(
@@ -187,6 +271,16 @@ class InBackground:
 
     def stop(self) -> None:
         raise NotImplementedError
+
+
+def accept_client(listener: socket.socket) -> socket.socket | None:
+    """A simulator's next client, sending each reply at once (Nagle off); None once the listener is closed."""
+    try:
+        client, _ = listener.accept()
+    except OSError:
+        return None
+    client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return client
 
 
 def serve_until_signal(stop: Callable[[], None], started: str) -> None:

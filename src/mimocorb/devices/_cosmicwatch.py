@@ -25,18 +25,16 @@ from typing import Any
 import numpy as np
 
 from .._optional import require
-from ..ring import Writer
 from ._common import (
-    RunState,
+    Source,
     choice,
-    commit,
     known_fields,
     number,
     one_write_buffer,
     reconnect,
     run_log,
     text,
-    unknown_keys,
+    with_defaults,
     write_setup,
 )
 from ._cosmicwatch_lines import FIELDS, FORMATS, NAME, NotAnEvent, parse_line
@@ -53,7 +51,7 @@ log = logging.getLogger("mimocorb.devices.cosmicwatch")
 
 @dataclass(frozen=True)
 class CosmicWatchConfig:
-    """The checked configuration; every error names the key and the values allowed."""
+    """The port, its baud rate and line format, and the reconnection time, checked (``from_config``)."""
 
     port: str
     baudrate: int
@@ -62,8 +60,7 @@ class CosmicWatchConfig:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> CosmicWatchConfig:
-        unknown_keys(DEVICE, config, tuple(DEFAULTS))
-        c = {**DEFAULTS, **config}
+        c = with_defaults(DEVICE, config, DEFAULTS)
         return cls(
             port=text(DEVICE, c, "port", "/dev/ttyUSB0 (v2), /dev/ttyACM0 (v3X) or COM3"),
             baudrate=choice(DEVICE, c, "baudrate", BAUDRATES),
@@ -128,17 +125,9 @@ class _DeadTime:
         return min(max((now[1] - before[1]) / (now[0] - before[0]), 0.0), 1.0)
 
 
-class CosmicWatchSource:
-    """Reads a CosmicWatch's event lines into the function's 'write' buffer (module docstring).
-
-    Args:
-        sink_list: the setup dict of the one 'write' buffer.
-        config_dict: the config keys of docs/devices.md.
-        rb_info: the ``RB_assign`` entries.
-
-    Raises:
-        ValueError: a config or buffer the source cannot work with.
-        DeviceError: the port cannot be opened at the start, or failed and did not come back.
+class CosmicWatchSource(Source):
+    """Reads a CosmicWatch's event lines into the function's 'write' buffer (module docstring);
+    arguments and errors as for ``Source`` (the instrument: the serial port).
     """
 
     def __init__(self, sink_list: list[dict] | None, config_dict: dict | None, **rb_info: Any):
@@ -147,20 +136,16 @@ class CosmicWatchSource:
         check_buffer(dtype, int(setup["values_per_slot"]))
         self.config = CosmicWatchConfig.from_config(dict(config_dict or {}))
         self.serial = require("serial", "devices", PURPOSE)
-        self.sink = Writer(setup)
-        self.state = RunState(self.sink)
+        self._attach(setup)
         self._fill = _filler(dtype)
         self._dead = _DeadTime()
         run_log(log)
         self.port = self._open()
-        self.events = self.dropped = 0
+        self.dropped = 0
 
-    def __call__(self) -> None:
-        try:
-            self._acquire()
-        finally:
-            self.port.close()
-            log.info("%d event(s) stored, %d dropped while paused", self.events, self.dropped)
+    def _finish(self) -> None:
+        self.port.close()
+        log.info("%d event(s) stored, %d dropped while paused", self.events, self.dropped)
 
     def _open(self) -> Any:
         try:
@@ -213,10 +198,7 @@ class CosmicWatchSource:
             self.dropped += 1
             return True
         dead = self._dead.fraction(fields)
-        if not commit(self.sink, self.events + 1, lambda slot: self._fill(slot, fields), arrival, dead):
-            return False
-        self.events += 1
-        return True
+        return self._commit(lambda slot: self._fill(slot, fields), arrival, dead)
 
 
 def cosmicwatch(source_list=None, sink_list=None, observe_list=None, config_dict=None, **rb_info) -> None:

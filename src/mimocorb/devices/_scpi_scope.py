@@ -23,22 +23,20 @@ from typing import Any
 
 import numpy as np
 
-from ..ring import Writer
 from ._common import (
-    RunState,
+    Source,
+    Timing,
     choice,
-    commit,
     known_fields,
     number,
     one_write_buffer,
     reconnect,
     run_log,
     text,
-    unknown_keys,
+    with_defaults,
     write_setup,
 )
 from ._mcpha import DeviceError
-from ._redpitaya import _Timing
 from ._scpi import PROFILES, Scale, ScpiScope, require_visa
 
 DEVICE = "scpi_scope"
@@ -63,7 +61,7 @@ log = logging.getLogger("mimocorb.devices.scpi_scope")
 
 @dataclass(frozen=True)
 class ScpiConfig:
-    """The checked configuration; every error names the key and the values allowed."""
+    """The VISA resource, the dialect and extra commands, and the time limits, checked (``from_config``)."""
 
     resource: str
     profile: str
@@ -76,8 +74,7 @@ class ScpiConfig:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ScpiConfig:
-        unknown_keys(DEVICE, config, tuple(DEFAULTS))
-        c = {**DEFAULTS, **config}
+        c = with_defaults(DEVICE, config, DEFAULTS)
         resource = text(
             DEVICE, c, "resource", "TCPIP::192.168.1.20::5025::SOCKET or TCPIP::scope.local::INSTR"
         )
@@ -148,17 +145,9 @@ def _storer(dtype: np.dtype, points: int) -> Callable[[np.ndarray, Waveforms], N
     return store
 
 
-class ScpiScopeSource:
-    """Reads single acquisitions into the function's 'write' buffer (module docstring).
-
-    Args:
-        sink_list: the setup dict of the one 'write' buffer.
-        config_dict: the config keys of docs/devices.md.
-        rb_info: the ``RB_assign`` entries.
-
-    Raises:
-        ValueError: a config or buffer the source cannot work with.
-        DeviceError: the scope cannot be reached at the start, or was lost and did not come back.
+class ScpiScopeSource(Source):
+    """Reads single acquisitions into the function's 'write' buffer (module docstring); arguments
+    and errors as for ``Source``.
     """
 
     def __init__(self, sink_list: list[dict] | None, config_dict: dict | None, **rb_info: Any):
@@ -167,8 +156,7 @@ class ScpiScopeSource:
         self.channels = check_buffer(dtype)
         self.points = int(setup["values_per_slot"])
         self.config = ScpiConfig.from_config(dict(config_dict or {}))
-        self.sink = Writer(setup)
-        self.state = RunState(self.sink)
+        self._attach(setup)
         self._store = _storer(dtype, self.points)
         self._scaled = TIME_FIELD in (dtype.names or ()) or any(
             dtype[n].kind == "f" for n in dtype.names or ()
@@ -177,7 +165,6 @@ class ScpiScopeSource:
         run_log(log).info(
             "connected to %s: %s (profile %s)", self.config.resource, self.scope.idn, self.scope.profile.name
         )
-        self.events = 0
 
     def _connect(self) -> ScpiScope:
         c = self.config
@@ -190,14 +177,8 @@ class ScpiScopeSource:
             raise
         return scope
 
-    def __call__(self) -> None:
-        try:
-            self._acquire()
-        finally:
-            self._finish()
-
     def _acquire(self) -> None:
-        timing = _Timing()
+        timing = Timing()
         while self.state.running():
             if self.state.paused():
                 self._pause()
@@ -230,14 +211,11 @@ class ScpiScopeSource:
             time.sleep(self.config.poll_interval)
         return False
 
-    def _take(self, timing: _Timing) -> bool:
+    def _take(self, timing: Timing) -> bool:
         """Read every channel into a slot; False if the run ended before a slot was free."""
         timestamp, dead = timing.captured()
         waveforms = [self.scope.read_channel(n, self._scaled) for n in self.channels]
-        if not commit(self.sink, self.events + 1, lambda slot: self._store(slot, waveforms), timestamp, dead):
-            return False
-        self.events += 1
-        return True
+        return self._commit(lambda slot: self._store(slot, waveforms), timestamp, dead)
 
     def _pause(self) -> None:
         """Stop the scope until the run resumes or ends; the loop arms it again."""

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ._common import InBackground, end_process, serve_until_signal, start_simulator
+from ._common import InBackground, accept_client, end_process, serve_until_signal, start_simulator
 from ._scpi import PROFILES, Profile, block_header
 
 STARTED = "SCPI oscilloscope simulator listening on "
@@ -138,11 +138,9 @@ class ScpiSimulator(InBackground):
 
     def _accept(self) -> None:
         while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
+            client = accept_client(self._listener)
+            if client is None:
                 return
-            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
                 self._clients.append(client)
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()

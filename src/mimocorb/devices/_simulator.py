@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import end_process, serve_until_signal, start_simulator
+from ._common import accept_client, end_process, serve_until_signal, start_simulator
 from ._mcpha import ADC_MAX, ADC_MIN, CLOCK_HZ, HISTOGRAM_BINS, STATUS_BYTES, Code, decode
 
 AUTO_TIMEOUT = 0.01  # s without a trigger before auto mode captures anyway
@@ -560,11 +560,9 @@ class MCPHASimulator:
 
     def serve_forever(self) -> None:
         while not self._stopping.is_set():
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
+            client = accept_client(self._listener)
+            if client is None:
                 return
-            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
                 self._client = client
             self.connections += 1
