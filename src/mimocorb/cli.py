@@ -366,29 +366,82 @@ def _add_simulate(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "simulate",
         help="serve a simulated instrument to develop and test against",
-        description="Serve a simulated Red Pitaya (Pavel Demin's MCPHA server) until Ctrl-C: the "
-        "redpitaya source connects to it as to the board (address: 127.0.0.1:PORT).",
+        description="Serve a simulated instrument until Ctrl-C; the first line printed says where it is. "
+        "redpitaya: Pavel Demin's MCPHA server on a TCP port (address: 127.0.0.1:PORT); cosmicwatch: a "
+        "CosmicWatch muon detector on a pseudo-terminal (port: PATH); scpi: a SCPI oscilloscope on a TCP "
+        "port (resource: TCPIP::127.0.0.1::PORT::SOCKET).",
     )
-    parser.add_argument("device", choices=["redpitaya"], help="the instrument")
+    parser.add_argument("device", choices=["redpitaya", "cosmicwatch", "scpi"], help="the instrument")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback)")
-    parser.add_argument("--port", type=int, default=10001, help="TCP port (default 10001; 0: any free one)")
+    parser.add_argument("--port", type=int, help="TCP port (redpitaya 10001, scpi 5025; 0: any free one)")
     parser.add_argument(
-        "--spectrum", help="pulse amplitudes: a file of 4096 counts, or sources such as cs137+co60 (cs137)"
+        "--rate",
+        type=float,
+        help="redpitaya: pulses/s (1000); cosmicwatch: events/s (5); scpi: acquisitions/s (1000)",
     )
-    parser.add_argument("--rate", type=float, default=1000.0, help="pulses per second (default 1000)")
-    parser.add_argument("--noise", type=float, default=4.0, help="noise in ADC counts (default 4)")
-    parser.add_argument("--pattern", action="store_true", help="known test pattern instead of pulses")
+    parser.add_argument(
+        "--spectrum", help="redpitaya: pulse amplitudes, a file of 4096 counts or sources such as cs137+co60"
+    )
+    parser.add_argument("--noise", type=float, default=4.0, help="redpitaya: noise in ADC counts (default 4)")
+    parser.add_argument(
+        "--pattern", action="store_true", help="redpitaya: known test pattern instead of pulses"
+    )
+    parser.add_argument("--format", choices=["v2", "v3x"], default="v2", help="cosmicwatch: its version (v2)")
+    parser.add_argument("--count", type=int, help="cosmicwatch: stop printing after N events")
+    parser.add_argument("--seed", type=int, default=0, help="cosmicwatch: the random numbers' seed (0)")
+    parser.add_argument("--profile", default="rigol", help="scpi: rigol, keysight or tektronix (rigol)")
     parser.set_defaults(handler=_simulate)
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from mimocorb.devices import run_simulator
+    from mimocorb import devices
 
     try:
-        run_simulator(args.host, args.port, args.spectrum, args.rate, args.noise, args.pattern)
+        if args.device == "cosmicwatch":
+            devices.run_cosmicwatch_simulator(args.rate or 5.0, args.format, args.count, args.seed)
+        elif args.device == "scpi":
+            port = 5025 if args.port is None else args.port
+            devices.run_scpi_simulator(args.profile, port, args.rate or 1000.0, args.host)
+        else:
+            port = 10001 if args.port is None else args.port
+            rate = args.rate or 1000.0
+            devices.run_simulator(args.host, port, args.spectrum, rate, args.noise, args.pattern)
     except (OSError, ValueError) as exc:
         print(f"mimocorb simulate: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _add_devices(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "devices",
+        help="list connected instruments and the source that reads each",
+        description="List serial ports, VISA instruments and PicoScopes, and which source of "
+        "mimocorb.devices fits each (with the config key to set). Needs the devices extra.",
+    )
+    parser.add_argument(
+        "--serial",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="also open this port and listen (repeatable)",
+    )
+    parser.add_argument(
+        "--visa",
+        action="append",
+        default=[],
+        metavar="RESOURCE",
+        help="also ask this resource *IDN? (repeatable)",
+    )
+    parser.add_argument("--network", action="store_true", help="look for VXI-11 and HiSLIP instruments too")
+    parser.add_argument("--timeout", type=float, default=3.0, help="bound of the VISA discovery in s (3)")
+    parser.set_defaults(handler=_devices)
+
+
+def _devices(args: argparse.Namespace) -> int:
+    from mimocorb.devices import describe, find_devices
+
+    print(describe(*find_devices(args.serial, args.visa, args.network, args.timeout)))
     return 0
 
 
@@ -402,6 +455,7 @@ _SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_serve,
     _add_keys,
     _add_simulate,
+    _add_devices,
 )
 
 

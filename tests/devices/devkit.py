@@ -7,7 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import support
+
+from mimocorb.config import ConfigError, validate_setup
 
 INT_FIELDS = "{1: [IN1, int16], 2: [IN2, int16]}"
 
@@ -57,3 +60,15 @@ def as_wire(frame: pd.DataFrame, row: int) -> bytes:
     samples = np.empty((len(frame.IN1[row]), 2), "<i2")
     samples[:, 0], samples[:, 1] = frame.IN1[row], frame.IN2[row]
     return samples.tobytes()
+
+
+def assert_config_error(setup: Path, function: str, message: str) -> None:
+    """``validate_setup`` fails with ``message`` on the line of the setup that names ``function``."""
+    with pytest.raises(ConfigError) as info:
+        validate_setup(setup)
+    line = next(
+        i for i, text in enumerate(setup.read_text().splitlines(), 1) if f"fkt_name: {function}" in text
+    )
+    report = str(info.value)
+    assert f"{setup.name}:{line}: Functions[1].Fkt_1.fkt_name: config of '{function}'" in report
+    assert message in report

@@ -138,7 +138,7 @@ def test_a_unit_lost_mid_run_ends_the_run_with_every_event_acquired(project, stu
     code, out = _run(stub, project, setup, timeout=80, lose_after="50")
     assert code != 0, out
     assert "ps4000aIsReady returned PICO_NOT_FOUND" in out
-    assert "lost the PicoScope 4000 Series and could not open it again within 1 s" in out
+    assert "lost the PicoScope 4000 Series and could not reconnect within 1 s" in out
     run_dir = only_run_dir(project / "target")
     frame, handed = recorded(run_dir), stub.handed_out(2, 256)
     assert len(frame) == len(handed) == 48  # six whole blocks; the seventh never came back

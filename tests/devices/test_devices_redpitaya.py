@@ -8,7 +8,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from devkit import as_wire, recorded, rp_setup, run
+from devkit import as_wire, assert_config_error, recorded, rp_setup, run
 from support import (
     finish,
     mimocorb_command,
@@ -21,7 +21,6 @@ from support import (
     wait_until,
 )
 
-from mimocorb.config import ConfigError, validate_setup
 from mimocorb.devices import Code, MCPHASimulator, pattern_samples
 from mimocorb.devices._mcpha import VALUE_MASK
 
@@ -205,14 +204,7 @@ BAD_CONFIGS = [
 @pytest.mark.parametrize(("config", "message"), BAD_CONFIGS)
 def test_bad_config_is_a_validate_error_on_the_setup_line(project, config, message):
     setup = rp_setup(project, f"address: rp-f0a1b2.local, {config}")  # the last 'address' wins
-    with pytest.raises(ConfigError) as info:
-        validate_setup(setup)
-    line = next(
-        i for i, text in enumerate(setup.read_text().splitlines(), 1) if "fkt_name: redpitaya" in text
-    )
-    report = str(info.value)
-    assert f"rp_setup.yaml:{line}: Functions[1].Fkt_1.fkt_name: config of 'redpitaya'" in report
-    assert message in report
+    assert_config_error(setup, "redpitaya", message)
 
 
 @pytest.mark.timeout(60)

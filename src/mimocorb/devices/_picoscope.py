@@ -19,18 +19,26 @@ acquired so far.
 
 from __future__ import annotations
 
-import difflib
+import functools
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ..ring import EndOfStream, Writer
-from ..workers.arguments import WRITE, first_of, require_list, require_role
-from ._mcpha import DeviceError
+from ._common import (
+    Source,
+    Timing,
+    choice,
+    number,
+    one_write_buffer,
+    reconnect,
+    unknown_keys,
+    with_defaults,
+    write_setup,
+)
 from ._picodriver import (
     COUPLINGS,
     DIRECTIONS,
@@ -44,6 +52,8 @@ from ._picodriver import (
     check_driver,
     load_driver,
 )
+
+DEVICE = "picoscope"
 
 DEFAULTS: dict[str, Any] = {
     "family": "ps4000a",
@@ -62,9 +72,7 @@ DEFAULTS: dict[str, Any] = {
     "pretrigger_samples": None,  # a twentieth of the samples
     "reconnect_time": 30.0,
 }
-KEYS = (*DEFAULTS, "directory_prefix")
 CHANNEL_KEYS = ("range", "coupling", "analogue_offset")
-PAUSE_STEP = 0.05  # s between looks at the paused flag
 INF = float("inf")
 
 log = logging.getLogger("mimocorb.devices.picoscope")
@@ -72,7 +80,8 @@ log = logging.getLogger("mimocorb.devices.picoscope")
 
 @dataclass(frozen=True)
 class PicoScopeConfig:
-    """The checked configuration; every error names the key and the values allowed."""
+    """The driver family, the unit, the rapid-block capture and the reconnection time, checked
+    (``from_config``: every error names the key and the values allowed)."""
 
     family: Family
     serial: str | None
@@ -81,32 +90,15 @@ class PicoScopeConfig:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], fields: tuple[str, ...], samples: int) -> PicoScopeConfig:
-        _known_keys(config, KEYS, "config key")
-        c = {**DEFAULTS, **config}
-        if c["family"] not in FAMILIES:
-            raise ValueError(f"picoscope: 'family' must be one of {', '.join(FAMILIES)}, got {c['family']!r}")
-        family = FAMILIES[c["family"]]
+        c = with_defaults(DEVICE, config, DEFAULTS)
+        family = FAMILIES[choice(DEVICE, c, "family", FAMILIES)]
         if c["serial"] is not None and not isinstance(c["serial"], str):
             raise ValueError(
                 f"picoscope: 'serial' must be a string such as 'JO123/0045', got {c['serial']!r}"
             )
         channels = _channels(c, family, fields)
-        reconnect = _number(c["reconnect_time"], "reconnect_time", 0, INF, unit=" s")
-        return cls(family, c["serial"], _capture(c, family, channels, samples), float(reconnect))
-
-
-def _known_keys(config: Mapping[str, Any], known: tuple[str, ...], what: str) -> None:
-    for key in config:
-        if key not in known:
-            close = difflib.get_close_matches(str(key), known, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else f"expected one of {', '.join(known)}"
-            raise ValueError(f"picoscope: unknown {what} '{key}'; {hint}")
-
-
-def _choice(value: Any, allowed: Mapping[str, Any] | Sequence[str], key: str) -> Any:
-    if not isinstance(value, str) or value not in allowed:
-        raise ValueError(f"picoscope: '{key}' must be one of {', '.join(allowed)}, got {value!r}")
-    return value
+        reconnect_time = number(DEVICE, c, "reconnect_time", zero=True)
+        return cls(family, c["serial"], _capture(c, family, channels, samples), reconnect_time)
 
 
 def _number(value: Any, key: str, low: float, high: float, integer: bool = False, unit: str = "") -> Any:
@@ -124,20 +116,21 @@ def _channels(c: Mapping[str, Any], family: Family, fields: tuple[str, ...]) -> 
     own = c["channels"]
     if not isinstance(own, Mapping):
         raise ValueError(f"picoscope: 'channels' must map channel letters to settings, got {own!r}")
-    _known_keys(own, tuple(family.channels), "channel")
+    unknown_keys(DEVICE, own, tuple(family.channels), "channel", also=())
     letters = [field[2:] for field in fields]
     channels = []
     for letter in letters:
         settings = own.get(letter) or {}
-        _known_keys(settings, CHANNEL_KEYS, f"key of channel {letter}")
-        s = {key: settings.get(key, c[key]) for key in CHANNEL_KEYS}
-        where = f"channels.{letter}." if letter in own else ""
+        unknown_keys(DEVICE, settings, CHANNEL_KEYS, f"key of channel {letter}", also=())
+        where = f"channels.{letter}." if letter in own else ""  # the key a message names
+        s = {f"{where}{key}": settings.get(key, c[key]) for key in CHANNEL_KEYS}
+        offset = f"{where}analogue_offset"
         channels.append(
             Channel(
                 letter,
-                _choice(s["range"], family.ranges, f"{where}range"),
-                _choice(s["coupling"], COUPLINGS, f"{where}coupling"),
-                float(_number(s["analogue_offset"], f"{where}analogue_offset", -INF, INF, unit=" V")),
+                choice(DEVICE, s, f"{where}range", family.ranges),
+                choice(DEVICE, s, f"{where}coupling", COUPLINGS),
+                float(_number(s[offset], offset, -INF, INF, unit=" V")),
             )
         )
     unused = sorted(set(own) - set(letters))
@@ -148,7 +141,7 @@ def _channels(c: Mapping[str, Any], family: Family, fields: tuple[str, ...]) -> 
 
 def _capture(c: Mapping[str, Any], family: Family, channels: tuple[Channel, ...], samples: int) -> Capture:
     letters = tuple(channel.letter for channel in channels)
-    trigger = _choice(c["trigger_channel"], letters, "trigger_channel")
+    trigger = choice(DEVICE, c, "trigger_channel", letters)
     full_scale = RANGES_MV[channels[letters.index(trigger)].range]
     level = _number(
         c["trigger_level"], "trigger_level", -full_scale, full_scale, unit=f" mV (the range of {trigger})"
@@ -161,7 +154,7 @@ def _capture(c: Mapping[str, Any], family: Family, channels: tuple[Channel, ...]
         channels=channels,
         trigger_channel=trigger,
         trigger_mv=float(level),
-        direction=_choice(c["trigger_direction"], DIRECTIONS, "trigger_direction"),
+        direction=choice(DEVICE, c, "trigger_direction", DIRECTIONS),
         delay=_number(c["trigger_delay"], "trigger_delay", 0, 2**32 - 1, integer=True, unit=" samples"),
         auto_trigger_ms=_number(c["auto_trigger_ms"], "auto_trigger_ms", 0, 32767, integer=True, unit=" ms"),
         timebase=_number(c["timebase"], "timebase", 0, 2**32 - 1, integer=True),
@@ -173,7 +166,8 @@ def _capture(c: Mapping[str, Any], family: Family, channels: tuple[Channel, ...]
 
 def _family(config: Mapping[str, Any] | None) -> Family:
     """The family whose channels the buffer is checked against; an unknown one is the config's error."""
-    return FAMILIES.get((config or {}).get("family", DEFAULTS["family"]), FAMILIES[DEFAULTS["family"]])
+    family = (config or {}).get("family", DEFAULTS["family"])
+    return FAMILIES.get(family if isinstance(family, str) else "", FAMILIES[DEFAULTS["family"]])
 
 
 def check_buffer(dtype: np.dtype, family: Family) -> tuple[str, ...]:
@@ -196,105 +190,70 @@ def check_picoscope_config(
     config_dict: Mapping[str, Any], buffers: Mapping[str, list], values_per_slot: Mapping[str, list]
 ) -> None:
     """What ``mimocorb validate`` checks: the config keys and the buffer the source writes."""
-    if len(buffers["write"]) != 1 or buffers["read"] or buffers["observe"]:
-        raise ValueError("picoscope: expected one buffer marked 'write' and nothing else in RB_assign")
     family = _family(config_dict)
-    fields = check_buffer(np.dtype(buffers["write"][0]), family)
+    fields = check_buffer(one_write_buffer(DEVICE, buffers), family)
     PicoScopeConfig.from_config(config_dict, fields, values_per_slot["write"][0])
     check_driver(family)
 
 
-class PicoScopeSource:
+class PicoScopeSource(Source):
     """Reads rapid blocks of a PicoScope into the function's 'write' buffer (module docstring).
 
-    Args:
-        sink_list: the setup dict of the one 'write' buffer.
-        config_dict: the config keys of docs/devices.md.
-        rb_info: the ``RB_assign`` entries.
-
-    Raises:
-        ValueError: a config or buffer the source cannot work with.
-        DriverMissing: the wrapper or PicoSDK's driver is not installed (an ImportError).
-        DeviceError: no unit could be opened, or the unit was lost and did not come back.
+    Arguments and errors as for ``Source``; besides, ``DriverMissing`` (an OSError) when the wrapper or
+    PicoSDK's driver is not installed. DeviceError also when no unit could be opened.
     """
 
     def __init__(self, sink_list: list[dict] | None, config_dict: dict | None, **rb_info: Any):
-        require_role("picoscope", rb_info, WRITE)
-        setup = first_of("picoscope", require_list("picoscope", sink_list, WRITE), WRITE, log)
+        setup = write_setup(DEVICE, sink_list, rb_info, log)
         config = {key: value for key, value in (config_dict or {}).items() if key != "directory_prefix"}
         dtype: np.dtype = np.dtype(setup["dtype"])
         fields = check_buffer(dtype, _family(config))
         self.config = PicoScopeConfig.from_config(config, fields, int(setup["values_per_slot"]))
         self.driver = load_driver(self.config.family)
-        self.sink = Writer(setup)
+        self._attach(setup)
         self.scope = self._open()
         self._columns = [(name, column, dtype[name].kind == "f") for column, name in enumerate(fields)]
-        self.events = 0
         print(f"{self.config.family.title} opened: {self.scope.interval_ns:g} ns per sample", flush=True)
-
-    # -- the writer's state, read as the library's own sources read it ---------------------------------
-
-    def _running(self) -> bool:
-        return self.sink.active.is_set()
-
-    def _paused(self) -> bool:
-        return self.sink.paused.is_set()
-
-    def _waiting(self) -> bool:
-        return self._running() and not self._paused()
 
     # -- the run -----------------------------------------------------------------------------------
 
-    def __call__(self) -> None:
-        try:
-            self._acquire()
-        finally:
-            self.scope.close()
+    def _finish(self) -> None:
+        self.scope.close()
 
     def _acquire(self) -> None:
-        previous = time.perf_counter()  # when the previous block was seen complete
-        while self._running():
-            if self._paused():
-                self._pause()
-                previous = time.perf_counter()
+        timing = Timing()  # a block's dead time: from the previous block's completion to its arming
+        while self.state.running():
+            if self.state.paused():
+                self.state.sleep_while_paused()  # nothing is armed while paused
+                timing.restart()
                 continue
             try:
                 self.scope.run_block()
-                armed = time.perf_counter()
-                if not self.scope.wait(self._waiting):
+                timing.armed = time.perf_counter()
+                if not self.scope.wait(self.state.waiting):
                     self.scope.stop()
-                    if not self._running():
+                    if not self.state.running():
                         return  # the buffer takes no more events
-                done = time.perf_counter()
-                dead = (armed - previous) / max(done - previous, 1e-9)
-                previous = done
-                if not self._store(self.scope.collect(), time.time(), min(max(dead, 0.0), 1.0)):
+                if not self._store(self.scope.collect(), *timing.captured()):
                     return
             except UnitLost as exc:
                 self._reconnect(exc)
-                previous = time.perf_counter()
+                timing.restart()
 
     def _store(self, count: int, timestamp: float, dead: float) -> bool:
         """The block's captures into slots; False if the run ended before a slot was free."""
         data = self.scope.data
         factors = [RANGES_MV[channel.range] / self.scope.max_adc for channel in self.config.capture.channels]
         for capture in range(count):
-            try:
-                slot = self.sink.get_new_buffer()
-            except EndOfStream:
+            if not self._commit(functools.partial(self._fill, data[capture], factors), timestamp, dead):
                 return False
-            for name, column, to_mv in self._columns:
-                raw = data[capture, column]
-                slot[name] = raw * factors[column] if to_mv else raw
-            self.events += 1
-            self.sink.set_metadata(self.events, timestamp, dead)
-            self.sink.process_buffer()
         return True
 
-    def _pause(self) -> None:
-        """Nothing is armed while paused; wait until the run resumes or ends."""
-        while self._paused() and self._running():
-            time.sleep(PAUSE_STEP)
+    def _fill(self, capture: np.ndarray, factors: list[float], slot: np.ndarray) -> None:
+        """One capture's channels (``capture[column]``) into a slot, in counts or millivolts."""
+        for name, column, to_mv in self._columns:
+            raw = capture[column]
+            slot[name] = raw * factors[column] if to_mv else raw
 
     # -- the unit ----------------------------------------------------------------------------------
 
@@ -305,22 +264,10 @@ class PicoScopeSource:
     def _reconnect(self, exc: UnitLost) -> None:
         """Open the unit again with growing intervals for ``reconnect_time``; DeviceError if it stays away."""
         self.scope.close()
-        limit = self.config.reconnect_time
-        log.warning("%s; %d event(s) so far; reconnecting for up to %g s", exc, self.events, limit)
-        deadline, pause = time.monotonic() + limit, 0.1
-        while self._running() and time.monotonic() < deadline:
-            try:
-                self.scope = self._open()
-                log.warning("reconnected to the %s", self.config.family.title)
-                return
-            except DeviceError:
-                time.sleep(min(pause, max(deadline - time.monotonic(), 0)))
-                pause = min(pause * 2, 2.0)
-        if self._running():
-            raise DeviceError(
-                f"lost the {self.config.family.title} and could not open it again within {limit:g} s "
-                f"({exc}); the run ends with the {self.events} event(s) acquired"
-            ) from exc
+        what = f"the {self.config.family.title}"
+        scope = reconnect(self._open, self.state, self.config.reconnect_time, log, what, self.events, exc)
+        if scope is not None:
+            self.scope = scope
 
 
 def picoscope(source_list=None, sink_list=None, observe_list=None, config_dict=None, **rb_info) -> None:

@@ -17,7 +17,6 @@ every event acquired so far.
 
 from __future__ import annotations
 
-import difflib
 import logging
 import os
 import time
@@ -27,8 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ..ring import EndOfStream, Writer
-from ..workers.arguments import WRITE, first_of, require_list, require_role
+from ._common import Source, Timing, number, one_write_buffer, reconnect, with_defaults, write_setup
 from ._mcpha import (
     ADC_MAX,
     ADC_MIN,
@@ -43,6 +41,7 @@ from ._mcpha import (
     parse_address,
 )
 
+DEVICE = "redpitaya"
 FIELDS = ("IN1", "IN2")
 CHOICES = {
     "trigger_source": ("IN1", "IN2"),
@@ -65,8 +64,6 @@ DEFAULTS: dict[str, Any] = {
     "histograms": False,
     "histogram_interval": 10.0,
 }
-KEYS = (*DEFAULTS, "directory_prefix")
-PAUSE_STEP = 0.05  # s between looks at the paused flag
 HISTOGRAM_FILE = "redpitaya_histograms.csv"
 
 log = logging.getLogger("mimocorb.devices.redpitaya")
@@ -74,7 +71,8 @@ log = logging.getLogger("mimocorb.devices.redpitaya")
 
 @dataclass(frozen=True)
 class RedPitayaConfig:
-    """The checked configuration; every error names the key and the values allowed."""
+    """The board's address, its scope settings, the conversion to mV, the time limits and the
+    histograms, checked (``from_config``: every error names the key and the values allowed)."""
 
     host: str
     port: int
@@ -92,8 +90,7 @@ class RedPitayaConfig:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], samples: int) -> RedPitayaConfig:
-        _no_unknown_keys(config)
-        c = {**DEFAULTS, **config}
+        c = with_defaults(DEVICE, config, DEFAULTS)
         if not isinstance(c["address"], str):
             raise ValueError(
                 f"redpitaya: config key 'address' is required: the Red Pitaya's host or host:port "
@@ -107,21 +104,13 @@ class RedPitayaConfig:
             host=host,
             port=port,
             scope=_scope(c, samples),
-            mv_per_count=_positive(c, "mv_per_count"),
-            connect_timeout=_positive(c, "connect_timeout"),
-            timeout=_positive(c, "timeout"),
-            reconnect_time=_positive(c, "reconnect_time", zero=True),
+            mv_per_count=number(DEVICE, c, "mv_per_count"),
+            connect_timeout=number(DEVICE, c, "connect_timeout"),
+            timeout=number(DEVICE, c, "timeout"),
+            reconnect_time=number(DEVICE, c, "reconnect_time", zero=True),
             histograms=_flag(c, "histograms"),
-            histogram_interval=_positive(c, "histogram_interval"),
+            histogram_interval=number(DEVICE, c, "histogram_interval"),
         )
-
-
-def _no_unknown_keys(config: Mapping[str, Any]) -> None:
-    for key in config:
-        if key not in KEYS:
-            close = difflib.get_close_matches(str(key), KEYS, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else f"expected one of {', '.join(DEFAULTS)}"
-            raise ValueError(f"redpitaya: unknown config key '{key}'; {hint}")
 
 
 def _scope(c: Mapping[str, Any], samples: int) -> ScopeSettings:
@@ -172,19 +161,6 @@ def _integer(c: Mapping[str, Any], key: str) -> int:
     return value
 
 
-def _positive(c: Mapping[str, Any], key: str, zero: bool = False) -> float:
-    value = c[key]
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or value < 0
-        or (value == 0 and not zero)
-    ):
-        least = ">= 0" if zero else "> 0"
-        raise ValueError(f"redpitaya: '{key}' must be a number {least}, got {value!r}")
-    return float(value)
-
-
 def _flag(c: Mapping[str, Any], key: str) -> bool:
     if not isinstance(c[key], bool):
         raise ValueError(f"redpitaya: '{key}' must be true or false, got {c[key]!r}")
@@ -211,83 +187,34 @@ def check_redpitaya_config(
     config_dict: Mapping[str, Any], buffers: Mapping[str, list], values_per_slot: Mapping[str, list]
 ) -> None:
     """What ``mimocorb validate`` checks: the config keys and the buffer the source writes."""
-    if len(buffers["write"]) != 1 or buffers["read"] or buffers["observe"]:
-        raise ValueError("redpitaya: expected one buffer marked 'write' and nothing else in RB_assign")
-    check_buffer(np.dtype(buffers["write"][0]))
+    check_buffer(one_write_buffer(DEVICE, buffers))
     RedPitayaConfig.from_config(config_dict, values_per_slot["write"][0])
 
 
-class _Timing:
-    """Capture times and dead time: the scope is dead from a capture's end until it is armed again."""
-
-    def __init__(self) -> None:
-        self.previous = time.perf_counter()
-        self.armed = self.previous
-
-    def restart(self) -> None:
-        """After a pause or a reconnection: the time away is not dead time."""
-        self.previous = self.armed = time.perf_counter()
-
-    def captured(self) -> tuple[float, float]:
-        """Timestamp (epoch s) and dead-time fraction of the capture just seen complete."""
-        now = time.perf_counter()
-        dead = (self.armed - self.previous) / max(now - self.previous, 1e-9)
-        self.previous = now
-        return time.time(), min(max(dead, 0.0), 1.0)
-
-
-class RedPitayaSource:
-    """Reads captures from an MCPHA server into the function's 'write' buffer (module docstring).
-
-    Args:
-        sink_list: the setup dict of the one 'write' buffer.
-        config_dict: the config keys of docs/devices.md.
-        rb_info: the ``RB_assign`` entries.
-
-    Raises:
-        ValueError: a config or buffer the source cannot work with.
-        DeviceError: the board cannot be reached at the start, or was lost and did not come back.
+class RedPitayaSource(Source):
+    """Reads captures from an MCPHA server into the function's 'write' buffer (module docstring);
+    arguments and errors as for ``Source``.
     """
 
     def __init__(self, sink_list: list[dict] | None, config_dict: dict | None, **rb_info: Any):
-        require_role("redpitaya", rb_info, WRITE)
-        sinks = require_list("redpitaya", sink_list, WRITE)
-        setup = first_of("redpitaya", sinks, WRITE, log)
+        setup = write_setup(DEVICE, sink_list, rb_info, log)
         dtype = np.dtype(setup["dtype"])
         check_buffer(dtype)
         config = dict(config_dict or {})
         self.directory = config.get("directory_prefix", "")
         self.config = RedPitayaConfig.from_config(config, int(setup["values_per_slot"]))
-        self.sink = Writer(setup)
+        self._attach(setup)
         self._store = _storer(dtype, self.config.scope.samples, self.config.mv_per_count)
         self.device = self._connect()
-        self.events = 0
         self._next_histograms = time.monotonic() + self.config.histogram_interval
-
-    # -- the writer's state, read as the library's own sources read it ---------------------------------
-
-    def _running(self) -> bool:
-        return self.sink.active.is_set()
-
-    def _paused(self) -> bool:
-        return self.sink.paused.is_set()
-
-    def _waiting(self) -> bool:
-        return self._running() and not self._paused()
 
     # -- the run -----------------------------------------------------------------------------------
 
-    def __call__(self) -> None:
-        try:
-            self._acquire()
-        finally:
-            self._finish()
-
     def _acquire(self) -> None:
-        timing = _Timing()
+        timing = Timing()
         armed = False
-        while self._running():
-            if self._paused():
+        while self.state.running():
+            if self.state.paused():
                 self._pause()
                 armed = False
                 timing.restart()
@@ -296,7 +223,7 @@ class RedPitayaSource:
                 if not armed:
                     self.device.arm()
                     timing.armed = time.perf_counter()
-                if not self.device.wait_captured(self._waiting):
+                if not self.device.wait_captured(self.state.waiting):
                     continue  # paused or ended while armed
                 if not self._take(timing):
                     return
@@ -307,24 +234,16 @@ class RedPitayaSource:
                 armed = False
                 timing.restart()
 
-    def _take(self, timing: _Timing) -> bool:
+    def _take(self, timing: Timing) -> bool:
         """Read the capture into a slot, re-arm, commit; False if the run ended before a slot was free."""
         timestamp, dead = timing.captured()
-        try:
-            slot = self.sink.get_new_buffer()
-        except EndOfStream:
-            return False
-        try:
+
+        def fill(slot: np.ndarray) -> None:
             self._store(self.device, slot)
             self.device.arm()  # the next capture runs while this one is committed
             timing.armed = time.perf_counter()
-        except BaseException:
-            self.sink.discard()
-            raise
-        self.events += 1
-        self.sink.set_metadata(self.events, timestamp, dead)
-        self.sink.process_buffer()
-        return True
+
+        return self._commit(fill, timestamp, dead)
 
     def _pause(self) -> None:
         """Disarm (and stop the live-time timers) until the run resumes or ends."""
@@ -334,9 +253,8 @@ class RedPitayaSource:
                 self.device.send((Code.TIMER_MODE, 0, 0), (Code.TIMER_MODE, 1, 0))
         except DeviceError as exc:
             self._reconnect(exc)
-        while self._paused() and self._running():
-            time.sleep(PAUSE_STEP)
-        if self._running() and self.config.histograms:
+        self.state.sleep_while_paused()
+        if self.state.running() and self.config.histograms:
             try:
                 self.device.send((Code.TIMER_MODE, 0, 1), (Code.TIMER_MODE, 1, 1))
             except DeviceError as exc:
@@ -362,22 +280,11 @@ class RedPitayaSource:
     def _reconnect(self, exc: DeviceError) -> None:
         """Try again with growing intervals for ``reconnect_time``; DeviceError if the board stays away."""
         self.device.close()
+        what = f"the MCPHA server at {self.config.address}"
         limit = self.config.reconnect_time
-        log.warning("%s; %d event(s) so far; reconnecting for up to %g s", exc, self.events, limit)
-        deadline, pause = time.monotonic() + limit, 0.1
-        while self._running() and time.monotonic() < deadline:
-            try:
-                self.device = self._reconnected()
-                log.warning("reconnected to the MCPHA server at %s", self.config.address)
-                return
-            except DeviceError:
-                time.sleep(min(pause, max(deadline - time.monotonic(), 0)))
-                pause = min(pause * 2, 2.0)
-        if self._running():
-            raise DeviceError(
-                f"lost the MCPHA server at {self.config.address} and could not reconnect within {limit:g} s "
-                f"({exc}); the run ends with the {self.events} event(s) acquired"
-            ) from exc
+        device = reconnect(self._reconnected, self.state, limit, log, what, self.events, exc)
+        if device is not None:
+            self.device = device
 
     def _reconnected(self) -> MCPHAClient:
         c = self.config

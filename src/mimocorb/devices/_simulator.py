@@ -27,10 +27,8 @@ from __future__ import annotations
 
 import contextlib
 import math
-import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -38,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._common import accept_client, end_process, serve_until_signal, start_simulator
 from ._mcpha import ADC_MAX, ADC_MIN, CLOCK_HZ, HISTOGRAM_BINS, STATUS_BYTES, Code, decode
 
 AUTO_TIMEOUT = 0.01  # s without a trigger before auto mode captures anyway
@@ -561,11 +560,9 @@ class MCPHASimulator:
 
     def serve_forever(self) -> None:
         while not self._stopping.is_set():
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
+            client = accept_client(self._listener)
+            if client is None:
                 return
-            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
                 self._client = client
             self.connections += 1
@@ -606,33 +603,16 @@ def run_simulator(
 ) -> None:
     """Serve until SIGINT or SIGTERM (``mimocorb simulate redpitaya``); says where it listens first."""
     amplitudes = None if spectrum is None else read_spectrum(spectrum)
-    simulator = MCPHASimulator(host, port, amplitudes, rate, noise, pattern, seed=seed)
-    stop = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    simulator.start()
-    print(f"MCPHA simulator listening on {simulator.address} (Ctrl-C ends it)", flush=True)
-    try:
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        simulator.stop()
-        signal.signal(signal.SIGTERM, previous)
+    simulator = MCPHASimulator(host, port, amplitudes, rate, noise, pattern, seed=seed).start()
+    serve_until_signal(simulator.stop, f"MCPHA simulator listening on {simulator.address}")
 
 
 def start_simulator_process(*options: str) -> tuple[subprocess.Popen, int]:
     """``mimocorb simulate redpitaya`` in a process of its own, on a free loopback port (the second
     value); ``options`` as on the command line. A process, not a thread: a run forks its workers, and a
     forked worker must not inherit a server thread's sockets."""
-    command = [sys.executable, "-m", "mimocorb", "simulate", "redpitaya", "--port", "0", *options]
-    board = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    line = board.stdout.readline() if board.stdout else ""
-    if "listening on" not in line:
-        board.kill()
-        board.wait()
-        raise RuntimeError(f"the simulated Red Pitaya did not start: {line.strip() or 'no output'}")
-    return board, int(line.split()[4].rsplit(":", 1)[1])
+    board, address = start_simulator("redpitaya", "listening on ", "--port", "0", *options)
+    return board, int(address.rsplit(":", 1)[1])
 
 
 @contextlib.contextmanager
@@ -642,9 +622,4 @@ def simulated_board(*options: str) -> Iterator[str]:
     try:
         yield f"127.0.0.1:{port}"
     finally:
-        board.terminate()
-        try:
-            board.wait(5)
-        except subprocess.TimeoutExpired:
-            board.kill()
-            board.wait()
+        end_process(board)

@@ -19,6 +19,7 @@ stored, and never waits longer than ``poll_interval`` without looking at the run
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import selectors
@@ -31,13 +32,12 @@ from typing import Any
 import numpy as np
 
 from .._optional import require
-from ..ring import EndOfStream, Writer
-from ..workers.arguments import WRITE, first_of, require_list, require_role
+from ..ring import Writer
+from ._common import RunState, commit, one_write_buffer, write_setup
 
 PROTOCOLS = ("json", "zmq")
 PATTERNS = ("pull", "sub")
 KEYS = ("protocol", "address", "connect", "pattern", "unknown", "events", "poll_interval", "directory_prefix")
-PAUSE_STEP = 0.05
 
 log = logging.getLogger("mimocorb.devices.stream")
 
@@ -90,10 +90,7 @@ class StreamConfig:
 def check_stream_config(config_dict: Mapping[str, Any], buffers: Mapping[str, list]) -> None:
     """What ``mimocorb validate`` checks: the keys, and a buffer with named fields to write."""
     config = StreamConfig.from_config(config_dict)
-    if len(buffers["write"]) != 1 or buffers["read"] or buffers["observe"]:
-        raise ValueError("stream: expected one buffer marked 'write' and nothing else in RB_assign")
-    if not np.dtype(buffers["write"][0]).names:
-        raise ValueError("stream: the 'write' buffer needs named fields (data_type as a mapping)")
+    one_write_buffer("stream", buffers)
     if config.protocol == "json":
         _host_port(config.address)
 
@@ -169,8 +166,7 @@ class StreamSource:
     """
 
     def __init__(self, sink_list: list[dict] | None, config_dict: dict | None, **rb_info: Any):
-        require_role("stream", rb_info, WRITE)
-        setup = first_of("stream", require_list("stream", sink_list, WRITE), WRITE, log)
+        setup = write_setup("stream", sink_list, rb_info, log)
         config = dict(config_dict or {})
         self.config = StreamConfig.from_config(config)
         dtype = np.dtype(setup["dtype"])
@@ -178,6 +174,7 @@ class StreamSource:
             raise ValueError("stream: the 'write' buffer needs named fields")
         self.filler = _Filler(dtype, int(setup["values_per_slot"]), self.config.ignore_unknown)
         self.sink = Writer(setup)
+        self.state = RunState(self.sink)
         self.stored = self.rejected = 0
         # bound here, before the run starts, so that senders can connect as soon as it does
         if self.config.protocol == "json":
@@ -186,10 +183,7 @@ class StreamSource:
             self._incoming = _zmq_events(self, _zmq_socket(self.config))
 
     def running(self) -> bool:
-        return self.sink.active.is_set() and not (self.config.events and self.stored >= self.config.events)
-
-    def paused(self) -> bool:
-        return self.sink.paused.is_set()
+        return self.state.running() and not (self.config.events and self.stored >= self.config.events)
 
     def __call__(self) -> None:
         try:
@@ -203,27 +197,16 @@ class StreamSource:
     def _store(self, fields: Mapping[str, Any]) -> bool:
         """One event into the buffer; False once the run has ended. Events sent during a pause are
         dropped: a sender outside mimocorb cannot be held back."""
-        if self.paused():
+        if self.state.paused():
             return True
+        fill = functools.partial(self.filler.fill, fields=fields)
         try:
             self.filler.check(fields)
-        except BadEvent as exc:
+            if not commit(self.sink, self.stored + 1, fill, time.time(), 0.0):
+                return False
+        except BadEvent as exc:  # the event does not fit: nothing of it stays in the buffer
             return self._reject(exc)
-        try:
-            slot = self.sink.get_new_buffer()
-        except EndOfStream:
-            return False
-        try:
-            self.filler.fill(slot, fields)
-        except BadEvent as exc:
-            self.sink.discard()
-            return self._reject(exc)
-        except BaseException:
-            self.sink.discard()
-            raise
         self.stored += 1
-        self.sink.set_metadata(self.stored, time.time(), 0.0)
-        self.sink.process_buffer()
         return self.running()
 
     def _reject(self, exc: BadEvent) -> bool:

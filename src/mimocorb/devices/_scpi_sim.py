@@ -1,0 +1,177 @@
+"""A simulated SCPI oscilloscope on a TCP port: the raw-socket SCPI service (``::SOCKET`` resources) of a
+Rigol, Keysight or Tektronix scope, answering its profile's commands.
+
+It exists so that the SCPI source, its tests and a new setup run without a scope. A single acquisition is
+complete ``1/rate`` seconds after it is armed; channel ``n`` of acquisition ``k`` holds
+``scope_waveform(k, n, points)``, and the preamble says 10 mV per count, 1 ns per sample and the trigger
+500 ns after the first sample. ``commands`` keeps every command received, in order, for tests.
+
+VXI-11 (``::INSTR`` resources) needs an RPC portmapper on port 111, which is not simulated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import numpy as np
+
+from ._common import InBackground, accept_client, end_process, serve_until_signal, start_simulator
+from ._scpi import PROFILES, Profile, block_header
+
+STARTED = "SCPI oscilloscope simulator listening on "
+PREAMBLES = {  # 10 mV per count around count 128 (signed: around 0), 1 ns per sample, trigger at 500 ns
+    "rigol": "0,0,{points},1,1e-09,-5e-07,0,0.01,0,128",
+    "keysight": "0,0,{points},1,1e-09,-5e-07,0,0.01,0,128",
+    "tektronix": "0.01;0;0;1e-09;-5e-07;0",
+}
+STATUS = {  # (running, complete) replies to the profile's status query
+    "rigol": ("WAIT", "STOP"),
+    "keysight": ("+8", "+0"),
+    "tektronix": ("1", "0"),
+}
+IDN = {
+    "rigol": "RIGOL TECHNOLOGIES,DS1104Z,SIMULATED,00.04.05",
+    "keysight": "KEYSIGHT TECHNOLOGIES,DSOX1204G,SIMULATED,02.12",
+    "tektronix": "TEKTRONIX,TBS2104,SIMULATED,CF:91.1CT FV:v1.0",
+}
+
+
+def scope_waveform(acquisition: int, channel: int, points: int, dtype: str = "u1") -> np.ndarray:
+    """The known samples of channel ``channel`` in acquisition ``acquisition`` (1, 2, ...): every sample,
+    channel and acquisition differs, so a lost, swapped or shifted one shows."""
+    counts = (acquisition * 37 + channel * 61 + np.arange(points) * 3) % 256
+    return counts.astype(np.uint8).view(dtype)
+
+
+class _Scope:
+    """The state of the simulated scope that all connections share."""
+
+    def __init__(self, profile: Profile, rate: float):
+        self.profile, self.rate = profile, rate
+        self.points = 1200
+        self.channel = 1
+        self.acquisitions = 0
+        self.armed_at: float | None = None
+        self.commands: list[str] = []
+        source = re.escape(profile.source).replace(r"\{n\}", r"(\d)")
+        self._select = re.compile(re.escape(profile.select).replace(r"\{source\}", source) + "$")
+        self._points = re.compile(re.escape(profile.points).replace(r"\{points\}", r"(\d+)") + "$")
+
+    def complete(self) -> bool:
+        return self.armed_at is None or time.monotonic() >= self.armed_at + 1 / self.rate
+
+    def handle(self, command: str) -> bytes | None:
+        """The reply to one command, or None for a command without one."""
+        self.commands.append(command)
+        p = self.profile
+        if command == "*IDN?":
+            return IDN[p.name].encode() + b"\n"
+        if command == p.arm:
+            self.acquisitions += 1
+            self.armed_at = time.monotonic()
+        elif command == p.stop:
+            self.armed_at = None
+        elif command == p.status:
+            return STATUS[p.name][self.complete()].encode() + b"\n"
+        elif command == p.preamble:
+            return PREAMBLES[p.name].format(points=self.points).encode() + b"\n"
+        elif command == p.data:
+            data = scope_waveform(self.acquisitions, self.channel, self.points).tobytes()
+            return block_header(len(data)) + data + b"\n"
+        elif match := self._select.match(command):
+            self.channel = int(match.group(1))
+        elif match := self._points.match(command):
+            self.points = int(match.group(1))
+        return None
+
+
+class ScpiSimulator(InBackground):
+    """A simulated oscilloscope serving SCPI on a loopback TCP port from threads.
+
+    Args:
+        profile: the dialect it speaks: ``rigol``, ``keysight`` or ``tektronix``.
+        port: TCP port; 0 picks a free one (``port`` says which).
+        rate: acquisitions per second at most: how long after arming one is complete.
+        host: address to listen on.
+    """
+
+    def __init__(self, profile: str = "rigol", port: int = 0, rate: float = 1000.0, host: str = "127.0.0.1"):
+        if profile not in PROFILES:
+            raise ValueError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
+        self.scope = _Scope(PROFILES[profile], rate)
+        self.host = host
+        self._listener = socket.create_server((host, port))
+        self.port: int = self._listener.getsockname()[1]
+        self._clients: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._accept, name="scpi-simulator", daemon=True)
+
+    @property
+    def resource(self) -> str:
+        """The VISA resource name to configure."""
+        return f"TCPIP::{self.host}::{self.port}::SOCKET"
+
+    @property
+    def commands(self) -> list[str]:
+        return self.scope.commands
+
+    @property
+    def connected(self) -> bool:
+        with self._lock:
+            return bool(self._clients)
+
+    def stop(self) -> None:
+        """Stop at once, as a scope switched off: every connection breaks."""
+        with contextlib.suppress(OSError):  # not listening: nothing to shut down
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+        with self._lock:
+            for client in self._clients:
+                with contextlib.suppress(OSError):  # closed by the client already
+                    client.shutdown(socket.SHUT_RDWR)
+        self._thread.join(timeout=5)
+
+    def _accept(self) -> None:
+        while True:
+            client = accept_client(self._listener)
+            if client is None:
+                return
+            with self._lock:
+                self._clients.append(client)
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        try:
+            with client, client.makefile("rb") as incoming:
+                for line in incoming:
+                    with self._lock:
+                        reply = self.scope.handle(line.decode("ascii", "replace").strip())
+                    if reply is not None:
+                        client.sendall(reply)
+        except OSError:
+            pass  # the client went away or the simulator stopped
+        finally:
+            with self._lock:
+                self._clients.remove(client)
+
+
+def run_scpi_simulator(profile: str, port: int, rate: float, host: str = "127.0.0.1") -> None:
+    """``mimocorb simulate scpi``: serve until SIGINT or SIGTERM; says where first."""
+    simulator = ScpiSimulator(profile, port, rate, host).start()
+    serve_until_signal(simulator.stop, f"{STARTED}{simulator.resource} ({profile})")
+
+
+@contextlib.contextmanager
+def simulated_scope(*options: str) -> Iterator[str]:
+    """``mimocorb simulate scpi`` in its own process for as long as the block runs; yields its resource
+    name."""
+    process, resource = start_simulator("scpi", STARTED, "--port", "0", *options)
+    try:
+        yield resource
+    finally:
+        end_process(process)
