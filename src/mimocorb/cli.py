@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -20,15 +21,48 @@ if TYPE_CHECKING:
     from mimocorb.run import RunController
 
 
+def _subcommand(
+    subparsers: argparse._SubParsersAction,
+    name: str,
+    handler: Callable[[argparse.Namespace], int],
+    help: str,
+    description: str,
+) -> argparse.ArgumentParser:
+    """The subcommand's parser, with ``handler`` as the function that runs it."""
+    parser = subparsers.add_parser(name, help=help, description=description)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def _reports(
+    command: str, *errors: type[Exception]
+) -> Callable[[Callable[[argparse.Namespace], int]], Callable[[argparse.Namespace], int]]:
+    """The handler's ``errors`` become one line ``mimocorb COMMAND: error`` on stderr and exit code 1."""
+
+    def wrap(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+        @functools.wraps(handler)
+        def run(args: argparse.Namespace) -> int:
+            try:
+                return handler(args)
+            except errors as exc:
+                print(f"mimocorb {command}: {exc}", file=sys.stderr)
+                return 1
+
+        return run
+
+    return wrap
+
+
 def _add_validate(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = _subcommand(
+        subparsers,
         "validate",
+        _validate,
         help="check a setup file and everything it refers to, without running",
         description="Check a setup file, its config files and user functions (modules are imported). "
         "Exit code 0 if it can be run (warnings are printed), 1 otherwise.",
     )
     parser.add_argument("setup", help="setup YAML file")
-    parser.set_defaults(handler=_validate)
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -50,8 +84,10 @@ def _add_run(subparsers: argparse._SubParsersAction) -> None:
     from mimocorb.run.commands import TABLE
 
     keys = ", ".join(f"{c.key} {c.name}" for c in TABLE)
-    parser = subparsers.add_parser(
+    parser = _subcommand(
+        subparsers,
         "run",
+        _run,
         help="run the data acquisition a setup file describes",
         description="Validate the setup, start its buffers and workers and run until an end condition, "
         f"a command ({keys} on stdin) or SIGINT/SIGTERM ends it in order. "
@@ -59,10 +95,7 @@ def _add_run(subparsers: argparse._SubParsersAction) -> None:
         "or had to be terminated.",
     )
     parser.add_argument("setup", help="setup YAML file")
-    parser.add_argument(
-        "--runtime", type=_non_negative(float), metavar="S", help="end after S s of active time"
-    )
-    parser.add_argument("--events", type=_non_negative(int), metavar="N", help="end after N events in RB_1")
+    _add_end_options(parser, "end after S s of active time")
     parser.add_argument("--no-gui", action="store_true", help="never start the buffer-info window")
     parser.add_argument("--no-kbd", action="store_true", help="do not read commands from stdin")
     parser.add_argument("--output", metavar="DIR", help="parent directory of the run directory")
@@ -78,22 +111,31 @@ def _add_run(subparsers: argparse._SubParsersAction) -> None:
         choices=("fork", "spawn", "forkserver"),
         help="how worker processes are started (default: $MIMOCORB_START_METHOD, else fork on Linux)",
     )
+    _add_report_options(parser, debug=True)
+
+
+def _add_end_options(parser: argparse.ArgumentParser, runtime_help: str) -> None:
+    """The end conditions of ``run`` and ``demo``."""
+    parser.add_argument("--runtime", type=_non_negative(float), metavar="S", help=runtime_help)
+    parser.add_argument("--events", type=_non_negative(int), metavar="N", help="end after N events in RB_1")
+
+
+def _add_report_options(parser: argparse.ArgumentParser, debug: bool) -> None:
+    """How ``run`` and ``demo`` report: the console's verbosity, debug logging, the live dashboard."""
     parser.add_argument("-v", "--verbose", type=int, default=2, metavar="N", help="0 quiet ... 3 chatty (2)")
-    parser.add_argument("-d", "--debug", action="store_true", help="debug logging")
+    if debug:
+        parser.add_argument("-d", "--debug", action="store_true", help="debug logging")
     _add_web_options(parser)
-    parser.set_defaults(handler=_run)
 
 
-def _add_web_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--web",
-        type=_web_address,
-        metavar="[ADDRESS:]PORT",
-        help="serve a live dashboard of the run (address default 127.0.0.1; see docs/web.md)",
-    )
-    parser.add_argument(
-        "--web-token", metavar="TOKEN", help="access token of the dashboard (default: a random one)"
-    )
+def _add_web_options(
+    parser: argparse.ArgumentParser,
+    where: str = "serve a live dashboard of the run (address default 127.0.0.1; see docs/web.md)",
+    token: str = "access token of the dashboard (default: a random one)",
+    default: tuple[str, int] | None = None,
+) -> None:
+    parser.add_argument("--web", type=_web_address, default=default, metavar="[ADDRESS:]PORT", help=where)
+    parser.add_argument("--web-token", metavar="TOKEN", help=token)
 
 
 def _web_address(text: str) -> tuple[str, int]:
@@ -156,23 +198,22 @@ def _run_to_end(controller: RunController) -> int:
 
 
 def _add_serve(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = _subcommand(
+        subparsers,
         "serve",
+        _serve,
         help="browse finished runs in a web browser",
         description="Serve a run browser over the run directories below DIR (those holding "
         "run_summary.json): a table of the runs and, per run, its summary, rate chart, pictures and "
         "files. Runs until Ctrl-C. Needs the web extra (pip install 'mimocorb[web]').",
     )
     parser.add_argument("directory", nargs="?", default=".", metavar="DIR", help="where to look (default .)")
-    parser.add_argument(
-        "--web",
-        type=_web_address,
+    _add_web_options(
+        parser,
+        "where to listen (default 127.0.0.1:8080; on loopback reading needs no token)",
+        "access token (default: a random one)",
         default=("127.0.0.1", 8080),
-        metavar="[ADDRESS:]PORT",
-        help="where to listen (default 127.0.0.1:8080; on loopback reading needs no token)",
     )
-    parser.add_argument("--web-token", metavar="TOKEN", help="access token (default: a random one)")
-    parser.set_defaults(handler=_serve)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -189,12 +230,13 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _add_cleanup(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    _subcommand(
+        subparsers,
         "cleanup",
+        _cleanup,
         help="remove shared memory left behind by killed runs",
         description="Remove ring-buffer shared memory and semaphores whose creating process is dead.",
     )
-    parser.set_defaults(handler=_cleanup)
 
 
 def _cleanup(args: argparse.Namespace) -> int:
@@ -208,8 +250,10 @@ def _cleanup(args: argparse.Namespace) -> int:
 
 
 def _add_inspect(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = _subcommand(
+        subparsers,
         "inspect",
+        _inspect,
         help="show what a recorded file holds (events, fields, time span, rate)",
         description="Summarise a recording: a Parquet dataset directory or part file of the recorder, "
         "a tar archive of rb_toParquetfile (or a directory of them), a text file of rb_toTxtfile, a ROOT "
@@ -217,23 +261,21 @@ def _add_inspect(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("file", help="recorded file or dataset directory")
     parser.add_argument("--json", action="store_true", help="print the facts as JSON")
-    parser.set_defaults(handler=_inspect)
 
 
+@_reports("inspect", OSError, ValueError)
 def _inspect(args: argparse.Namespace) -> int:
     from mimocorb.io.contents import main_inspect
 
-    try:
-        print(main_inspect(args.file, as_json=args.json))
-    except (OSError, ValueError) as exc:
-        print(f"mimocorb inspect: {exc}", file=sys.stderr)
-        return 1
+    print(main_inspect(args.file, as_json=args.json))
     return 0
 
 
 def _add_convert(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = _subcommand(
+        subparsers,
         "convert",
+        _convert,
         help="write a recording in another format (Parquet, ROOT, HDF5)",
         description="Read every event of IN (any format inspect reads, all parts) and write OUT, whose "
         "name says the format: .parquet (a dataset directory), .root or .h5/.hdf5. Values, types and "
@@ -241,29 +283,26 @@ def _add_convert(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("source", metavar="IN", help="recorded file, dataset directory or name of the parts")
     parser.add_argument("target", metavar="OUT", help="new file or dataset directory")
-    parser.set_defaults(handler=_convert)
 
 
+@_reports("convert", OSError, ValueError)
 def _convert(args: argparse.Namespace) -> int:
     from mimocorb.io.convert import main_convert
 
-    try:
-        print(main_convert(args.source, args.target))
-    except (OSError, ValueError) as exc:
-        print(f"mimocorb convert: {exc}", file=sys.stderr)
-        return 1
+    print(main_convert(args.source, args.target))
     return 0
 
 
 def _add_keys(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = _subcommand(
+        subparsers,
         "keys",
+        _keys,
         help="write a key pair for served and connected buffers (CURVE)",
         description="Write NAME.key (public: give it to the other side) and NAME.key_secret (keep it).",
     )
     parser.add_argument("name", help="name of the key pair, e.g. the host")
     parser.add_argument("--dir", default=".", help="directory to write to (default: the current one)")
-    parser.set_defaults(handler=_keys)
 
 
 def _keys(args: argparse.Namespace) -> int:
@@ -279,8 +318,10 @@ def _keys(args: argparse.Namespace) -> int:
 
 
 def _add_demo(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = _subcommand(
+        subparsers,
         "demo",
+        _demo,
         help="run the muon-lifetime example (simulated detector) from anywhere",
         description="Run one of the examples shipped with mimocorb (see docs/example.md): simulated muon "
         "waveforms, a double-pulse filter in two processes, text and parquet output, live displays (PNG "
@@ -295,20 +336,12 @@ def _add_demo(subparsers: argparse._SubParsersAction) -> None:
         help="lifetime (default): the mimoCoRB 1.0.2 example's simulsource_setup.yaml; spin: up/down decays; "
         "spectrum: pulse heights (demo_setup.yaml); spectroscopy: gamma lines from a simulated Red Pitaya",
     )
-    parser.add_argument(
-        "--runtime",
-        type=_non_negative(float),
-        metavar="S",
-        help="end after S s (default: the example's, 60 s)",
-    )
-    parser.add_argument("--events", type=_non_negative(int), metavar="N", help="end after N events in RB_1")
+    _add_end_options(parser, "end after S s (default: the example's, 60 s)")
     parser.add_argument(
         "--output", default="target", metavar="DIR", help="parent of the run directory (default: ./target)"
     )
     parser.add_argument("--no-gui", action="store_true", help="never start the buffer-info window")
-    parser.add_argument("-v", "--verbose", type=int, default=2, metavar="N", help="0 quiet ... 3 chatty (2)")
-    _add_web_options(parser)
-    parser.set_defaults(handler=_demo)
+    _add_report_options(parser, debug=False)
 
 
 _DEMO_SETUPS = {
@@ -363,8 +396,10 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _add_simulate(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = _subcommand(
+        subparsers,
         "simulate",
+        _simulate,
         help="serve a simulated instrument to develop and test against",
         description="Serve a simulated instrument until Ctrl-C; the first line printed says where it is. "
         "redpitaya: Pavel Demin's MCPHA server on a TCP port (address: 127.0.0.1:PORT); cosmicwatch: a "
@@ -390,31 +425,29 @@ def _add_simulate(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--count", type=int, help="cosmicwatch: stop printing after N events")
     parser.add_argument("--seed", type=int, default=0, help="cosmicwatch: the random numbers' seed (0)")
     parser.add_argument("--profile", default="rigol", help="scpi: rigol, keysight or tektronix (rigol)")
-    parser.set_defaults(handler=_simulate)
 
 
+@_reports("simulate", OSError, ValueError)
 def _simulate(args: argparse.Namespace) -> int:
     from mimocorb import devices
 
-    try:
-        if args.device == "cosmicwatch":
-            devices.run_cosmicwatch_simulator(args.rate or 5.0, args.format, args.count, args.seed)
-        elif args.device == "scpi":
-            port = 5025 if args.port is None else args.port
-            devices.run_scpi_simulator(args.profile, port, args.rate or 1000.0, args.host)
-        else:
-            port = 10001 if args.port is None else args.port
-            rate = args.rate or 1000.0
-            devices.run_simulator(args.host, port, args.spectrum, rate, args.noise, args.pattern)
-    except (OSError, ValueError) as exc:
-        print(f"mimocorb simulate: {exc}", file=sys.stderr)
-        return 1
+    if args.device == "cosmicwatch":
+        devices.run_cosmicwatch_simulator(args.rate or 5.0, args.format, args.count, args.seed)
+    elif args.device == "scpi":
+        port = 5025 if args.port is None else args.port
+        devices.run_scpi_simulator(args.profile, port, args.rate or 1000.0, args.host)
+    else:
+        port = 10001 if args.port is None else args.port
+        rate = args.rate or 1000.0
+        devices.run_simulator(args.host, port, args.spectrum, rate, args.noise, args.pattern)
     return 0
 
 
 def _add_devices(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = _subcommand(
+        subparsers,
         "devices",
+        _devices,
         help="list connected instruments and the source that reads each",
         description="List serial ports, VISA instruments and PicoScopes, and which source of "
         "mimocorb.devices fits each (with the config key to set). Needs the devices extra.",
@@ -435,7 +468,6 @@ def _add_devices(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--network", action="store_true", help="look for VXI-11 and HiSLIP instruments too")
     parser.add_argument("--timeout", type=float, default=3.0, help="bound of the VISA discovery in s (3)")
-    parser.set_defaults(handler=_devices)
 
 
 def _devices(args: argparse.Namespace) -> int:

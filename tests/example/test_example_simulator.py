@@ -1,4 +1,4 @@
-"""The detector simulation: its signal model and statistics, and the 1.0.2 ``pulseSimulator`` face."""
+"""The detector simulation: its signal model and statistics, and the 1.0.2 module ``pulseSimulator``."""
 
 from __future__ import annotations
 

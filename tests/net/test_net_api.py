@@ -1,4 +1,4 @@
-"""CURVE keys, the loopback rule, and the plain-Python faces (``observe``, ``join``) against a real server."""
+"""CURVE keys, the loopback rule, and ``observe`` and ``join`` from plain Python, against a real server."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""What importing the ring faces costs: numpy and the standard library, nothing else.
+"""What importing the ring costs (``mimocorb.ring`` and its compatibility module ``mimocorb.mimo_buffer``):
+numpy and the standard library, nothing else.
 
 A process that only moves data (a source reading a device, a filter) imports ``mimocorb.mimo_buffer``;
 it must start fast and must not drag in plotting, GUI, config or file-format libraries.
@@ -13,7 +14,7 @@ from pkgkit import imported_by, third_party
 
 
 @pytest.mark.parametrize("module", ["mimocorb.mimo_buffer", "mimocorb.ring"])
-def test_ring_faces_import_numpy_only(module: str) -> None:
+def test_ring_modules_import_numpy_only(module: str) -> None:
     modules = imported_by(module)
     mimocorb = sorted(m for m in modules if m.split(".")[0] == "mimocorb")
     others = third_party(modules)

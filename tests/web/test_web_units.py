@@ -1,4 +1,4 @@
-"""The parts of the web room that need no server: addresses, snapshots, views, run directories."""
+"""The pieces of the web package that need no server: addresses, snapshots, views, run directories."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .._optional import require
 from .resolved import ConnectLink, ServeLink
@@ -18,6 +18,7 @@ from .schema import BufferBlock, ConnectBlock, ServeBlock
 
 Problem = tuple[tuple[str, ...], str]  # (key path below the buffer, message)
 KEYS_HINT = "make a key pair with 'mimocorb keys NAME' (docs/net.md)"
+B = TypeVar("B", ServeBlock, ConnectBlock)
 
 
 def links_of(
@@ -27,11 +28,7 @@ def links_of(
     problems: list[Problem] = []
     serve = connect = None
     if block.serve is not None:
-        s = (
-            block.serve
-            if isinstance(block.serve, ServeBlock)
-            else ServeBlock.model_validate({"address": block.serve})
-        )
+        s = _block(block.serve, ServeBlock)
         secret = _key_file(s.secret_key, setup_dir, ("serve", "secret_key"), "file", problems)
         clients = _key_file(s.client_keys, setup_dir, ("serve", "client_keys"), "directory", problems)
         if len(set(s.groups)) != len(s.groups):
@@ -46,11 +43,7 @@ def links_of(
         _plain_check(s.address, s.secret_key, s.insecure, is_loopback, "serve", problems)
         serve = ServeLink(s.address, tuple(s.groups), secret, clients, s.insecure, s.observe_interval)
     if block.connect is not None:
-        c = (
-            block.connect
-            if isinstance(block.connect, ConnectBlock)
-            else ConnectBlock.model_validate({"address": block.connect})
-        )
+        c = _block(block.connect, ConnectBlock)
         secret = _key_file(c.secret_key, setup_dir, ("connect", "secret_key"), "file", problems)
         server = _key_file(c.server_key, setup_dir, ("connect", "server_key"), "file", problems)
         if secret is not None and c.server_key is None:
@@ -60,6 +53,11 @@ def links_of(
         _plain_check(c.address, c.secret_key, c.insecure, is_loopback, "connect", problems)
         connect = ConnectLink(c.address, c.group, c.mode, secret, server, c.insecure, float(c.timeout))
     return serve, connect, problems
+
+
+def _block(value: Any, kind: type[B]) -> B:
+    """A bare address in the setup stands for a block with that address and nothing else."""
+    return value if isinstance(value, kind) else kind.model_validate({"address": value})
 
 
 def loopback_test() -> Callable[[str], bool]:

@@ -30,6 +30,7 @@ DEFAULT_FLUSH_SECONDS = 5.0
 BATCH_BYTES = 64 * 2**20  # default flush_events keeps the in-memory batch near this size
 MAX_FLUSH_EVENTS = 100_000
 META_NAMES = tuple(name for name, _ in METADATA_DTYPE)
+RECORDER_KEYS = ("filename", "flush_events", "flush_seconds")  # the config keys every recorder reads
 
 
 def default_flush_events(event_bytes: int, batch_bytes: int = BATCH_BYTES) -> int:
@@ -130,11 +131,17 @@ class PartFileWriter(PartWriter):
     the parts' names come from ``next_path`` and their events go to the log here.
     """
 
-    def __init__(self, layout: Layout, next_path: Callable[[], Path], log: PartLog) -> None:
+    def __init__(
+        self, layout: Layout, next_path: Callable[[], Path], log: PartLog, cfg: Mapping[str, Any]
+    ) -> None:
         super().__init__(log)
         self.layout = layout
         self.next_path = next_path
         self._path: Path | None = None
+        self.configure(cfg)
+
+    def configure(self, cfg: Mapping[str, Any]) -> None:
+        """The format's library and settings, from the recorder's config (ValueError naming the key)."""
 
     def open(self, path: Path) -> None:
         raise NotImplementedError

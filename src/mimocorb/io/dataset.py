@@ -32,22 +32,12 @@ from typing import Any
 import numpy as np
 
 from ..ring import METADATA_DTYPE
-from ._recorder import Batch, Layout, PartWriter, Recorder, choice, flag, recorder_config_check
-from .parts import PartLog
+from ._recorder import RECORDER_KEYS, Batch, Layout, PartWriter, Recorder, choice, flag, recorder_config_check
+from .parts import ROLLOVER_KEYS, PartLog
 
 DEFAULT_COMPRESSION = "lz4"  # the cheapest on CPU; zstd makes files about 20 % smaller
 COMPRESSIONS = ("none", "snappy", "gzip", "brotli", "lz4", "zstd")
-CONFIG_KEYS = (
-    "filename",
-    "flush_events",
-    "flush_seconds",
-    "compression",
-    "compression_level",
-    "byte_stream_split",
-    "rollover_events",
-    "rollover_mb",
-    "rollover_minutes",
-)
+CONFIG_KEYS = (*RECORDER_KEYS, "compression", "compression_level", "byte_stream_split", *ROLLOVER_KEYS)
 OWNER = "ParquetRecorder"
 
 

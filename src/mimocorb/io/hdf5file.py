@@ -25,7 +25,7 @@ events that every dataset holds.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,18 +33,15 @@ import numpy as np
 
 from .._optional import require
 from ..ring import METADATA_DTYPE
-from ._recorder import Layout, PartFileWriter, Recorder, choice, flag, recorder_config_check
-from .parts import ROLLOVER_KEYS, PartLog
+from ._recorder import RECORDER_KEYS, PartFileWriter, Recorder, choice, flag, recorder_config_check
+from .parts import FILE_ROLLOVER, ROLLOVER_KEYS
 
 OWNER = "record_hdf5"
 COMPRESSIONS = ("lzf", "gzip", "none")
 DEFAULT_COMPRESSION = "lzf"
 CHUNK_BYTES = 2**20
-ROLLOVER_DEFAULTS = {"rollover_mb": 2000.0, "rollover_minutes": 60.0}
 CONFIG_KEYS = (
-    "filename",
-    "flush_events",
-    "flush_seconds",
+    *RECORDER_KEYS,
     "compression",
     "compression_level",
     "swmr",
@@ -59,10 +56,7 @@ def h5py_module() -> Any:
 class Hdf5Writer(PartFileWriter):
     """HDF5 files of one group each: a new file from ``next_path`` whenever the previous one is closed."""
 
-    def __init__(
-        self, layout: Layout, next_path: Callable[[], Path], log: PartLog, cfg: Mapping[str, Any]
-    ) -> None:
-        super().__init__(layout, next_path, log)
+    def configure(self, cfg: Mapping[str, Any]) -> None:
         self.h5py = h5py_module()
         name = choice(OWNER, cfg, "compression", DEFAULT_COMPRESSION, COMPRESSIONS)
         self.filters: dict[str, Any] = {}
@@ -120,7 +114,7 @@ class Hdf5Recorder(Recorder):
     fmt = "hdf5"
     extension = ".h5"
     config_keys = CONFIG_KEYS
-    rollover_defaults = ROLLOVER_DEFAULTS
+    rollover_defaults = FILE_ROLLOVER
     writer_class = Hdf5Writer
 
     def check(self, cfg: Mapping[str, Any]) -> None:

@@ -24,6 +24,7 @@ from .manifest import Manifest
 
 ROLLOVER_KEYS = ("rollover_events", "rollover_mb", "rollover_minutes")
 NO_ROLLOVER: Mapping[str, float | None] = {}
+FILE_ROLLOVER: Mapping[str, float | None] = {"rollover_mb": 2000.0, "rollover_minutes": 60.0}  # ROOT, HDF5
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,24 +29,21 @@ import numpy as np
 from .._optional import require
 from ._recorder import (
     META_NAMES,
-    Layout,
+    RECORDER_KEYS,
     PartFileWriter,
     Recorder,
     choice,
     positive,
     recorder_config_check,
 )
-from .parts import ROLLOVER_KEYS, PartLog
+from .parts import FILE_ROLLOVER, ROLLOVER_KEYS
 
 OWNER = "record_root"
 COMPRESSIONS = ("lz4", "zstd", "zlib", "lzma", "none")
 DEFAULT_COMPRESSION = "lz4"  # the fastest to write; ROOT reads every one of them
 FORMATS = ("ttree", "rntuple")
-ROLLOVER_DEFAULTS = {"rollover_mb": 2000.0, "rollover_minutes": 60.0}
 CONFIG_KEYS = (
-    "filename",
-    "flush_events",
-    "flush_seconds",
+    *RECORDER_KEYS,
     "compression",
     "compression_level",
     "format",
@@ -64,15 +61,12 @@ def uproot_module() -> Any:
 class RootWriter(PartFileWriter):
     """ROOT files of one tree each: a new file from ``next_path`` whenever the previous one is closed."""
 
-    def __init__(
-        self, layout: Layout, next_path: Callable[[], Path], log: PartLog, cfg: Mapping[str, Any]
-    ) -> None:
-        super().__init__(layout, next_path, log)
+    def configure(self, cfg: Mapping[str, Any]) -> None:
         self.uproot = uproot_module()
         self.tree_name = str(cfg.get("tree", "events"))
         self.ntuple = choice(OWNER, cfg, "format", "ttree", FORMATS) == "rntuple"
         self.compression = _compression(self.uproot, cfg)
-        self.histograms = _histogram_specs(cfg.get("histograms") or {}, {n for n, _ in layout.fields})
+        self.histograms = _histogram_specs(cfg.get("histograms") or {}, {n for n, _ in self.layout.fields})
         self._file: Any = None
         self._tree: Any = None
         self._seq = -1
@@ -121,7 +115,7 @@ class RootRecorder(Recorder):
     fmt = "root"
     extension = ".root"
     config_keys = CONFIG_KEYS
-    rollover_defaults = ROLLOVER_DEFAULTS
+    rollover_defaults = FILE_ROLLOVER
     writer_class = RootWriter
     batch_bytes = 16 * 2**20  # a few MB per branch: uproot writes them 1.5 x as fast as 16 MB
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import numpy as np
 import zmq
@@ -15,7 +16,9 @@ from . import _wire as w
 from ._config import ConnectOptions, LinkStats, RateClock, Report, secure_client
 
 POLL_SLICE = 0.2  # the longest a receiver waits without looking at its ring and its timers
-Got = tuple[int, w.Rows, np.ndarray, np.ndarray] | w.One  # new events: (seq, data, metadata, positions)
+Arrival = tuple[int, w.Rows, np.ndarray, np.ndarray]  # new events: (seq, data, metadata, positions)
+Got = Arrival | w.One
+T = TypeVar("T")
 PAUSE_SLICE = 0.05  # how often a paused receiver looks whether it may go on
 FINAL_WAIT = 1.0  # the longest a receiver that ends waits to send its last acknowledgement and goodbye
 
@@ -436,14 +439,24 @@ def observe(
         connect_timeout=connect_timeout,
     )
     link = _RingLink(opts, None, lambda: -1, None, 1)
+
+    def sample(got: Arrival) -> tuple[np.ndarray, np.void]:
+        _, data, meta, _ = got
+        link.credit(1)
+        return np.array(data[0]), meta[0].copy()
+
+    yield from _arrivals(link, sample)
+
+
+def _arrivals(link: _RingLink, take: Callable[[Arrival], T]) -> Iterator[T]:
+    """``take`` of everything ``link`` receives, until the serving run ends or falls silent; then the link
+    is closed, also when the caller stops early."""
     try:
         while True:
             got = link.poll(POLL_SLICE)
             if got is not None:
                 assert not isinstance(got, w.One)  # one_bytes is 0: events come as arrays
-                _, data, meta, _ = got
-                link.credit(1)
-                yield np.array(data[0]), meta[0].copy()
+                yield take(got)
     except Ended:
         return
     finally:
@@ -503,15 +516,10 @@ def join(
     if link_id:
         opts.link_id = link_id
     link = _RingLink(opts, None, None, None, window)
-    try:
-        while True:
-            got = link.poll(POLL_SLICE)
-            if got is not None:
-                assert not isinstance(got, w.One)  # one_bytes is 0: events come as arrays
-                seq, data, meta, positions = got
-                link.expected = seq + len(data)
-                yield ReceivedBatch(link, seq, data, meta, positions)
-    except Ended:
-        return
-    finally:
-        link.close()
+
+    def batch(got: Arrival) -> ReceivedBatch:
+        seq, data, meta, positions = got
+        link.expected = seq + len(data)
+        return ReceivedBatch(link, seq, data, meta, positions)
+
+    yield from _arrivals(link, batch)

@@ -72,6 +72,15 @@ def require_list(owner: str, setups: Any, role: str) -> list[SetupDict]:
     return list(setups)
 
 
+def only_role(
+    owner: str, rb_info: Mapping[str, Any], setups: Any, role: str, others: Sequence[str]
+) -> list[SetupDict]:
+    """The setups of a class that only reads or only writes: ``role`` in RB_assign, none of ``others``."""
+    forbid_roles(owner, rb_info, others)
+    require_role(owner, rb_info, role)
+    return require_list(owner, setups, role)
+
+
 def require_callable(owner: str, ufunc: Any) -> Callable:
     if not callable(ufunc):
         raise ValueError(f"{owner}: ufunc must be a callable (a function), got {ufunc!r:.80}")

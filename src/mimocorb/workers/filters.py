@@ -150,19 +150,8 @@ class rbProcess(_Filter):
     ``ufunc(event)`` returns ``None`` (reject) or one entry per sink: ``None`` (nothing), ``True`` (raw
     copy), a list/tuple of processed elements (one slot each) or one processed element.
 
-    Args:
-        source_list: the setup dicts of the 'read' buffers; the first one is read.
-        sink_list: the setup dicts of the 'write' buffers, in ``RB_assign`` order.
-        config_dict: the function's configuration.
-        ufunc: ``ufunc(event)``: see above; ``event`` is the slot, valid only during the call.
-        rb_info: the ``RB_assign`` entries, by buffer name.
-
-    Calling the object processes events until the input buffer shuts down, then returns ``None``; the
-    function's processes share the events of their reader group.
-
-    Raises:
-        ValueError: at once for wiring mistakes (no 'read' or 'write' buffer, ``ufunc`` not callable, a
-            buffer without named fields); while running for a result that does not fit its sink.
+    The arguments, the call and the errors are those of ``rbTransfer``; only the reading of ``ufunc``'s
+    result differs.
     """
 
     def _plan(self, result: Any) -> list[Write]:

@@ -20,7 +20,7 @@ from .arguments import (
     WRITE,
     config_mapping,
     first_of,
-    forbid_roles,
+    only_role,
     require_list,
     require_role,
     warn_roles,
@@ -61,9 +61,7 @@ class rbExport:
     ):
         owner = type(self).__name__
         self.logger = Gen_logger(owner)
-        forbid_roles(owner, rb_info, (WRITE, OBSERVE))
-        require_role(owner, rb_info, READ)
-        sources = require_list(owner, source_list, READ)
+        sources = only_role(owner, rb_info, source_list, READ, (WRITE, OBSERVE))
         self.config_dict = config_mapping(owner, config_dict)
         self.source = Reader(first_of(owner, sources, READ, self.logger))
 

@@ -24,10 +24,8 @@ from .arguments import (
     config_mapping,
     field_names,
     first_of,
-    forbid_roles,
+    only_role,
     require_callable,
-    require_list,
-    require_role,
 )
 
 PAUSE_STEP = 0.1  # seconds between looks at the paused flag, as in the original
@@ -42,9 +40,7 @@ class _Source:
     def __init__(self, sink_list: list[dict] | None, config_dict: dict | None, rb_info: dict[str, Any]):
         owner = type(self).__name__
         self.logger = Gen_logger(owner)
-        forbid_roles(owner, rb_info, (READ, OBSERVE))
-        require_role(owner, rb_info, WRITE)
-        sinks = require_list(owner, sink_list, WRITE)
+        sinks = only_role(owner, rb_info, sink_list, WRITE, (READ, OBSERVE))
         self.config_dict = config_mapping(owner, config_dict)
         setup = first_of(owner, sinks, WRITE, self.logger)
         self._label = buffer_labels(rb_info, WRITE, sinks)[0]
