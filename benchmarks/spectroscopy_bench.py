@@ -89,8 +89,8 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=20000.0, help="the generator's pulses/s (20000)")
     args = parser.parse_args()
 
+    from mimocorb.devices import start_simulator_process
     from mimocorb.devices._common import end_process
-    from mimocorb.devices._simulator import start_simulator_process
 
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"spectroscopy example benchmark: {os.cpu_count()} cores, load average {load}")
