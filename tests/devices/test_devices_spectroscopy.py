@@ -1,9 +1,10 @@
-"""The gamma-spectroscopy example: the analysis on known pulse heights, and the whole demo against the
-simulated board it starts."""
+"""The gamma-spectroscopy example: the analysis on known pulse heights, the whole demo against the
+simulated board it starts, and the example recording to ROOT instead of Parquet."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from mimocorb.devices import gamma_spectrum
 from mimocorb.physics.gamma import analyse, pulse_height
 
 CO60 = [1173.2, 1332.5]
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def _heights(events: int, seed: int = 1) -> np.ndarray:
@@ -55,3 +57,39 @@ def test_mimocorb_demo_spectroscopy_finds_the_cs137_line(project):
     assert abs(summary["reference"]["measured_kev"] / 661.7 - 1) < 0.01, summary
     assert (run_dir / "spectrum.parquet").is_dir()
     assert "the 661.7 keV line is measured at" in out
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_the_example_records_to_root_by_changing_one_line(project):
+    """Fkt_3's fkt_name "record_root_and_fit" instead of "record_and_fit": the heights go into a ROOT
+    file that uproot reads, and the fit still runs on them."""
+    import shutil
+
+    import uproot
+
+    from mimocorb.devices import simulated_board
+
+    shutil.copytree(EXAMPLES / "spectroscopy", project / "spectroscopy")
+    shutil.copytree(EXAMPLES / "modules", project / "modules")
+    setup = project / "spectroscopy" / "spectroscopy_setup.yaml"
+    lines = setup.read_text().splitlines(keepends=True)
+    (changed,) = [i for i, line in enumerate(lines) if 'fkt_name: "record_and_fit"' in line]
+    lines[changed] = lines[changed].replace('"record_and_fit"', '"record_root_and_fit"')
+    setup.write_text("".join(lines))
+    config = project / "spectroscopy" / "config" / "spectroscopy_config.yaml"
+    with simulated_board("--spectrum", "cs137+co60", "--rate", "3000") as address:
+        config.write_text(config.read_text().replace("127.0.0.1:10001", address))
+        code, out = run(
+            ["run", setup.name, "--events", "4000", "--no-gui", "--output", "runs"], setup.parent, 120
+        )
+    assert code == 0, out
+    run_dir = only_run_dir(setup.parent / "runs")
+    assert not (run_dir / "spectrum.parquet").exists()
+    (part,) = run_dir.glob("spectrum_*.root")
+    with uproot.open(part) as file:
+        heights = file["events"]["height"].array(library="np")
+    summary = json.loads((run_dir / "gamma_spectrum.json").read_text())
+    assert len(heights) == summary["events"] > 1000
+    assert (heights >= 50).all()  # the filter's threshold
+    assert abs(summary["reference"]["measured_kev"] / 661.7 - 1) < 0.03, summary
