@@ -8,12 +8,9 @@ them is optional: a window or a server that cannot start is noted and the run go
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-from ..config import ValidatedSetup
-from ..ring import RingBuffer
 from .commands import HELP
 from .dashboard import Dashboard
 from .gui import GuiLink, gui_unavailable_reason
@@ -51,18 +48,11 @@ class Channels:
         except Exception as exc:  # a GUI problem must never cost the run
             self.note(f"GUI_control: the buffer-info window could not be started: {exc}", 0)
 
-    def start_web(
-        self,
-        context: Any,
-        setup: ValidatedSetup,
-        buffers: Mapping[str, RingBuffer],
-        run_dir: Path | None,
-        address: tuple[str, int],
-        token: str | None,
-    ) -> None:
-        self.web = Dashboard.start(context, setup, buffers, run_dir, address, token, self.note)
-        if self.web is not None:
-            self.console.message(f"Dashboard: {self.web.url}", 0)
+    def use_web(self, dashboard: Dashboard | None) -> None:
+        """The dashboard once it listens (None: it could not start, and said why)."""
+        self.web = dashboard
+        if dashboard is not None:
+            self.console.message(f"Dashboard: {dashboard.url}", 0)
 
     # -- while the run goes on ------------------------------------------------------------------
     def waitables(self) -> list[Any]:

@@ -36,6 +36,7 @@ from .child import WorkerSpec
 from .clock import RunClock
 from .commands import BY_KEY, BY_NAME, Command
 from .consumers import ConsumerGroups
+from .dashboard import Dashboard
 from .ending import EndSequence
 from .inputs import SignalInput, parse_command
 from .links import LINK_END, LINK_STATS, LinkBoard, link_id, link_specs
@@ -230,7 +231,10 @@ class RunController:
             self.channels.start_gui(self.context, list(self.buffers))
         web = opt.web if opt.web is not None else setup.web
         if web is not None:
-            self.channels.start_web(self.context, setup, self.buffers, self.run_dir, web, opt.web_token)
+            dashboard = Dashboard.start(
+                self.context, setup, self.buffers, self.run_dir, web, opt.web_token, self.note
+            )
+            self.channels.use_web(dashboard)
 
     def _attach_logging(self) -> None:
         """Log records of this process (ring, controller) go to run.log; warnings also to the console."""
@@ -324,33 +328,26 @@ class RunController:
 
     def pause(self) -> None:
         """Sources pause (the paused flag of the buffers they write; rbImport/rbPut honour it)."""
-        if self._refuses(BY_NAME["pause"]):
-            return
-        self._set_sources_paused(True)
-        self.clock.pause()
-        self._set_state(RunState.PAUSED)
-        self.note("run paused (R resumes)", 1)
+        self._set_paused(True)
 
     def resume(self) -> None:
         """Only from ``paused``: R in any other state would start sources that were meant to stay stopped."""
-        if self._refuses(BY_NAME["resume"]):
-            return
-        self._set_sources_paused(False)
-        self.clock.resume()
-        self._set_state(RunState.RUNNING)
-        self.note("run resumed", 1)
+        self._set_paused(False)
 
-    def _set_sources_paused(self, paused: bool) -> None:
-        """The paused flag of the buffers sources write, and of the first buffer, whoever writes it."""
+    def _set_paused(self, paused: bool) -> None:
+        """P and R: the paused flag of the buffers sources write (and of the first buffer, whoever
+        writes it), the clock and the state, in the states the command table allows."""
+        if self._refuses(BY_NAME["pause" if paused else "resume"]):
+            return
         names = list(self.plan.source_buffers)
         first = self.plan.first_buffer
         if first is not None and first not in names:
             names.insert(0, first)
         for name in names:
-            if paused:
-                self.buffers[name].pause()
-            else:
-                self.buffers[name].resume()
+            (self.buffers[name].pause if paused else self.buffers[name].resume)()
+        (self.clock.pause if paused else self.clock.resume)()
+        self._set_state(RunState.PAUSED if paused else RunState.RUNNING)
+        self.note("run paused (R resumes)" if paused else "run resumed", 1)
 
     def stop(self, reason: str = "stop command", hold: bool | None = None) -> None:
         """Stop data taking: sources stop, the chain drains.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from .states import RunState
 from .status import BufferSample, Console, StatsRecorder, status_text
 
 
+@dataclass
 class Sampler:
     """Takes the samples when due and hands them on (see the module docstring).
 
@@ -34,40 +36,25 @@ class Sampler:
     ``run_facts()``, the rest of the dashboard's snapshot (workers, events, limits, end reason, setup).
     """
 
-    def __init__(
-        self,
-        buffers: Mapping[str, RingBuffer],
-        clock: RunClock,
-        console: Console,
-        channels: Channels,
-        stalls: StallWatch,
-        links: LinkBoard,
-        intervals: tuple[float | None, float],
-        state: Callable[[], RunState],
-        progress: Callable[[float], float | None],
-        healthy: Callable[[], bool],
-        pending: Callable[[str, Mapping[str, Any]], list[tuple[str, int]]],
-        run_facts: Callable[[], dict[str, Any]],
-    ) -> None:
-        self.buffers = buffers
-        self.clock = clock
-        self.console = console
-        self.channels = channels
-        self.stalls = stalls
-        self.links = links
-        self.status_interval, self.stats_interval = intervals
-        self.state = state
-        self.progress = progress
-        self.healthy = healthy
-        self.pending = pending
-        self.run_facts = run_facts
-        self.samples: list[BufferSample] = []
-        self.stats_file: StatsRecorder | None = None
-        self.rates: RatesPicture | None = None
-        self._next_sample = 0.0
-        self._next_csv = 0.0
-        self._next_status = 0.0
-        self._tick = 0
+    buffers: Mapping[str, RingBuffer]
+    clock: RunClock
+    console: Console
+    channels: Channels
+    stalls: StallWatch
+    links: LinkBoard
+    intervals: tuple[float | None, float]  # the status line's (None: by the console) and stats.csv's
+    state: Callable[[], RunState]
+    progress: Callable[[float], float | None]
+    healthy: Callable[[], bool]
+    pending: Callable[[str, Mapping[str, Any]], list[tuple[str, int]]]
+    run_facts: Callable[[], dict[str, Any]]
+    samples: list[BufferSample] = field(default_factory=list, init=False)
+    stats_file: StatsRecorder | None = field(default=None, init=False)
+    rates: RatesPicture | None = field(default=None, init=False)
+    _next_sample: float = field(default=0.0, init=False)
+    _next_csv: float = field(default=0.0, init=False)
+    _next_status: float = field(default=0.0, init=False)
+    _tick: int = field(default=0, init=False)
 
     def start(self, run_dir: Path | None, linked: bool) -> None:
         """Open stats.csv (with the link columns if a buffer is served or connected) and rates.png."""
@@ -90,9 +77,9 @@ class Sampler:
         line, each when due."""
         if self.state() == RunState.ENDED:
             return
-        status_every = self.status_interval or (0.5 if self.console.live else 5.0)
+        status_every = self.intervals[0] or (0.5 if self.console.live else 5.0)
         if now >= self._next_sample:
-            every = min(status_every, self.stats_interval)
+            every = min(status_every, self.intervals[1])
             self._next_sample = now + (
                 min(every, PUBLISH_INTERVAL) if self.channels.web is not None else every
             )
@@ -106,7 +93,7 @@ class Sampler:
         self.samples = [BufferSample.from_stats(name, s) for name, s in stats.items()]
         state = self.state()
         if now >= self._next_csv and self.stats_file is not None:
-            self._next_csv = now + self.stats_interval
+            self._next_csv = now + self.intervals[1]
             self.stats_file.record(self.clock.elapsed(now), self.clock.active(now), state, self.samples)
             gui = self.channels.gui
             if self.rates is not None and not (gui is not None and gui.alive):
