@@ -39,15 +39,15 @@ from .consumers import ConsumerGroups
 from .dashboard import Dashboard
 from .ending import EndSequence
 from .inputs import SignalInput, parse_command
-from .links import LINK_END, LINK_STATS, LinkBoard, link_id, link_specs
+from .links import LinkBoard, link_id, link_specs
 from .options import EXIT_FAILED, EXIT_OK, RunOptions, RunResult
 from .plan import RunPlan, serve_key
 from .restarts import RestartPolicy, reclaim_slots
-from .rundir import RunLog, RunLogHandler, write_json
+from .rundir import RunLog, route_logging, write_json
 from .sampling import Sampler, final_stats
 from .stalls import StallWatch
 from .states import ACTIVE, ENDABLE, RunState, StateHistory, WorkerState
-from .status import Console, ConsoleLogHandler, progress
+from .status import Console, progress
 from .summary import RunFacts, print_summary, run_summary
 from .supervisor import Supervisor, WorkerProcess
 from .wiring import connect, make_buffer, worker_spec
@@ -124,7 +124,7 @@ class RunController:
         self.wall_start: _dt.datetime | None = None
         self.wall_end: _dt.datetime | None = None
         self._hold = False  # S was given by code (buffer_control.stop): wait in "stopped" for E
-        self._handlers: list[tuple[logging.Logger, logging.Handler]] = []
+        self._unroute_logging: Callable[[], None] = lambda: None
         self._closed = False
         self.result: RunResult | None = None
 
@@ -196,7 +196,7 @@ class RunController:
         if self.state != RunState.CONFIGURED:
             return
         self.create_workers()
-        self._attach_logging()
+        self._unroute_logging = route_logging(self.runlog, self.console, self.options.debug)
         if self.options.handle_signals:
             self.signals.install()
         self.sampler.start(self.run_dir, linked=any(b.serve or b.connect for b in self.setup.buffers))
@@ -235,19 +235,6 @@ class RunController:
                 self.context, setup, self.buffers, self.run_dir, web, opt.web_token, self.note
             )
             self.channels.use_web(dashboard)
-
-    def _attach_logging(self) -> None:
-        """Log records of this process (ring, controller) go to run.log; warnings also to the console."""
-        logger = logging.getLogger("mimocorb")
-        handlers: list[logging.Handler] = []
-        if self.runlog is not None:
-            runlog = RunLogHandler(self.runlog)
-            runlog.setLevel(logging.DEBUG if self.options.debug else logging.INFO)
-            handlers.append(runlog)
-        handlers.append(ConsoleLogHandler(self.console))
-        for handler in handlers:
-            logger.addHandler(handler)
-            self._handlers.append((logger, handler))
 
     # ================================================================================ the loop ====
     def run(self) -> RunResult:
@@ -407,8 +394,10 @@ class RunController:
     # ========================================================================= end conditions ====
     def events(self) -> int:
         """Events that entered the first buffer so far."""
-        first = self.plan.first_buffer
-        return self.buffers[first].cumulative_event_count if first in self.buffers else 0
+        return self._events_in(self.plan.first_buffer)
+
+    def _events_in(self, buffer: str | None) -> int:
+        return self.buffers[buffer].cumulative_event_count if buffer in self.buffers else 0
 
     def active_time(self, now: float | None = None) -> float:
         """Seconds of running time: pauses excluded, frozen from the moment data taking stops."""
@@ -433,26 +422,10 @@ class RunController:
         self.channels.show_worker_line(worker.name, line)
 
     def _on_message(self, worker: WorkerProcess, item: Any) -> None:
-        """A network worker's link report, or why its link ended."""
-        if not (isinstance(item, tuple) and len(item) == 3):
-            return
-        kind, buffer, payload = item
-        if kind == LINK_STATS:
-            self.links.update(buffer, payload, self.state in ACTIVE)
-        elif kind == LINK_END:
-            self._on_link_end(buffer, payload)
-
-    def _on_link_end(self, buffer: str, reason: str) -> None:
-        """end-of-stream: the serving run ended and all it sent is committed (the exit that follows is a
-        source's exhaustion); peer-timeout: the serving run vanished, the run ends with what came."""
-        address = self.links.addresses.get(buffer, "?")
-        if reason == "end-of-stream":
-            self.note(f"{buffer}: the serving run at {address} ended; every event it sent is here", 1)
-        elif reason in ("peer-timeout", "connect-timeout"):
-            received = self.buffers[buffer].cumulative_event_count if buffer in self.buffers else 0
-            self.note(self.links.gone_message(buffer, received), 0)
-            if self.state in ENDABLE:
-                self.end_run("serving run gone")
+        """A network worker's link report, or why its link ended (``links``)."""
+        gone = self.links.take_message(item, self.state in ACTIVE, self._events_in)
+        if gone and self.state in ENDABLE:
+            self.end_run("serving run gone")
 
     def _on_exit(self, worker: WorkerProcess) -> None:
         """A worker process ended: reclaim what it held, then decide what it means for the run."""
@@ -542,7 +515,9 @@ class RunController:
         self.channels.close_web()
         self.console.end_status()
         print_summary(self.console, summary, self.directory_prefix)
-        self._detach_logging()
+        self._unroute_logging()
+        if self.runlog is not None:
+            self.runlog.close()
         self.result = RunResult(
             end_reason=self.end_reason or "ended",
             exit_code=exit_code,
@@ -567,13 +542,6 @@ class RunController:
                 buffer.close()
         self.signals.restore()
         self.channels.close_inputs()
-
-    def _detach_logging(self) -> None:
-        for logger, handler in self._handlers:
-            logger.removeHandler(handler)
-        self._handlers.clear()
-        if self.runlog is not None:
-            self.runlog.close()
 
     def summary(self, stats: dict[str, dict] | None = None) -> dict[str, Any]:
         """The content of run_summary.json (see ``summary.run_summary``); ``stats``: the buffers' final
