@@ -3,11 +3,14 @@
 Modules, by what they hold (docs/architecture.md shows how they fit together):
 
 * ``launch``     — from a setup file to a controller: validation, run directory, copies, run.log
-* ``controller`` — the main loop: builds buffers and workers, executes commands, reacts to ended workers
+* ``controller`` — the main loop: builds buffers and workers, executes commands, reacts to ended workers;
+  ``end_run(reason)`` is the one way a run ends
 * ``states``     — the run states, the table of allowed transitions, worker process states
 * ``clock``      — active time (pauses excluded), frozen when data taking stops
 * ``consumers``  — reader groups per function; groups without processes are skipped
 * ``ending``     — the orderly end: sources first, then buffers drained in data-flow order, bounded
+* ``restarts``   — a dead process's slots back to the ring, then a restart or a recorded failure
+* ``sampling``   — periodic samples for stats.csv, rates.png, the status line, the GUI and the dashboard
 * ``summary``    — run_summary.json and the summary printed at the end
 * ``stalls``     — the warning about a full buffer that nothing drains
 * ``plan``       — the data-flow plan: sources, writers/readers per buffer, data-flow order
@@ -18,6 +21,9 @@ Modules, by what they hold (docs/architecture.md shows how they fit together):
 * ``status``     — console, status line, stats.csv
 * ``commands``   — the one table of commands: key, name, what each does, the states that take it
 * ``inputs``     — keyboard/pipe commands and signals
+* ``channels``   — keyboard, buffer-info window and dashboard: the commands they give, what they show
+* ``dashboard``  — the live dashboard's web server, seen from the controller
+* ``links``      — the network workers of ``serve`` and ``connect`` buffers and their link reports
 * ``gui``        — the optional buffer-info window process, and rates.png
 * ``options``    — run options, start method, results and exit codes
 

@@ -44,7 +44,7 @@ TABLE: tuple[Command, ...] = (
     Command("pause", "P", "pause data taking", frozenset({RunState.RUNNING}), "pause"),
     Command("resume", "R", "resume data taking", frozenset({RunState.PAUSED}), "resume"),
     Command("stop", "S", "stop data taking", ACTIVE, "stop"),
-    Command("end", "E", "end the run", ENDABLE, "request_end", confirm="End the run now?"),
+    Command("end", "E", "end the run", ENDABLE, "end_run", confirm="End the run now?"),
 )
 
 BY_KEY = {command.key: command for command in TABLE}

@@ -9,6 +9,7 @@ that group, and says so once. The other consumers of the buffer are not held up.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..ring import Monitor, RingBuffer
@@ -16,26 +17,18 @@ from .plan import RunPlan
 from .supervisor import Supervisor
 
 
+@dataclass
 class ConsumerGroups:
     """Which reader group of which buffer belongs to which function; abandoned groups and their skips."""
 
-    def __init__(
-        self,
-        plan: RunPlan,
-        supervisor: Supervisor,
-        buffers: Mapping[str, RingBuffer],
-        monitors: Mapping[str, Monitor],
-        note: Callable[[str, int], None],
-        log: Callable[[str], None],
-    ) -> None:
-        self.plan = plan
-        self.supervisor = supervisor
-        self.buffers = buffers
-        self.monitors = monitors
-        self.note = note
-        self.log = log
-        self.groups: dict[tuple[str, str], int] = {}  # (Fkt key, buffer) -> reader group index
-        self.abandoned: dict[tuple[str, int], dict[str, Any]] = {}
+    plan: RunPlan
+    supervisor: Supervisor
+    buffers: Mapping[str, RingBuffer]
+    monitors: Mapping[str, Monitor]
+    note: Callable[[str, int], None]
+    log: Callable[[str], None]
+    groups: dict[tuple[str, str], int] = field(default_factory=dict)  # (Fkt key, buffer) -> group index
+    abandoned: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
 
     def add(self, key: str, buffer: str, group: int) -> None:
         self.groups[(key, buffer)] = group

@@ -27,8 +27,8 @@ the remaining buffers are shut down without waiting. The sequence never blocks: 
 done now and returns, so the controller's loop keeps reading worker output and noticing deaths while
 the chain drains.
 
-The sequence knows the run only through what it is given: the plan, the supervisor, the buffers, and
-three questions about consumer groups that the controller answers (``EndSequence.__init__``).
+The sequence knows the run only through what it is given: the plan, the supervisor, the buffers and the
+reader groups (``consumers``), never the controller.
 """
 
 from __future__ import annotations
@@ -43,12 +43,14 @@ from pathlib import Path
 from typing import Any
 
 from ..ring import RingBuffer
+from .consumers import ConsumerGroups
 from .plan import RunPlan
-from .supervisor import Supervisor
+from .supervisor import Supervisor, WorkerProcess
 
 TERM_WAIT = 1.0  # seconds between SIGTERM and SIGKILL for survivors
 KILL_WAIT = 2.0  # seconds to wait for SIGKILLed processes to be reaped
 MAX_SHUTDOWN_WAIT = 5.0  # the ring's own drain wait per buffer (normally instant: we drained already)
+EMERGENCY_WAIT = 2.0  # how long terminated workers get after a failure of the controller itself
 PATIENCE = 3  # the end gives up after this many grace periods, however it progresses
 WORK_DONE = 0.2  # CPU seconds the run's processes must use together to count as progress
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -83,9 +85,8 @@ class EndRecord:
 class EndSequence:
     """The steps above as a resumable state machine (see the module docstring).
 
-    ``pending_for_live_consumers(buffer)`` names the reader groups of a buffer whose function still has
-    live processes and events pending, as (label, events); ``skip_abandoned(buffer)`` releases what groups
-    without processes left unread; ``group_label(buffer, group)`` names a group's function.
+    ``consumers`` says which reader groups a buffer still waits for, releases what groups without
+    processes left unread, and names a group's function in the reports.
     """
 
     def __init__(
@@ -93,19 +94,15 @@ class EndSequence:
         plan: RunPlan,
         supervisor: Supervisor,
         buffers: Mapping[str, RingBuffer],
+        consumers: ConsumerGroups,
         note: Callable[[str, int], None],
-        pending_for_live_consumers: Callable[[str], list[tuple[str, int]]],
-        skip_abandoned: Callable[[str], None],
-        group_label: Callable[[str, Any], str],
         grace: float,
     ) -> None:
         self.plan = plan
         self.supervisor = supervisor
         self.buffers = buffers
+        self.consumers = consumers
         self.note = note
-        self.pending_for_live_consumers = pending_for_live_consumers
-        self.skip_abandoned = skip_abandoned
-        self.group_label = group_label
         self.record = EndRecord(max(0.0, float(grace)), plan.order)
         self.sources_stopped = False
         self.phase = Phase.IDLE
@@ -148,8 +145,19 @@ class EndSequence:
         if self.deadline is not None:
             self.deadline = min(self.deadline, time.monotonic())
 
-    def shut_down_at_once(self) -> None:
-        """After a failure of the controller itself: every buffer down now, whatever it holds."""
+    def end_at_once(self, on_exit: Callable[[WorkerProcess], None]) -> None:
+        """The controller itself failed, so no orderly end can be relied on: every process is terminated
+        (killed after ``EMERGENCY_WAIT``), each end passed to ``on_exit``, and every buffer goes down
+        now, whatever it holds."""
+        for worker in self.supervisor.alive():
+            self.supervisor.terminate(worker)
+        deadline = time.monotonic() + EMERGENCY_WAIT
+        while self.supervisor.alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
+            for worker in self.supervisor.reap():
+                on_exit(worker)
+        for worker in self.supervisor.alive():
+            self.supervisor.kill(worker)
         for name, buffer in self.buffers.items():
             with contextlib.suppress(Exception):
                 buffer.shutdown(0.1)
@@ -268,7 +276,7 @@ class EndSequence:
         waiting = [w for f in writers for w in self.supervisor.workers_of(f.key) if w.alive]
         if waiting:
             return [f"{w.label} to finish" for w in waiting]
-        pending = self.pending_for_live_consumers(name)
+        pending = self.consumers.pending_for_live(name)
         return [f"{label} to read {n} event(s)" for label, n in pending]
 
     def _set_ending(self, name: str) -> None:
@@ -279,14 +287,14 @@ class EndSequence:
     def _shutdown(self, name: str, timeout: float) -> None:
         buffer = self.buffers[name]
         self.ending_set.add(name)
-        self.skip_abandoned(name)
+        self.consumers.skip_abandoned(self.shut_down, name)
         buffer.shutdown(timeout)
         report = getattr(buffer, "shutdown_report", None)
         self.record.reports[name] = report
         self.shut_down.append(name)
         self._noted = None
         if report and not report.get("drained", True):
-            undelivered = {self.group_label(name, g): n for g, n in report.get("undelivered", {}).items()}
+            undelivered = {self.consumers.label(name, g): n for g, n in report.get("undelivered", {}).items()}
             self.note(f"{name}: shut down with events undelivered: {undelivered}", 0)
         else:
             self.note(f"{name}: drained and shut down", 3)

@@ -185,6 +185,26 @@ class LinkBoard:
                 0,
             )
 
+    def take_message(self, item: Any, running: bool, received: Callable[[str], int]) -> bool:
+        """A network worker's link report, or why its link ended; True if the serving run is gone, so
+        that the run ends with what came (``received(buffer)``: the events it holds).
+
+        end-of-stream: the serving run ended and all it sent is committed (the exit that follows is a
+        source's exhaustion); peer-timeout or connect-timeout: the serving run vanished.
+        """
+        if not (isinstance(item, tuple) and len(item) == 3):
+            return False
+        kind, buffer, payload = item
+        if kind == LINK_STATS:
+            self.update(buffer, payload, running)
+        elif kind == LINK_END and payload == "end-of-stream":
+            address = self.addresses.get(buffer, "?")
+            self.note(f"{buffer}: the serving run at {address} ended; every event it sent is here", 1)
+        elif kind == LINK_END and payload in ("peer-timeout", "connect-timeout"):
+            self.note(self.gone_message(buffer, received(buffer)), 0)
+            return True
+        return False
+
     def gone_message(self, buffer: str, received: int) -> str:
         address = self.addresses.get(buffer, "?")
         return (

@@ -1,4 +1,5 @@
-"""The run directory: its unique name, copies of the setup and config files, run.log, JSON output.
+"""The run directory: its unique name, copies of the setup and config files, run.log (and the log records
+routed there), JSON output.
 
 ``<output_directory>/<setup stem>_<YYYY-MM-DD_HHMMSS>[_n]/`` — the whole stem (mimoCoRB 1.0.2 dropped the
 last character of a stem without ``setup``), local time of the start, and ``_1``, ``_2``, ... when a
@@ -16,9 +17,11 @@ import logging
 import os
 import shutil
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TextIO
+
+from .status import Console, ConsoleLogHandler
 
 DIR_MODE = 0o770
 
@@ -119,3 +122,23 @@ def relative_prefix(run_dir: Path, given_output: str | None, cwd: Path) -> str:
         except ValueError:
             pass
     return str(run_dir) + "/"
+
+
+def route_logging(runlog: RunLog | None, console: Console, debug: bool) -> Callable[[], None]:
+    """Log records of this process (ring, controller) go to run.log, warnings also to the console, until
+    the function returned is called."""
+    logger = logging.getLogger("mimocorb")
+    handlers: list[logging.Handler] = []
+    if runlog is not None:
+        to_runlog = RunLogHandler(runlog)
+        to_runlog.setLevel(logging.DEBUG if debug else logging.INFO)
+        handlers.append(to_runlog)
+    handlers.append(ConsoleLogHandler(console))
+    for handler in handlers:
+        logger.addHandler(handler)
+
+    def unroute() -> None:
+        for handler in handlers:
+            logger.removeHandler(handler)
+
+    return unroute
