@@ -54,7 +54,9 @@ def test_mimocorb_demo_spectroscopy_finds_the_cs137_line(project):
     run_dir = only_run_dir(project / "runs")
     summary = json.loads((run_dir / "gamma_spectrum.json").read_text())
     assert summary["events"] == 30_000
-    assert abs(summary["reference"]["measured_kev"] / 661.7 - 1) < 0.01, summary
+    # calibrated on the Co-60 lines and extrapolated down to 662 keV: over repeated demo runs the line
+    # came out between -1.6 % and +0.2 %, so 1 % does not hold every time; 3 % does
+    assert abs(summary["reference"]["measured_kev"] / 661.7 - 1) < 0.03, summary
     assert (run_dir / "spectrum.parquet").is_dir()
     assert "the 661.7 keV line is measured at" in out
 
