@@ -1,7 +1,10 @@
 """The wire: DATA messages through a real ZeroMQ socket pair come back as they went in; a receiver of
-another protocol version is refused by a real server, which names both versions."""
+another protocol version is refused by a real server, which names both versions; the last messages of
+a receiver that left count although the server's next send to it failed first."""
 
 from __future__ import annotations
+
+import time
 
 import netkit
 import numpy as np
@@ -10,7 +13,8 @@ import zmq
 
 from mimocorb import net
 from mimocorb.net import _wire as w
-from mimocorb.ring import METADATA_DTYPE, RingBuffer
+from mimocorb.net._server import Server
+from mimocorb.ring import METADATA_DTYPE, RingBuffer, Writer
 
 pytestmark = pytest.mark.net
 
@@ -103,4 +107,52 @@ def test_a_receiver_of_another_protocol_version_is_refused(procs) -> None:
         ctx.term()
         ring.shutdown(timeout=10)
         procs.join(server, 30)
+        ring.close()
+
+
+@pytest.mark.timeout(60)
+def test_the_last_acknowledgement_of_a_receiver_that_left_counts() -> None:
+    """A receiver acknowledges its last events, says goodbye and closes; the server, still holding
+    credit, tries to send it more before it read those messages, and the send fails (the peer is
+    gone). What the receiver acknowledged must count: it is not delivered again to others."""
+    address = netkit.free_tcp()
+    ring = RingBuffer(16, 1, np.int64, name="A")
+    server = Server({"default": ring.new_reader_group()}, None, net.ServeOptions(address), None)
+    gone = server.sock.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+    writer = Writer(ring.new_writer())
+    ctx = zmq.Context()
+    s = ctx.socket(zmq.DEALER)
+    try:
+        s.connect(address)
+        hello = {"version": w.VERSION, "group": "default", "mode": "read", "layout": server.layout}
+        hello.update(tag=-1, hello=1, ring="", committed=[])
+        s.send_multipart([w.HELLO, w.pack_json(hello)])
+        server._receive(30)
+        assert s.poll(30_000) and s.recv_multipart()[0] == w.WELCOME
+        s.send_multipart([w.CREDIT, w.pack_int(8)])
+        server._receive(30)
+        writer.put_batch(np.arange(1, 5, dtype=np.int64).reshape(-1, 1))
+        server._serve_round()
+        assert s.poll(30_000) and s.recv_multipart()[0] == w.DATA
+        s.send_multipart([w.ACK, w.pack_pair(4, 0)])
+        s.send_multipart([w.BYE])
+        s.close(linger=5000)
+        assert gone.poll(30_000), "the server never saw the receiver disconnect"
+        time.sleep(0.05)  # the disconnect reaches the socket just after its monitor
+        w.waiting(server.sock)  # ... and the socket takes it in when asked for its state
+        writer.put_batch(np.arange(5, 9, dtype=np.int64).reshape(-1, 1))
+        server._serve_round()  # the send fails: the receiver is gone
+        server._receive(0)  # (had the send gone out after all, the receiver's messages are read here)
+        (link,) = server.links.values()
+        assert (link.stats.events_acked, link.stats.state) == (4, "ended"), link.stats
+        (group,) = server.groups.values()
+        assert [int(p) for ch in group.resend for p in ch.held.positions[ch.lo : ch.hi]] == [4, 5, 6, 7]
+    finally:
+        s.close(0)
+        ctx.term()
+        gone.close(0)
+        server.sock.disable_monitor()
+        writer.close()
+        ring.shutdown(timeout=0)
+        server.close()
         ring.close()

@@ -309,7 +309,7 @@ class Server:
         except zmq.ZMQError as e:
             if e.errno != zmq.EHOSTUNREACH:
                 raise
-            self._gone(lk, "not connected")
+            self._last_words(lk)
             return False
         n = len(ch)
         if ch.resend:
@@ -321,6 +321,14 @@ class Server:
         lk.stats.events_sent += n
         lk.stats.bytes += w.payload_bytes(frames)
         return True
+
+    def _last_words(self, lk: _Link) -> None:
+        """A receiver that ended may have left its last acknowledgement and its goodbye unread here:
+        they count before it is given up, or what it committed would be delivered again to others."""
+        seen = lk.last_seen
+        self._receive(0)
+        if lk.last_seen == seen:
+            self._gone(lk, "not connected")
 
     def _sample(self) -> None:
         """Send the newest event to observers that asked; never waits (dropped if the socket is busy).
