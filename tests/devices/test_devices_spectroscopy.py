@@ -31,14 +31,15 @@ def test_the_height_is_measured_above_the_baseline():
     assert pulse_height(trace, 30) == 200.0
 
 
-def test_two_co60_lines_calibrate_the_cs137_line_within_one_per_cent():
-    summary = analyse(_heights(30_000), CO60)
+@pytest.mark.parametrize("seed", range(1, 6))
+def test_two_co60_lines_calibrate_the_cs137_line_within_one_per_cent(seed):
+    summary = analyse(_heights(30_000, seed), CO60)
     energies = [peak["energy"] for peak in summary["peaks"]]
     cs137 = min(energies, key=lambda e: abs(e - 661.7))
     assert abs(cs137 / 661.7 - 1) < 0.01
     peak = next(p for p in summary["peaks"] if p["energy"] == cs137)
     assert 5 < peak["resolution_percent"] < 10  # the simulated detector: 7 % FWHM at 662 keV
-    assert energies[-2:] == pytest.approx(CO60)
+    assert energies[-2:] == pytest.approx(CO60, rel=0.005)  # one gain for both: each line nearly exact
 
 
 def test_too_few_peaks_for_a_calibration_is_said():
@@ -54,9 +55,7 @@ def test_mimocorb_demo_spectroscopy_finds_the_cs137_line(project):
     run_dir = only_run_dir(project / "runs")
     summary = json.loads((run_dir / "gamma_spectrum.json").read_text())
     assert summary["events"] == 30_000
-    # calibrated on the Co-60 lines and extrapolated down to 662 keV: over repeated demo runs the line
-    # came out between -1.6 % and +0.2 %, so 1 % does not hold every time; 3 % does
-    assert abs(summary["reference"]["measured_kev"] / 661.7 - 1) < 0.03, summary
+    assert abs(summary["reference"]["measured_kev"] / 661.7 - 1) < 0.01, summary
     assert (run_dir / "spectrum.parquet").is_dir()
     assert "the 661.7 keV line is measured at" in out
 

@@ -6,9 +6,13 @@ maxima of the smoothed histogram that stand out of their surroundings, and each 
 on a straight background over ±2.5 standard deviations. A Compton edge also makes a local maximum, but its
 fit is poor (it is a step, not a peak): fits whose reduced χ² or width are out of bounds are dropped.
 
-The calibration is linear, ``E = gain · height + offset``, from two lines of known energy assigned to the
-two highest fitted peaks (the lines of the calibration source lie above the one measured, as with Co-60
-beside Cs-137); every other peak then gets an energy and a resolution (FWHM in keV and in per cent).
+The calibration is proportional, ``E = gain · height``, from two lines of known energy assigned to the
+two highest fitted peaks (a least-squares gain through both). Heights are measured above the baseline, so
+zero height is zero energy; an offset fitted as well would rest on the two lines alone, and with a
+calibration source whose lines lie close together far above the one measured (Co-60 beside Cs-137) their
+fit errors would grow fourfold on the way down. Every other peak then gets an energy and a resolution
+(FWHM in keV and in per cent); the calibration lines get theirs too, which shows how well the scale is
+proportional.
 """
 
 from __future__ import annotations
@@ -110,14 +114,13 @@ def _width_guess(counts: np.ndarray, centre: int) -> float:
     return max((right - left) / FWHM_PER_SIGMA, 2.0)
 
 
-def calibrate(peaks: Sequence[Peak], lines: Sequence[float]) -> tuple[float, float]:
-    """Gain and offset (keV per ADC count, keV) from the two highest peaks and the two line energies."""
+def calibrate(peaks: Sequence[Peak], lines: Sequence[float]) -> float:
+    """The gain (keV per ADC count) from the two highest peaks and the two line energies."""
     if len(peaks) < 2 or len(lines) != 2:  # too few events, or the calibration source is missing
         raise ValueError(f"a calibration needs two lines and two peaks, got {len(lines)} and {len(peaks)}")
-    low, high = sorted(peaks, key=lambda peak: peak.height)[-2:]
-    e_low, e_high = sorted(lines)
-    gain = (e_high - e_low) / (high.height - low.height)
-    return gain, e_low - gain * low.height
+    heights = np.array(sorted(peak.height for peak in peaks)[-2:])
+    energies = np.array(sorted(lines))
+    return float(heights @ energies / (heights @ heights))
 
 
 def analyse(
@@ -131,14 +134,14 @@ def analyse(
     peaks = [
         Peak(**{**asdict(p), "height": p.height * bin_width, "sigma": p.sigma * bin_width}) for p in peaks
     ]
-    gain, offset = calibrate(peaks, lines)
+    gain = calibrate(peaks, lines)
     calibrated = [
-        Peak(**{**asdict(p), "energy": gain * p.height + offset, "fwhm_kev": gain * FWHM_PER_SIGMA * p.sigma})
+        Peak(**{**asdict(p), "energy": gain * p.height, "fwhm_kev": gain * FWHM_PER_SIGMA * p.sigma})
         for p in sorted(peaks, key=lambda peak: peak.height)
     ]
     return {
         "events": len(heights),
-        "calibration": {"lines_kev": sorted(lines), "gain_kev_per_count": gain, "offset_kev": offset},
+        "calibration": {"lines_kev": sorted(lines), "gain_kev_per_count": gain},
         "peaks": [{**asdict(p), "resolution_percent": p.resolution} for p in calibrated],
         "rejected_fits": len(fitted) - len(peaks),
     }
@@ -158,8 +161,7 @@ def report(summary: Mapping[str, Any]) -> str:
     c = summary["calibration"]
     lines = [
         f"gamma spectrum: {summary['events']} pulses; calibration from {c['lines_kev'][0]:g} and "
-        f"{c['lines_kev'][1]:g} keV: E = {c['gain_kev_per_count']:.4f} keV x height "
-        f"+ {c['offset_kev']:.1f} keV"
+        f"{c['lines_kev'][1]:g} keV: E = {c['gain_kev_per_count']:.4f} keV x height"
     ]
     for p in summary["peaks"]:
         lines.append(
