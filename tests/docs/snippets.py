@@ -13,7 +13,9 @@ Conventions of the pages (docs/*.md, docs/tutorials/*.md):
 
 The blocks of one page run in order in one folder: an empty one for the tutorials (which start "in a new
 folder"), a copy of the repository's ``examples/`` (with ``run_daq.py`` beside it) for the guides, which
-talk about the example. Windows cannot open (no ``DISPLAY``), so displays write PNG pictures.
+talk about the example. Windows cannot open (no ``DISPLAY``), so displays write PNG pictures. The fixed
+ports the pages write out (``DOC_PORTS``) become free ones for each run of a page, in its blocks and in
+the copied example files, so that another program on the machine holding one cannot fail the page.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -35,6 +38,8 @@ RUNNABLE = {"python", "console", "bash", "yaml"}
 MARKER = re.compile(r"^<!--\s*(file|no-run):\s*(.+?)\s*-->$")
 FENCE = re.compile(r"^( *)(`{3,})\s*([^\s`]*)")  # indented: a block inside a list item
 TIMEOUT_S = 120
+# a served buffer, the dashboard, the simulated Red Pitaya (its default and the tutorial's)
+DOC_PORTS = ("5555", "8080", "10001", "10031")
 # blocks that start a DAQ run take seconds each; their pages are marked slow
 RUN_WORDS = ("mimocorb run", "mimocorb demo", "run_daq.py", "run_mimoDAQ(", "run_setup(")
 
@@ -133,27 +138,45 @@ def environment() -> dict[str, str]:
     return env
 
 
-def run_block(block: Block, folder: Path, scratch: Path) -> None:
-    """Write, run or parse one block; AssertionError with the page, the line and the output on failure."""
+def free_ports() -> dict[str, str]:
+    """A free port for each of ``DOC_PORTS`` (all bound at once, so they differ)."""
+    sockets = [socket.socket() for _ in DOC_PORTS]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return {port: str(s.getsockname()[1]) for port, s in zip(DOC_PORTS, sockets, strict=True)}
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def with_ports(text: str, ports: dict[str, str]) -> str:
+    return re.sub(r"\b(" + "|".join(ports) + r")\b", lambda m: ports[m.group(1)], text)
+
+
+def run_block(block: Block, folder: Path, scratch: Path, ports: dict[str, str] | None = None) -> None:
+    """Write, run or parse one block (its ports replaced by ``ports``); AssertionError with the page, the
+    line and the output on failure."""
     if block.no_run is not None or (block.language not in RUNNABLE and block.file is None):
         return
+    text = with_ports(block.text, ports) if ports else block.text
     if block.file is not None:
         target = folder / block.file
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(block.text, encoding="utf-8")
+        target.write_text(text, encoding="utf-8")
         return
     if block.language == "yaml":
         try:
-            yaml.safe_load(block.text)
+            yaml.safe_load(text)
         except yaml.YAMLError as error:
             raise AssertionError(f"{block.where}: YAML does not parse: {error}") from None
         return
     if block.language == "python":
         script = scratch / f"snippet_{block.line}.py"
-        script.write_text(block.text, encoding="utf-8")
+        script.write_text(text, encoding="utf-8")
         argv = [sys.executable, str(script)]
     else:
-        lines = commands(block)
+        lines = commands(Block(block.page, block.line, block.language, text))
         if not lines:
             raise AssertionError(f"{block.where}: {block.language} block without commands; fence it as text")
         argv = ["bash", "-e", "-c", "\n".join(lines)]
@@ -195,9 +218,12 @@ def _written_output(folder: Path, since: float) -> str:
 def run_page(page: Path, scratch: Path) -> int:
     """Run every block of a page in order; returns how many ran (files written count as run)."""
     folder = page_folder(page, scratch)
+    ports = free_ports()
+    for example in folder.rglob("*.yaml"):
+        example.write_text(with_ports(example.read_text(encoding="utf-8"), ports), encoding="utf-8")
     count = 0
     for block in blocks(page):
         if block.runs or block.file is not None:
-            run_block(block, folder, scratch)
+            run_block(block, folder, scratch, ports)
             count += 1
     return count

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import gc
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +15,7 @@ if _HERE not in sys.path:
 pytest.importorskip("zmq", reason="the network tests need pyzmq (pip install mimocorb[net])")
 
 import netkit  # noqa: E402
+from support import shm  # noqa: E402
 
 
 @pytest.fixture
@@ -31,15 +30,8 @@ def procs() -> Iterator[netkit.Procs]:
 @pytest.fixture(autouse=True)
 def no_shm_leak() -> Iterator[None]:
     """Fail a test that leaves shared memory of its own processes in /dev/shm."""
-    before = netkit.shm_ours()
+    start = shm.before()
     yield
-    deadline = time.monotonic() + 5.0
-    while True:
-        gc.collect()
-        left = netkit.shm_ours() - before
-        if not left or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
-    for name in left:
-        (netkit.SHM / name).unlink(missing_ok=True)
+    left = shm.leftovers(start, 5.0, collect=True)
+    shm.unlink_entries(left)
     assert not left, f"shared memory left behind in /dev/shm: {sorted(left)}"

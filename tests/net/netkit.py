@@ -18,31 +18,18 @@ import time
 from pathlib import Path
 
 import numpy as np
+from support.children import track
 
 from mimocorb import net
 from mimocorb.ring import METADATA_DTYPE, Reader, RingBuffer, Writer
 
-SHM = Path("/dev/shm")
 CTX = mp.get_context("fork")
-STARTED: set[int] = set()
 
 
 def free_tcp() -> str:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return f"tcp://127.0.0.1:{s.getsockname()[1]}"
-
-
-def shm_ours() -> set[str]:
-    pids = STARTED | {os.getpid()}
-    out = set()
-    for p in SHM.iterdir() if SHM.is_dir() else ():
-        name = p.name.removeprefix("sem.")
-        if name.startswith("mimocorb_"):
-            with contextlib.suppress(ValueError, IndexError):
-                if int(name.split("_")[1]) in pids:
-                    out.add(p.name)
-    return out
 
 
 # ---- children ------------------------------------------------------------------------------------
@@ -100,7 +87,7 @@ class Procs:
     def start(self, target, *args):
         p = CTX.Process(target=target, args=args, daemon=True, name=target.__name__)
         p.start()
-        STARTED.add(p.pid)
+        track(p.pid)
         self.procs.append(p)
         return p
 

@@ -20,6 +20,7 @@ import netkit
 import numpy as np
 import pytest
 from netkit import assert_exact, sink, source
+from support.children import track
 
 from mimocorb import net
 from mimocorb.ring import RingBuffer
@@ -62,7 +63,7 @@ class Namespaces:
         log = open(tmp / f"{name}.log", "w")  # noqa: SIM115 - the child writes it
         p = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", code], stdout=log, stderr=log)
         log.close()
-        netkit.STARTED.add(p.pid)
+        track(p.pid)
         return p, path
 
     def close(self) -> None:

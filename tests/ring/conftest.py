@@ -73,10 +73,10 @@ def no_shm_leak(request: pytest.FixtureRequest) -> Iterator[None]:
     A test that already failed is not failed twice: its leftovers (e.g. a buffer kept alive by the
     traceback) are only removed.
     """
-    before = shm.ours()
+    start = shm.before()
     yield
     # buffers of the test that only wait for the garbage collector are collected first
-    leaked = shm.leftovers(before, LEAK_GRACE, collect=True)
+    leaked = shm.leftovers(start, LEAK_GRACE, collect=True)
     if leaked:
         shm.unlink_entries(leaked)  # do not let the next test trip over them
         call = getattr(request.node, "_ring_call", None)

@@ -2,7 +2,7 @@
 outlive a test. The /dev/shm bookkeeping is ``support.shm``.
 
 Every process a ring test starts goes through ``ProcessGroup`` or ``popen_python``, which record its pid
-in ``support.children.TRACKED_PIDS``: the leak check of conftest.py attributes ``mimocorb_<pid>_...``
+with ``support.children.track``: the leak check of conftest.py attributes ``mimocorb_<pid>_...``
 entries in /dev/shm to these tests only if <pid> is one of them (other people's tests may run on the
 same machine).
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import support
 from hypothesis import HealthCheck, Phase, settings
-from support.children import TRACKED_PIDS
+from support.children import track
 
 RING_DIR = Path(__file__).resolve().parent
 
@@ -49,7 +49,7 @@ class ProcessGroup:
     def start(self, target, *args, name: str | None = None):
         p = self.ctx.Process(target=target, args=args, name=name or target.__name__, daemon=True)
         p.start()
-        TRACKED_PIDS.add(p.pid)
+        track(p.pid)
         self.procs.append(p)
         return p
 
@@ -100,7 +100,7 @@ def popen_python(body: str, log: Path | None = None, **kw) -> subprocess.Popen:
     finally:
         if log is not None:
             out.close()
-    TRACKED_PIDS.add(p.pid)
+    track(p.pid)
     return p
 
 

@@ -55,10 +55,10 @@ def buf():
     ],
 )
 def test_new_buffer_rejects_bad_arguments(slots, values, dtype) -> None:
-    before = shm.entries()
+    start = shm.before()
     with pytest.raises(ValueError):
         bm.NewBuffer(slots, values, dtype)
-    assert shm.ours(shm.entries() - before) == set(), "a failed NewBuffer left memory"
+    assert shm.leftovers(start, grace=0) == set(), "a failed NewBuffer left memory"
     ok = bm.NewBuffer(2, 4, rw.EVENT_DTYPE)  # and a correct call still works
     try:
         roundtrip(ok, ok.new_writer(), ok.new_reader_group(), 0)

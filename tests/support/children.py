@@ -10,8 +10,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-# pids of the children started through ``start``: /dev/shm entries carrying one of them are the tests'
-TRACKED_PIDS: set[int] = set()
+# pids of the children the tests started, in the order started: /dev/shm entries carrying one of them are
+# the tests'. Pid numbers come round again (pid_max is often 32768) and other programs on the machine
+# start processes too, so a check counts only the children started while it watched (``tracked_since``).
+TRACKED_PIDS: list[int] = []
 _RUNNING: list[subprocess.Popen] = []
 
 # changes for ``child_env`` that take the display away: matplotlib and Tk must cope without one
@@ -31,6 +33,16 @@ def child_env(changes: Mapping[str, str | None] | None = None) -> dict[str, str]
     return env
 
 
+def track(pid: int) -> None:
+    """Count ``pid``'s /dev/shm entries as the tests' (a child started some other way than ``start``)."""
+    TRACKED_PIDS.append(pid)
+
+
+def tracked_since(mark: int) -> set[int]:
+    """The pids tracked after ``mark`` (a length of ``TRACKED_PIDS`` taken earlier), and this process."""
+    return {*TRACKED_PIDS[mark:], os.getpid()}
+
+
 def mimocorb_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "mimocorb", *args]
 
@@ -48,7 +60,7 @@ def start(
     popen.setdefault("stderr", subprocess.STDOUT)
     full_env = child_env() if env is None else dict(env)
     proc = subprocess.Popen(command, cwd=cwd, stdin=stdin, text=True, env=full_env, **popen)
-    TRACKED_PIDS.add(proc.pid)
+    track(proc.pid)
     _RUNNING[:] = [p for p in _RUNNING if p.returncode is None]  # forget those already waited for
     _RUNNING.append(proc)
     return proc

@@ -1,8 +1,9 @@
 """Shared memory of the tests in /dev/shm: which entries are ours, and the checks that none is left.
 
 mimocorb names its segments and semaphores ``mimocorb_<creator pid>_...`` (semaphores with the prefix
-``sem.``). Entries whose creator is this process or one of the children the tests started are ours;
-other people's runs on the same machine are none of the tests' business.
+``sem.``). Entries whose creator is this process or one of the children started during the check are
+ours; other people's runs on the same machine are none of the tests' business, even when one of them
+got the pid of a child of an earlier test.
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
-import os
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-from support.children import TRACKED_PIDS, stop_leftovers
+from support.children import TRACKED_PIDS, stop_leftovers, tracked_since
 
 SHM = Path("/dev/shm")
 PREFIX = "mimocorb_"
@@ -36,10 +37,16 @@ def owner_pid(entry: str) -> int:
         return -1
 
 
-def ours(among: Iterable[str] | None = None) -> set[str]:
-    """Those of ``among`` (default: all entries) made by this process or a child the tests started."""
-    owners = TRACKED_PIDS | {os.getpid()}
-    return {e for e in (entries() if among is None else among) if owner_pid(e) in owners}
+@dataclass(frozen=True)
+class Before:
+    """What /dev/shm held, and how many children were tracked, when a check began."""
+
+    entries: frozenset[str]
+    mark: int
+
+
+def before() -> Before:
+    return Before(frozenset(entries()), len(TRACKED_PIDS))
 
 
 def entries_of(pid: int) -> set[str]:
@@ -56,14 +63,16 @@ def unlink_entries(names: Iterable[str]) -> None:
             (SHM / name).unlink()
 
 
-def leftovers(before: set[str], grace: float, collect: bool = False) -> set[str]:
-    """Our entries that are new since ``before`` and still there after up to ``grace`` s; with
-    ``collect``, buffers that only wait for the garbage collector are collected first."""
+def leftovers(since: Before, grace: float, collect: bool = False) -> set[str]:
+    """Entries new since ``since``, made by this process or a child started since, that are still there
+    after up to ``grace`` s; with ``collect``, buffers that only wait for the garbage collector are
+    collected first."""
     deadline = time.monotonic() + grace
     while True:
         if collect:
             gc.collect()
-        left = ours() - before
+        owners = tracked_since(since.mark)
+        left = {e for e in entries() - since.entries if owner_pid(e) in owners}
         if not left or time.monotonic() > deadline:
             return left
         time.sleep(0.1)
@@ -72,9 +81,9 @@ def leftovers(before: set[str], grace: float, collect: bool = False) -> set[str]
 @contextlib.contextmanager
 def no_new_segments(grace: float = GRACE) -> Iterator[None]:
     """Fail if the body leaves new shared memory of ours behind."""
-    before = ours()
+    start = before()
     yield
-    left = leftovers(before, grace)
+    left = leftovers(start, grace)
     assert not left, f"shared memory left behind in /dev/shm: {sorted(left)}"
 
 
