@@ -12,8 +12,10 @@ from mimocorb.physics.lifetime import fit_lifetime
 from mimocorb.physics.simulation import MUON_LIFETIME_NS
 from mimocorb.physics.spectrum import SpectrumFilter
 
-# under -n the tests stay in one process: they share one run of the spin setup
-pytestmark = pytest.mark.xdist_group("spin-run")
+# under -n the tests stay in one process: they share one run of the spin setup. 6·10⁴ events through
+# the example's per-event function take half a minute of CPU time, many minutes on a machine busier than
+# its cores: the timeout is there for a hang, not for speed
+pytestmark = [pytest.mark.xdist_group("spin-run"), pytest.mark.timeout(900)]
 
 lifetime_filter = load_example_module("lifetime_filter")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 
 import pytest
 from runkit import buffers, chain, finish, fkt, run_cli, seen, write_setup
@@ -120,21 +121,46 @@ def test_an_end_that_progresses_is_not_cut_off_by_the_grace_period(project):
     assert sorted(seen(only_run_dir(project / "target"), "final")) == list(range(1, written + 1))
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(60)
-def test_a_worker_computing_at_the_end_is_not_cut_off_by_the_grace_period(project):
-    """The sink computes for 4 s after its input ended, longer than the grace period of 2 s: a process
-    that computes is making progress (as a worker still importing its libraries on a busy machine)."""
-    configs = CONFIGS + "copy_filter: {}\ncomputing_sink: {compute: 4.0}\n"
+def _computing_end(project, starved: bool):
+    configs = CONFIGS + f"copy_filter: {{}}\ncomputing_sink: {{compute: 4.0, starved: {starved}}}\n"
     body = buffers(2) + "Functions:\n"
     body += fkt(1, "chain_source", "counting_source", "RB_1: write")
     body += fkt(2, "chain_filter", "copy_filter", "RB_1: read, RB_2: write")
     body += fkt(3, "chain_sink", "computing_sink", "RB_2: read")
     setup = write_setup(project, "computing.yaml", body, main="runtime: 0.5", configs=configs)
-    result = run_cli(["run", str(setup), "--grace", "2"], project)
+    return run_cli(["run", str(setup), "--grace", "2"], project)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_a_worker_computing_at_the_end_is_not_cut_off_by_the_grace_period(project):
+    """The sink computes for 4 s after its input ended, longer than the grace period of 2 s: a process
+    that computes is making progress (as a worker still importing its libraries on a busy machine)."""
+    result = _computing_end(project, starved=False)
     assert result.returncode == 0, result.stdout
     s = summary(only_run_dir(project / "target"))
     assert not s["end_sequence"]["aborted"] and s["end_sequence"]["duration_s"] > 4.0
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs Linux's processor affinity")
+def test_a_worker_computing_on_a_starved_processor_is_not_cut_off(project):
+    """As above on a machine busier than its cores: a busy process shares the sink's processor, at a
+    higher priority, so the sink gets a few per cent of CPU time; it still wants to compute, waiting
+    for the processor, and that counts."""
+    hog = start([sys.executable, "-c", HOG], project)
+    try:
+        result = _computing_end(project, starved=True)
+    finally:
+        hog.kill()
+        finish(hog)
+    assert result.returncode == 0, result.stdout
+    s = summary(only_run_dir(project / "target"))
+    assert not s["end_sequence"]["aborted"] and s["end_sequence"]["duration_s"] > 4.0
+
+
+HOG = "import os\nos.sched_setaffinity(0, {0})\nwhile True:\n    pass\n"
 
 
 @pytest.mark.slow

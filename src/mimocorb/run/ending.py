@@ -19,8 +19,8 @@ This is where the zero-loss promise is kept. In order:
 
 Everything is bounded by one grace period that starts when the end begins and starts again whenever the
 end makes progress (a process it waits for ended, a consumer read events, the run's processes computed
-for a while): a slow machine, on which the workers of a short run are still importing their libraries
-when it ends, is not cut off while it drains.
+for a while, or waited for a busy processor to compute on): a slow machine, on which the workers of a
+short run are still importing their libraries when it ends, is not cut off while it drains.
 However it progresses, the end gives up after ``PATIENCE`` grace periods. When the grace period runs out,
 every process still alive is terminated (SIGTERM, SIGKILL one second later) and named in the report, and
 the remaining buffers are shut down without waiting. The sequence never blocks: ``step()`` does what can be
@@ -52,7 +52,7 @@ KILL_WAIT = 2.0  # seconds to wait for SIGKILLed processes to be reaped
 MAX_SHUTDOWN_WAIT = 5.0  # the ring's own drain wait per buffer (normally instant: we drained already)
 EMERGENCY_WAIT = 2.0  # how long terminated workers get after a failure of the controller itself
 PATIENCE = 3  # the end gives up after this many grace periods, however it progresses
-WORK_DONE = 0.2  # CPU seconds the run's processes must use together to count as progress
+WORK_DONE = 0.2  # seconds the run's processes must compute together (or wait to) to count as progress
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -257,7 +257,7 @@ class EndSequence:
         processes did some work (a worker still importing its libraries on a busy machine): the grace
         period starts again from now, but never past the last call, nor after a second Ctrl-C."""
         waiting = tuple(waiting_for)
-        work = sum(_cpu_seconds(w.pid) for w in self.supervisor.alive())
+        work = sum(_busy_seconds(w.pid) for w in self.supervisor.alive())
         if waiting == self._waiting_for and work < self._work_mark + WORK_DONE:
             return
         self._waiting_for, self._work_mark = waiting, work
@@ -323,9 +323,35 @@ class EndSequence:
             self.note(text, 3)
 
 
-def _cpu_seconds(pid: int | None) -> float:
-    """The CPU time a process has used, from Linux's /proc (0 elsewhere: there only ends and reads count
-    as progress)."""
+def _busy_seconds(pid: int | None) -> float:
+    """How long a process's threads have computed or waited for a processor to compute on, from Linux's
+    /proc (0 elsewhere: there only ends and reads count as progress).
+
+    On a machine busier than its cores, a computing worker gets a fraction of a core, so its CPU time
+    alone would grow too slowly to count as progress; the time it waited in the run queue counts too. A
+    worker blocked on a lock or a socket does neither."""
+    if pid is None:
+        return 0.0
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:  # the process is gone, or there is no /proc
+        return 0.0
+    times = [t for t in map(_scheduled_seconds, tasks) if t is not None]
+    return sum(times) if times else _cpu_seconds(pid)
+
+
+def _scheduled_seconds(task: Path) -> float | None:
+    """A thread's time on a processor and in the run queue; None if the kernel keeps no such record
+    (or the thread just ended)."""
+    try:
+        ran, waited = (task / "schedstat").read_bytes().split()[:2]
+        return (int(ran) + int(waited)) / 1e9
+    except (OSError, ValueError):
+        return None
+
+
+def _cpu_seconds(pid: int) -> float:
+    """The CPU time a process has used (kernels without scheduler statistics)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS  # utime, stime
