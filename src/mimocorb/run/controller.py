@@ -488,6 +488,7 @@ class RunController:
             "end_reason": self.end_reason,
             "setup": self.setup.setup_file.name,
             "run_directory": None if self.run_dir is None else str(self.run_dir),
+            "series": self.options.series,
         }
 
     # ============================================================================= closing up ====

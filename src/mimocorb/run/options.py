@@ -37,6 +37,7 @@ class RunOptions:
     handle_signals: bool = True
     web: tuple[str, int] | None = None  # (host, port) of the dashboard; None: as the setup's ``web`` says
     web_token: str | None = None  # the dashboard's access token; None: a random one
+    series: dict[str, Any] | None = None  # the step of a run series this run is, for the dashboard
 
     def context(self) -> Any:
         """The ``multiprocessing`` context of the chosen start method."""
