@@ -118,7 +118,7 @@ def load_series(path: str | os.PathLike[str], cwd: str | os.PathLike[str] | None
         raise ConfigError(reader.issues)
     series = reader.series(file, base)
     if reader.issues:
-        raise ConfigError(reader.issues)
+        raise ConfigError(sorted(reader.issues, key=lambda issue: issue.line or 0))
     assert series is not None
     return series
 

@@ -20,13 +20,17 @@ def pulse_source(source_list=None, sink_list=None, observe_list=None, config_dic
 
 
 def threshold_filter(source_list=None, sink_list=None, observe_list=None, config_dict=None, **rb_info):
-    """Passes on the pulses at or above 'threshold'; raises at the first pulse if 'fail' is true."""
+    """Passes on the pulses at or above 'threshold'; raises at the first pulse if 'fail' is true, and
+    waits before each pulse while the file 'hold' exists (the run stays busy until it is removed)."""
     config = config_dict or {}
     threshold = float(config["threshold"])
+    hold = config.get("hold") or ""
     writer = Writer(sink_list[0])
     for data in Reader(source_list[0]):
         if config.get("fail"):
             raise RuntimeError("this step fails on purpose")
+        while hold and os.path.exists(hold):
+            time.sleep(0.05)
         if data["height"][0] >= threshold:
             with writer.slot() as (out, _out_meta):
                 out["height"] = data["height"]
