@@ -26,7 +26,8 @@ SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 
 
 class SeriesChanged(ValueError):
-    """The series file no longer says what the series directory was begun with."""
+    """The series file no longer says what the series directory was begun with (or its table is
+    unreadable): going on would mix two series."""
 
 
 class SeriesRecord:
@@ -44,7 +45,12 @@ class SeriesRecord:
             shutil.copy2(series.file, directory / series.file.name)
             record = cls(directory, _fresh(series))
         else:
-            record = cls(directory, json.loads(path.read_text(encoding="utf-8")))
+            try:
+                record = cls(directory, json.loads(path.read_text(encoding="utf-8")))
+            except ValueError as exc:
+                raise SeriesChanged(
+                    f"{path} cannot be read ({exc}); it is not a table this command wrote"
+                ) from exc
             record.check_same(series)
         record.data["policy"] = series.policy.text()
         return record

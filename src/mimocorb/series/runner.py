@@ -59,24 +59,16 @@ def run_series(
         return _Steps(series, record, template, cwd, say, signals).run()
 
 
+@dataclasses.dataclass
 class _Steps:
-    """The loop over the steps, with what it needs at hand."""
+    """The loop over the steps, with what it needs at hand; ``signals`` are those noted so far."""
 
-    def __init__(
-        self,
-        series: Series,
-        record: SeriesRecord,
-        template: RunOptions,
-        cwd: Path,
-        say: Callable[[str], None],
-        signals: list[str],
-    ) -> None:
-        self.series = series
-        self.record = record
-        self.template = template
-        self.cwd = cwd
-        self.say = say
-        self.signals = signals
+    series: Series
+    record: SeriesRecord
+    template: RunOptions
+    cwd: Path
+    say: Callable[[str], None]
+    signals: list[str]
 
     def run(self) -> int:
         failed = any(s["status"] == "skipped" for s in self.record.steps)
@@ -127,7 +119,7 @@ class _Steps:
                 return "done"
             if outcome["status"] == "interrupted":
                 self.record.finish(step, run, outcome, "pending")
-                self.signals.append(str(outcome.get("end_reason")))
+                self.signals.extend([outcome["end_reason"]] if outcome.get("end_reason") else [])
                 return "stopped by signal"
             failures += 1
             then = None if failures <= policy.retries else ("skipped" if policy.then == "skip" else "stopped")
@@ -141,6 +133,8 @@ class _Steps:
             setup, edit = validate_step(self.series, step, self.cwd)
         except (ConfigError, FileNotFoundError) as exc:
             return {"status": "failed", "error": f"the step is no longer valid: {exc}"}
+        if self.signals:  # given while the step was checked: no run is begun
+            return {"status": "interrupted", "note": f"{self.signals[0]} before the run began"}
         facts = {
             "name": self.series.name,
             "step": step.number,
