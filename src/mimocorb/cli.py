@@ -219,6 +219,9 @@ def _add_sequence(subparsers: argparse._SubParsersAction) -> None:
         "1 if the series is invalid or in use (nothing ran), 3 if a step failed, 4 if a signal stopped it.",
     )
     parser.add_argument("series", help="series YAML file")
+    parser.add_argument(
+        "--check", action="store_true", help="check the series and list its steps; run nothing"
+    )
     _add_run_options(parser, "parent of the series directory (default: the setup's output_directory)")
 
 
@@ -240,6 +243,11 @@ def _sequence(args: argparse.Namespace) -> int:
     for warning in first.warnings:
         print(warning, file=sys.stderr)
     directory = runs.series_directory(series, first, args.output, cwd)
+    if args.check:
+        print(f"OK: {args.series}: {len(series.steps)} steps of {series.setup.name}, into {directory}")
+        for step in series.steps:
+            print(f"  step {step.number}: {step.label()}")
+        return 0
     # one token for every run: a page opened with it keeps working from one step to the next
     options = _run_options(args, web_token=args.web_token or make_token())
     try:

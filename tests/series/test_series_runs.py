@@ -160,6 +160,19 @@ steps:
     assert not (tmp_path / "target").exists()
 
 
+def test_check_lists_the_steps_and_runs_nothing(tmp_path: Path) -> None:
+    series = project(tmp_path, SCAN)
+    result = run(sequence_command(series, "--check"), tmp_path, timeout=60)
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.splitlines() == [
+        f"OK: scan.yaml: 3 steps of pulses_setup.yaml, into {tmp_path / 'target' / 'scan'}",
+        "  step 1: threshold=20",
+        "  step 2: threshold=40",
+        "  step 3: threshold=60",
+    ]
+    assert not (tmp_path / "target").exists()
+
+
 def test_a_second_sequence_command_on_a_series_is_refused(tmp_path: Path) -> None:
     series = project(tmp_path, SCAN.replace("runtime: 1", "runtime: 100"))
     directory = tmp_path / "target" / "scan"
