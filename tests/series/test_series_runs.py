@@ -22,8 +22,18 @@ scan:
 """
 
 
+# one listed step (a value of the setup file itself) at every point of the scan: 3 steps
+LISTED_AND_SCAN = (
+    SCAN
+    + """\
+steps:
+  - pulses_setup.yaml: {FunctionConfigs.pulse_source.sleep: 0.001}
+"""
+)
+
+
 def test_a_three_step_scan_runs_every_step_and_tables_them(tmp_path: Path) -> None:
-    series = project(tmp_path, SCAN)
+    series = project(tmp_path, LISTED_AND_SCAN)
     result = run(sequence_command(series), tmp_path, timeout=120)
     assert result.returncode == 0, result.stdout
     directory = tmp_path / "target" / "scan"
@@ -31,7 +41,8 @@ def test_a_three_step_scan_runs_every_step_and_tables_them(tmp_path: Path) -> No
     assert data["state"] == "complete"
     assert statuses(data) == [("done", ["ok"])] * 3
     assert [s["overrides"] for s in data["steps"]] == [
-        {"config/trigger.yaml threshold": t} for t in (20, 40, 60)
+        {"pulses_setup.yaml FunctionConfigs.pulse_source.sleep": 0.001, "config/trigger.yaml threshold": t}
+        for t in (20, 40, 60)
     ]
     table = (directory / "series.md").read_text(encoding="utf-8")
     for step, threshold in zip(data["steps"], (20, 40, 60), strict=True):
@@ -46,9 +57,11 @@ def test_a_three_step_scan_runs_every_step_and_tables_them(tmp_path: Path) -> No
         # the run directory holds the files as the step used them
         copy = (run_dir / "trigger.yaml").read_text(encoding="utf-8")
         assert f"\nthreshold: {threshold}\n" in copy and "fail: false" in copy
-        assert f"| {step['step']} | {threshold} | 1 | ok | runtime | {facts['events']} |" in table
+        setup_copy = (run_dir / "pulses_setup.yaml").read_text(encoding="utf-8")
+        assert "pulse_source:\n    sleep: 0.001\n" in setup_copy
+        assert f"| {step['step']} | 0.001 | {threshold} | 1 | ok | runtime | {facts['events']} |" in table
         assert f"step {step['step']} of series scan" in read_log(run_dir)
-    assert (directory / "scan.yaml").read_text(encoding="utf-8") == SCAN
+    assert (directory / "scan.yaml").read_text(encoding="utf-8") == LISTED_AND_SCAN
     # the same command again finds nothing left to run
     again = run(sequence_command(series), tmp_path, timeout=60)
     assert again.returncode == 0 and "nothing is left to run" in again.stdout
