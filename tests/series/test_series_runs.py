@@ -13,6 +13,14 @@ from support import finish, read_log, run, start, summary, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
+
+def running_run(directory: Path, step: int) -> Path | None:
+    """The run directory of the step's first run once that run is taking data (None before)."""
+    runs = record(directory)["steps"][step - 1]["runs"] if (directory / "series.json").exists() else []
+    name = runs[0]["run_directory"] if runs else None
+    return directory / name if name and "state: running" in read_log(directory / name) else None
+
+
 SCAN = """\
 setup: pulses_setup.yaml
 runtime: 1
@@ -85,12 +93,7 @@ steps:
     directory = tmp_path / "target" / "scan"
     proc = start(sequence_command(series, "--grace", "100"), tmp_path, start_new_session=True)
 
-    def step_2_running() -> Path | None:
-        runs = record(directory)["steps"][1]["runs"] if (directory / "series.json").exists() else []
-        name = runs[0]["run_directory"] if runs else None
-        return directory / name if name and "state: running" in read_log(directory / name) else None
-
-    cut = wait_until(step_2_running, 60.0, "step 2 running")
+    cut = wait_until(lambda: running_run(directory, 2), 60.0, "step 2 running")
     os.killpg(proc.pid, signal.SIGKILL)
     finish(proc, 30)
     before = sorted((p.name, p.stat().st_mtime_ns) for p in cut.iterdir())
@@ -190,11 +193,7 @@ def test_a_second_sequence_command_on_a_series_is_refused(tmp_path: Path) -> Non
     series = project(tmp_path, SCAN.replace("runtime: 1", "runtime: 100"))
     directory = tmp_path / "target" / "scan"
     first = start(sequence_command(series), tmp_path)
-    wait_until(
-        lambda: (directory / "series.json").exists() and record(directory)["steps"][0]["runs"],
-        60.0,
-        "the first command's first run",
-    )
+    wait_until(lambda: running_run(directory, 1), 60.0, "the first command's first run")
     second = run(sequence_command(series), tmp_path, timeout=60)
     assert second.returncode == 1
     assert second.stdout.strip() == (
