@@ -128,29 +128,30 @@ class _Steps:
             if then is not None:
                 return then
 
-    def one_run(self, step: Step, run: dict[str, Any]) -> dict[str, Any]:
-        try:
-            setup, edit = validate_step(self.series, step, self.cwd)
-        except (ConfigError, FileNotFoundError) as exc:
-            return {"status": "failed", "error": f"the step is no longer valid: {exc}"}
-        if self.signals:  # given while the step was checked: no run is begun
-            return {"status": "interrupted", "note": f"{self.signals[0]} before the run began"}
+    def options(self, step: Step, run: int) -> RunOptions:
+        """The run's options: the command's, with the step's limits, in the series directory."""
         facts = {
             "name": self.series.name,
             "step": step.number,
             "steps": len(self.series.steps),
-            "run": run["run"],
+            "run": run,
             "overrides": step.label(),
         }
-        options = dataclasses.replace(
+        return dataclasses.replace(
             self.template,
             runtime=step.runtime,
             runevents=step.runevents,
             output=str(self.record.directory),
             series=facts,
         )
+
+    def one_run(self, step: Step, run: dict[str, Any]) -> dict[str, Any]:
         try:
-            controller = open_run(self.series.setup, options, setup=setup)
+            setup, edit = validate_step(self.series, step, self.cwd)
+        except (ConfigError, FileNotFoundError) as exc:
+            return {"status": "failed", "error": f"the step is no longer valid: {exc}"}
+        try:
+            controller = open_run(self.series.setup, self.options(step, run["run"]), setup=setup)
         except OSError as exc:
             return {"status": "failed", "error": f"the run could not be prepared: {exc}"}
         assert controller.run_dir is not None
@@ -161,7 +162,8 @@ class _Steps:
         if controller.runlog is not None:
             controller.runlog.write("series", f"{title} ({self.series.file}): {step.label()}")
         try:
-            result = controller.run()
+            # a signal while the run was prepared: it ends before it begins, and says why
+            result = controller.end(self.signals[0]) if self.signals else controller.run()
         except MemoryError:  # reported by the run already
             return {"status": "failed", "error": "no room for the buffers"}
         return outcome_of(result.summary)
