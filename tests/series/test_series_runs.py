@@ -207,3 +207,33 @@ def test_a_second_sequence_command_on_a_series_is_refused(tmp_path: Path) -> Non
     assert data["state"] == "stopped" and statuses(data)[0] == ("pending", ["interrupted"])
     assert summary(directory / data["steps"][0]["runs"][0]["run_directory"])["end_reason"] == "SIGINT"
     assert "the same command goes on with step 1" in output
+
+
+def test_ctrl_c_while_a_run_is_ending_stops_the_series_after_that_run(tmp_path: Path) -> None:
+    hold = tmp_path / "hold"
+    hold.touch()  # step 1's filter waits: the run reaches its runtime and stays in its orderly end
+    series = project(
+        tmp_path,
+        f"""\
+setup: pulses_setup.yaml
+runtime: 1
+on_failure: {{retry: 1, then: skip}}
+steps:
+  - config/trigger.yaml: {{threshold: 20, hold: {hold}}}
+  - config/trigger.yaml: {{threshold: 40}}
+""",
+    )
+    directory = tmp_path / "target" / "scan"
+    proc = start(sequence_command(series, "--grace", "100"), tmp_path)
+    run_dir = wait_until(lambda: running_run(directory, 1), 60.0, "step 1 running")
+    wait_until(lambda: "state: stopping" in read_log(run_dir), 60.0, "step 1's run ending")
+    proc.send_signal(
+        signal.SIGINT
+    )  # a second Ctrl-C for the run (it hurries the end), the first for the series
+    output = finish(proc, 60)
+    assert proc.returncode == 4, output
+    assert "the same command goes on with step 1" in output
+    data = record(directory)
+    assert data["state"] == "stopped"
+    assert statuses(data) == [("pending", ["failed"]), ("pending", [])]  # not run again, in spite of retry
+    assert summary(run_dir)["end_reason"] == "runtime"

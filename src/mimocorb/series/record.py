@@ -117,6 +117,10 @@ class SeriesRecord:
         self.save()
 
     def end(self, state: str) -> None:
+        """The command ends: nothing runs any more, so a step still marked running waits for the next."""
+        for step in self.steps:
+            if step["status"] == "running":
+                step["status"] = "pending"
         self.data["state"] = state
         self.save()
 

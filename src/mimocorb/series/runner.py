@@ -119,7 +119,6 @@ class _Steps:
                 return "done"
             if outcome["status"] == "interrupted":
                 self.record.finish(step, run, outcome, "pending")
-                self.signals.extend([outcome["end_reason"]] if outcome.get("end_reason") else [])
                 return "stopped by signal"
             failures += 1
             then = None if failures <= policy.retries else ("skipped" if policy.then == "skip" else "stopped")
@@ -166,6 +165,7 @@ class _Steps:
             result = controller.end(self.signals[0]) if self.signals else controller.run()
         except MemoryError:  # reported by the run already
             return {"status": "failed", "error": "no room for the buffers"}
+        self.signals.extend(result.signals)  # one that came while the run was ending stops the series next
         return outcome_of(result.summary)
 
 
