@@ -123,3 +123,11 @@ def test_key_paths_name_list_items_by_position_or_by_name() -> None:
     assert "no key 'num_proces': did you mean 'num_process'?" in str(
         set_value(data, "Functions.Fkt_1.num_proces", 2)
     )
+
+
+def test_a_grid_too_large_to_be_meant_is_refused_before_it_is_expanded(tmp_path: Path) -> None:
+    axes = "\n".join(f"    key{k}: {{from: 1, to: 1000, step: 1}}" for k in range(3))
+    with pytest.raises(ConfigError, match=r"scan: 1000000000 steps; expected at most 10000"):
+        load_series(
+            project(tmp_path, f"setup: pulses_setup.yaml\nscan:\n  trigger.yaml:\n{axes}\n"), tmp_path
+        )

@@ -148,14 +148,14 @@ class _Reader:
         grid = self.grid()
         if "steps" not in self.data and "scan" not in self.data:
             self.problem((), "expected steps (a list of runs) or scan (values to run every combination of)")
-        points = list(itertools.product(*grid)) if grid else [()]
-        count = len(listed) * len(points)
+        count = len(listed) * math.prod(len(axis) for axis in grid)
         if count > MAX_STEPS:
             self.problem(
                 ("scan",), f"{count} steps; expected at most {MAX_STEPS} (a range's step too small?)"
             )
         if self.issues or setup is None:
             return None
+        points = list(itertools.product(*grid))  # [()] without a scan
         steps = tuple(
             Step(n, (*overrides, *point), runtime, runevents, line)
             for n, ((overrides, runtime, runevents, line), point) in enumerate(
@@ -180,7 +180,7 @@ class _Reader:
     def limits(self, block: Any, where: tuple[Any, ...]) -> tuple[float | None, int | None]:
         runtime = self.number(block, "runtime", where, float)
         runevents = self.number(block, "runevents", where, int)
-        return runtime, runevents  # type: ignore[return-value]
+        return (None if runtime is None else float(runtime)), (None if runevents is None else int(runevents))
 
     def number(self, block: Any, key: str, where: tuple[Any, ...], kind: type) -> float | int | None:
         value = block.get(key) if isinstance(block, dict) else None
