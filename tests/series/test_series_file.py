@@ -131,3 +131,10 @@ def test_a_grid_too_large_to_be_meant_is_refused_before_it_is_expanded(tmp_path:
         load_series(
             project(tmp_path, f"setup: pulses_setup.yaml\nscan:\n  trigger.yaml:\n{axes}\n"), tmp_path
         )
+
+
+def test_a_key_both_listed_and_scanned_is_refused(tmp_path: Path) -> None:
+    text = "setup: pulses_setup.yaml\nsteps:\n  - trigger.yaml: {threshold: 5}\n"
+    text += "scan:\n  trigger.yaml: {threshold: [1, 2]}\n"
+    with pytest.raises(ConfigError, match=r"bad.yaml:3: steps.trigger.yaml.threshold: set by scan as well"):
+        load_series(project(tmp_path, text, name="bad.yaml"), tmp_path)

@@ -146,6 +146,7 @@ class _Reader:
         policy = self.policy()
         listed = self.listed_steps(limits)
         grid = self.grid()
+        self.check_twice(listed, grid)
         if "steps" not in self.data and "scan" not in self.data:
             self.problem((), "expected steps (a list of runs) or scan (values to run every combination of)")
         count = len(listed) * math.prod(len(axis) for axis in grid)
@@ -252,6 +253,20 @@ class _Reader:
                 )
             )
         return listed
+
+    def check_twice(
+        self, listed: list[tuple[tuple[Override, ...], Any, Any, Any]], grid: list[list[Override]]
+    ) -> None:
+        """A key both listed and scanned would have two values in one step; which one is meant?"""
+        scanned = {axis[0].name for axis in grid}
+        for overrides, *_ in listed:
+            for override in overrides:
+                if override.name in scanned:
+                    self.problem(
+                        ("steps", override.file, override.key),
+                        "set by scan as well; expected each key in steps or in scan, not both",
+                        override.line,
+                    )
 
     def grid(self) -> list[list[Override]]:
         """One list of overrides per key of ``scan``, each with every value of that key."""
