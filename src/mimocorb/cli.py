@@ -13,12 +13,12 @@ import functools
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mimocorb import __version__
 
 if TYPE_CHECKING:
-    from mimocorb.run import RunController
+    from mimocorb.run import RunController, RunOptions
 
 
 def _subcommand(
@@ -96,9 +96,14 @@ def _add_run(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("setup", help="setup YAML file")
     _add_end_options(parser, "end after S s of active time")
+    _add_run_options(parser, "parent directory of the run directory")
+
+
+def _add_run_options(parser: argparse.ArgumentParser, output: str) -> None:
+    """How ``run`` and ``sequence`` run a setup, besides its end conditions."""
     parser.add_argument("--no-gui", action="store_true", help="never start the buffer-info window")
     parser.add_argument("--no-kbd", action="store_true", help="do not read commands from stdin")
-    parser.add_argument("--output", metavar="DIR", help="parent directory of the run directory")
+    parser.add_argument("--output", metavar="DIR", help=output)
     parser.add_argument(
         "--grace",
         type=_non_negative(float),
@@ -160,21 +165,9 @@ def _non_negative(kind: type) -> Callable[[str], float | int]:
 
 def _run(args: argparse.Namespace) -> int:
     from mimocorb.config import ConfigError
-    from mimocorb.run import EXIT_SETUP, RunOptions, open_run
+    from mimocorb.run import EXIT_SETUP, open_run
 
-    options = RunOptions(
-        runtime=args.runtime,
-        runevents=args.events,
-        grace=args.grace,
-        start_method=args.start_method,
-        verbose=args.verbose,
-        debug=args.debug,
-        gui=False if args.no_gui else None,
-        kbd=False if args.no_kbd else None,
-        output=args.output,
-        web=args.web,
-        web_token=args.web_token,
-    )
+    options = _run_options(args, runtime=args.runtime, runevents=args.events, web_token=args.web_token)
     try:
         controller = open_run(args.setup, options)
     except ConfigError as exc:
@@ -187,6 +180,23 @@ def _run(args: argparse.Namespace) -> int:
     return _run_to_end(controller)
 
 
+def _run_options(args: argparse.Namespace, **given: Any) -> RunOptions:
+    """The ``RunOptions`` of the options ``_add_run_options`` and ``_add_report_options`` add."""
+    from mimocorb.run import RunOptions
+
+    return RunOptions(
+        grace=args.grace,
+        start_method=args.start_method,
+        verbose=args.verbose,
+        debug=args.debug,
+        gui=False if args.no_gui else None,
+        kbd=False if args.no_kbd else None,
+        output=args.output,
+        web=args.web,
+        **given,
+    )
+
+
 def _run_to_end(controller: RunController) -> int:
     """The run's exit code; a buffer the machine had no room for was reported by the run already."""
     from mimocorb.run import EXIT_FAILED
@@ -195,6 +205,56 @@ def _run_to_end(controller: RunController) -> int:
         return int(controller.run().exit_code)
     except MemoryError:
         return EXIT_FAILED
+
+
+def _add_sequence(subparsers: argparse._SubParsersAction) -> None:
+    parser = _subcommand(
+        subparsers,
+        "sequence",
+        _sequence,
+        help="run a series of runs: one setup with other values per step (docs/series.md)",
+        description="Check every step of the series file, then run the steps one after another, each an "
+        "ordinary run in the series directory (OUTPUT/<series name>/, with series.json and series.md). "
+        "The same command resumes a series that was interrupted. Exit code 0 when every step ran cleanly, "
+        "1 if the series is invalid or in use (nothing ran), 3 if a step failed, 4 if a signal stopped it.",
+    )
+    parser.add_argument("series", help="series YAML file")
+    parser.add_argument(
+        "--check", action="store_true", help="check the series and list its steps; run nothing"
+    )
+    _add_run_options(parser, "parent of the series directory (default: the setup's output_directory)")
+
+
+def _sequence(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from mimocorb import series as runs
+    from mimocorb.config import ConfigError
+    from mimocorb.run import EXIT_SETUP
+    from mimocorb.web import make_token
+
+    cwd = Path.cwd()
+    try:
+        series = runs.load_series(args.series, cwd)
+        first = runs.check_series(series, cwd)
+    except (ConfigError, FileNotFoundError) as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_SETUP
+    for warning in first.warnings:
+        print(warning, file=sys.stderr)
+    directory = runs.series_directory(series, first, args.output, cwd)
+    if args.check:
+        print(f"OK: {args.series}: {len(series.steps)} steps of {series.setup.name}, into {directory}")
+        for step in series.steps:
+            print(f"  step {step.number}: {step.label()}")
+        return 0
+    # one token for every run: a page opened with it keeps working from one step to the next
+    options = _run_options(args, web_token=args.web_token or make_token())
+    try:
+        return runs.run_series(series, directory, options, cwd)
+    except (runs.SeriesBusy, runs.SeriesChanged, OSError) as exc:
+        print(f"mimocorb sequence: {exc}", file=sys.stderr)
+        return EXIT_SETUP
 
 
 def _add_serve(subparsers: argparse._SubParsersAction) -> None:
@@ -480,6 +540,7 @@ def _devices(args: argparse.Namespace) -> int:
 _SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_validate,
     _add_run,
+    _add_sequence,
     _add_cleanup,
     _add_inspect,
     _add_convert,

@@ -41,6 +41,7 @@ EXAMPLE_FILES = [
     "simulsource_setup.yaml",
     "spin_setup.yaml",
     "demo_setup.yaml",
+    "threshold_scan.yaml",
     "config/simulation_config.yaml",
     "config/save_lifetime.yaml",
     "modules/simulation_source.py",

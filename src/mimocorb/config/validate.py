@@ -66,9 +66,14 @@ from .userfuncs import (
 )
 
 Loc = tuple[Any, ...]
+Edit = Callable[[Path, Any], Any]
 
 
-def validate_setup(path: str | os.PathLike[str], cwd: str | os.PathLike[str] | None = None) -> ValidatedSetup:
+def validate_setup(
+    path: str | os.PathLike[str],
+    cwd: str | os.PathLike[str] | None = None,
+    edit: Edit | None = None,
+) -> ValidatedSetup:
     """Check the setup file ``path`` and everything it refers to; return the resolved setup.
 
     ``cwd`` is the directory relative paths resolve against (default: the current one).  User modules
@@ -79,6 +84,9 @@ def validate_setup(path: str | os.PathLike[str], cwd: str | os.PathLike[str] | N
     Args:
         path: the setup YAML file.
         cwd: the directory relative paths of the setup resolve against first (then the setup's own).
+        edit: called as ``edit(path, data)`` with every file loaded (the setup and its config files, by
+            absolute path) and returning the data to check instead; a run series changes a step's keys
+            this way, so that the step is checked, and run, exactly as the files would read with them.
 
     Returns:
         The ``ValidatedSetup``: buffer layouts, functions with their callables and configs, run limits.
@@ -98,7 +106,7 @@ def validate_setup(path: str | os.PathLike[str], cwd: str | os.PathLike[str] | N
             else:
                 print([b.name for b in setup.buffers], [f.fkt_name for f in setup.functions])
     """
-    return _SetupCheck(Path(path), Path.cwd() if cwd is None else Path(cwd)).run()
+    return _SetupCheck(Path(path), Path.cwd() if cwd is None else Path(cwd), edit).run()
 
 
 @dataclass(frozen=True)
@@ -155,8 +163,9 @@ class _Resolved:
 class _SetupCheck:
     """Runs the checks in order, collecting issues; each step tolerates what earlier steps rejected."""
 
-    def __init__(self, path: Path, cwd: Path) -> None:
+    def __init__(self, path: Path, cwd: Path, edit: Edit | None = None) -> None:
         self.cwd = Path(os.path.abspath(cwd))
+        self.edit: Edit = edit or (lambda _path, data: data)
         self.setup_file = Path(os.path.abspath(self.cwd / path))
         self.setup_dir = self.setup_file.parent
         self.issues: list[Issue] = []
@@ -184,7 +193,7 @@ class _SetupCheck:
     def run(self) -> ValidatedSetup:
         if not self.setup_file.is_file():
             raise FileNotFoundError(errno.ENOENT, "setup file does not exist", self.setup.file)
-        data = load_yaml(self.setup_file, self.setup.file)
+        data = self.edit(self.setup_file, load_yaml(self.setup_file, self.setup.file))
         self.setup = _Doc(data, self.setup.file)
         if not isinstance(data, dict):
             found = describe(data)
@@ -516,7 +525,7 @@ class _SetupCheck:
     def load_config(self, path: Path) -> _Doc | None:
         shown = display_path(path, self.cwd)
         try:
-            data = load_yaml(path, shown)
+            data = self.edit(path, load_yaml(path, shown))
         except ConfigError as exc:
             self.issues += exc.issues
             return None

@@ -124,6 +124,7 @@ class RunController:
         self.wall_start: _dt.datetime | None = None
         self.wall_end: _dt.datetime | None = None
         self._hold = False  # S was given by code (buffer_control.stop): wait in "stopped" for E
+        self.signals_received: list[str] = []  # also those that only hurried the end
         self._unroute_logging: Callable[[], None] = lambda: None
         self._closed = False
         self.result: RunResult | None = None
@@ -381,6 +382,7 @@ class RunController:
         self.ending.end_at_once(self._on_exit)
 
     def _on_signal(self, name: str) -> None:
+        self.signals_received.append(name)
         if self.state in ENDABLE:
             if name == "SIGINT":
                 self.note("keyboard interrupt - closing down cleanly (Ctrl-C again to hurry)", 1)
@@ -488,6 +490,7 @@ class RunController:
             "end_reason": self.end_reason,
             "setup": self.setup.setup_file.name,
             "run_directory": None if self.run_dir is None else str(self.run_dir),
+            "series": self.options.series,
         }
 
     # ============================================================================= closing up ====
@@ -525,6 +528,7 @@ class RunController:
             summary=summary,
             failures=list(self.restarts.failures),
             survivors=list(self.ending.survivors),
+            signals=list(self.signals_received),
         )
         return self.result
 

@@ -37,6 +37,7 @@ class RunOptions:
     handle_signals: bool = True
     web: tuple[str, int] | None = None  # (host, port) of the dashboard; None: as the setup's ``web`` says
     web_token: str | None = None  # the dashboard's access token; None: a random one
+    series: dict[str, Any] | None = None  # the step of a run series this run is, for the dashboard
 
     def context(self) -> Any:
         """The ``multiprocessing`` context of the chosen start method."""
@@ -74,6 +75,8 @@ class RunResult:
         summary: the content of ``run_summary.json``.
         failures: the workers that failed, in words.
         survivors: the processes that had to be terminated at the end.
+        signals: the signals the run received (SIGINT, SIGTERM, SIGHUP), also those that came when it
+            was ending already and so did not end it (a run series stops after such a run).
     """
 
     end_reason: str
@@ -82,6 +85,7 @@ class RunResult:
     summary: dict[str, Any] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
     survivors: list[str] = field(default_factory=list)
+    signals: list[str] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:

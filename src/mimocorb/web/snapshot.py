@@ -12,7 +12,8 @@ Schema (every key always present)::
      "buffers": [{"name", "events", "rate_hz", "fill", "slots", "deadtime", "lost",
                   "consumers": [{"label", "pending"}]}],
      "workers": [{"name", "function", "state", "pid", "restarts"}],
-     "links": []}
+     "links": [],
+     "series": None | {"name", "step", "steps", "run", "overrides"} (the step of a run series)}
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ def build_snapshot(
     setup: str = "",
     run_directory: str | None = None,
     links: Sequence[Mapping[str, Any]] = (),
+    series: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The snapshot (see the module docstring); ``consumers`` maps a buffer name to (label, pending).
 
@@ -87,6 +89,7 @@ def build_snapshot(
         "buffers": buffers,
         "workers": [_worker(w) for w in workers],
         "links": [dict(link) for link in links],
+        "series": None if series is None else dict(series),
     }
 
 

@@ -301,6 +301,7 @@ function drawStatus(s) {
   $("state").className = "big state-" + s.state.replace(/[^a-z]/g, "");
   setText($("active"), seconds(s.active_time));
   setText($("events"), s.events);
+  drawSeries(s.series);
   const limits = [];
   if (s.limits && s.limits.runtime_s > 0) limits.push(s.limits.runtime_s + " s");
   if (s.limits && s.limits.runevents > 0) limits.push(s.limits.runevents + " events");
@@ -312,6 +313,14 @@ function drawStatus(s) {
   syncRows($("workers"), s.workers, (w) => [w.name, w.function, w.state, w.pid, w.restarts], (w) => "worker-" + String(w.state).replace(/[^a-z]/g, ""));
   $("links-part").hidden = !s.links.length;
   syncRows($("links"), s.links, (l) => [l.name || l.address || "link", l.state || ""]);
+}
+
+// A run of a series: which step it is and the values the step sets.
+function drawSeries(series) {
+  $("series").hidden = !series;
+  if (!series) return;
+  const again = series.run > 1 ? ", run " + series.run : "";
+  setText($("series"), "series " + series.name + ": step " + series.step + " of " + series.steps + again + " — " + series.overrides);
 }
 
 function setText(node, value) {
