@@ -46,9 +46,6 @@ def find_run(run: str, directory: Path | str) -> Path:
     if close:
         hint = "; did you mean " + " or ".join(close) + "?"
     else:
-        hint = (
-            f"; it holds {len(names)} runs (mimocorb runs {base} lists them)"
-            if names
-            else "; it holds no runs"
-        )
+        count = f"{len(names)} run" + ("s" if len(names) != 1 else "")
+        hint = f"; it holds {count} (mimocorb runs {base} lists them)" if names else "; it holds no runs"
     raise UnknownRun(f"no run {run!r} in {base}{hint}")
