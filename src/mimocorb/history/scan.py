@@ -135,3 +135,15 @@ def _last_events(stats: Path) -> int | None:
         return int(float(mine[-1]["events"])) if mine else None
     except (KeyError, TypeError, ValueError):
         return None
+
+
+def from_directory(directory: Path) -> dict[str, Any]:
+    """What the run directory alone tells, in the catalog's form: for a catalog that cannot be read."""
+    summary = read_summary(directory)
+    entry = catalog.from_summary(directory.name, summary) if summary is not None else crashed_row(directory)
+    notes = notefile.read(directory)
+    tags = summary.get("tags") if summary is not None else None
+    tags = [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else []
+    tags += [t for note in notes for t in note["tags"]]
+    entry.update(directory=str(directory), tags=sorted(set(tags)), notes=notes)
+    return entry
