@@ -216,7 +216,12 @@ def create_app(hub: Hub, access: Access) -> FastAPI:
 
     @app.get("/api/info", summary="what this server shows: a live run or a directory of runs")
     def info() -> dict[str, Any]:
-        return {"mode": "live" if hub.live else "browse", "version": __version__, "layouts": hub.layouts}
+        return {
+            "mode": "live" if hub.live else "browse",
+            "version": __version__,
+            "layouts": hub.layouts,
+            "notes": hub.store is not None,  # runs with a run directory, which keeps their notes
+        }
 
     @app.get("/api/status", summary="the newest status snapshot of the run")
     def status() -> dict[str, Any]:

@@ -706,8 +706,9 @@ async function route() {
 // ------------------------------------------------------------------------------------- start ----
 async function start() {
   readToken();
+  let info;
   try {
-    const info = await getJSON("/api/info");
+    info = await getJSON("/api/info");
     page.mode = info.mode;
   } catch (error) {
     setConnection("no access", false);
@@ -718,7 +719,7 @@ async function start() {
     $("live").hidden = false;
     setupControls(await getJSON("/api/commands"));
     startLive();
-    document.dispatchEvent(new CustomEvent("mimocorb:live"));
+    document.dispatchEvent(new CustomEvent("mimocorb:live", { detail: { notes: info.notes } }));
   } else {
     setConnection("run browser", true);
     window.addEventListener("hashchange", () => route().catch((e) => notice(e.message)));

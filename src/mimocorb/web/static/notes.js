@@ -93,7 +93,8 @@ async function sendNote(result, note) {
   }
 }
 
-document.addEventListener("mimocorb:live", () => {
+document.addEventListener("mimocorb:live", (event) => {
+  if (!event.detail.notes) return; // a run without a run directory keeps no notes
   const load = notesBox(document.getElementById("live-notes"), null);
   load().catch(() => {});
   window.setInterval(() => {
