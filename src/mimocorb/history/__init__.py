@@ -10,7 +10,7 @@ from .database import DATABASE_NAME, connect
 from .filters import RunFilter, compile_grep, parse_since
 from .listing import list_runs
 from .naming import UnknownRun, find_run
-from .notes import add_note, notes_of
+from .notes import add_note
 
 __all__ = [
     "DATABASE_NAME",
@@ -22,6 +22,5 @@ __all__ = [
     "connect",
     "find_run",
     "list_runs",
-    "notes_of",
     "parse_since",
 ]

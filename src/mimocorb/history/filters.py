@@ -31,12 +31,14 @@ def parse_since(text: str, now: _dt.datetime | None = None) -> _dt.datetime:
         amount, unit = age.groups()
         return (now or _dt.datetime.now()) - _dt.timedelta(**{_UNITS[unit]: float(amount)})
     try:
-        return _dt.datetime.fromisoformat(text)
+        when = _dt.datetime.fromisoformat(text)
     except ValueError:
         raise ValueError(
             f"expected a date (2026-12-01), a date and time (2026-12-01 14:00) or an age (90m, 12h, 7d, 2w), "
             f"got {text!r}"
         ) from None
+    # the catalog keeps local times without an offset: a time given with one is taken to local time
+    return when if when.tzinfo is None else when.astimezone().replace(tzinfo=None)
 
 
 def compile_grep(text: str) -> re.Pattern[str]:

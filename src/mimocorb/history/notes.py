@@ -8,7 +8,6 @@ tags become tags of the run.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -36,13 +35,3 @@ def add_note(
         catalog.insert_note(connection, run_dir.name, note)
         notefile.append(run_dir, note)
     return note
-
-
-def notes_of(run_dir: Path) -> list[dict[str, Any]]:
-    """The run's notes, oldest first: from the catalog, or from its notes file where there is none."""
-    try:
-        with catalog.open_catalog(run_dir.parent, create=False) as connection:
-            found = catalog.notes_of(connection, run_dir.name)
-    except (OSError, sqlite3.Error):
-        found = []
-    return found or notefile.read(run_dir)

@@ -78,7 +78,9 @@ def add_routes(app: FastAPI, hub: Hub, steering_refused: Callable[[Request], JSO
         if added is None:
             return JSONResponse({"detail": "no such run"}, status_code=404)
         if hub.live:
-            hub.add_log(time.time(), "note", " ".join(f"#{t}" for t in added["tags"]) + " " + added["text"])
+            hub.add_log(
+                time.time(), "note", " ".join([*(f"#{t}" for t in added["tags"]), added["text"]]).strip()
+            )
         return JSONResponse(added, status_code=201)
 
     @app.get("/metrics", summary="the live run's figures in the Prometheus text format")
