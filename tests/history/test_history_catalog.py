@@ -72,6 +72,10 @@ def test_the_filters_of_mimocorb_runs(three_runs) -> None:
     assert listed(here, "--grep", "calib|spin") == names[1:]
     assert listed(here, "target") == names  # DIR given
     assert "no runs in target that match" in mimocorb(here, "runs", "--tag", "nope").stdout
+    done = mimocorb(here, "runs", str(dirs[0]))
+    assert (
+        done.returncode == 1 and f"is a run directory: mimocorb runs {dirs[0].parent} lists it" in done.stdout
+    )
     for bad, says in (("--since", "yesterday"), ("--grep", "(open"), ("--tag", "two words")):
         done = mimocorb(here, "runs", bad, says)
         assert done.returncode == 2 and f"argument {bad}" in done.stdout, done.stdout

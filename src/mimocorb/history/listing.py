@@ -19,10 +19,12 @@ def list_runs(
 ) -> list[Entry]:
     """The runs of ``output_directory``, oldest first, after ``scan.update``; a directory without
     catalog and without run directories lists none (and gets no database). FileNotFoundError if the
-    directory does not exist."""
+    directory does not exist or is a run directory itself."""
     base = Path(output_directory)
     if not base.is_dir():
         raise FileNotFoundError(f"no directory {base}")
+    if catalog.is_run_directory(base):
+        raise FileNotFoundError(f"{base} is a run directory: mimocorb runs {base.parent} lists it")
     if not (base / DATABASE_NAME).is_file() and not scan.run_directories(base):
         return []
     with catalog.open_catalog(base) as connection:
