@@ -236,5 +236,21 @@ def test_the_dashboard_notes_box_writes_into_the_logbook_of_the_running_run(
     ]
     assert (dash.run_dir / NOTES_FILE).read_text().count("[dashboard]") == 1
     assert page.errors == [], page.errors
+
+    # the run browser lists the running run with its notes
+    served = Served(tmp_path / "target")
+    try:
+        page.goto(served.url)
+        row = page.locator("#runs tbody tr").first
+        row.wait_for()
+        assert row.inner_text().split("\t")[2:3] == ["running"] and "noise" in row.inner_text()
+        row.locator("a").click()
+        wait_until(
+            lambda: "lab's terminal" in page.inner_text("#run-notes"), 20.0, "the notes in the run browser"
+        )
+        assert "noise burst at the start" in page.inner_text("#run-notes")
+        assert page.errors == [], page.errors
+    finally:
+        served.close()
     assert command(dash.base, "end", TOKEN) == 202
     dash.finish()
