@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import functools
 import os
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -116,7 +117,24 @@ def _add_run_options(parser: argparse.ArgumentParser, output: str) -> None:
         choices=("fork", "spawn", "forkserver"),
         help="how worker processes are started (default: $MIMOCORB_START_METHOD, else fork on Linux)",
     )
+    parser.add_argument(
+        "--tag",
+        action="append",
+        default=[],
+        type=_tag,
+        metavar="NAME",
+        help="tag of the run in the run catalog (repeatable; see mimocorb runs)",
+    )
     _add_report_options(parser, debug=True)
+
+
+def _tag(text: str) -> str:
+    from mimocorb.history import check_tag
+
+    try:
+        return check_tag(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _add_end_options(parser: argparse.ArgumentParser, runtime_help: str) -> None:
@@ -193,6 +211,7 @@ def _run_options(args: argparse.Namespace, **given: Any) -> RunOptions:
         kbd=False if args.no_kbd else None,
         output=args.output,
         web=args.web,
+        tags=tuple(dict.fromkeys(args.tag)),
         **given,
     )
 
@@ -287,6 +306,99 @@ def _serve(args: argparse.Namespace) -> int:
 
     host, port = args.web
     return serve_directory(args.directory, host, port, args.web_token or make_token())
+
+
+def _add_runs(subparsers: argparse._SubParsersAction) -> None:
+    parser = _subcommand(
+        subparsers,
+        "runs",
+        _runs,
+        help="list the runs of an output directory: the run catalog, with tags and notes",
+        description="List the runs of DIR (an output directory) from its catalog (history.sqlite): start, "
+        "state (running, ended, crashed), events, rate, end reason, tags, and the notes below each run. "
+        "Run directories the catalog does not know yet are added first. Without DIR: the current "
+        "directory if it holds runs, else ./target.",
+    )
+    parser.add_argument("directory", nargs="?", metavar="DIR", help="the output directory")
+    parser.add_argument(
+        "--since", type=_since, metavar="WHEN", help="started then or later: 2026-12-01, 7d, 12h"
+    )
+    parser.add_argument(
+        "--setup", metavar="NAME", help="setup file name contains NAME (or matches a * pattern)"
+    )
+    parser.add_argument("--tag", action="append", default=[], type=_tag, metavar="NAME", help="has the tag")
+    parser.add_argument(
+        "--grep", type=_grep, metavar="REGEX", help="in name, setup, end reason, tags or notes"
+    )
+    parser.add_argument(
+        "--scan", action="store_true", help="read every run directory again (summaries, notes)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the runs as JSON")
+
+
+def _since(text: str) -> object:
+    from mimocorb.history import parse_since
+
+    try:
+        return parse_since(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _grep(text: str) -> object:
+    from mimocorb.history import compile_grep
+
+    try:
+        return compile_grep(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+@_reports("runs", OSError, sqlite3.Error)
+def _runs(args: argparse.Namespace) -> int:
+    import json
+
+    from mimocorb.history import RunFilter, list_runs
+    from mimocorb.history.listing import default_directory, table
+
+    directory = args.directory or default_directory()
+    run_filter = RunFilter(args.since, args.setup, tuple(args.tag), args.grep)
+    found = list_runs(directory, run_filter, args.scan)
+    if args.json:
+        print(json.dumps(found, indent=2))
+    elif found:
+        print(table(found))
+    else:
+        print(f"no runs in {directory}" + ("" if run_filter == RunFilter() else " that match"))
+    return 0
+
+
+def _add_note(subparsers: argparse._SubParsersAction) -> None:
+    parser = _subcommand(
+        subparsers,
+        "note",
+        _note,
+        help="add a note (and tags) to a running or finished run: the logbook",
+        description="Add a timestamped note to the run RUN, in the run catalog and in notes.txt of its run "
+        "directory. RUN is the path of a run directory or its name (or the start of it) in DIR.",
+    )
+    parser.add_argument("run", metavar="RUN", help="run directory, or a run's name in DIR")
+    parser.add_argument("text", nargs="?", default="", help="the note (may be left out with --tag)")
+    parser.add_argument(
+        "--tag", action="append", default=[], type=_tag, metavar="NAME", help="tag (repeatable)"
+    )
+    parser.add_argument("--dir", metavar="DIR", help="the output directory (default: as for mimocorb runs)")
+
+
+@_reports("note", LookupError, ValueError, OSError, sqlite3.Error)
+def _note(args: argparse.Namespace) -> int:
+    from mimocorb.history import add_note, find_run
+    from mimocorb.history.listing import default_directory
+
+    run_dir = find_run(args.run, args.dir or default_directory())
+    note = add_note(run_dir, args.text, args.tag, source="command line")
+    print(f"note added to {run_dir.name} at {note['time'].replace('T', ' ')}")
+    return 0
 
 
 def _add_cleanup(subparsers: argparse._SubParsersAction) -> None:
@@ -546,6 +658,8 @@ _SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_convert,
     _add_demo,
     _add_serve,
+    _add_runs,
+    _add_note,
     _add_keys,
     _add_simulate,
     _add_devices,

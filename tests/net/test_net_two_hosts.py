@@ -9,7 +9,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from support import HEADLESS, child_env, finish, mimocorb_command, start, summary, wait_for_run_dir
+from support import HEADLESS, child_env, finish, mimocorb_command, run_dirs, start, summary, wait_for_run_dir
 from support.shm import child_runs_leave_nothing
 
 pytestmark = [pytest.mark.net, pytest.mark.slow, pytest.mark.timeout(120)]
@@ -45,13 +45,13 @@ def test_the_two_hosts_example_on_one_machine(tmp_path: Path) -> None:
         out_ana = finish(analysis, 90)
     assert acquisition.returncode == 0, out_acq
     assert analysis.returncode == 0, out_ana
-    run_dirs = {p.name.split("_")[0]: p for p in (here / "target").iterdir()}
-    ana = summary(run_dirs["analysis"])
-    assert summary(run_dirs["acquisition"])["events"] == EVENTS
+    found = {p.name.split("_")[0]: p for p in run_dirs(here / "target")}
+    ana = summary(found["analysis"])
+    assert summary(found["acquisition"])["events"] == EVENTS
     assert ana["events"] == EVENTS and ana["end_reason"] == "source exhausted", out_ana
-    physics = json.loads((run_dirs["analysis"] / "physics_summary.json").read_text())
+    physics = json.loads((found["analysis"] / "physics_summary.json").read_text())
     assert physics["events"] == EVENTS and physics["accepted_double_pulses"] > 0
-    rows = (run_dirs["analysis"] / "muon_lifetime.txt").read_text().splitlines()[1:]
+    rows = (found["analysis"] / "muon_lifetime.txt").read_text().splitlines()[1:]
     assert len(rows) == physics["accepted_double_pulses"]
     for name in ("simulated_data.tar", "lifetime_fit.png", "analysis.yaml"):
-        assert (run_dirs["analysis"] / name).is_file(), name
+        assert (found["analysis"] / name).is_file(), name

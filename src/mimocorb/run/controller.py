@@ -31,6 +31,7 @@ from typing import Any
 
 from ..config import ValidatedSetup
 from ..ring import Monitor, RingBuffer
+from .catalog import complete_run, register_run
 from .channels import Channels
 from .child import WorkerSpec
 from .clock import RunClock
@@ -203,6 +204,7 @@ class RunController:
         self.sampler.start(self.run_dir, linked=any(b.serve or b.connect for b in self.setup.buffers))
         self._announce_limits()
         self.wall_start = _dt.datetime.now()
+        register_run(self.run_dir, self.setup.setup_file, self.wall_start, self.options.tags, self.note)
         self.states.started(self.clock.start())
         failed = [w for w in reversed(self.supervisor.workers) if not self.supervisor.start(w)]
         self._set_state(RunState.RUNNING)
@@ -514,6 +516,7 @@ class RunController:
         summary["clean"] = exit_code == EXIT_OK
         if self.run_dir is not None:
             write_json(self.run_dir / "run_summary.json", summary)
+        complete_run(self.run_dir, summary, self.note)
         self.sampler.publish(stats)  # the last snapshot: state ``ended``, run_summary.json written
         self.channels.close_web()
         self.console.end_status()
@@ -575,4 +578,5 @@ class RunController:
             self.ending.record,
         )
         summary["links"] = self.links.summary()
+        summary["tags"] = list(self.options.tags)
         return summary

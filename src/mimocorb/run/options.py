@@ -38,6 +38,7 @@ class RunOptions:
     web: tuple[str, int] | None = None  # (host, port) of the dashboard; None: as the setup's ``web`` says
     web_token: str | None = None  # the dashboard's access token; None: a random one
     series: dict[str, Any] | None = None  # the step of a run series this run is, for the dashboard
+    tags: tuple[str, ...] = ()  # the run's tags in the catalog of its output directory
 
     def context(self) -> Any:
         """The ``multiprocessing`` context of the chosen start method."""

@@ -22,6 +22,7 @@ from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Res
 
 from .. import __version__
 from .._hosts import is_loopback_host
+from . import catalog_api
 from .access import COOKIE, Access
 from .runs import RunStore
 from .snapshot import empty_snapshot
@@ -30,7 +31,12 @@ LOG_KEEP = 2000  # log lines kept for pages that connect later
 LOG_HELLO = 500  # of which a new page gets these
 STREAM_QUEUE = 64  # updates queued per event stream before the oldest are dropped
 KEEPALIVE = 10.0  # s between comment lines on an idle event stream
-STATIC = {"app.js": "text/javascript", "style.css": "text/css", "index.html": "text/html"}
+STATIC = {
+    "app.js": "text/javascript",
+    "notes.js": "text/javascript",
+    "style.css": "text/css",
+    "index.html": "text/html",
+}
 INLINE_TEXT = (".txt", ".log", ".csv", ".json", ".yaml", ".yml", ".md")
 INLINE_PICTURES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif"}
 CACHED = {"Cache-Control": "max-age=3600"}  # the charting library is large and does not change
@@ -188,6 +194,11 @@ def create_app(hub: Hub, access: Access) -> FastAPI:
             response.set_cookie(COOKIE, given, httponly=True, samesite="strict")
         return _with_headers(response)
 
+    def steering_refused(request: Request) -> JSONResponse | None:
+        """What changes something (a command, a note) needs the token in an Authorization header."""
+        verdict = access.verdict(_bearer(request))
+        return None if verdict == 200 else _refusal(verdict)
+
     @app.get("/", include_in_schema=False)
     def index() -> Response:
         return Response(_static_file("index.html"), media_type="text/html; charset=utf-8")
@@ -205,7 +216,12 @@ def create_app(hub: Hub, access: Access) -> FastAPI:
 
     @app.get("/api/info", summary="what this server shows: a live run or a directory of runs")
     def info() -> dict[str, Any]:
-        return {"mode": "live" if hub.live else "browse", "version": __version__, "layouts": hub.layouts}
+        return {
+            "mode": "live" if hub.live else "browse",
+            "version": __version__,
+            "layouts": hub.layouts,
+            "notes": hub.store is not None,  # runs with a run directory, which keeps their notes
+        }
 
     @app.get("/api/status", summary="the newest status snapshot of the run")
     def status() -> dict[str, Any]:
@@ -237,9 +253,9 @@ def create_app(hub: Hub, access: Access) -> FastAPI:
         status_code=202,
     )
     async def command(request: Request) -> JSONResponse:
-        verdict = access.verdict(_bearer(request))
-        if verdict != 200:
-            return _refusal(verdict)
+        refused = steering_refused(request)
+        if refused is not None:
+            return refused
         try:
             body = json.loads(await request.body() or b"null")
         except ValueError:
@@ -256,9 +272,17 @@ def create_app(hub: Hub, access: Access) -> FastAPI:
             return JSONResponse({"detail": "the run controller does not answer"}, status_code=503)
         return JSONResponse({"command": word.lower(), "accepted": time.time()}, status_code=202)
 
-    @app.get("/api/runs", summary="the run directories: date, setup, end reason, events, rate, files")
-    def runs() -> list[dict[str, Any]]:
-        return hub.store.runs() if hub.store is not None else []
+    @app.get(
+        "/api/runs",
+        summary="the runs: date, setup, state, end reason, events, rate, files, tags, notes; "
+        "filtered by since, setup, tag (repeatable) and grep as mimocorb runs does",
+    )
+    def runs(request: Request) -> JSONResponse:
+        try:
+            run_filter = catalog_api.run_filter(request.query_params)
+        except ValueError as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=400)
+        return JSONResponse(hub.store.runs(run_filter) if hub.store is not None else [])
 
     @app.get("/api/run", summary="one run: its summary, statistics (stats.csv) and files")
     def run(id: str) -> JSONResponse:
@@ -273,8 +297,11 @@ def create_app(hub: Hub, access: Access) -> FastAPI:
                 "summary": store.summary(directory),
                 "stats": store.stats(directory),
                 "files": store.files(directory),
+                "catalog": store.entry(directory),
             }
         )
+
+    catalog_api.add_routes(app, hub, steering_refused)
 
     @app.get("/api/file", summary="a file of a run directory (nothing outside run directories)")
     def file(run: str, name: str) -> Response:

@@ -1,7 +1,9 @@
 """Run directories seen from the web: the list, each run's summary, statistics and files.
 
-A run directory is a directory holding ``run_summary.json`` (a finished run) — or, for the dashboard of
-a run still going on, the one directory it was given. Every path that comes from a request is resolved
+A run directory is a directory holding ``run_summary.json`` (a finished run), a run directory of the
+catalog of an output directory (``mimocorb.history``: running and crashed runs too) — or, for the
+dashboard of a run still going on, the one directory it was given. Each run is shown with its catalog
+entry: state, tags, notes. Every path that comes from a request is resolved
 and must lie inside one of those directories; anything else (``..``, absolute paths, links pointing out,
 hidden files) is not found.
 """
@@ -10,8 +12,13 @@ from __future__ import annotations
 
 import csv
 import json
+import sqlite3
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from ..history import DATABASE_NAME, RunFilter, add_note, list_runs
+from ..history.scan import from_directory, run_directories
 
 SUMMARY = "run_summary.json"
 MAX_DEPTH = 4  # levels below the root searched for run directories
@@ -28,16 +35,25 @@ class RunStore:
 
     # -- finding runs ---------------------------------------------------------------------------
     def run_dirs(self) -> list[Path]:
+        """Finished runs, and the runs of the output directories they are in or that hold a catalog
+        (running and crashed ones, which have no summary); newest first."""
         if self.only is not None:
             return [self.only] if self.only.is_dir() else []
         found: list[Path] = []
-        self._search(self.root, 0, found)
+        outputs: set[Path] = set()
+        self._search(self.root, 0, found, outputs)
+        outputs.update(d.parent for d in found if d != self.root)
+        known = set(found)
+        for output in outputs:
+            found += [d for d in run_directories(output) if d not in known and not d.is_symlink()]
         return sorted(found, key=lambda p: p.name, reverse=True)
 
-    def _search(self, directory: Path, depth: int, found: list[Path]) -> None:
+    def _search(self, directory: Path, depth: int, found: list[Path], outputs: set[Path]) -> None:
         if (directory / SUMMARY).is_file():
             found.append(directory)
             return
+        if (directory / DATABASE_NAME).is_file():
+            outputs.add(directory)
         if depth >= MAX_DEPTH:
             return
         try:
@@ -46,7 +62,7 @@ class RunStore:
             return
         for child in children:
             if not child.name.startswith("."):
-                self._search(child, depth + 1, found)
+                self._search(child, depth + 1, found, outputs)
 
     def run_id(self, directory: Path) -> str:
         rel = directory.relative_to(self.root).as_posix()
@@ -59,11 +75,47 @@ class RunStore:
                 return directory
         return None
 
-    # -- what is shown --------------------------------------------------------------------------
-    def runs(self) -> list[dict[str, Any]]:
-        return [self.describe(d) for d in self.run_dirs()]
+    # -- the catalog ----------------------------------------------------------------------------
+    @staticmethod
+    def catalog(directories: Iterable[Path]) -> dict[Path, dict[str, Any]]:
+        """The catalog entries of these run directories (brought up to date), by directory; the runs of
+        an output directory whose catalog can be neither read nor written have none."""
+        out: dict[Path, dict[str, Any]] = {}
+        for output in {d.parent for d in directories}:
+            try:
+                entries = list_runs(output)
+            except (OSError, sqlite3.Error):
+                continue
+            out.update((output / e["name"], e) for e in entries)
+        return out
 
-    def describe(self, directory: Path) -> dict[str, Any]:
+    def entry(self, directory: Path) -> dict[str, Any]:
+        """One run's catalog entry, or what its directory alone tells."""
+        return self.catalog([directory]).get(directory) or from_directory(directory)
+
+    def add_note(
+        self, run_id: str | None, text: str, tags: Iterable[str], source: str
+    ) -> dict[str, Any] | None:
+        """A note added to the run of ``run_id`` (the only run, if the store has one); None if there is
+        no such run. ValueError for a bad note, OSError or sqlite3.Error when it cannot be stored."""
+        directory = self.only if run_id is None else self.find(run_id)
+        if directory is None:
+            return None
+        return add_note(directory, text, tags, source)
+
+    # -- what is shown --------------------------------------------------------------------------
+    def runs(self, run_filter: RunFilter | None = None) -> list[dict[str, Any]]:
+        directories = self.run_dirs()
+        entries = self.catalog(directories)
+        shown = []
+        for directory in directories:
+            entry = entries.get(directory) or from_directory(directory)
+            if run_filter is None or run_filter.matches(entry):
+                shown.append(self.describe(directory, entry))
+        return shown
+
+    def describe(self, directory: Path, entry: dict[str, Any] | None = None) -> dict[str, Any]:
+        entry = entry if entry is not None else self.entry(directory)
         summary = self.summary(directory) or {}
         buffers = summary.get("buffers") or {}
         first: Any = next(iter(buffers.values()), {}) if isinstance(buffers, dict) else {}
@@ -80,6 +132,9 @@ class RunStore:
             "clean": summary.get("clean"),
             "files": len(self.files(directory)),
             "finished": bool(summary),
+            "state": entry["state"],
+            "tags": entry["tags"],
+            "notes": len(entry["notes"]),
         }
 
     @staticmethod

@@ -615,19 +615,25 @@ async function showLiveRun() {
 }
 
 // -------------------------------------------------------------------------------- run browser ----
+// The runs the search fields ask for; the server filters them as `mimocorb runs --grep --tag` does.
 async function showRuns() {
-  const runs = await getJSON("/api/runs");
+  const query = new URLSearchParams();
+  if ($("runs-grep").value.trim()) query.set("grep", $("runs-grep").value.trim());
+  if ($("runs-tag").value.trim()) query.set("tag", $("runs-tag").value.trim());
+  const runs = await getJSON("/api/runs?" + query);
+  notice("");
   fillBody(
     $("runs"),
     runs.map((r) => {
       const link = el("a", r.date ? r.date.replace("T", " ") : r.name);
       link.href = "#run=" + encodeURIComponent(r.id);
-      const tr = row([link, r.setup, r.end_reason, r.events, rate(r.rate_hz), r.files]);
-      tr.className = r.clean === false ? "unclean" : "";
+      const cells = [link, r.setup, r.state, r.end_reason, r.events, rate(r.rate_hz), r.files, r.tags.join(", "), r.notes];
+      const tr = row(cells);
+      tr.className = r.state === "crashed" ? "crashed" : r.clean === false ? "unclean" : "";
       return tr;
     }),
   );
-  if (!runs.length) fillBody($("runs"), [row(["no run directories found", "", "", "", "", ""])]);
+  if (!runs.length) fillBody($("runs"), [row([query.toString() ? "no run matches" : "no run directories found"])]);
 }
 
 async function showRun(id) {
@@ -639,6 +645,8 @@ async function showRun(id) {
   const s = data.summary || {};
   const facts = [
     ["setup", data.run.setup],
+    ["state", data.catalog.state],
+    ["tags", data.catalog.tags.join(", ")],
     ["start", s.start],
     ["end", s.end],
     ["end reason", s.end_reason],
@@ -653,6 +661,8 @@ async function showRun(id) {
   for (const [name, f] of Object.entries(s.files || {})) facts.push([name, f.events + " events (" + f.format + ")"]);
   for (const failure of s.failures || []) facts.push(["failure", failure]);
   fillBody($("run-summary"), facts.map(([k, v]) => row([k, v])));
+  // notes.js shows the run's notes and the box that adds one
+  document.dispatchEvent(new CustomEvent("mimocorb:run", { detail: { id, live: page.mode === "live" } }));
   const traces = Object.entries(data.stats).map(([name, h]) => ({
     x: h.time_s,
     y: h.rate_hz,
@@ -705,8 +715,9 @@ async function route() {
 // ------------------------------------------------------------------------------------- start ----
 async function start() {
   readToken();
+  let info;
   try {
-    const info = await getJSON("/api/info");
+    info = await getJSON("/api/info");
     page.mode = info.mode;
   } catch (error) {
     setConnection("no access", false);
@@ -717,9 +728,13 @@ async function start() {
     $("live").hidden = false;
     setupControls(await getJSON("/api/commands"));
     startLive();
+    document.dispatchEvent(new CustomEvent("mimocorb:live", { detail: { notes: info.notes } }));
   } else {
     setConnection("run browser", true);
     window.addEventListener("hashchange", () => route().catch((e) => notice(e.message)));
+    for (const field of ["runs-grep", "runs-tag"]) {
+      $(field).addEventListener("input", () => drawAtMost("runs", 300, () => showRuns().catch((e) => notice(e.message))));
+    }
     await route().catch((e) => notice(e.message));
   }
 }
