@@ -424,7 +424,9 @@ def _add_simulate(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--format", choices=["v2", "v3x"], default="v2", help="cosmicwatch: its version (v2)")
     parser.add_argument("--count", type=int, help="cosmicwatch: stop printing after N events")
     parser.add_argument("--seed", type=int, default=0, help="cosmicwatch: the random numbers' seed (0)")
-    parser.add_argument("--profile", default="rigol", help="scpi: rigol, keysight or tektronix (rigol)")
+    parser.add_argument(
+        "--profile", default="rigol", help="scpi: rigol, keysight, tektronix or siglent (rigol)"
+    )
 
 
 @_reports("simulate", OSError, ValueError)

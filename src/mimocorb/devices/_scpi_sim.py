@@ -1,10 +1,12 @@
 """A simulated SCPI oscilloscope on a TCP port: the raw-socket SCPI service (``::SOCKET`` resources) of a
-Rigol, Keysight or Tektronix scope, answering its profile's commands.
+Rigol, Keysight, Tektronix or Siglent scope, answering its profile's commands.
 
 It exists so that the SCPI source, its tests and a new setup run without a scope. A single acquisition is
 complete ``1/rate`` seconds after it is armed; channel ``n`` of acquisition ``k`` holds
 ``scope_waveform(k, n, points)``, and the preamble says 10 mV per count, 1 ns per sample and the trigger
-500 ns after the first sample. ``commands`` keeps every command received, in order, for tests.
+500 ns after the first sample (Siglent: its binary descriptor, ``siglent_descriptor``; a waveform block
+ends with two line ends there, which the source must cope with). ``commands`` keeps every command
+received, in order, for tests.
 
 VXI-11 (``::INSTR`` resources) needs an RPC portmapper on port 111, which is not simulated.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import re
 import socket
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +24,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from ._common import InBackground, accept_client, end_process, serve_until_signal, start_simulator
-from ._scpi import PROFILES, Profile, block_header
+from ._scpi import PROFILES, SIGLENT_DESCRIPTOR, Profile, block_header
 
 STARTED = "SCPI oscilloscope simulator listening on "
 PREAMBLES = {  # 10 mV per count around count 128 (signed: around 0), 1 ns per sample, trigger at 500 ns
@@ -29,16 +32,42 @@ PREAMBLES = {  # 10 mV per count around count 128 (signed: around 0), 1 ns per s
     "keysight": "0,0,{points},1,1e-09,-5e-07,0,0.01,0,128",
     "tektronix": "0.01;0;0;1e-09;-5e-07;0",
 }
+SIGLENT = {  # the descriptor's vertical values, exact in float32: 0.25 V/div x probe 2 over 25 codes/div
+    "vdiv": 0.25, "offset": 0.125, "code_per_div": 25.0, "probe": 2.0, "interval": 1e-9, "delay": -2e-7,
+    "timebase": 9,  # SIGLENT_TIMEBASES[9]: 100 ns/div
+}  # fmt: skip
 STATUS = {  # (running, complete) replies to the profile's status query
     "rigol": ("WAIT", "STOP"),
     "keysight": ("+8", "+0"),
     "tektronix": ("1", "0"),
+    "siglent": ("Ready", "Stop"),
 }
 IDN = {
     "rigol": "RIGOL TECHNOLOGIES,DS1104Z,SIMULATED,00.04.05",
     "keysight": "KEYSIGHT TECHNOLOGIES,DSOX1204G,SIMULATED,02.12",
     "tektronix": "TEKTRONIX,TBS2104,SIMULATED,CF:91.1CT FV:v1.0",
+    "siglent": "Siglent Technologies,SDS2104X Plus,SIMULATED,1.5.2R3",
 }
+
+
+def siglent_descriptor(points: int) -> bytes:
+    """The WAVEDESC of a Siglent preamble, little-endian, with the values of ``SIGLENT``: volts =
+    signed count * 0.02 - 0.25, 1 ns per sample, the first sample at 200 ns - 5 x 100 ns = -300 ns."""
+    d = bytearray(SIGLENT_DESCRIPTOR)
+    d[0:8], d[16:23], d[76:89] = b"WAVEDESC", b"WAVEACE", b"SDS2104X Plus"
+    struct.pack_into("<hhi", d, 32, 0, 0, SIGLENT_DESCRIPTOR)  # byte samples, LSB first, length
+    struct.pack_into("<i", d, 60, points)  # bytes of the data array
+    struct.pack_into("<i", d, 116, points)  # points
+    s = SIGLENT
+    struct.pack_into("<3f", d, 156, s["vdiv"], s["offset"], s["code_per_div"])
+    struct.pack_into("<h", d, 172, 8)  # ADC bits
+    struct.pack_into("<fd", d, 176, s["interval"], s["delay"])
+    struct.pack_into("<hxxf", d, 324, s["timebase"], s["probe"])
+    return bytes(d)
+
+
+def _block(data: bytes, end: bytes = b"\n") -> bytes:
+    return block_header(len(data)) + data + end
 
 
 def scope_waveform(acquisition: int, channel: int, points: int, dtype: str = "u1") -> np.ndarray:
@@ -79,10 +108,12 @@ class _Scope:
         elif command == p.status:
             return STATUS[p.name][self.complete()].encode() + b"\n"
         elif command == p.preamble:
+            if p.binary_preamble:
+                return _block(siglent_descriptor(self.points))
             return PREAMBLES[p.name].format(points=self.points).encode() + b"\n"
         elif command == p.data:
             data = scope_waveform(self.acquisitions, self.channel, self.points).tobytes()
-            return block_header(len(data)) + data + b"\n"
+            return _block(data, b"\n\n" if p.name == "siglent" else b"\n")
         elif match := self._select.match(command):
             self.channel = int(match.group(1))
         elif match := self._points.match(command):
@@ -94,7 +125,7 @@ class ScpiSimulator(InBackground):
     """A simulated oscilloscope serving SCPI on a loopback TCP port from threads.
 
     Args:
-        profile: the dialect it speaks: ``rigol``, ``keysight`` or ``tektronix``.
+        profile: the dialect it speaks: ``rigol``, ``keysight``, ``tektronix`` or ``siglent``.
         port: TCP port; 0 picks a free one (``port`` says which).
         rate: acquisitions per second at most: how long after arming one is complete.
         host: address to listen on.
