@@ -22,9 +22,9 @@ import pytest
 import support
 from devkit import recorded, run
 from serialkit import SCOPE_FIELDS, device_setup
-from support import only_run_dir, wait_until
+from support import mimocorb_command, only_run_dir, wait_until
 
-from mimocorb.devices import ScpiSimulator, scope_waveform
+from mimocorb.devices import ScpiScope, ScpiSimulator, scope_waveform
 
 POINTS = 300
 
@@ -116,3 +116,22 @@ def test_a_missing_vxi11_server_is_named(project: Path):
     code, out = run(["run", str(device_setup(project, "scpi_scope", config, SCOPE_FIELDS))], project)
     assert code != 0
     assert f"cannot open the oscilloscope at {resource}" in out
+
+
+@pytest.mark.timeout(60)
+def test_the_simulate_command_serves_vxi11_and_names_both_resources(project: Path):
+    command = mimocorb_command("simulate", "scpi", "--profile", "keysight", "--port", "0", "--vxi11", "0")
+    process = support.start(command, project)
+    try:
+        line = process.stdout.readline()
+        words = line.split()
+        socket_resource, instr_resource = words[5], words[7]
+        assert socket_resource.endswith("::SOCKET") and instr_resource.endswith("::INSTR"), line
+        scope = ScpiScope(instr_resource, timeout=2, connect_timeout=2)
+        try:
+            assert scope.idn.startswith("KEYSIGHT TECHNOLOGIES,")
+        finally:
+            scope.close()
+    finally:
+        process.terminate()
+        support.finish(process, timeout=20)
