@@ -596,7 +596,16 @@ def _add_simulate(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--format", choices=["v2", "v3x"], default="v2", help="cosmicwatch: its version (v2)")
     parser.add_argument("--count", type=int, help="cosmicwatch: stop printing after N events")
     parser.add_argument("--seed", type=int, default=0, help="cosmicwatch: the random numbers' seed (0)")
-    parser.add_argument("--profile", default="rigol", help="scpi: rigol, keysight or tektronix (rigol)")
+    parser.add_argument(
+        "--profile", default="rigol", help="scpi: rigol, keysight, tektronix or siglent (rigol)"
+    )
+    parser.add_argument(
+        "--vxi11",
+        type=int,
+        metavar="PORTMAPPER_PORT",
+        help="scpi: also serve VXI-11 (::INSTR), its portmapper on this port (111 needs privileges; 0: any "
+        "free one, and the resource names the core channel's port)",
+    )
 
 
 @_reports("simulate", OSError, ValueError)
@@ -607,7 +616,7 @@ def _simulate(args: argparse.Namespace) -> int:
         devices.run_cosmicwatch_simulator(args.rate or 5.0, args.format, args.count, args.seed)
     elif args.device == "scpi":
         port = 5025 if args.port is None else args.port
-        devices.run_scpi_simulator(args.profile, port, args.rate or 1000.0, args.host)
+        devices.run_scpi_simulator(args.profile, port, args.rate or 1000.0, args.host, args.vxi11)
     else:
         port = 10001 if args.port is None else args.port
         rate = args.rate or 1000.0

@@ -3,7 +3,7 @@ PicoScope driver, no shared memory left behind."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -34,9 +34,22 @@ def pattern_sim() -> Iterator[MCPHASimulator]:
 
 
 @pytest.fixture(scope="session")
-def stub_library_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The stand-in libps4000a.so, built once per test process."""
-    return build_stub(tmp_path_factory.mktemp("picostub")).parent
+def stub_builds(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """The directory of a family's stand-in library (libps4000a.so, ...), built once per test process."""
+    built: dict[str, Path] = {}
+
+    def library_dir(family: str) -> Path:
+        if family not in built:
+            built[family] = build_stub(tmp_path_factory.mktemp(f"picostub_{family}"), family).parent
+        return built[family]
+
+    return library_dir
+
+
+@pytest.fixture(scope="session")
+def stub_library_dir(stub_builds: Callable[[str], Path]) -> Path:
+    """The stand-in libps4000a.so."""
+    return stub_builds("ps4000a")
 
 
 @pytest.fixture

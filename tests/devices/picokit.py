@@ -1,5 +1,5 @@
 """Helpers of the PicoScope tests: the stand-in driver built from C, runs with it on the library path,
-and what it logged and handed out (picostub/ps4000a_stub.c describes both)."""
+and what it logged and handed out (picostub/picostub.c describes both)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from support import child_env
 MAX_ADC = 32767
 
 
-def build_stub(directory: Path) -> Path:
-    """The stand-in ``libps4000a.so`` in ``directory``; skips the test without a C compiler."""
-    library = build(directory)
+def build_stub(directory: Path, family: str = "ps4000a") -> Path:
+    """The stand-in ``lib<family>.so`` in ``directory``; skips the test without a C compiler."""
+    library = build(directory, family)
     if library is None:
         pytest.skip("no C compiler (cc or gcc) to build the stand-in PicoScope driver; apt-get install gcc")
     return library
@@ -50,9 +50,9 @@ class Stub:
         return raw.reshape(-1, channels, samples)
 
 
-def pulse_height_counts(capture: int, channel: int, range_mv: float = 500) -> int:
+def pulse_height_counts(capture: int, channel: int, range_mv: float = 500, max_adc: int = MAX_ADC) -> int:
     """The stand-in's pulse on channel A (0) or B (1) of capture number ``capture``: counts at its peak."""
-    return round((100 + capture % 200 + 10 * channel) * MAX_ADC / range_mv)
+    return round((100 + capture % 200 + 10 * channel) * max_adc / range_mv)
 
 
 def pico_setup(

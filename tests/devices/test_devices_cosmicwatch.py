@@ -1,6 +1,6 @@
 """The CosmicWatch source in whole runs against the simulated detector on a pseudo-terminal: every line
-an event with the values printed, none lost or merged at 2 kHz, both formats, pause, a detector lost or
-absent, and config errors."""
+an event with the values printed, none lost or merged at 2 kHz, both formats, pause, a detector lost,
+lost and back behind the same name, or absent, and config errors."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 from devkit import assert_config_error, recorded, run
 from serialkit import COSMICWATCH_FIELDS, V3X_FIELDS, device_setup
 from support import (
+    events_in_stats,
     finish,
     mimocorb_command,
     only_run_dir,
@@ -132,6 +133,67 @@ def test_a_detector_lost_mid_run_ends_the_run_in_order(project):
     assert count >= 100
     rb1 = summary(run_dir)["buffers"]["RB_1"]
     assert rb1["events"] == count and rb1["lost"] == 0
+
+
+def _by_id_link(project, sim: CosmicWatchSimulator):
+    """A stable name for the detector's port, as udev's /dev/serial/by-id/ links are."""
+    link = project / "usb-CosmicWatch-if00"
+    link.symlink_to(sim.path)
+    return link
+
+
+def _unplug(link, sim: CosmicWatchSimulator) -> None:
+    """The cable pulled: the link disappears, then the terminal (as udev removes both)."""
+    link.unlink()
+    sim.close()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_a_detector_gone_and_back_at_the_same_name_is_reopened_without_losing_a_line(project):
+    first = CosmicWatchSimulator(rate=300, count=150, seed=11)
+    with first, CosmicWatchSimulator(rate=300, count=120, seed=12) as second:
+        link = _by_id_link(project, first)
+        setup = device_setup(
+            project, "cosmicwatch", f'port: "{link}", reconnect_time: 30', COSMICWATCH_FIELDS,
+            main="runevents: 270",
+        )  # fmt: skip
+        proc = start(mimocorb_command("run", str(setup)), project)
+        run_dir = wait_for_run_dir(project / "target")
+        wait_until(lambda: events_in_stats(run_dir) >= 150, 60, "the first detector's 150 events")
+        _unplug(link, first)
+        wait_until(lambda: "reconnecting for up to 30 s" in read_log(run_dir), 30, "the loss reported")
+        link.symlink_to(second.path)  # plugged in again: a new terminal behind the same name
+        out = finish(proc, timeout=90)
+    assert proc.returncode == 0, out
+    log = read_log(run_dir)
+    assert f"the CosmicWatch at {link} failed" in log and "150 event(s) so far" in log
+    assert f"reconnected to the CosmicWatch at {link}" in log
+    # every line either detector printed while connected, each one event, in order: the device
+    # numbers its events from 1 again after its restart
+    _assert_recorded_as_sent(run_dir, first.sent + second.sent, V2_NAMES)
+    assert list(recorded(run_dir).event) == [*range(1, 151), *range(1, 121)]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(90)
+def test_a_detector_gone_for_longer_than_reconnect_time_ends_the_run_with_every_event(project):
+    with CosmicWatchSimulator(rate=300, count=80, seed=13) as sim:
+        link = _by_id_link(project, sim)
+        config = f'port: "{link}", reconnect_time: 1.5'
+        proc = start(
+            mimocorb_command("run", str(device_setup(project, "cosmicwatch", config, COSMICWATCH_FIELDS))),
+            project,
+        )
+        run_dir = wait_for_run_dir(project / "target")
+        wait_until(lambda: events_in_stats(run_dir) >= 80, 60, "the detector's 80 events")
+        _unplug(link, sim)
+        out = finish(proc, timeout=60)
+    assert proc.returncode != 0, out
+    assert f"lost the CosmicWatch at {link} and could not reconnect within 1.5 s" in out
+    assert _assert_recorded_as_sent(run_dir, sim.sent, V2_NAMES) == 80
+    rb1 = summary(run_dir)["buffers"]["RB_1"]
+    assert rb1["events"] == 80 and rb1["lost"] == 0
 
 
 @pytest.mark.timeout(60)

@@ -52,7 +52,7 @@ def test_devices_lists_the_picoscope_the_driver_sees(project, stub):
 
 
 PICO_MISSING = [
-    ("driver", "picoscope: the PicoSDK driver libps4000a cannot be loaded"),
+    ("driver", "picoscope: no PicoSDK driver can be loaded (libps4000a, libps2000a, libps3000a, libps5000a)"),
     ("wrapper", "picoscope: Pico's Python wrapper (picosdk) is not installed"),
 ]
 

@@ -197,7 +197,10 @@ def test_find_picoscopes_lists_the_units_or_says_why_not(project, stub):
         found.stderr
     )
     missing = run_python(FIND, project, env={**stub.env(), "LD_LIBRARY_PATH": str(project)})
-    assert 'units=[], reasons=["picoscope: the PicoSDK driver libps4000a cannot be loaded' in missing.stdout
+    assert (
+        'units=[], reasons=["picoscope: no PicoSDK driver can be loaded (libps4000a, libps2000a'
+        in missing.stdout
+    )
 
 
 BAD_CONFIGS = [
@@ -213,7 +216,7 @@ BAD_CONFIGS = [
         "'trigger_direction' must be one of above, below, rising, falling, rising_or_falling",
     ),
     ("coupling: GND", "'coupling' must be one of AC, DC, got 'GND'"),
-    ("family: ps9000", "'family' must be one of ps4000a, got 'ps9000'"),
+    ("family: ps9000", "'family' must be one of ps4000a, ps2000a, ps3000a, ps5000a, got 'ps9000'"),
     ("trigger_levle: 10", "unknown config key 'trigger_levle'; did you mean 'trigger_level'?"),
 ]
 

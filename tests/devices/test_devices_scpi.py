@@ -23,7 +23,7 @@ from support import (
 )
 
 from mimocorb.devices import ScpiSimulator, parse_block, scope_waveform
-from mimocorb.devices._scpi import PROFILES
+from mimocorb.devices._scpi import PROFILES, profile_of
 
 POINTS = 500
 
@@ -34,9 +34,12 @@ def _setup(project, sim: ScpiSimulator, extra: str = "", fields: str = SCOPE_FIE
 
 
 def _volts(profile: str, acquisition: int, channel: int) -> np.ndarray:
-    """What the simulator's preamble makes of its samples: 10 mV per count around 128 (signed: 0)."""
+    """What the simulator's preamble makes of its samples: 10 mV per count around 128 (signed: 0);
+    Siglent's descriptor: 0.25 V/div x probe 2 / 25 codes per div, offset 0.125 V x 2, signed counts."""
     if profile == "tektronix":
         return scope_waveform(acquisition, channel, POINTS, "i1") * 0.01
+    if profile == "siglent":
+        return scope_waveform(acquisition, channel, POINTS, "i1") * 0.02 - 0.25
     return (scope_waveform(acquisition, channel, POINTS).astype(float) - 128) * 0.01
 
 
@@ -73,6 +76,50 @@ def test_integer_fields_get_counts_and_time_s_the_sample_times(project, rigol):
     for row in range(3):
         assert (frame.CH2[row] == scope_waveform(row + 1, 2, POINTS)).all()
     np.testing.assert_allclose(frame.time_s[0], -5e-7 + np.arange(POINTS) * 1e-9)
+
+
+@pytest.mark.timeout(60)
+def test_siglent_descriptor_gives_volts_and_times_and_settings_reach_the_scope(project):
+    fields = "{1: [CH3, float64], 2: [CH4, int8], 3: [time_s, float64]}"
+    extra = ', profile: siglent, commands: [":TIMebase:SCALe 1E-07", ":TRIGger:EDGE:LEVel 0.5"]'
+    with ScpiSimulator("siglent", rate=2000) as sim:
+        setup = _setup(project, sim, extra, fields=fields, main="runevents: 5")
+        code, out = run(["run", str(setup)], project)
+        wait_until(lambda: not sim.connected, 10, "the source to close its connection")
+    assert code == 0, out
+    frame = recorded(only_run_dir(project / "target"))
+    for row in range(5):
+        np.testing.assert_allclose(frame.CH3[row], _volts("siglent", row + 1, 3), atol=1e-12)
+        assert (frame.CH4[row] == scope_waveform(row + 1, 4, POINTS, "i1")).all()
+    # the first sample at -delay - 5 divisions = 200 ns - 500 ns; 1 ns (as float32) per sample
+    np.testing.assert_allclose(frame.time_s[0], -3e-7 + np.arange(POINTS) * np.float32(1e-9), rtol=1e-12)
+    assert sim.commands[:7] == [
+        "*IDN?",
+        ":WAVeform:WIDTh BYTE",
+        ":WAVeform:STARt 0",
+        ":WAVeform:SOURce C3",
+        f":WAVeform:POINt {POINTS}",
+        ":WAVeform:SOURce C4",
+        f":WAVeform:POINt {POINTS}",
+    ]
+    assert sim.commands[7:9] == [":TIMebase:SCALe 1E-07", ":TRIGger:EDGE:LEVel 0.5"]
+    assert sim.commands.count(":TRIGger:MODE SINGle") >= 5 and sim.commands[-1] == ":TRIGger:STOP"
+    assert sim.commands.count(":WAVeform:PREamble?") >= 5  # once per acquisition, for CH3 only
+
+
+def test_auto_recognises_each_makers_idn():
+    assert profile_of("Siglent Technologies,SDS2104X Plus,SDS2X,1.5").name == "siglent"
+    assert profile_of("SIGLENT,SDS1104X HD,SDS1H,1.1").name == "siglent"
+    with pytest.raises(ValueError, match=r"Siglent SDS1104X-E speaks the older C1:WF\? dialect"):
+        profile_of("Siglent Technologies,SDS1104X-E,SDSMM,8.2")
+    assert profile_of("AGILENT TECHNOLOGIES,DSO-X 2024A,MY5,02.50").name == "keysight"
+    with pytest.raises(ValueError, match="no profile for an oscilloscope made by 'LECROY'"):
+        profile_of("LECROY,WAVESURFER,LCRY,9.1")
+
+
+def test_a_siglent_preamble_that_is_no_descriptor_is_refused():
+    with pytest.raises(ValueError, match="346-byte WAVEDESC"):
+        PROFILES["siglent"].scale(b"0,0,500,1")
 
 
 @pytest.mark.timeout(60)
@@ -182,7 +229,7 @@ def test_blocks_are_read_by_their_announced_length():
 
 
 BAD_CONFIGS = [
-    ("profile: lecroy", "'profile' must be one of auto, rigol, keysight, tektronix, got 'lecroy'"),
+    ("profile: lecroy", "'profile' must be one of auto, rigol, keysight, tektronix, siglent, got 'lecroy'"),
     ("resource: scope.local", "'resource' must be a VISA resource name: TCPIP::HOST::PORT::SOCKET"),
     ("timeout: 0", "'timeout' must be a number > 0, got 0"),
     ('commands: ":RUN"', "'commands' must be a list of SCPI commands"),

@@ -12,7 +12,7 @@ A setup names them without a module of its own (``file_name: mimocorb.devices``)
   units the driver sees;
 * ``cosmicwatch``: event lines of a CosmicWatch muon detector on a serial port (``_cosmicwatch``), with
   ``CosmicWatchSimulator`` on a pseudo-terminal (``_cosmicwatch_sim``, ``mimocorb simulate cosmicwatch``);
-* ``scpi_scope``: single acquisitions of a Rigol, Keysight or Tektronix oscilloscope over VISA
+* ``scpi_scope``: single acquisitions of a Rigol, Keysight, Tektronix or Siglent oscilloscope over VISA
   (``_scpi_scope``, dialects in ``_scpi``), with ``ScpiSimulator`` (``_scpi_sim``, ``mimocorb simulate
   scpi``);
 * ``find_devices``: what ``mimocorb devices`` lists (``_discover``).

@@ -136,11 +136,13 @@ class CosmicWatchSimulator(InBackground):
         self._stopping.set()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
+        if self._master < 0:
+            return  # stopped before: its descriptor numbers may be another file's by now
         if self._held is None:
             with contextlib.suppress(OSError):  # the terminal is gone already
                 self._held = os.open(self.path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
-        with contextlib.suppress(OSError):  # closed already
-            os.close(self._master)
+        os.close(self._master)
+        self._master = -1
 
     def close(self) -> None:
         """Stop, and give the port's path free."""

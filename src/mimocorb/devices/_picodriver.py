@@ -7,8 +7,12 @@ source's process when the source starts, and in ``find_picoscopes``, never at ``
 A family is a profile: the wrapper module, which is also the prefix of the C functions, the voltage
 ranges in the order of the driver's range enum, and the channel letters. The calls of rapid-block capture
 are the same in the families that have it, apart from a few arguments: ps5000a opens a unit with a
-resolution, ps2000a and ps3000a take an oversample argument in GetTimebase2 and RunBlock. Only ps4000a
-(the PicoScope 4000 Series, A API) is written and tested.
+resolution, ps2000a and ps3000a take an oversample argument in GetTimebase2 and RunBlock (always 0 here).
+
+Where the wrapper binds ``GetTriggerInfoBulk`` (ps3000a, ps5000a), each capture of a block has a
+timestamp counter: sample intervals from the block's first trigger to its own. For ps4000a the wrapper
+binds only ``GetValuesTriggerTimeOffsetBulk64``, a sub-sample correction of where the trigger lies within
+a capture's first sample interval, not a time between captures; ps2000a has neither.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import numpy as np
 
 from ._mcpha import DeviceError
 
-RANGES_MV = {
+RANGES_MV = {  # every family's ranges are the first ones of these, in this order
     "10mV": 10,
     "20mV": 20,
     "50mV": 50,
@@ -64,15 +68,41 @@ BlockReady = ctypes.CFUNCTYPE(None, ctypes.c_int16, ctypes.c_uint32, ctypes.c_vo
 
 @dataclass(frozen=True)
 class Family:
-    """What differs between driver families: names, range enum, channels."""
+    """What differs between driver families: names, range enum, channels, and a few arguments."""
 
     name: str  # the wrapper's module and the prefix of the C functions
     title: str
     ranges: tuple[str, ...]  # index = the driver's range enum value
     channels: str  # index = the driver's channel enum value
+    oversample: bool = False  # GetTimebase2 and RunBlock take an oversample argument
+    resolutions: tuple[int, ...] = ()  # bits OpenUnit can be given; index = the driver's enum value
+    trigger_info: bool = False  # GetTriggerInfoBulk gives each capture's timestamp counter
 
 
-FAMILIES = {"ps4000a": Family("ps4000a", "PicoScope 4000 Series", tuple(RANGES_MV), "ABCDEFGH")}
+TO_50V = tuple(RANGES_MV)[:12]
+FAMILIES = {
+    "ps4000a": Family("ps4000a", "PicoScope 4000 Series", tuple(RANGES_MV), "ABCDEFGH"),
+    "ps2000a": Family("ps2000a", "PicoScope 2000 Series", TO_50V, "ABCD", oversample=True),
+    "ps3000a": Family("ps3000a", "PicoScope 3000 Series", TO_50V, "ABCD", oversample=True, trigger_info=True),
+    "ps5000a": Family(
+        "ps5000a", "PicoScope 5000 Series", TO_50V, "ABCD", resolutions=(8, 12, 14, 15, 16), trigger_info=True
+    ),
+}
+
+
+class TriggerInfo(ctypes.Structure):
+    """One segment's entry of GetTriggerInfoBulk (PS3000A_TRIGGER_INFO, PS5000A_TRIGGER_INFO: one layout)."""
+
+    _pack_ = 1
+    _fields_ = [
+        ("status", ctypes.c_uint32),
+        ("segmentIndex", ctypes.c_uint32),
+        ("triggerIndex", ctypes.c_uint32),
+        ("triggerTime", ctypes.c_int64),
+        ("timeUnits", ctypes.c_int16),
+        ("reserved0", ctypes.c_int16),
+        ("timeStampCounter", ctypes.c_uint64),
+    ]
 
 
 class DriverMissing(OSError):
@@ -80,6 +110,10 @@ class DriverMissing(OSError):
 
     An OSError, so that ``mimocorb validate`` shows it as a setup error on the function's line.
     """
+
+
+class WrapperMissing(DriverMissing):
+    """Pico's Python wrapper is not installed: no family can be used."""
 
 
 class UnitLost(DeviceError):
@@ -94,7 +128,7 @@ def check_driver(family: Family) -> None:
     """Whether the wrapper and the driver library can be found, without loading them (for validation)."""
     hint = DRIVER_HINT.format(family=family.name)
     if importlib.util.find_spec("picosdk") is None:
-        raise DriverMissing(f"picoscope: Pico's Python wrapper (picosdk) is not installed; {hint}")
+        raise WrapperMissing(f"picoscope: Pico's Python wrapper (picosdk) is not installed; {hint}")
     if ctypes.util.find_library(family.name) is None:
         raise DriverMissing(f"picoscope: the PicoSDK driver lib{family.name} is not installed; {hint}")
 
@@ -107,7 +141,7 @@ def load_driver(family: Family) -> Any:
     except ModuleNotFoundError as exc:
         if not (exc.name or "").startswith("picosdk"):
             raise
-        raise DriverMissing(f"picoscope: Pico's Python wrapper (picosdk) is not installed; {hint}") from None
+        raise WrapperMissing(f"picoscope: Pico's Python wrapper (picosdk) is not installed; {hint}") from None
     except OSError as exc:  # the wrapper's CannotFindPicoSDKError and CannotOpenPicoSDKError
         raise DriverMissing(
             f"picoscope: the PicoSDK driver lib{family.name} cannot be loaded ({exc}); {hint}"
@@ -137,6 +171,7 @@ class Capture:
     samples: int
     pretrigger: int
     captures: int
+    resolution: int = 8  # bits, for the families that are opened with one
 
 
 class Scope:
@@ -172,11 +207,15 @@ class Scope:
 
     def _open(self, serial: str | None) -> int:
         handle = ctypes.c_int16()
-        status = getattr(self.driver, self.family.name + "OpenUnit")(
-            ctypes.byref(handle), serial.encode() if serial else None
-        )
+        args: list[Any] = [ctypes.byref(handle), serial.encode() if serial else None]
+        if self.family.resolutions:
+            args.append(self.family.resolutions.index(self.capture.resolution))
+        status = getattr(self.driver, self.family.name + "OpenUnit")(*args)
         text = self.status_names.get(status, hex(status))
-        if handle.value > 0 and text in POWER_STATES:  # a USB 3 scope on USB 2 or without its adapter
+        power = hasattr(self.driver, self.family.name + "ChangePowerSource")
+        if (
+            handle.value > 0 and text in POWER_STATES and power
+        ):  # a USB 3 scope on USB 2 or without its adapter
             self.call("ChangePowerSource", handle.value, status)
         elif status != 0 or handle.value <= 0:
             which = f"{self.family.title} unit {serial}" if serial else f"{self.family.title} unit"
@@ -232,7 +271,16 @@ class Scope:
             )
         self.call("SetNoOfCaptures", h, c.captures)
         interval = ctypes.c_float()
-        self.call("GetTimebase2", h, c.timebase, c.samples, ctypes.byref(interval), ctypes.byref(most), 0)
+        self.call(
+            "GetTimebase2",
+            h,
+            c.timebase,
+            c.samples,
+            ctypes.byref(interval),
+            *self._oversample,
+            ctypes.byref(most),
+            0,
+        )
         self.interval_ns = interval.value
         for segment in range(c.captures):
             for column, channel in enumerate(c.channels):
@@ -257,11 +305,17 @@ class Scope:
             c.pretrigger,
             c.samples - c.pretrigger,
             c.timebase,
+            *self._oversample,
             ctypes.byref(busy),
             0,
             self._on_ready,
             None,
         )
+
+    @property
+    def _oversample(self) -> tuple[int, ...]:
+        """The oversample argument of GetTimebase2 and RunBlock, in the families that have one: none."""
+        return (0,) if self.family.oversample else ()
 
     def wait(self, go_on: Callable[[], bool]) -> bool:
         """True when the block is complete, False when ``go_on`` says stop first; UnitLost if it goes away.
@@ -296,6 +350,16 @@ class Scope:
             )
         return done.value
 
+    def trigger_counters(self, count: int) -> np.ndarray | None:
+        """Each of the first ``count`` captures' trigger, in sample intervals after the first capture's
+        (GetTriggerInfoBulk); None where the family has no timestamp counter."""
+        if not self.family.trigger_info or count == 0:
+            return None
+        info = (TriggerInfo * count)()
+        self.call("GetTriggerInfoBulk", self.handle, ctypes.byref(info), 0, count - 1)
+        counters = np.array([entry.timeStampCounter for entry in info], np.float64)
+        return counters - counters[0]
+
     def stop(self) -> None:
         self.call("Stop", self.handle)
 
@@ -325,18 +389,24 @@ class PicoScopeSearch:
 def find_picoscopes(families: Sequence[str] = tuple(FAMILIES)) -> PicoScopeSearch:
     """The PicoScopes connected and not opened by another program, through each family's driver.
 
-    A family whose wrapper or driver is not installed gives no units and a reason saying what to install,
-    so a listing can show both. Loads the drivers: call it from a command, not at import.
+    Families whose driver is not installed are passed over, as most computers have one or two of them;
+    only when the wrapper is missing, or none of the drivers, is there a reason, one line saying what to
+    install, so a listing can show it. Loads the drivers: call it from a command, not at import.
     """
-    units, reasons = [], []
+    units, missing = [], []
     for name in families:
         try:
             driver = load_driver(FAMILIES[name])
-        except DriverMissing as exc:
-            reasons.append(str(exc))
+        except WrapperMissing as exc:  # the same for every family
+            return PicoScopeSearch([], [str(exc)])
+        except DriverMissing:
+            missing.append(f"lib{name}")
             continue
         units += [PicoScopeUnit(name, serial) for serial in _enumerate(driver, name)]
-    return PicoScopeSearch(units, reasons)
+    if len(missing) < len(families):
+        return PicoScopeSearch(units, [])
+    hint = DRIVER_HINT.format(family=families[0])
+    return PicoScopeSearch([], [f"picoscope: no PicoSDK driver can be loaded ({', '.join(missing)}); {hint}"])
 
 
 def _enumerate(driver: Any, family: str) -> list[str]:

@@ -6,11 +6,15 @@ The values are what the scope digitised, the analogue offset included, as the mu
 ``analogue_offset`` expects.
 
 The unit captures ``captures`` triggers into as many memory segments before the driver calls back; the
-source then copies them out with one bulk call and arms the next block. The driver gives no wall-clock
-time per capture, so the events of a block share the time the block was seen complete as their
-timestamp, and the block's dead time (from its completion to the next arming, as a fraction of the time
-since the previous block) as theirs. A pause or the end stops the unit and keeps the captures the
-interrupted block already holds; a resume arms it again; the end of the run closes the unit.
+source then copies them out with one bulk call and arms the next block. Each capture is one event
+(``_CaptureClock`` gives the times): where the driver has a timestamp counter per capture (ps3000a,
+ps5000a), its timestamp is the block's completion on the host's clock, less the last capture's
+post-trigger samples, less the counter's sample intervals between its trigger and the last one; elsewhere
+the captures of a block share the completion time. Only the first capture of a block has dead time: the
+share of the time since the previous capture during which the unit was not armed (its data copied out);
+between the segments of a block the unit re-arms itself, for a time the driver does not report. A pause
+or the end stops the unit and keeps the captures the interrupted block already holds; a resume arms it
+again; the end of the run closes the unit.
 
 A unit that goes away is reported and opened again with growing intervals for ``reconnect_time``
 seconds; if it stays away the source raises ``DeviceError`` and the run ends in order with every event
@@ -30,7 +34,6 @@ import numpy as np
 
 from ._common import (
     Source,
-    Timing,
     choice,
     number,
     one_write_buffer,
@@ -70,6 +73,7 @@ DEFAULTS: dict[str, Any] = {
     "trigger_delay": 0,
     "auto_trigger_ms": 0,
     "pretrigger_samples": None,  # a twentieth of the samples
+    "resolution": None,  # bits, ps5000a only: 8 unless set
     "reconnect_time": 30.0,
 }
 CHANNEL_KEYS = ("range", "coupling", "analogue_offset")
@@ -139,6 +143,29 @@ def _channels(c: Mapping[str, Any], family: Family, fields: tuple[str, ...]) -> 
     return tuple(channels)
 
 
+def _resolution(c: Mapping[str, Any], family: Family, channels: int) -> int:
+    """The bits a ps5000a is opened with; 15 bits allow two channels, 16 bits one."""
+    if not family.resolutions:
+        if c["resolution"] is not None:
+            raise ValueError(
+                f"picoscope: 'resolution' is set at opening in the ps5000a family only, not {family.name}"
+            )
+        return 8
+    bits = choice(
+        DEVICE,
+        {"resolution": 8 if c["resolution"] is None else c["resolution"]},
+        "resolution",
+        family.resolutions,
+    )
+    most = {15: 2, 16: 1}.get(bits, len(family.channels))
+    if channels > most:
+        raise ValueError(
+            f"picoscope: at resolution {bits} the {family.title} digitises {most} channel(s), "
+            f"the buffer has {channels}"
+        )
+    return bits
+
+
 def _capture(c: Mapping[str, Any], family: Family, channels: tuple[Channel, ...], samples: int) -> Capture:
     letters = tuple(channel.letter for channel in channels)
     trigger = choice(DEVICE, c, "trigger_channel", letters)
@@ -161,6 +188,7 @@ def _capture(c: Mapping[str, Any], family: Family, channels: tuple[Channel, ...]
         samples=samples,
         pretrigger=_number(pre, "pretrigger_samples", 0, samples - 1, integer=True, unit=pre_limit),
         captures=_number(c["captures"], "captures", 1, 10000, integer=True),
+        resolution=_resolution(c, family, len(channels)),
     )
 
 
@@ -221,33 +249,45 @@ class PicoScopeSource(Source):
         self.scope.close()
 
     def _acquire(self) -> None:
-        timing = Timing()  # a block's dead time: from the previous block's completion to its arming
+        clock = _CaptureClock()
         while self.state.running():
             if self.state.paused():
                 self.state.sleep_while_paused()  # nothing is armed while paused
-                timing.restart()
+                clock.restart()
                 continue
             try:
                 self.scope.run_block()
-                timing.armed = time.perf_counter()
+                clock.armed = time.time()
                 if not self.scope.wait(self.state.waiting):
                     self.scope.stop()
                     if not self.state.running():
                         return  # the buffer takes no more events
-                if not self._store(self.scope.collect(), *timing.captured()):
+                if not self._store(self.scope.collect(), clock):
                     return
             except UnitLost as exc:
                 self._reconnect(exc)
-                timing.restart()
+                clock.restart()
 
-    def _store(self, count: int, timestamp: float, dead: float) -> bool:
+    def _store(self, count: int, clock: _CaptureClock) -> bool:
         """The block's captures into slots; False if the run ended before a slot was free."""
+        if count == 0:
+            return True
+        timestamps, dead = clock.captured(count, self._offsets(count))
         data = self.scope.data
         factors = [RANGES_MV[channel.range] / self.scope.max_adc for channel in self.config.capture.channels]
         for capture in range(count):
-            if not self._commit(functools.partial(self._fill, data[capture], factors), timestamp, dead):
+            fill = functools.partial(self._fill, data[capture], factors)
+            if not self._commit(fill, float(timestamps[capture]), float(dead[capture])):
                 return False
         return True
+
+    def _offsets(self, count: int) -> np.ndarray | None:
+        """Each capture's trigger relative to the end of the last capture, in s; None without a counter."""
+        counters = self.scope.trigger_counters(count)
+        if counters is None:
+            return None
+        c, step = self.config.capture, self.scope.interval_ns * 1e-9
+        return (counters - counters[-1] - (c.samples - c.pretrigger)) * step
 
     def _fill(self, capture: np.ndarray, factors: list[float], slot: np.ndarray) -> None:
         """One capture's channels (``capture[column]``) into a slot, in counts or millivolts."""
@@ -268,6 +308,28 @@ class PicoScopeSource(Source):
         scope = reconnect(self._open, self.state, self.config.reconnect_time, log, what, self.events, exc)
         if scope is not None:
             self.scope = scope
+
+
+class _CaptureClock:
+    """The captures' times on the host's clock (epoch s) and their dead time (module docstring)."""
+
+    def __init__(self) -> None:
+        self.restart()
+
+    def restart(self) -> None:
+        """After a pause or a reconnection: the time away is not dead time."""
+        self.previous = self.armed = time.time()
+
+    def captured(self, count: int, offsets: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Timestamps and dead-time fractions of the ``count`` captures of a block just seen complete,
+        their ``offsets`` from the block's end known or (None) not."""
+        now = time.time()
+        timestamps = np.full(count, now) if offsets is None else now + offsets
+        span = max(float(timestamps[0]) - self.previous, 1e-9)
+        dead = np.zeros(count)
+        dead[0] = min(max((self.armed - self.previous) / span, 0.0), 1.0)
+        self.previous = max(float(timestamps[-1]), self.armed)
+        return timestamps, dead
 
 
 def picoscope(source_list=None, sink_list=None, observe_list=None, config_dict=None, **rb_info) -> None:

@@ -7,13 +7,16 @@ transfer, and every scope's native resolution in normal acquisition mode.
 
 A binary block is IEEE 488.2's definite-length form, ``#<n><length><data>``: one digit saying how many
 digits of length follow. It is read in one piece with the termination character switched off, since the
-data may contain it.
+data may contain it. Line ends left over after a block (some Siglent firmware ends one with two) are
+skipped before the next reply, so that they cannot shift every reply after them by one.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
+import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -65,6 +68,31 @@ def _tektronix_scale(reply: str) -> Scale:
     return Scale(ymult, yoff, yzero, xincr, xzero, pt_off)
 
 
+SIGLENT_TIMEBASES = (  # s/div of the timebase index in a Siglent descriptor, 100 ps to 1000 s
+    *(mantissa * 10.0**exponent for exponent in range(-10, 3) for mantissa in (1, 2, 5)),
+    1000.0,
+)
+SIGLENT_DESCRIPTOR = 346  # bytes of the WAVEDESC a Siglent preamble holds
+SIGLENT_DIVISIONS = 10  # horizontal divisions of the screen
+
+
+def _siglent_scale(descriptor: bytes) -> Scale:
+    """From the binary WAVEDESC of a Siglent preamble: volts = code * vdiv / code_per_div - offset (vdiv
+    and offset times the probe factor), and the first sample at -delay - 5 divisions."""
+    if len(descriptor) < SIGLENT_DESCRIPTOR or descriptor[:8] != b"WAVEDESC":
+        raise ValueError(
+            f"a Siglent preamble is a {SIGLENT_DESCRIPTOR}-byte WAVEDESC, got {descriptor[:16]!r}"
+        )
+    order = ">" if struct.unpack_from("<h", descriptor, 34)[0] else "<"  # COMM_ORDER: 1 is big-endian
+    vdiv, offset, code_per_div = struct.unpack_from(order + "3f", descriptor, 156)
+    interval, delay = struct.unpack_from(order + "fd", descriptor, 176)
+    timebase, probe = struct.unpack_from(order + "hxxf", descriptor, 324)
+    if code_per_div <= 0 or not 0 <= timebase < len(SIGLENT_TIMEBASES):
+        raise ValueError(f"code_per_div {code_per_div} or timebase index {timebase} out of range")
+    first = -delay - SIGLENT_TIMEBASES[timebase] * SIGLENT_DIVISIONS / 2
+    return Scale(vdiv * probe / code_per_div, 0.0, -offset * probe, interval, first, 0.0)
+
+
 @dataclass(frozen=True)
 class Profile:
     """One dialect: the commands (``{source}``, ``{points}`` filled in) and how to read the replies."""
@@ -80,9 +108,10 @@ class Profile:
     done: Callable[[str], bool]
     stop: str
     preamble: str
-    scale: Callable[[str], Scale]
+    scale: Callable[[Any], Scale]  # of the preamble's reply: text, or bytes if ``binary_preamble``
     data: str
     dtype: str  # of the samples in a block
+    binary_preamble: bool = False  # the preamble is a definite-length block
 
 
 PROFILES = {
@@ -134,13 +163,39 @@ PROFILES = {
         data="CURVe?",
         dtype="i1",
     ),
+    "siglent": Profile(
+        name="siglent",
+        maker="SIGLENT",
+        source="C{n}",
+        setup=(":WAVeform:WIDTh BYTE", ":WAVeform:STARt 0"),
+        points=":WAVeform:POINt {points}",
+        select=":WAVeform:SOURce {source}",
+        arm=":TRIGger:MODE SINGle",
+        status=":TRIGger:STATus?",
+        done=lambda reply: reply.strip().upper() == "STOP",
+        stop=":TRIGger:STOP",
+        preamble=":WAVeform:PREamble?",
+        scale=_siglent_scale,
+        data=":WAVeform:DATA?",
+        dtype="i1",
+        binary_preamble=True,
+    ),
 }
 MAKERS = {"AGILENT": "keysight", **{p.maker: p.name for p in PROFILES.values()}}
+
+
+OLD_SIGLENT = re.compile(r"^SDS[12]\d{3}X(-[A-Z]+)?$")  # SDS1000X(-E), SDS2000X: ``C1:WF?`` only
 
 
 def profile_of(idn: str) -> Profile:
     """The profile for a scope's ``*IDN?`` reply (``auto``); ValueError naming the maker if none fits."""
     maker = idn.split(",")[0].strip().upper()
+    model = [*idn.split(","), ""][1].strip().upper()
+    if maker.startswith("SIGLENT") and OLD_SIGLENT.match(model):
+        raise ValueError(
+            f"the Siglent {model} speaks the older C1:WF? dialect, which no profile covers; the "
+            "siglent profile is for the SDS800X HD, SDS1000X HD, SDS2000X Plus/HD and later series"
+        )
     for name, profile in MAKERS.items():
         if maker.startswith(name):
             return PROFILES[profile]
@@ -231,8 +286,12 @@ class ScpiScope:
             raise DeviceError(f"the oscilloscope at {self.name} failed on {commands[0]!r}: {exc}") from exc
 
     def query(self, command: str) -> str:
+        """The reply to ``command``; empty lines before it are line ends left over after a block."""
         try:
-            return self._io.query(command)
+            reply = self._io.query(command)
+            while not reply.strip():
+                reply = self._io.read()
+            return reply
         except self._errors as exc:
             raise DeviceError(
                 f"the oscilloscope at {self.name} sent no answer to {command!r}: {exc}"
@@ -265,17 +324,27 @@ class ScpiScope:
         p = self.profile
         self.write(p.select.format(source=p.source.format(n=n)))
         try:
-            scale = p.scale(self.query(p.preamble)) if scaled else None
+            scale = self._scale() if scaled else None
         except ValueError as exc:
             message = f"the oscilloscope at {self.name} sent a preamble that cannot be read: {exc}"
             raise DeviceError(message) from exc
         self.write(p.data)
         return scale, np.frombuffer(self._read_block(), p.dtype)
 
+    def _scale(self) -> Scale:
+        p = self.profile
+        if not p.binary_preamble:
+            return p.scale(self.query(p.preamble))
+        self.write(p.preamble)
+        return p.scale(bytes(self._read_block()))
+
     def _read_block(self) -> memoryview:
         try:
             with self._io.read_termination_context(None):
-                head = self._io.read_bytes(2)
+                head = self._io.read_bytes(1)
+                while head in (b"\n", b"\r"):  # left over after the previous block
+                    head = self._io.read_bytes(1)
+                head += self._io.read_bytes(1)
                 if head[:1] != b"#" or not head[1:2].isdigit() or head[1:2] == b"0":
                     raise ValueError(f"expected a definite-length block (#<n><length>), got {head!r}")
                 length = int(self._io.read_bytes(int(head[1:2])))

@@ -1,5 +1,5 @@
-"""The SCPI oscilloscope source: single acquisitions of a Rigol, Keysight or Tektronix oscilloscope over
-VISA into the first buffer, one acquisition per event.
+"""The SCPI oscilloscope source: single acquisitions of a Rigol, Keysight, Tektronix or Siglent
+oscilloscope over VISA into the first buffer, one acquisition per event.
 
 The buffer's fields name the channels, ``CH1`` to ``CH4``, ``channel_per_slot`` samples each: a float
 field gets volts (the preamble of each acquisition applied), an integer field the ADC counts as sent. A
@@ -238,8 +238,8 @@ class ScpiScopeSource(Source):
 def scpi_scope(source_list=None, sink_list=None, observe_list=None, config_dict=None, **rb_info) -> None:
     """Source function for a setup: ``file_name: mimocorb.devices``, ``fkt_name: scpi_scope``.
 
-    Single acquisitions of a SCPI oscilloscope (Rigol, Keysight, Tektronix) over VISA, or of ``mimocorb
-    simulate scpi``, into the 'write' buffer by channel; config keys in docs/devices.md.
+    Single acquisitions of a SCPI oscilloscope (Rigol, Keysight, Tektronix, Siglent) over VISA, or of
+    ``mimocorb simulate scpi``, into the 'write' buffer by channel; config keys in docs/devices.md.
     """
     ScpiScopeSource(sink_list, config_dict, **rb_info)()
 

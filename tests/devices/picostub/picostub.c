@@ -1,8 +1,13 @@
-/* A stand-in for Pico Technology's ps4000a driver (libps4000a.so) for the PicoScope source's tests.
+/* A stand-in for Pico Technology's drivers (libps4000a.so, libps2000a.so, libps3000a.so, libps5000a.so)
+ * for the PicoScope source's tests, built once per family (build.py): FAMILY is the prefix of the C
+ * functions; OVERSAMPLE (ps2000a, ps3000a) adds the oversample argument of GetTimebase2 and RunBlock;
+ * RESOLUTION (ps5000a) the resolution argument of OpenUnit; TRIGGER_INFO (ps3000a, ps5000a) exports
+ * GetTriggerInfoBulk; RANGES is the number of voltage ranges of the family's enum.
  *
- * The functions the source calls have the C signatures of the ps4000a programmer's guide, so the source
+ * The functions the source calls have the C signatures of the family's programmer's guide, so the source
  * talks to it through Pico's own Python wrappers (picosdk) with real ctypes calls. Every other function
- * the wrapper binds when it is imported exists as a placeholder returning PICO_NOT_USED.
+ * the wrapper binds when it is imported exists as a weak placeholder returning PICO_NOT_USED (build.py
+ * writes them from the wrapper's list).
  *
  * One four-channel unit (serial STUB0001) captures a rapid block in a thread of its own, at PICOSTUB_RATE captures
  * per second (default 2000; 0 as fast as it can), and calls the ready callback when the block is full.
@@ -12,7 +17,12 @@
  * passing the two upper layers; every fourth capture has a second, 60 mV pulse on channel B alone,
  * 50 + (37 n) % (post-trigger samples - 100) samples later: a decay, as the muon-lifetime filter
  * looks for it. The signal plus the channel's analogue offset is
- * digitised in the channel's range to counts of +-32767.
+ * digitised in the channel's range to counts of +-32767 (ps5000a above 8 bits, ps4000a) or +-32512
+ * (ps2000a, ps3000a, ps5000a at 8 bits).
+ *
+ * GetTriggerInfoBulk says, for segment k of a block, a timestamp counter of k * 1000 + k * k sample
+ * intervals after the block's first trigger (the first counter of a block being 0), so that the times
+ * the source derives from it are known exactly.
  *
  * Environment variables (read when the library is loaded):
  *   PICOSTUB_LOG          append one line per call that changes a setting or moves data
@@ -48,18 +58,23 @@ typedef void (*BlockReady)(int16_t handle, PICO_STATUS status, void *parameter);
 #define PICO_NOT_USED 0x3F
 #define PICO_BUFFERS_NOT_SET 0x46
 
+#define CAT2(a, b) a##b
+#define CAT(a, b) CAT2(a, b)
+#define FN(name) CAT(FAMILY, name)
+
 #define HANDLE 1
 #define CHANNELS 4 /* a four-channel unit, such as the PicoScope 4424A */
-#define MAX_ADC 32767
 #define MEMORY 64000000L /* samples shared by the segments */
 #define TAU 25.0
 #define SERIAL "STUB0001"
 
 static const double RANGE_MV[] = {10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000};
-#define RANGES (int)(sizeof RANGE_MV / sizeof RANGE_MV[0])
+#ifndef RANGES
+#define RANGES 14
+#endif
 
 static struct {
-    int open, lost, lose_after, return_after;
+    int open, lost, lose_after, return_after, max_adc;
     long captured; /* captures made since the library was loaded */
     double rate;
     int enabled[CHANNELS], range[CHANNELS];
@@ -73,7 +88,7 @@ static struct {
     BlockReady callback;
     void *parameter;
     FILE *log, *data;
-} unit = {.segments = 1, .captures = 1, .return_after = -1, .rate = 2000};
+} unit = {.segments = 1, .captures = 1, .return_after = -1, .rate = 2000, .max_adc = 32767};
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -106,9 +121,9 @@ static PICO_STATUS reachable(int16_t handle) {
 static int32_t samples(void) { return unit.pre + unit.post; }
 
 static int16_t digitise(int channel, double mv) {
-    double counts = (mv + unit.offset[channel] * 1000.0) * MAX_ADC / RANGE_MV[unit.range[channel]];
-    if (counts > MAX_ADC) return MAX_ADC;
-    if (counts < -MAX_ADC) return -MAX_ADC;
+    double counts = (mv + unit.offset[channel] * 1000.0) * unit.max_adc / RANGE_MV[unit.range[channel]];
+    if (counts > unit.max_adc) return (int16_t)unit.max_adc;
+    if (counts < -unit.max_adc) return (int16_t)-unit.max_adc;
     return (int16_t)lround(counts);
 }
 
@@ -160,8 +175,18 @@ static void end_block(void) {
 
 /* ---- the functions the source calls ---------------------------------------------------------- */
 
-PICO_STATUS ps4000aOpenUnit(int16_t *handle, int8_t *serial) {
+#ifdef RESOLUTION
+PICO_STATUS FN(OpenUnit)(int16_t *handle, int8_t *serial, int32_t resolution) {
+    note("OpenUnit serial=%s resolution=%d", serial ? (const char *)serial : "", resolution);
+    if (resolution < 0 || resolution > 4) return PICO_INVALID_PARAMETER;
+    unit.max_adc = resolution == 0 ? 32512 : 32767; /* 8 bits, or 12 to 16 */
+#else
+PICO_STATUS FN(OpenUnit)(int16_t *handle, int8_t *serial) {
     note("OpenUnit serial=%s", serial ? (const char *)serial : "");
+#ifdef OVERSAMPLE
+    unit.max_adc = 32512;
+#endif
+#endif
     if (unit.lost && unit.return_after > 0 && --unit.return_after == 0) unit.lost = 0, unit.lose_after = 0;
     if (unit.lost || unit.open || (serial && strcmp((const char *)serial, SERIAL) != 0)) {
         *handle = 0;
@@ -172,7 +197,7 @@ PICO_STATUS ps4000aOpenUnit(int16_t *handle, int8_t *serial) {
     return PICO_OK;
 }
 
-PICO_STATUS ps4000aCloseUnit(int16_t handle) {
+PICO_STATUS FN(CloseUnit)(int16_t handle) {
     note("CloseUnit");
     end_block();
     if (handle != HANDLE || !unit.open) return PICO_INVALID_HANDLE;
@@ -180,19 +205,19 @@ PICO_STATUS ps4000aCloseUnit(int16_t handle) {
     return PICO_OK;
 }
 
-PICO_STATUS ps4000aEnumerateUnits(int16_t *count, int8_t *serials, int16_t *serialLth) {
+PICO_STATUS FN(EnumerateUnits)(int16_t *count, int8_t *serials, int16_t *serialLth) {
     *count = unit.lost || unit.open ? 0 : 1;
     if (serials && serialLth && *serialLth > (int16_t)strlen(SERIAL)) strcpy((char *)serials, *count ? SERIAL : "");
     if (serialLth) *serialLth = *count ? (int16_t)strlen(SERIAL) : 0;
     return PICO_OK;
 }
 
-PICO_STATUS ps4000aMaximumValue(int16_t handle, int16_t *value) {
-    *value = MAX_ADC;
+PICO_STATUS FN(MaximumValue)(int16_t handle, int16_t *value) {
+    *value = (int16_t)unit.max_adc;
     return reachable(handle);
 }
 
-PICO_STATUS ps4000aSetChannel(int16_t handle, int32_t channel, int16_t enabled, int32_t type, int32_t range,
+PICO_STATUS FN(SetChannel)(int16_t handle, int32_t channel, int16_t enabled, int32_t type, int32_t range,
                               float analogOffset) {
     note("SetChannel channel=%d enabled=%d coupling=%d range=%d offset=%.3f", channel, enabled, type, range,
          analogOffset);
@@ -203,22 +228,29 @@ PICO_STATUS ps4000aSetChannel(int16_t handle, int32_t channel, int16_t enabled, 
     return PICO_OK;
 }
 
-PICO_STATUS ps4000aSetSimpleTrigger(int16_t handle, int16_t enable, int32_t source, int16_t threshold,
+PICO_STATUS FN(SetSimpleTrigger)(int16_t handle, int16_t enable, int32_t source, int16_t threshold,
                                     int32_t direction, uint32_t delay, int16_t autoTrigger_ms) {
     note("SetSimpleTrigger enable=%d source=%d threshold=%d direction=%d delay=%u auto_ms=%d", enable, source,
          threshold, direction, delay, autoTrigger_ms);
     return reachable(handle);
 }
 
-PICO_STATUS ps4000aGetTimebase2(int16_t handle, uint32_t timebase, int32_t noSamples, float *timeIntervalNanoseconds,
-                                int32_t *maxSamples, uint32_t segmentIndex) {
+#ifdef OVERSAMPLE
+PICO_STATUS FN(GetTimebase2)(int16_t handle, uint32_t timebase, int32_t noSamples, float *timeIntervalNanoseconds,
+                             int16_t oversample, int32_t *maxSamples, uint32_t segmentIndex) {
+    note("GetTimebase2 timebase=%u samples=%d oversample=%d segment=%u", timebase, noSamples, oversample,
+         segmentIndex);
+#else
+PICO_STATUS FN(GetTimebase2)(int16_t handle, uint32_t timebase, int32_t noSamples, float *timeIntervalNanoseconds,
+                             int32_t *maxSamples, uint32_t segmentIndex) {
     note("GetTimebase2 timebase=%u samples=%d segment=%u", timebase, noSamples, segmentIndex);
+#endif
     if (timeIntervalNanoseconds) *timeIntervalNanoseconds = 12.5f * (timebase + 1);
     if (maxSamples) *maxSamples = (int32_t)(MEMORY / unit.segments);
     return reachable(handle);
 }
 
-PICO_STATUS ps4000aMemorySegments(int16_t handle, uint32_t nSegments, int32_t *nMaxSamples) {
+PICO_STATUS FN(MemorySegments)(int16_t handle, uint32_t nSegments, int32_t *nMaxSamples) {
     note("MemorySegments segments=%u", nSegments);
     if (reachable(handle)) return reachable(handle);
     if (nSegments < 1 || nSegments > 1024) return PICO_TOO_MANY_SEGMENTS;
@@ -227,7 +259,7 @@ PICO_STATUS ps4000aMemorySegments(int16_t handle, uint32_t nSegments, int32_t *n
     return PICO_OK;
 }
 
-PICO_STATUS ps4000aSetNoOfCaptures(int16_t handle, uint32_t nCaptures) {
+PICO_STATUS FN(SetNoOfCaptures)(int16_t handle, uint32_t nCaptures) {
     note("SetNoOfCaptures captures=%u", nCaptures);
     if (reachable(handle)) return reachable(handle);
     if (nCaptures < 1 || nCaptures > unit.segments) return PICO_INVALID_PARAMETER;
@@ -235,7 +267,7 @@ PICO_STATUS ps4000aSetNoOfCaptures(int16_t handle, uint32_t nCaptures) {
     return PICO_OK;
 }
 
-PICO_STATUS ps4000aSetDataBuffer(int16_t handle, int32_t channel, int16_t *buffer, int32_t bufferLth,
+PICO_STATUS FN(SetDataBuffer)(int16_t handle, int32_t channel, int16_t *buffer, int32_t bufferLth,
                                  uint32_t segmentIndex, int32_t mode) {
     note("SetDataBuffer channel=%d length=%d segment=%u mode=%d", channel, bufferLth, segmentIndex, mode);
     if (reachable(handle)) return reachable(handle);
@@ -245,11 +277,19 @@ PICO_STATUS ps4000aSetDataBuffer(int16_t handle, int32_t channel, int16_t *buffe
     return PICO_OK;
 }
 
-PICO_STATUS ps4000aRunBlock(int16_t handle, int32_t noOfPreTriggerSamples, int32_t noOfPostTriggerSamples,
-                            uint32_t timebase, int32_t *timeIndisposedMs, uint32_t segmentIndex, BlockReady lpReady,
-                            void *pParameter) {
+#ifdef OVERSAMPLE
+PICO_STATUS FN(RunBlock)(int16_t handle, int32_t noOfPreTriggerSamples, int32_t noOfPostTriggerSamples,
+                         uint32_t timebase, int16_t oversample, int32_t *timeIndisposedMs, uint32_t segmentIndex,
+                         BlockReady lpReady, void *pParameter) {
+    note("RunBlock pre=%d post=%d timebase=%u oversample=%d segment=%u", noOfPreTriggerSamples,
+         noOfPostTriggerSamples, timebase, oversample, segmentIndex);
+#else
+PICO_STATUS FN(RunBlock)(int16_t handle, int32_t noOfPreTriggerSamples, int32_t noOfPostTriggerSamples,
+                         uint32_t timebase, int32_t *timeIndisposedMs, uint32_t segmentIndex, BlockReady lpReady,
+                         void *pParameter) {
     note("RunBlock pre=%d post=%d timebase=%u segment=%u", noOfPreTriggerSamples, noOfPostTriggerSamples, timebase,
          segmentIndex);
+#endif
     if (reachable(handle)) return reachable(handle);
     end_block();
     if ((long)(noOfPreTriggerSamples + noOfPostTriggerSamples) * unit.segments > MEMORY) return PICO_TOO_MANY_SAMPLES;
@@ -264,23 +304,23 @@ PICO_STATUS ps4000aRunBlock(int16_t handle, int32_t noOfPreTriggerSamples, int32
     return PICO_OK;
 }
 
-PICO_STATUS ps4000aIsReady(int16_t handle, int16_t *ready) {
+PICO_STATUS FN(IsReady)(int16_t handle, int16_t *ready) {
     *ready = (int16_t)unit.ready;
     return reachable(handle);
 }
 
-PICO_STATUS ps4000aStop(int16_t handle) {
+PICO_STATUS FN(Stop)(int16_t handle) {
     note("Stop");
     end_block();
     return reachable(handle);
 }
 
-PICO_STATUS ps4000aGetNoOfCaptures(int16_t handle, uint32_t *nCaptures) {
+PICO_STATUS FN(GetNoOfCaptures)(int16_t handle, uint32_t *nCaptures) {
     *nCaptures = unit.completed;
     return reachable(handle);
 }
 
-PICO_STATUS ps4000aGetValuesBulk(int16_t handle, uint32_t *noOfSamples, uint32_t fromSegmentIndex,
+PICO_STATUS FN(GetValuesBulk)(int16_t handle, uint32_t *noOfSamples, uint32_t fromSegmentIndex,
                                  uint32_t toSegmentIndex, uint32_t downSampleRatio, int32_t downSampleRatioMode,
                                  int16_t *overflow) {
     note("GetValuesBulk from=%u to=%u samples=%u", fromSegmentIndex, toSegmentIndex, *noOfSamples);
@@ -302,34 +342,33 @@ PICO_STATUS ps4000aGetValuesBulk(int16_t handle, uint32_t *noOfSamples, uint32_t
     return PICO_OK;
 }
 
-PICO_STATUS ps4000aGetValuesTriggerTimeOffsetBulk64(int16_t handle, int64_t *times, int32_t *timeUnits,
-                                                    uint32_t fromSegmentIndex, uint32_t toSegmentIndex) {
-    for (uint32_t s = fromSegmentIndex; s <= toSegmentIndex; s++) times[s - fromSegmentIndex] = 0, timeUnits[s - fromSegmentIndex] = 1;
-    return reachable(handle);
-}
+#ifdef TRIGGER_INFO
+#pragma pack(push, 1)
+typedef struct {
+    PICO_STATUS status;
+    uint32_t segmentIndex, triggerIndex;
+    int64_t triggerTime;
+    int16_t timeUnits, reserved0;
+    uint64_t timeStampCounter;
+} TRIGGER_INFO_T;
+#pragma pack(pop)
 
-PICO_STATUS ps4000aChangePowerSource(int16_t handle, PICO_STATUS powerState) {
+PICO_STATUS FN(GetTriggerInfoBulk)(int16_t handle, TRIGGER_INFO_T *info, uint32_t fromSegmentIndex,
+                                   uint32_t toSegmentIndex) {
+    note("GetTriggerInfoBulk from=%u to=%u", fromSegmentIndex, toSegmentIndex);
+    if (reachable(handle)) return reachable(handle);
+    if (toSegmentIndex < fromSegmentIndex || toSegmentIndex >= unit.completed) return PICO_NO_SAMPLES_AVAILABLE;
+    for (uint32_t s = fromSegmentIndex; s <= toSegmentIndex; s++) {
+        TRIGGER_INFO_T *i = info + (s - fromSegmentIndex);
+        memset(i, 0, sizeof *i);
+        i->segmentIndex = s;
+        i->timeStampCounter = (uint64_t)s * 1000 + (uint64_t)s * s;
+    }
+    return PICO_OK;
+}
+#endif
+
+PICO_STATUS FN(ChangePowerSource)(int16_t handle, PICO_STATUS powerState) {
     note("ChangePowerSource state=%u", powerState);
     return reachable(handle);
 }
-
-/* ---- placeholders: bound by the wrapper at import, not used by the source ------------------------ */
-
-#define UNUSED(name) \
-    PICO_STATUS ps4000a##name(void) { return PICO_NOT_USED; }
-
-UNUSED(OpenUnitAsync) UNUSED(OpenUnitProgress) UNUSED(GetUnitInfo) UNUSED(FlashLed) UNUSED(SetChannelLed)
-UNUSED(IsLedFlashing) UNUSED(SetBandwidthFilter) UNUSED(ApplyResistanceScaling) UNUSED(GetTimebase)
-UNUSED(SetSigGenArbitrary) UNUSED(SetSigGenBuiltIn) UNUSED(SetSigGenPropertiesArbitrary)
-UNUSED(SetSigGenPropertiesBuiltIn) UNUSED(SigGenFrequencyToPhase) UNUSED(SigGenArbitraryMinMaxValues)
-UNUSED(SigGenSoftwareControl) UNUSED(SetEts) UNUSED(SetTriggerChannelProperties)
-UNUSED(SetTriggerChannelConditions) UNUSED(SetTriggerChannelDirections) UNUSED(SetTriggerDelay)
-UNUSED(SetPulseWidthQualifierProperties) UNUSED(SetPulseWidthQualifierConditions)
-UNUSED(IsTriggerOrPulseWidthQualifierEnabled) UNUSED(GetTriggerTimeOffset) UNUSED(GetTriggerTimeOffset64)
-UNUSED(GetValuesTriggerTimeOffsetBulk) UNUSED(SetDataBuffers) UNUSED(SetEtsTimeBuffer) UNUSED(SetEtsTimeBuffers)
-UNUSED(RunStreaming) UNUSED(GetStreamingLatestValues) UNUSED(NoOfStreamingValues) UNUSED(GetMaxDownSampleRatio)
-UNUSED(GetValues) UNUSED(GetValuesAsync) UNUSED(GetValuesOverlapped) UNUSED(GetValuesOverlappedBulk)
-UNUSED(GetChannelInformation) UNUSED(ConnectDetect) UNUSED(MinimumValue) UNUSED(GetAnalogueOffset)
-UNUSED(GetMaxSegments) UNUSED(CurrentPowerSource) UNUSED(PingUnit) UNUSED(GetNoOfProcessedCaptures)
-UNUSED(DeviceMetaData) UNUSED(GetString) UNUSED(GetCommonModeOverflow) UNUSED(SetFrequencyCounter)
-UNUSED(OpenUnitWithResolution) UNUSED(GetDeviceResolution) UNUSED(SetDeviceResolution)
