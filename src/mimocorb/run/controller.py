@@ -38,6 +38,7 @@ from .commands import BY_KEY, BY_NAME, Command
 from .consumers import ConsumerGroups
 from .dashboard import Dashboard
 from .ending import EndSequence
+from .historian import Historian
 from .inputs import SignalInput, parse_command
 from .links import LinkBoard, link_id, link_specs
 from .options import EXIT_FAILED, EXIT_OK, RunOptions, RunResult
@@ -120,8 +121,10 @@ class RunController:
             variables=RunVariables(
                 lambda: self.supervisor.workers, None if run_dir is None else run_dir.parent
             ).current,
+            variables_interval=setup.history.interval,
             note=self.note,
         )
+        self.historian: Historian | None = None
         self.signals = SignalInput()
         # how the run goes
         self.end_reason: str | None = None
@@ -205,6 +208,12 @@ class RunController:
         if self.options.handle_signals:
             self.signals.install()
         self.sampler.start(self.run_dir, linked=any(b.serve or b.connect for b in self.setup.buffers))
+        if self.run_dir is not None:
+            self.historian = Historian.open(
+                self.setup.history, self.run_dir, self.setup.setup_file.name, self.note
+            )
+            if self.historian is not None:
+                self.sampler.add_consumer(self.historian)
         self._announce_limits()
         self.wall_start = _dt.datetime.now()
         self.states.started(self.clock.start())
@@ -509,6 +518,8 @@ class RunController:
         self.wall_end = _dt.datetime.now()
         self._close_workers()
         self.sampler.record_last_row(self.note)
+        if self.historian is not None:
+            self.historian.close()
         stats = final_stats(self.monitors)
         summary = self.summary(stats)
         self._close_buffers_and_inputs()

@@ -1,0 +1,47 @@
+"""The run's side of the history (``mimocorb.history``): every sample of the run's variables goes into
+``history.sqlite`` of the output directory, as the setup's ``history`` block says.
+
+The history is a record, not a part of the data taking: a database that cannot be opened or written is
+reported and the run goes on without it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+from ..history import HistorySettings, HistoryWriter
+from .variables import VariableSample
+
+
+class Historian:
+    """Writes the samples of one run (a consumer of the Sampler); ``close`` at the end of the run."""
+
+    def __init__(self, writer: HistoryWriter, note: Callable[[str, int], None]) -> None:
+        self.writer = writer
+        self.note = note
+
+    @classmethod
+    def open(
+        cls, settings: HistorySettings, run_dir: Path, setup_name: str, note: Callable[[str, int], None]
+    ) -> Historian | None:
+        """The historian of a run in ``run_dir`` (its parent is the output directory), or None if the
+        setup turned the history off or the database cannot be opened (then it says why)."""
+        if not settings.enabled:
+            return None
+        try:
+            writer = HistoryWriter(run_dir.parent, settings, run_dir.name, setup_name)
+        except (sqlite3.Error, OSError) as exc:
+            note(f"WARNING: no history for this run: {run_dir.parent / 'history.sqlite'}: {exc}", 0)
+            return None
+        return cls(writer, note)
+
+    def __call__(self, sample: VariableSample) -> None:
+        self.writer.record(sample.time, sample.state, sample.values)
+
+    def close(self) -> None:
+        try:
+            self.writer.close()
+        except (sqlite3.Error, OSError) as exc:
+            self.note(f"WARNING: the history lost the run's last samples: {exc}", 0)
