@@ -109,8 +109,8 @@ def choose_tier(db: sqlite3.Connection, since: float, until: float, max_points: 
     """The finest tier that holds the span from its start (or from the first sample on) in at most
     ``max_points`` points."""
     oldest = {tier.name: _oldest(db, tier) for tier in TIERS.values()}
-    known = [t for t in oldest.values() if t is not None]
-    start = max(since, min(known)) if known else since
+    (first_sample,) = db.execute("SELECT min(start) FROM history_runs").fetchone()
+    start = since if first_sample is None else max(since, first_sample)
     interval = _interval(db, since, until)
     for tier, coarser_step in ((FULL, MINUTE.step), (MINUTE, HOUR.step)):
         first = oldest[tier.name]

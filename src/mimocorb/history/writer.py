@@ -81,11 +81,12 @@ class HistoryWriter:
     def record(self, time: float, state: str, values: Mapping[str, float], commit: bool = True) -> None:
         """One sample at ``time`` (Unix s). ``commit=False`` leaves the writing to a later ``flush``
         (many samples at once, as when a month is written in seconds)."""
+        ms = round(time * 1000)
+        time = ms / 1000  # as stored: the runs' first and last sample are those of the samples
         minute = int(time // 60) * 60
         if self._minute != minute:
             self._finish_minute()
             self._minute = minute
-        ms = round(time * 1000)
         sums = self._sums
         rows = self._samples
         for name, value in values.items():
