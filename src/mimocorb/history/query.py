@@ -4,7 +4,8 @@ A span is read from one tier: the finest one that holds the whole span (from the
 history on) in at most ``max_points`` points per variable — a few hours in full resolution, days in
 minutes, months in hours. Where no run wrote (between runs, or while the controller could not sample),
 a series has a gap: a point with the value NaN, wherever two points are further apart than
-``GAP_STEPS`` steps of the tier.
+``GAP_STEPS`` sample intervals in full resolution (samples come a little late when the controller is
+busy), or than one and a half buckets in minutes and hours (a bucket without a sample is missing).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from .tables import has_tables
 
 MAX_POINTS = 3000
 GAP_STEPS = 3.0
+GAP_BUCKETS = 1.5
 
 
 @dataclass(frozen=True)
@@ -89,19 +91,22 @@ def select(
     ids = dict(db.execute("SELECT name, id FROM history_variables"))
     wanted = {ids[name]: name for name in names if name in ids}
     series = {name: Series() for name in names}
+    gap = (GAP_STEPS if tier is FULL else GAP_BUCKETS) * step
     if wanted:
         marks = ",".join("?" * len(wanted))
         lo, hi = since * tier.scale, until * tier.scale
         columns = "v, v, v" if tier is FULL else "mean, min, max"
         sql = f"SELECT t, var, {columns} FROM {tier.table} WHERE t BETWEEN ? AND ? AND var IN ({marks})"
         for t, var, mean, low, high in db.execute(sql + " ORDER BY t", (lo, hi, *wanted)):
-            _add_with_gap(series[wanted[var]], t / tier.scale, mean, low, high, GAP_STEPS * step)
+            _add_with_gap(series[wanted[var]], t / tier.scale, mean, low, high, gap, step)
     return Selection(tier.name, step, since, until, series)
 
 
-def _add_with_gap(series: Series, t: float, mean: float, low: float, high: float, gap: float) -> None:
+def _add_with_gap(
+    series: Series, t: float, mean: float, low: float, high: float, gap: float, step: float
+) -> None:
     if series.t and t - series.t[-1] > gap:
-        series.add(series.t[-1] + gap / GAP_STEPS, math.nan, math.nan, math.nan)
+        series.add(series.t[-1] + step, math.nan, math.nan, math.nan)
     series.add(t, mean, low, high)
 
 
