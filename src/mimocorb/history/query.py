@@ -129,9 +129,8 @@ def extent(db: sqlite3.Connection) -> dict[str, float | None]:
     """The first and the last point in time the history holds (None: it is empty)."""
     if not has_tables(db):
         return {"first": None, "last": None}
-    first = [t for tier in TIERS.values() if (t := _oldest(db, tier)) is not None]
-    (last,) = db.execute("SELECT max(end) FROM history_runs").fetchone()
-    return {"first": min(first) if first else None, "last": last}
+    first, last = db.execute("SELECT min(start), max(end) FROM history_runs").fetchone()
+    return {"first": first, "last": last}
 
 
 def _oldest(db: sqlite3.Connection, tier: Tier) -> float | None:

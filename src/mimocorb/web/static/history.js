@@ -132,7 +132,10 @@ function traces(name, series, axis, resolution) {
     shown.push(Object.assign({ y: series.max, name: name + " max" }, band));
     shown.push(Object.assign({ y: series.min, name: name + " min", fill: "tonexty", fillcolor: "rgba(44, 93, 143, 0.18)" }, band));
   }
-  shown.push({ x, y: series.mean, xaxis: "x", yaxis: y, mode: "lines", name, line: { width: 1.3, color: "#2c5d8f" }, connectgaps: false });
+  // few points get markers, so that a short run is seen in a long span
+  const mode = series.t.length < 300 ? "lines+markers" : "lines";
+  const line = { width: 1.3, color: "#2c5d8f" };
+  shown.push({ x, y: series.mean, xaxis: "x", yaxis: y, mode, name, line, marker: { size: 4 }, connectgaps: false });
   return shown;
 }
 
@@ -210,9 +213,10 @@ function followZoom() {
     if (state.drawing) return;
     if (change["xaxis.autorange"]) {
       readHash();
-    } else if (change["xaxis.range[0]"] !== undefined) {
-      state.since = new Date(change["xaxis.range[0]"]).getTime() / 1000;
-      state.until = new Date(change["xaxis.range[1]"]).getTime() / 1000;
+    } else if (change["xaxis.range[0]"] !== undefined || change["xaxis.range"] !== undefined) {
+      const range = change["xaxis.range"] || [change["xaxis.range[0]"], change["xaxis.range[1]"]];
+      state.since = new Date(range[0]).getTime() / 1000;
+      state.until = new Date(range[1]).getTime() / 1000;
       state.live = false;
     } else {
       return;
