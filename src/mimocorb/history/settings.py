@@ -64,7 +64,7 @@ class HistorySettings:
     enabled: bool = True
     interval: float = 1.0
     full_resolution: float = 6 * 3600.0
-    minutes: float = 14 * 86400.0
+    minutes: float = 7 * 86400.0
     hours: float | None = None
 
     @classmethod
