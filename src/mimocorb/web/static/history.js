@@ -38,7 +38,7 @@ async function getJSON(url) {
     let detail = String(response.status);
     try {
       detail = (await response.json()).detail || detail;
-    } catch (error) {
+    } catch {
       // not JSON: the status says enough
     }
     throw new Error(detail);
