@@ -141,3 +141,9 @@ def test_the_history_command_names_what_is_wrong(three_runs, tmp_path) -> None:
     assert unknown.returncode == 1 and "no variable matches nothing.like.this" in unknown.stdout
     bad = _history(output, tmp_path, "--since", "yesterday", "RB_1.events")
     assert bad.returncode == 1 and "'yesterday' is neither a span" in bad.stdout
+
+
+def test_a_history_that_cannot_be_opened_is_reported_and_the_run_goes_on(tmp_path) -> None:
+    (tmp_path / "runs" / "history.sqlite").mkdir(parents=True)  # no database can be opened there
+    out = run_for(tmp_path, 20.0, runtime=1.0)
+    assert "WARNING: no history for this run:" in out and "history.sqlite" in out

@@ -129,6 +129,7 @@ class HistoryWriter:
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) and "busy" not in str(exc):
                 raise
+            self._ids.clear()  # names numbered in the transaction just undone are numbered again
             del self._samples[: max(0, len(self._samples) - MAX_PENDING)]
             return False
         return True

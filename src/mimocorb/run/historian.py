@@ -7,6 +7,7 @@ reported and the run goes on without it.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +20,7 @@ class Historian:
     """Writes the samples of one run (a consumer of the Sampler); ``close`` at the end of the run."""
 
     def __init__(self, writer: HistoryWriter, note: Callable[[str, int], None]) -> None:
-        self.writer = writer
+        self.writer: HistoryWriter | None = writer
         self.note = note
 
     @classmethod
@@ -38,10 +39,25 @@ class Historian:
         return cls(writer, note)
 
     def __call__(self, sample: VariableSample) -> None:
-        self.writer.record(sample.time, sample.state, sample.values)
+        if self.writer is None:
+            return
+        try:
+            self.writer.record(sample.time, sample.state, sample.values)
+        except (sqlite3.Error, OSError) as exc:  # a full disk, a damaged file: the run goes on without
+            self.note(f"WARNING: the history stops for this run: {exc}", 0)
+            self._drop()
 
     def close(self) -> None:
+        if self.writer is None:
+            return
         try:
             self.writer.close()
         except (sqlite3.Error, OSError) as exc:
             self.note(f"WARNING: the history lost the run's last samples: {exc}", 0)
+            self._drop()
+
+    def _drop(self) -> None:
+        writer, self.writer = self.writer, None
+        with contextlib.suppress(sqlite3.Error):
+            if writer is not None:
+                writer.db.close()
