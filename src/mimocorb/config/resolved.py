@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..history.settings import HistorySettings
 from .errors import Issue
 
 PathBase = Literal["absolute", "cwd", "setup_dir", "import"]
@@ -129,6 +130,7 @@ class ValidatedSetup:
     config_files: tuple[Path, ...]
     warnings: tuple[Issue, ...]
     web: tuple[str, int] | None = None  # (host, port) of the live dashboard
+    history: HistorySettings = field(default_factory=HistorySettings)
 
     def summary(self) -> str:
         """A few lines describing buffers, functions and limits, for ``mimocorb validate``."""

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
+from ..history.settings import HistorySettings
 from ..web.access import parse_address
 from .diagnostics import KeysAt, describe, schema_issues, suggest
 from .errors import ConfigError, Issue, Severity
@@ -661,6 +662,7 @@ class _SetupCheck:
             config_files=config_files,
             warnings=tuple(self.sorted_issues()),
             web=None if model.web is None else parse_address(str(model.web)),
+            history=HistorySettings.of(None if model.history is None else model.history.model_dump()),
         )
 
     def check_copy_names(self, files: tuple[Path, ...]) -> None:

@@ -39,6 +39,7 @@ from .commands import BY_KEY, BY_NAME, Command
 from .consumers import ConsumerGroups
 from .dashboard import Dashboard
 from .ending import EndSequence
+from .historian import Historian
 from .inputs import SignalInput, parse_command
 from .links import LinkBoard, link_id, link_specs
 from .options import EXIT_FAILED, EXIT_OK, RunOptions, RunResult
@@ -51,6 +52,7 @@ from .states import ACTIVE, ENDABLE, RunState, StateHistory, WorkerState
 from .status import Console, progress
 from .summary import RunFacts, print_summary, run_summary
 from .supervisor import Supervisor, WorkerProcess
+from .variables import RunVariables
 from .wiring import connect, make_buffer, worker_spec
 
 TICK = 0.1  # longest wait of one loop iteration
@@ -117,7 +119,13 @@ class RunController:
             healthy=lambda: not self.restarts.failures,
             pending=self.consumers.pending,
             run_facts=self._dashboard_facts,
+            variables=RunVariables(
+                lambda: self.supervisor.workers, None if run_dir is None else run_dir.parent
+            ).current,
+            variables_interval=setup.history.interval,
+            note=self.note,
         )
+        self.historian: Historian | None = None
         self.signals = SignalInput()
         # how the run goes
         self.end_reason: str | None = None
@@ -202,6 +210,12 @@ class RunController:
         if self.options.handle_signals:
             self.signals.install()
         self.sampler.start(self.run_dir, linked=any(b.serve or b.connect for b in self.setup.buffers))
+        if self.run_dir is not None:
+            self.historian = Historian.open(
+                self.setup.history, self.run_dir, self.setup.setup_file.name, self.note
+            )
+            if self.historian is not None:
+                self.sampler.add_consumer(self.historian)
         self._announce_limits()
         self.wall_start = _dt.datetime.now()
         register_run(self.run_dir, self.setup.setup_file, self.wall_start, self.options.tags, self.note)
@@ -268,6 +282,7 @@ class RunController:
         if self.state in (RunState.CONFIGURED, RunState.ENDED):
             return
         self._take_inputs(self._wait())
+        self.supervisor.read_published()
         for worker in self.supervisor.reap():
             self._on_exit(worker)
         now = time.monotonic()
@@ -508,6 +523,8 @@ class RunController:
         self.wall_end = _dt.datetime.now()
         self._close_workers()
         self.sampler.record_last_row(self.note)
+        if self.historian is not None:
+            self.historian.close()
         stats = final_stats(self.monitors)
         summary = self.summary(stats)
         self._close_buffers_and_inputs()

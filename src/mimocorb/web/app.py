@@ -24,6 +24,7 @@ from .. import __version__
 from .._hosts import is_loopback_host
 from . import catalog_api
 from .access import COOKIE, Access
+from .history import add_history_routes
 from .runs import RunStore
 from .snapshot import empty_snapshot
 
@@ -34,6 +35,7 @@ KEEPALIVE = 10.0  # s between comment lines on an idle event stream
 STATIC = {
     "app.js": "text/javascript",
     "notes.js": "text/javascript",
+    "history.js": "text/javascript",
     "style.css": "text/css",
     "index.html": "text/html",
 }
@@ -315,6 +317,7 @@ def create_app(hub: Hub, access: Access) -> FastAPI:
             return FileResponse(path, media_type="text/plain; charset=utf-8")
         return FileResponse(path, media_type="application/octet-stream", filename=path.name)
 
+    add_history_routes(app, lambda: hub.store.root if hub.store is not None else None)
     return app
 
 
