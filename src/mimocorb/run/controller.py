@@ -31,6 +31,7 @@ from typing import Any
 
 from ..config import ValidatedSetup
 from ..ring import Monitor, RingBuffer
+from .alarms import RunAlarms
 from .channels import Channels
 from .child import WorkerSpec
 from .clock import RunClock
@@ -38,7 +39,7 @@ from .commands import BY_KEY, BY_NAME, Command
 from .consumers import ConsumerGroups
 from .dashboard import Dashboard
 from .ending import EndSequence
-from .inputs import SignalInput, parse_command
+from .inputs import SignalInput, split_command
 from .links import LinkBoard, link_id, link_specs
 from .options import EXIT_FAILED, EXIT_OK, RunOptions, RunResult
 from .plan import RunPlan, serve_key
@@ -116,6 +117,15 @@ class RunController:
             healthy=lambda: not self.restarts.failures,
             pending=self.consumers.pending,
             run_facts=self._dashboard_facts,
+        )
+        self.alarms = RunAlarms(
+            setup.alarms,
+            self.context,
+            run_dir,
+            self.note,
+            pause=self.pause,
+            stop=lambda reason: self.stop(reason),
+            state=lambda: self.state,
         )
         self.signals = SignalInput()
         # how the run goes
@@ -296,15 +306,17 @@ class RunController:
     # =============================================================================== commands ====
     def command(self, line: str, origin: str = "keyboard") -> None:
         """Execute one command line (a key of ``commands.TABLE``); anything else is echoed and ignored."""
-        letter = parse_command(line)
+        letter, argument = split_command(line)
         if letter is None:
             if line.strip():
                 self.note(f"unknown command '{line.strip()}' ({', '.join(BY_KEY)} expected)", 1)
             return
         command = BY_KEY[letter]
-        self._log(f"command {command.key} ({command.name}) from {origin}")
+        given = f" {argument}" if argument else ""
+        self._log(f"command {command.key}{given} ({command.name}) from {origin}")
         if not self._refuses(command):
-            getattr(self, command.method)()
+            arguments = (argument,) if command.argument is not None else ()
+            getattr(self, command.method)(*arguments)
 
     def _refuses(self, command: Command) -> bool:
         """The table says in which states a command acts; in any other it is noted and ignored."""
@@ -335,6 +347,11 @@ class RunController:
         (self.clock.pause if paused else self.clock.resume)()
         self._set_state(RunState.PAUSED if paused else RunState.RUNNING)
         self.note("run paused (R resumes)" if paused else "run resumed", 1)
+
+    def acknowledge(self, alarm: str = "") -> None:
+        """A: the raised alarm ``alarm`` (every raised one if empty) is acknowledged; an acknowledged
+        ``pause_run`` alarm no longer keeps the run paused."""
+        self.alarms.acknowledge(alarm)
 
     def stop(self, reason: str = "stop command", hold: bool | None = None) -> None:
         """Stop data taking: sources stop, the chain drains.
@@ -488,6 +505,7 @@ class RunController:
             "end_reason": self.end_reason,
             "setup": self.setup.setup_file.name,
             "run_directory": None if self.run_dir is None else str(self.run_dir),
+            "alarms": self.alarms.active(),
         }
 
     # ============================================================================= closing up ====
@@ -502,6 +520,7 @@ class RunController:
         self.clock.freeze()  # already frozen unless the controller failed: closing up is not active time
         self.wall_end = _dt.datetime.now()
         self._close_workers()
+        self.alarms.close()
         self.sampler.record_last_row(self.note)
         stats = final_stats(self.monitors)
         summary = self.summary(stats)
@@ -571,4 +590,5 @@ class RunController:
             self.ending.record,
         )
         summary["links"] = self.links.summary()
+        summary["alarms"] = self.alarms.summary()
         return summary

@@ -12,7 +12,10 @@ Schema (every key always present)::
      "buffers": [{"name", "events", "rate_hz", "fill", "slots", "deadtime", "lost",
                   "consumers": [{"label", "pending"}]}],
      "workers": [{"name", "function", "state", "pid", "restarts"}],
-     "links": []}
+     "links": [],
+     "alarms": [{"alarm", "state", "severity", "value", "values", "condition", "time", "acknowledged"}]}
+
+``alarms`` lists the raised alarms (the page shows them in a banner with an acknowledge button).
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ def build_snapshot(
     setup: str = "",
     run_directory: str | None = None,
     links: Sequence[Mapping[str, Any]] = (),
+    alarms: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """The snapshot (see the module docstring); ``consumers`` maps a buffer name to (label, pending).
 
@@ -87,6 +91,7 @@ def build_snapshot(
         "buffers": buffers,
         "workers": [_worker(w) for w in workers],
         "links": [dict(link) for link in links],
+        "alarms": [dict(alarm) for alarm in alarms],
     }
 
 
