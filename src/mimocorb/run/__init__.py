@@ -17,6 +17,8 @@ Modules, by what they hold (docs/architecture.md shows how they fit together):
 * ``wiring``     — buffers from their layouts, each function's setup dicts, one spec per worker process
 * ``supervisor`` — worker processes: start, output/error pipes, end detection, terminate
 * ``child``      — what runs inside a worker process around the user function
+* ``published``  — ``publish(name, value)``: user variables from any worker process, never blocking
+* ``variables``  — the run's variables by name (buffers, workers, disk, user), one dict per sample
 * ``rundir``     — run directory naming, file copies, run.log, JSON output
 * ``status``     — console, status line, stats.csv
 * ``commands``   — the one table of commands: key, name, what each does, the states that take it
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     from .controller import RunController
     from .launch import open_run, prepare_directory, run_setup
     from .options import EXIT_FAILED, EXIT_OK, EXIT_SETUP, RunOptions, RunResult, resolve_start_method
+    from .published import publish
 
 _LAZY = {
     "RunController": "controller",
@@ -53,6 +56,7 @@ _LAZY = {
     "RunOptions": "options",
     "RunResult": "options",
     "resolve_start_method": "options",
+    "publish": "published",
 }
 
 __all__ = [
@@ -64,6 +68,7 @@ __all__ = [
     "RunResult",
     "open_run",
     "prepare_directory",
+    "publish",
     "resolve_start_method",
     "run_setup",
 ]

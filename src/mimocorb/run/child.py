@@ -16,6 +16,7 @@ Before the user function is called, the child
 * reads stdin from /dev/null, so it never competes with the controller for the keyboard and never
   blocks on a missing terminal;
 * routes Python logging to that stderr, at the level of ``Gen_logger``.
+* makes ``publish`` (user variables, ``published``) write to its own non-blocking pipe.
 
 An exception of the user function is sent to the controller as a structured message (function name,
 traceback) before the process exits with code 1; the controller reports it at once.
@@ -36,6 +37,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
+
+from .published import open_channel
 
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 EXIT_EXCEPTION = 1
@@ -89,10 +92,13 @@ def send_message(item: Any) -> None:
         _messages.send(item)
 
 
-def worker_main(spec: WorkerSpec, output: Connection, messages: Connection) -> None:
+def worker_main(
+    spec: WorkerSpec, output: Connection, messages: Connection, variables: Connection | None = None
+) -> None:
     """Target of every worker process (see the module docstring)."""
     global _messages
     _messages = messages
+    open_channel(variables)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a closed terminal: the controller ends the run
     signal.signal(signal.SIGTERM, signal.SIG_DFL)

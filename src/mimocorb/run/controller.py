@@ -51,6 +51,7 @@ from .states import ACTIVE, ENDABLE, RunState, StateHistory, WorkerState
 from .status import Console, progress
 from .summary import RunFacts, print_summary, run_summary
 from .supervisor import Supervisor, WorkerProcess
+from .variables import RunVariables
 from .wiring import connect, make_buffer, worker_spec
 
 TICK = 0.1  # longest wait of one loop iteration
@@ -117,6 +118,10 @@ class RunController:
             healthy=lambda: not self.restarts.failures,
             pending=self.consumers.pending,
             run_facts=self._dashboard_facts,
+            variables=RunVariables(
+                lambda: self.supervisor.workers, None if run_dir is None else run_dir.parent
+            ).current,
+            note=self.note,
         )
         self.alarms = RunAlarms(
             setup.alarms,
@@ -275,6 +280,7 @@ class RunController:
         if self.state in (RunState.CONFIGURED, RunState.ENDED):
             return
         self._take_inputs(self._wait())
+        self.supervisor.read_published()
         for worker in self.supervisor.reap():
             self._on_exit(worker)
         now = time.monotonic()

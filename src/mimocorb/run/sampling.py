@@ -1,5 +1,7 @@
 """The run's periodic samples of its buffers, and where they go: stats.csv, rates.png, the status line,
-the buffer-info window, the dashboard's snapshots and the stall watch.
+the buffer-info window, the dashboard's snapshots, the stall watch, and the consumers of the run's
+variables (``variables``: the history, the alarms), which get every ``variables_interval`` seconds one
+``VariableSample`` each, in the order they were added.
 
 One sample of every buffer serves all of them, taken when the soonest of them is due: the status line
 every 0.5 s on a terminal (5 s otherwise, or ``status_interval``), stats.csv every ``stats_interval``,
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +28,7 @@ from .links import CSV_COLUMNS, LinkBoard
 from .stalls import StallWatch
 from .states import RunState
 from .status import BufferSample, Console, StatsRecorder, status_text
+from .variables import VariableConsumer, VariableSample
 
 
 @dataclass
@@ -48,12 +52,17 @@ class Sampler:
     healthy: Callable[[], bool]
     pending: Callable[[str, Mapping[str, Any]], list[tuple[str, int]]]
     run_facts: Callable[[], dict[str, Any]]
+    variables: Callable[[list[BufferSample]], dict[str, float]] | None = None  # RunVariables.current
+    variables_interval: float = 1.0
+    note: Callable[[str, int], None] = lambda text, level: None
+    consumers: list[VariableConsumer] = field(default_factory=list, init=False)
     samples: list[BufferSample] = field(default_factory=list, init=False)
     stats_file: StatsRecorder | None = field(default=None, init=False)
     rates: RatesPicture | None = field(default=None, init=False)
     _next_sample: float = field(default=0.0, init=False)
     _next_csv: float = field(default=0.0, init=False)
     _next_status: float = field(default=0.0, init=False)
+    _next_variables: float = field(default=0.0, init=False)
     _tick: int = field(default=0, init=False)
 
     def start(self, run_dir: Path | None, linked: bool) -> None:
@@ -64,9 +73,13 @@ class Sampler:
             )
             self.rates = RatesPicture(run_dir / "stats.csv", run_dir / "rates.png")
 
+    def add_consumer(self, consumer: VariableConsumer) -> None:
+        """``consumer(sample)`` gets every sample of the run's variables from now on."""
+        self.consumers.append(consumer)
+
     def due_now(self) -> None:
         """Everything is sampled and shown on the next call of ``sample_when_due``."""
-        self._next_sample = self._next_csv = self._next_status = time.monotonic()
+        self._next_sample = self._next_csv = self._next_status = self._next_variables = time.monotonic()
 
     def show_status_soon(self) -> None:
         """The state changed: the status line shows it on the next iteration, not seconds later."""
@@ -80,6 +93,8 @@ class Sampler:
         status_every = self.intervals[0] or (0.5 if self.console.live else 5.0)
         if now >= self._next_sample:
             every = min(status_every, self.intervals[1])
+            if self.consumers:
+                every = min(every, self.variables_interval)
             self._next_sample = now + (
                 min(every, PUBLISH_INTERVAL) if self.channels.web is not None else every
             )
@@ -104,6 +119,24 @@ class Sampler:
             self.publish(stats, now)
         if state == RunState.RUNNING:
             self.stalls.check(now)
+        if now >= self._next_variables and self.consumers and self.variables is not None:
+            self._next_variables = now + self.variables_interval
+            self._hand_on(VariableSample(time.time(), str(state), self.variables(self.samples)))
+
+    def _hand_on(self, sample: VariableSample) -> None:
+        """Each consumer gets the sample; one that fails is reported and gets no more of them, the run
+        goes on."""
+        for consumer in list(self.consumers):
+            try:
+                consumer(sample)
+            except Exception as exc:
+                self.consumers.remove(consumer)
+                name = getattr(consumer, "__qualname__", type(consumer).__name__)
+                self.note(
+                    f"ERROR: {name} failed and gets no more samples: {type(exc).__name__}: {exc}\n"
+                    f"{traceback.format_exc().rstrip()}",
+                    0,
+                )
 
     def publish(self, stats: Mapping[str, Mapping[str, Any]], now: float | None = None) -> None:
         """The dashboard's snapshot, from the samples just taken."""

@@ -9,7 +9,9 @@ later cannot inherit the write end of another worker's pipe):
 
 * its stdout/stderr, read as raw bytes and split into lines, each passed to ``on_output``;
 * structured messages (``WorkerError`` when the user function raised), passed to ``on_error`` at once;
-  anything else (the link reports of the run's own network workers) goes to ``on_message``.
+  anything else (the link reports of the run's own network workers) goes to ``on_message``;
+* the user variables it publishes (``published``), read by ``read_published`` on every loop iteration
+  and kept as the last value of each name while the process runs.
 
 A process's end is noticed by its sentinel and, as a fallback for sentinels held open by grandchildren
 that inherited them, by polling every process on each ``reap()`` (one ``waitpid`` per process per loop
@@ -30,6 +32,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from .child import WorkerError, WorkerSpec, worker_main
+from .published import PublishedValues
 from .states import WorkerState
 
 MAX_LINE = 65536  # a "line" without newline is passed on once it is this long
@@ -57,6 +60,8 @@ class WorkerProcess:
         self.reported = False  # the current incarnation's failure was announced
         self._out: Connection | None = None
         self._msg: Connection | None = None
+        self._vars: Connection | None = None
+        self.published = PublishedValues()  # the current incarnation's user variables
         self._sentinel: int | None = None
         self._partial = b""
 
@@ -88,11 +93,14 @@ class WorkerProcess:
         return self.state == WorkerState.RUNNING
 
     # -- pipes (the supervisor's side) ----------------------------------------------------------
-    def attach(self, process: Any, output: Connection, messages: Connection) -> None:
-        """Watch a freshly started incarnation: its process, its output pipe and its message pipe."""
+    def attach(
+        self, process: Any, output: Connection, messages: Connection, variables: Connection | None = None
+    ) -> None:
+        """Watch a freshly started incarnation: its process, its output, message and variables pipes."""
         self.process = process
         self.pids.append(process.pid)
         self._out, self._msg, self._partial = output, messages, b""
+        self._vars, self.published = variables, PublishedValues()
         self._sentinel = process.sentinel
 
     @property
@@ -104,6 +112,11 @@ class WorkerProcess:
     def messages(self) -> Connection | None:
         """The message pipe while it is watched."""
         return self._msg
+
+    @property
+    def variables(self) -> Connection | None:
+        """The pipe of the user variables while it is watched."""
+        return self._vars
 
     @property
     def sentinel(self) -> int | None:
@@ -145,9 +158,10 @@ class WorkerProcess:
         """Stop watching an ended incarnation: the message pipe is closed; the output pipe and its
         unfinished line are handed over, since a grandchild that inherited the pipe may still write."""
         self._sentinel = None
-        if self._msg is not None:
-            self._msg.close()
-            self._msg = None
+        for conn in (self._msg, self._vars):
+            if conn is not None:
+                conn.close()
+        self._msg = self._vars = None
         out, partial = self._out, self._partial
         self._out, self._partial = None, b""
         return out, partial
@@ -203,7 +217,11 @@ class Supervisor:
         ctx = self.context
         out_r, out_w = ctx.Pipe(duplex=False)
         msg_r, msg_w = ctx.Pipe(duplex=False)
-        process = ctx.Process(target=worker_main, args=(worker.spec, out_w, msg_w), name=worker.spec.fkt_name)
+        var_r, var_w = ctx.Pipe(duplex=False)
+        pipes = (out_r, out_w, msg_r, msg_w, var_r, var_w)
+        process = ctx.Process(
+            target=worker_main, args=(worker.spec, out_w, msg_w, var_w), name=worker.spec.fkt_name
+        )
         worker.terminated = False
         worker.exitcode = None
         worker.reported = False
@@ -212,16 +230,17 @@ class Supervisor:
             with start_guard(ctx):
                 process.start()
         except Exception as exc:  # fork refused, args not picklable, ...
-            for conn in (out_r, out_w, msg_r, msg_w):
+            for conn in pipes:
                 conn.close()
             worker.state = WorkerState.FAILED
             worker.start_error = f"could not be started: {type(exc).__name__}: {exc}"
             worker.t_end = time.monotonic()
             return False
-        out_w.close()
-        msg_w.close()
+        for conn in (out_w, msg_w, var_w):
+            conn.close()
         os.set_blocking(out_r.fileno(), False)
-        worker.attach(process, out_r, msg_r)
+        os.set_blocking(var_r.fileno(), False)
+        worker.attach(process, out_r, msg_r, var_r)
         worker.state = WorkerState.RUNNING
         worker.t_start = time.monotonic()
         worker.t_end = None
@@ -269,6 +288,7 @@ class Supervisor:
             worker.exitcode = code
             worker.t_end = time.monotonic()
             self._read_messages(worker)
+            self._read_published(worker)
             self._read_output(worker, final=True)
             self._detach(worker)
             if worker.terminated:
@@ -288,6 +308,17 @@ class Supervisor:
     def workers_of(self, key: str) -> list[WorkerProcess]:
         """The process slots of one function (``Fkt_<i>``)."""
         return [w for w in self.workers if w.key == key]
+
+    def read_published(self) -> None:
+        """Take in the user variables every running process published since the last call."""
+        for worker in self.workers:
+            self._read_published(worker)
+
+    def _read_published(self, worker: WorkerProcess) -> None:
+        conn = worker.variables
+        if conn is not None:
+            data, _ = _read_available(conn.fileno())
+            worker.published.take(data)
 
     def _read_messages(self, worker: WorkerProcess) -> None:
         for item in worker.received():
