@@ -149,7 +149,8 @@ class _Runner:
         except Exception as exc:  # every failure is reported, none ends the process
             self.report(f"WARNING: {what} failed: {_reason(exc)}; the run goes on")
         else:
-            self.report(f"{what}: {done}", 2)
+            if kind != "record":  # the history row is no news; only its failure is
+                self.report(f"{what}: {done}", 2)
 
     def finish(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

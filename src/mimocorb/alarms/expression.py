@@ -92,12 +92,11 @@ def _compile(node: ast.expr, names: list[str]) -> _Node:
 
 
 def _compare(node: ast.Compare, names: list[str]) -> _Node:
-    operands = [_compile(node.left, names)] + [_compile(c, names) for c in node.comparators]
-    tests = []
     for op in node.ops:
         if type(op) not in _COMPARE:
             raise ExpressionError(f"expected <, <=, >, >=, == or != at column {node.col_offset + 1}")
-        tests.append(_COMPARE[type(op)])
+    tests = [_COMPARE[type(op)] for op in node.ops]
+    operands = [_compile(node.left, names)] + [_compile(c, names) for c in node.comparators]
 
     def compare(values: Values) -> bool | None:
         found = [operand(values) for operand in operands]

@@ -87,7 +87,13 @@ def _user_alarm(
         return None
     for key in _OWN_KEYS[1:]:
         if getattr(block, key) is not None:
-            problems.append(((*loc, key), f"'{key}' belongs to a built-in alarm; expected when, for, ..."))
+            owner = next(n for n, keys in THRESHOLDS.items() if key in keys)
+            problems.append(
+                (
+                    (*loc, key),
+                    f"'{key}' belongs to the built-in alarm {owner}; expected when, for, severity, actions",
+                )
+            )
     if block.when is None:
         guess = suggest(name, DEFAULTS)
         hint = f" (or did you mean the built-in alarm '{guess}'?)" if guess else ""

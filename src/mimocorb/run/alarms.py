@@ -11,6 +11,7 @@ be overridden by accident). Webhooks, e-mails, commands and the history rows go 
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from ..alarms import OFF_LOOP_ACTIONS, RAISED, ActionLink, AlarmEvent, AlarmSpec, AlarmWatch
 from .states import ACTIVE, RunState
 from .supervisor import start_guard
+from .variables import VariableSample
 
 UNSEEN_AFTER = 30.0  # s of running after which a variable no sample had is reported
 _SEVERITY_LEVEL = {"info": 1, "warning": 0, "error": 0}  # console verbosity at which each is shown
@@ -52,6 +54,10 @@ class RunAlarms:
         self.link: ActionLink | None = None
         self._running_since: float | None = None
         self._unseen_reported = False
+
+    def take_sample(self, sample: VariableSample) -> None:
+        """The Sampler's consumer: one sample of the run's variables (``variables``)."""
+        self.take(sample.values, time.monotonic())
 
     def take(self, values: Mapping[str, float], now: float) -> None:
         """One sample's variables (``now``: its monotonic time): raise, clear and act."""

@@ -132,6 +132,8 @@ class RunController:
             stop=lambda reason: self.stop(reason),
             state=lambda: self.state,
         )
+        if setup.alarms:
+            self.sampler.add_consumer(self.alarms.take_sample)
         self.signals = SignalInput()
         # how the run goes
         self.end_reason: str | None = None
