@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -117,3 +118,30 @@ def smtp_server() -> Iterator[tuple[int, list[Any]]]:
 def alarm_events(run_dir: Path) -> list[tuple[str, str]]:
     """(alarm, state) of every event run_summary.json lists, in order."""
     return [(e["alarm"], e["state"]) for e in support.summary(run_dir)["alarms"]["events"]]
+
+
+class Run:
+    """``mimocorb run setup.yaml`` of ``directory`` in a child process, with commands on its stdin."""
+
+    def __init__(self, directory: Path, *extra: str, env: dict[str, str | None] | None = None) -> None:
+        command = support.mimocorb_command("run", "setup.yaml", *extra)
+        self.proc = support.start(command, directory, env=support.child_env(env), stdin=subprocess.PIPE)
+        self.run_dir = support.wait_for_run_dir(directory / "target", 30.0, holding="run.log")
+
+    def log(self) -> str:
+        return support.read_log(self.run_dir)
+
+    def wait_for_log(self, text: str, timeout: float = 60.0) -> None:
+        support.wait_until(lambda: text in self.log(), timeout, f"{text!r} in run.log")
+
+    def command(self, line: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+
+    def end(self, timeout: float = 60.0) -> str:
+        """E, then the run's output once it has ended."""
+        self.command("E")
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        return support.finish(self.proc, timeout)

@@ -2,10 +2,11 @@
 
 The watch (``mimocorb.alarms.AlarmWatch``) decides; this module acts. Every raised or cleared alarm is
 logged (console, run.log, the dashboard's log and its banner of active alarms) and kept for
-run_summary.json. ``pause_run`` and ``stop_run`` are the controller's own verbs and act at once; a raised
-``pause_run`` alarm not yet acknowledged pauses the run again if it is resumed (the disk guard must not
-be overridden by accident). Webhooks, e-mails, commands and the history rows go to the action process
-(``mimocorb.alarms.ActionLink``), started when the first alarm is raised; its reports come back here.
+run_summary.json. ``pause_run`` and ``stop_run`` are the controller's own verbs and act at once; while a
+raised ``pause_run`` alarm is not acknowledged, the run refuses to resume (``holding_pause``): the disk
+guard must not be overridden by accident. Webhooks, e-mails, commands and the history rows go to the
+action process (``mimocorb.alarms.ActionLink``), started when the first alarm is raised; its reports
+come back here.
 """
 
 from __future__ import annotations
@@ -68,7 +69,6 @@ class RunAlarms:
         for spec, event in self.watch.evaluate(values, now, running):
             self._act(spec, event)
         if running:
-            self._keep_paused()
             self._report_unseen(now)
         self._take_reports()
 
@@ -84,12 +84,15 @@ class RunAlarms:
             self.pause()
             self.note(f"run paused by alarm {spec.name}; A {spec.name} acknowledges it, then R resumes", 0)
 
-    def _keep_paused(self) -> None:
+    def holding_pause(self) -> str | None:
+        """Why the run may not resume now (a raised, unacknowledged ``pause_run`` alarm), or None."""
         holding = self.watch.holding("pause_run")
-        if holding and self.state() == RunState.RUNNING:
-            self.pause()
-            names = ", ".join(holding)
-            self.note(f"run paused again: alarm {names} is still raised (A <name> acknowledges it)", 0)
+        if not holding:
+            return None
+        names = ", ".join(holding)
+        return (
+            f"R refused: alarm {names} holds the run paused; A {holding[0]} acknowledges it, then R resumes"
+        )
 
     def _hand_on(self, spec: AlarmSpec, event: AlarmEvent) -> None:
         """Webhooks, e-mails, commands and the history row, in the action process."""

@@ -338,7 +338,12 @@ class RunController:
         self._set_paused(True)
 
     def resume(self) -> None:
-        """Only from ``paused``: R in any other state would start sources that were meant to stay stopped."""
+        """Only from ``paused``: R in any other state would start sources that were meant to stay stopped;
+        and not while a raised ``pause_run`` alarm (the disk guard) waits for acknowledgement."""
+        refusal = self.alarms.holding_pause() if self.state == RunState.PAUSED else None
+        if refusal is not None:
+            self.note(refusal, 0)
+            return
         self._set_paused(False)
 
     def _set_paused(self, paused: bool) -> None:
