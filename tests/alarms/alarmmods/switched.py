@@ -39,3 +39,17 @@ def counting_sink(source_list=None, sink_list=None, observe_list=None, config_di
     finally:
         with open((config_dict or {})["count_file"], "w") as f:
             json.dump(count, f)
+
+
+def heavy_source(source_list=None, sink_list=None, observe_list=None, config_dict=None, **rb_info):
+    """Waveforms of random numbers (they do not compress): a recorder of them fills a disk quickly."""
+    setup = sink_list[0]
+    sleep = float((config_dict or {}).get("sleep", 0.005))
+    rng = np.random.default_rng(7)
+
+    def generate():
+        while True:
+            time.sleep(sleep)
+            yield [rng.random(setup["values_per_slot"])], None
+
+    rbImport(sink_list=sink_list, config_dict=config_dict, ufunc=generate, **rb_info)()
