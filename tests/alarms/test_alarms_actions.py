@@ -29,9 +29,10 @@ EVENT = {
 }
 
 
-@pytest.fixture
-def link() -> Iterator[ActionLink]:
-    link = ActionLink(multiprocessing.get_context())
+@pytest.fixture(params=["fork", "spawn"])
+def link(request: pytest.FixtureRequest) -> Iterator[ActionLink]:
+    """The action process, started as the run starts its workers (fork on Linux, spawn on macOS)."""
+    link = ActionLink(multiprocessing.get_context(request.param))
     yield link
     link.close(timeout=10.0)
     assert not link.process.is_alive()

@@ -90,8 +90,7 @@ def serve_actions(sock: Any, opts: dict[str, Any]) -> None:
     if close_fd >= 0:
         with contextlib.suppress(OSError):
             os.close(close_fd)
-    sock.setblocking(True)
-    sock.settimeout(None)
+    sock.setblocking(False)  # a report the owner cannot take now is dropped, never waited for
     owner = int(opts.get("owner_pid") or 0)
     runner = _Runner(sock)
     while True:
@@ -100,7 +99,6 @@ def serve_actions(sock: Any, opts: dict[str, Any]) -> None:
             return
         if not ready:
             continue
-        sock.setblocking(False)
         messages, gone = channel.receive(sock)
         for m in messages:
             if m.get("t") == "close":
