@@ -2,16 +2,8 @@
 
 from __future__ import annotations
 
-from mimocorb.alarms import (
-    CLEARED,
-    RAISED,
-    Action,
-    AlarmSpec,
-    AlarmWatch,
-    ConditionTest,
-    builtin_alarms,
-    parse,
-)
+from mimocorb.alarms import Action, AlarmSpec, AlarmWatch, ConditionTest, builtin_alarms, parse
+from mimocorb.alarms.watch import CLEARED, RAISED
 
 
 def alarm(text: str, hold: float, *actions: str, while_paused: bool = False) -> AlarmSpec:

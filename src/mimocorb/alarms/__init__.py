@@ -1,41 +1,19 @@
 """Alarms: conditions on the run's sampled variables, declared in the setup (``Alarms``) or built in,
 watched every sample, and what is done when one is raised or cleared.
 
-``expression``: the condition language; ``spec``: alarms and actions; ``builtin``: the built-in alarms;
-``watch``: debounce, raise, clear, acknowledge; ``actions``: the action process (webhook, e-mail,
-command, history rows); ``smtp``: the mail server's settings; ``record``: the history table ``alarms``.
+``expression``: the condition language; ``spec``: alarms, actions and the names of the sampled variables;
+``builtin``: the built-in alarms and their defaults; ``watch``: debounce, raise, clear, acknowledge;
+``actions``: the action process (webhook, e-mail, command, history rows); ``smtp``: the mail server's
+settings; ``record``: the history table ``alarms``.
 """
 
 from .actions import ActionLink
-from .builtin import DEFAULTS, THRESHOLDS, builtin_alarms
+from .builtin import builtin_alarms
 from .expression import Condition, ExpressionError, parse
-from .spec import (
-    BUFFER_VARIABLES,
-    OFF_LOOP_ACTIONS,
-    RUN_VARIABLES,
-    SEVERITIES,
-    SIMPLE_ACTIONS,
-    TARGET_ACTIONS,
-    WORKER_VARIABLES,
-    Action,
-    AlarmSpec,
-    ConditionTest,
-    action_of,
-)
-from .watch import CLEARED, RAISED, AlarmEvent, AlarmWatch
+from .spec import Action, AlarmSpec, ConditionTest, action_of
+from .watch import AlarmEvent, AlarmWatch
 
 __all__ = [
-    "BUFFER_VARIABLES",
-    "CLEARED",
-    "DEFAULTS",
-    "OFF_LOOP_ACTIONS",
-    "RAISED",
-    "RUN_VARIABLES",
-    "SEVERITIES",
-    "SIMPLE_ACTIONS",
-    "TARGET_ACTIONS",
-    "THRESHOLDS",
-    "WORKER_VARIABLES",
     "Action",
     "ActionLink",
     "AlarmEvent",

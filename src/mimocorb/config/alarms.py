@@ -11,18 +11,9 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from ..alarms import (
-    BUFFER_VARIABLES,
-    DEFAULTS,
-    THRESHOLDS,
-    WORKER_VARIABLES,
-    AlarmSpec,
-    ConditionTest,
-    ExpressionError,
-    action_of,
-    builtin_alarms,
-    parse,
-)
+from ..alarms import AlarmSpec, ConditionTest, ExpressionError, action_of, builtin_alarms, parse
+from ..alarms.builtin import DEFAULTS, THRESHOLDS
+from ..alarms.spec import BUFFER_VARIABLES, WORKER_VARIABLES
 from .diagnostics import suggest
 from .schema import AlarmBlock
 

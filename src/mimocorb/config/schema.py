@@ -34,7 +34,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from ..alarms import SEVERITIES, SIMPLE_ACTIONS, TARGET_ACTIONS, action_of
+from ..alarms.spec import SEVERITIES, SIMPLE_ACTIONS, TARGET_ACTIONS, action_of
 from ..web.access import parse_address
 
 BUFFER_NAME_PATTERN = r"^RB_[1-9][0-9]*$"

@@ -17,7 +17,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..alarms import OFF_LOOP_ACTIONS, RAISED, ActionLink, AlarmEvent, AlarmSpec, AlarmWatch
+from ..alarms import ActionLink, AlarmEvent, AlarmSpec, AlarmWatch
+from ..alarms.spec import OFF_LOOP_ACTIONS
+from ..alarms.watch import RAISED
 from .states import ACTIVE, RunState
 from .supervisor import start_guard
 from .variables import VariableSample
