@@ -477,6 +477,62 @@ def _devices(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_history(subparsers: argparse._SubParsersAction) -> None:
+    parser = _subcommand(
+        subparsers,
+        "history",
+        _history,
+        help="what the runs of an output directory recorded over days and months",
+        description="Show the run history of an output directory (history.sqlite, written by every run "
+        "there): without VAR the variables and runs of the span, with VAR (names or patterns like "
+        "'RB_1.*') a table of their figures, their values as CSV (--csv) or a picture (--png). The "
+        "resolution follows the span: every sample for hours, minutes for days, hours for months.",
+    )
+    parser.add_argument("variables", nargs="*", metavar="VAR", help="variable names or patterns (fnmatch)")
+    parser.add_argument(
+        "--dir", default="target", metavar="DIR", help="the output directory (default target, as a run's)"
+    )
+    parser.add_argument(
+        "--since", default="1d", help="from when: a span before now (90m, 7d) or a date (2024-03-05T22:00)"
+    )
+    parser.add_argument("--until", default="0s", help="until when, written like --since (default now)")
+    parser.add_argument(
+        "--resolution", choices=("auto", "full", "minute", "hour"), default="auto", help="default auto"
+    )
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--csv", action="store_true", help="print the values as CSV")
+    output.add_argument("--png", metavar="FILE", help="draw the values into a PNG file")
+
+
+@_reports("history", ValueError, FileNotFoundError)
+def _history(args: argparse.Namespace) -> int:
+    import fnmatch
+    import time
+    from pathlib import Path
+
+    from mimocorb import history
+
+    now = time.time()
+    since, until = history.parse_time(args.since, now), history.parse_time(args.until, now)
+    db = history.connect(args.dir, create=False)
+    known = history.variables(db)
+    if not args.variables:
+        print(history.overview(db, known, since, until))
+        return 0
+    names = [n for pattern in args.variables for n in known if fnmatch.fnmatchcase(n, pattern)]
+    if not names:
+        raise ValueError(f"no variable matches {' '.join(args.variables)} (mimocorb history lists them)")
+    selection = history.select(db, list(dict.fromkeys(names)), since, until, args.resolution)
+    if args.csv:
+        sys.stdout.write(history.to_csv(selection))
+    elif args.png:
+        history.picture(selection, Path(args.png), history.runs(db, since, until))
+        print(f"{args.png}: {len(selection.series)} variable(s), {selection.resolution} resolution")
+    else:
+        print(history.table(selection))
+    return 0
+
+
 _SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_validate,
     _add_run,
@@ -488,6 +544,7 @@ _SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     _add_keys,
     _add_simulate,
     _add_devices,
+    _add_history,
 )
 
 

@@ -29,6 +29,7 @@ def test_schema_describes_the_top_level_keys() -> None:
         "FunctionConfigs",
         "Alarms",
         "web",
+        "history",
     }
     assert schema["required"] == ["RingBuffer", "Functions"]
     assert schema["additionalProperties"] is False and "^x[-_]" in schema["patternProperties"]

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import yaml
 from examplekit import EXAMPLES, REPO, run_setup, start_headless
-from support import finish, summary
+from support import finish, run_dirs, summary
 
 pytestmark = pytest.mark.slow  # whole runs of the example, several seconds each
 
@@ -76,7 +76,7 @@ def test_run_daq_script_from_the_example_directory(tmp_path: Path) -> None:
     process = start_headless(command, work)
     out = finish(process)
     assert process.returncode == 0, out
-    (run_dir,) = (work / "target").iterdir()
+    (run_dir,) = run_dirs(work / "target")
     check_lifetime_run(run_dir)
 
 
@@ -87,7 +87,7 @@ def run_demo(cwd: Path, *args: str) -> Path:
     process = start_headless(command, cwd)
     out = finish(process)
     assert process.returncode == 0, out
-    (run_dir,) = (cwd / "runs").iterdir()
+    (run_dir,) = run_dirs(cwd / "runs")
     return run_dir
 
 

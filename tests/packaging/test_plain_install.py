@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from pkgkit import REPO, headless_env
 from support.children import finish, start
+from support.rundirs import run_dirs
 from support.shm import no_new_segments
 
 EVENTS = 1500
@@ -132,7 +133,7 @@ def test_run_daq_script_on_the_lifetime_setup(venv: Venv, tmp_path: Path, no_lea
     text = config.read_text().replace("runtime: 60 ", "runtime: 0 ")
     config.write_text(text.replace("runevents: 0 ", f"runevents: {EVENTS} "))
     venv.run(["python", str(venv.source / "run_daq.py"), "simulsource_setup.yaml", "-v", "1"], work)
-    (run_dir,) = (work / "target").iterdir()
+    (run_dir,) = run_dirs(work / "target")
     check_run_directory(run_dir)
 
 
@@ -141,13 +142,13 @@ def test_mimocorb_run(venv: Venv, tmp_path: Path, no_leaks: None) -> None:
     command = ["mimocorb", "run", "examples/simulsource_setup.yaml", "--events", str(EVENTS), "-v", "1"]
     log = venv.run([*command, "--output", str(out)], venv.source)
     assert "Traceback" not in log, log
-    (run_dir,) = out.iterdir()
+    (run_dir,) = run_dirs(out)
     check_run_directory(run_dir)
 
 
 def test_mimocorb_demo_from_an_empty_directory(venv: Venv, tmp_path: Path, no_leaks: None) -> None:
     log = venv.run(["mimocorb", "demo", "--events", str(EVENTS), "-v", "1"], tmp_path)
     assert "Traceback" not in log, log
-    (run_dir,) = (tmp_path / "target").iterdir()
+    (run_dir,) = run_dirs(tmp_path / "target")
     check_run_directory(run_dir)
     assert os.listdir(tmp_path) == ["target"]

@@ -40,8 +40,9 @@ def test_a_variable_published_by_a_worker_reaches_every_consumer_with_the_run_va
     assert 0.0 <= last["RB_1.fill"] <= 1.0
     for key in ("Fkt_main", "Fkt_1", "Fkt_2", "Fkt_3"):
         assert f"{key}.restarts" in last or key == "Fkt_main", sorted(last)
-    assert last["Fkt_2.memory_mb"] > 1.0
-    assert any(s.values["Fkt_1.cpu"] > 0 for s in got[1:])  # the source works, so it uses a CPU
+    # (a process that has just ended, not yet noticed by the controller, counts 0)
+    assert max(s.values["Fkt_2.memory_mb"] for s in got) > 1.0
+    assert max(s.values["Fkt_1.cpu"] for s in got[1:]) > 0  # the source works, so it uses a CPU
     assert {s.state for s in got} <= {"running", "stopping"}
     assert [s.time for s in got] == sorted(s.time for s in got)
 

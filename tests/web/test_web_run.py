@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import finish, mimocorb_command, read_log, run, start, summary, wait_until
+from support import finish, mimocorb_command, read_log, run, run_dirs, start, summary, wait_until
 from webkit import (
     INJECTION,
     PICTURE_LOADED,
@@ -131,7 +131,7 @@ def test_the_setup_key_web_starts_the_dashboard(tmp_path: Path) -> None:
     url = re.search(r"Dashboard: http://127\.0\.0\.1:(\d+)/\?token=(\S+)", result.stdout)
     assert url is not None, result.stdout
     assert int(url.group(1)) > 0  # port 0: the one the OS picked
-    (run_dir,) = (tmp_path / "target").iterdir()
+    (run_dir,) = run_dirs(tmp_path / "target")
     log = read_log(run_dir)
     assert f"web: dashboard at http://127.0.0.1:{url.group(1)}/ (server pid " in log
     assert url.group(2) not in log
@@ -149,7 +149,7 @@ def test_a_taken_port_costs_the_dashboard_not_the_run(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout
     assert "web: the dashboard could not be started: OSError:" in result.stdout
     assert "Dashboard:" not in result.stdout
-    (run_dir,) = (tmp_path / "target").iterdir()
+    (run_dir,) = run_dirs(tmp_path / "target")
     assert summary(run_dir)["end_reason"] == "runtime" and summary(run_dir)["clean"]
 
 

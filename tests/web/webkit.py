@@ -19,7 +19,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from support import finish, mimocorb_command, read_log, start, wait_for_run_dir, wait_until
+from support import finish, mimocorb_command, read_log, run_dirs, start, wait_for_run_dir, wait_until
 
 from mimocorb.web.headless import CHROMIUM_FLAGS
 
@@ -124,13 +124,13 @@ def make_run(directory: Path, setup_name: str, runtime: float = 1.0) -> Path:
     setup = directory / setup_name
     setup.write_text(TICK_SETUP.format(mods=MODS), encoding="utf-8")
     output = directory / "runs"
-    before = set(output.iterdir()) if output.is_dir() else set()
+    before = set(run_dirs(output))
     command = [sys.executable, "-m", "mimocorb", "run", str(setup), "--runtime", str(runtime)]
     command += ["--no-kbd", "--no-gui", "--output", str(output), "-v", "1"]
     proc = start(command, directory)
     out = finish(proc, 60.0)
     assert proc.returncode == 0, out
-    (new,) = set(output.iterdir()) - before
+    (new,) = set(run_dirs(output)) - before
     assert (new / "run_summary.json").is_file(), out
     return new
 

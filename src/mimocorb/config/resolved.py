@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from ..history.settings import HistorySettings
 from .errors import Issue
 
 if TYPE_CHECKING:
@@ -133,6 +134,7 @@ class ValidatedSetup:
     warnings: tuple[Issue, ...]
     web: tuple[str, int] | None = None  # (host, port) of the live dashboard
     alarms: tuple[AlarmSpec, ...] = ()  # the setup's and the built-in ones
+    history: HistorySettings = field(default_factory=HistorySettings)
 
     def summary(self) -> str:
         """A few lines describing buffers, functions and limits, for ``mimocorb validate``."""

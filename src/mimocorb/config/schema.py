@@ -35,6 +35,8 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from ..alarms.spec import SEVERITIES, SIMPLE_ACTIONS, TARGET_ACTIONS, action_of
+from ..history.settings import DEFAULTS as HISTORY
+from ..history.settings import SPAN_TEXT, parse_span, span_text
 from ..web.access import parse_address
 
 BUFFER_NAME_PATTERN = r"^RB_[1-9][0-9]*$"
@@ -178,6 +180,33 @@ class ConnectBlock(_Block):
     timeout: PositiveNumber = Field(
         10.0, description="s of silence after which the serving run counts as gone and this run ends"
     )
+
+
+def _span(value: str | float) -> str | float:
+    try:
+        parse_span(value)
+    except ValueError:
+        raise PydanticCustomError(
+            "span", f"expected {SPAN_TEXT}, found '{{value}}'", {"value": value}
+        ) from None
+    return value
+
+
+Span = Annotated[StrictStr | NonNegativeNumber, AfterValidator(_span), Field(description=SPAN_TEXT)]
+
+
+class HistoryBlock(_Block):
+    """``history``: what the run writes into the history of its output directory (docs/operations.md)."""
+
+    enabled: StrictBool = Field(True, description="write the run's samples into history.sqlite")
+    interval: PositiveNumber = Field(HISTORY.interval, description="s between two samples")
+    full_resolution: Span = Field(
+        span_text(HISTORY.full_resolution), description="how long every sample is kept"
+    )
+    minutes: Span = Field(
+        span_text(HISTORY.minutes), description="how long averages, minima and maxima per minute are kept"
+    )
+    hours: Span | None = Field(None, description="how long those per hour are kept; default: for ever")
 
 
 def _link_kind(value: Any) -> str | None:
@@ -370,6 +399,9 @@ class SetupFile(_Block):
     web: WebAddress | None = Field(
         None, description="serve the run's live dashboard there (like mimocorb run --web); default: none"
     )
+    history: HistoryBlock | None = Field(
+        None, description="the run's history: sample interval and how long samples are kept"
+    )
     RingBuffer: list[BufferItem] = Field(min_length=1, description="RB_1, RB_2, ... in this order")
     Functions: list[FunctionsItem] = Field(
         min_length=1, description="Fkt_main first, then Fkt_1, Fkt_2, ... in this order"
@@ -421,6 +453,8 @@ def setup_keys_at(parent: tuple[Any, ...]) -> list[str] | None:
             model: type[BaseModel] = SetupFile
         case ("RingBuffer", int(), str()):
             model = BufferBlock
+        case ("history",):
+            model = HistoryBlock
         case ("RingBuffer", int(), str(), "serve"):
             model = ServeBlock
         case ("RingBuffer", int(), str(), "connect"):

@@ -27,6 +27,7 @@ import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from ..alarms import AlarmSpec
+from ..history.settings import HistorySettings
 from ..web.access import parse_address
 from .alarms import setup_alarms
 from .diagnostics import KeysAt, describe, schema_issues, suggest
@@ -668,6 +669,7 @@ class _SetupCheck:
             warnings=tuple(self.sorted_issues()),
             web=None if model.web is None else parse_address(str(model.web)),
             alarms=alarms,
+            history=HistorySettings.of(None if model.history is None else model.history.model_dump()),
         )
 
     def check_copy_names(self, files: tuple[Path, ...]) -> None:

@@ -39,6 +39,7 @@ from .commands import BY_KEY, BY_NAME, Command
 from .consumers import ConsumerGroups
 from .dashboard import Dashboard
 from .ending import EndSequence
+from .historian import Historian
 from .inputs import SignalInput, split_command
 from .links import LinkBoard, link_id, link_specs
 from .options import EXIT_FAILED, EXIT_OK, RunOptions, RunResult
@@ -121,6 +122,7 @@ class RunController:
             variables=RunVariables(
                 lambda: self.supervisor.workers, None if run_dir is None else run_dir.parent
             ).current,
+            variables_interval=setup.history.interval,
             note=self.note,
         )
         self.alarms = RunAlarms(
@@ -132,8 +134,7 @@ class RunController:
             stop=lambda reason: self.stop(reason),
             state=lambda: self.state,
         )
-        if setup.alarms:
-            self.sampler.add_consumer(self.alarms.take_sample)
+        self.historian: Historian | None = None
         self.signals = SignalInput()
         # how the run goes
         self.end_reason: str | None = None
@@ -217,6 +218,14 @@ class RunController:
         if self.options.handle_signals:
             self.signals.install()
         self.sampler.start(self.run_dir, linked=any(b.serve or b.connect for b in self.setup.buffers))
+        if self.run_dir is not None:
+            self.historian = Historian.open(
+                self.setup.history, self.run_dir, self.setup.setup_file.name, self.note
+            )
+            if self.historian is not None:
+                self.sampler.add_consumer(self.historian)
+        if self.setup.alarms:  # after the history: a sample is stored before an alarm acts on it
+            self.sampler.add_consumer(self.alarms.take_sample)
         self._announce_limits()
         self.wall_start = _dt.datetime.now()
         self.states.started(self.clock.start())
@@ -535,6 +544,8 @@ class RunController:
         self._close_workers()
         self.alarms.close()
         self.sampler.record_last_row(self.note)
+        if self.historian is not None:
+            self.historian.close()
         stats = final_stats(self.monitors)
         summary = self.summary(stats)
         self._close_buffers_and_inputs()

@@ -24,6 +24,7 @@ from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Res
 from .. import __version__
 from .._hosts import is_loopback_host
 from .access import COOKIE, Access
+from .history import add_history_routes
 from .runs import RunStore
 from .snapshot import empty_snapshot
 
@@ -31,7 +32,12 @@ LOG_KEEP = 2000  # log lines kept for pages that connect later
 LOG_HELLO = 500  # of which a new page gets these
 STREAM_QUEUE = 64  # updates queued per event stream before the oldest are dropped
 KEEPALIVE = 10.0  # s between comment lines on an idle event stream
-STATIC = {"app.js": "text/javascript", "style.css": "text/css", "index.html": "text/html"}
+STATIC = {
+    "app.js": "text/javascript",
+    "history.js": "text/javascript",
+    "style.css": "text/css",
+    "index.html": "text/html",
+}
 INLINE_TEXT = (".txt", ".log", ".csv", ".json", ".yaml", ".yml", ".md")
 INLINE_PICTURES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif"}
 ARGUMENT = re.compile(r"^[A-Za-z0-9_:.-]{0,100}$")  # one word: an alarm's name
@@ -297,6 +303,7 @@ def create_app(hub: Hub, access: Access) -> FastAPI:
             return FileResponse(path, media_type="text/plain; charset=utf-8")
         return FileResponse(path, media_type="application/octet-stream", filename=path.name)
 
+    add_history_routes(app, lambda: hub.store.root if hub.store is not None else None)
     return app
 
 
