@@ -19,7 +19,9 @@ import support
 MODS = Path(__file__).parent / "alarmmods"
 
 
-def write_setup(directory: Path, alarms: str, runtime: float = 0, extra: str = "", slots: int = 16) -> Path:
+def write_setup(
+    directory: Path, alarms: str, runtime: float = 0, extra: str = "", slots: int = 16, sink_sleep: float = 0
+) -> Path:
     """A source writing ~100 events/s into RB_1 (none while ``directory/quiet`` exists), a counting
     sink, and ``alarms`` (YAML lines of the ``Alarms`` list, indented by two spaces)."""
     mods = MODS / "switched"
@@ -33,7 +35,7 @@ Functions:
   - Fkt_2: {{file_name: {mods}, fkt_name: counting_sink, num_process: 1, RB_assign: {{RB_1: read}}}}
 {extra}FunctionConfigs:
   switched_source: {{quiet: {directory / "quiet"}}}
-  counting_sink: {{count_file: {directory / "count.json"}}}
+  counting_sink: {{count_file: {directory / "count.json"}, sleep: {sink_sleep}}}
 Alarms:
 {alarms}
 """

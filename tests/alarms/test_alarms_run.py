@@ -126,3 +126,13 @@ def test_pause_run_holds_the_run_until_the_alarm_is_acknowledged_and_stop_run_en
     assert [s for _, s in summary["states"]].count("paused") == 1
     assert summary["events"] == sink_count(project) > 400
     assert summary["alarms"]["active_at_end"][0]["acknowledged"] is True
+
+
+def test_the_built_in_alarm_of_a_buffer_full_for_too_long(project: Path) -> None:
+    write_setup(project, "  - buffer_full: {for: 1, severity: error}", runtime=5, slots=4, sink_sleep=0.05)
+    done = support.run(support.mimocorb_command("run", "setup.yaml", "--no-kbd"), project, 90.0)
+    run_dir = support.only_run_dir(project / "target")
+    assert done.returncode == 0, done.stdout
+    assert ("buffer_full:RB_1", "raised") in alarm_events(run_dir)
+    assert "ALARM buffer_full:RB_1 raised (error): RB_1.fill >= 1 [RB_1.fill = 1]" in done.stdout
+    assert support.summary(run_dir)["events"] == sink_count(project)

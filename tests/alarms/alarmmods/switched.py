@@ -29,13 +29,16 @@ def switched_source(source_list=None, sink_list=None, observe_list=None, config_
 
 
 def counting_sink(source_list=None, sink_list=None, observe_list=None, config_dict=None, **rb_info):
-    """Reads until the end; writes the number of events it read to ``count_file`` (config)."""
+    """Reads until the end, ``sleep`` s per event (config, default 0); writes the number of events it read
+    to ``count_file`` (config)."""
     reader = bm.Reader(source_list[0])
+    sleep = float((config_dict or {}).get("sleep", 0.0))
     count = 0
     try:
         while True:
             reader.get()
             count += 1
+            time.sleep(sleep)
     finally:
         with open((config_dict or {})["count_file"], "w") as f:
             json.dump(count, f)
