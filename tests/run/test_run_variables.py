@@ -47,6 +47,30 @@ def test_a_variable_published_by_a_worker_reaches_every_consumer_with_the_run_va
     assert [s.time for s in got] == sorted(s.time for s in got)
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_restarted_worker_publishes_again(project, method):
+    body = buffers(2) + "Functions:\n"
+    body += fkt(1, "chain_source", "counting_source", "RB_1: write")
+    body += fkt(
+        2, "chain_publish", "publishing_flaky_filter", "RB_1: read, RB_2: write", extra="on_error: restart"
+    )
+    body += fkt(3, "chain_sink", "counting_sink", "RB_2: read", extra="config_file: final.yaml")
+    configs = "counting_source: {sleep: 0.002}\npublishing_flaky_filter: {fail_at: 20}\n"
+    setup = write_setup(project, "restart_setup.yaml", body, main="runtime: 4", configs=configs)
+    controller = open_run(setup, RunOptions(verbose=0, handle_signals=False, start_method=method))
+    got: list[VariableSample] = []
+    controller.sampler.add_consumer(got.append)
+    result = controller.run()
+    assert result.exit_code == 0, result.failures
+    (worker,) = controller.supervisor.workers_of("Fkt_2")
+    first, second = worker.pids
+    after = [s.values for s in got if s.values.get("Fkt_2.restarts") == 1 and "filter.pid" in s.values]
+    assert after and {v["filter.pid"] for v in after} == {second}, [s.values.get("filter.pid") for s in got]
+    assert first != second
+
+
 def _publish_without_reader(conn) -> None:
     open_channel(conn)
     for k in range(100_000):  # far more than a pipe holds: the surplus is dropped, nothing waits

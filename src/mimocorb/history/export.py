@@ -23,6 +23,7 @@ def local_time(t: float) -> str:
 
 
 def to_csv(selection: Selection) -> str:
+    """The selection as CSV text (see the module docstring)."""
     names = list(selection.series)
     extremes = selection.resolution != "full"
     header = ["time", "unix_time"]

@@ -17,6 +17,7 @@ from typing import Any
 
 from .tables import has_tables
 
+# points per variable a span is read in at most, unless a resolution is asked for
 MAX_POINTS = 3000
 GAP_STEPS = 3.0
 GAP_BUCKETS = 1.5
