@@ -66,10 +66,6 @@ class ActionLink:
         messages, _ = channel.receive(self._sock)
         return [(int(m.get("level", 0)), str(m.get("text"))) for m in messages if m.get("t") == "report"]
 
-    @property
-    def alive(self) -> bool:
-        return not self._closed and self.process.is_alive()
-
     def close(self, timeout: float = CLOSE_WAIT) -> list[tuple[int, str]]:
         """Let the actions under way finish (at most ``timeout`` s), end the process; the last reports."""
         if self._closed:

@@ -47,10 +47,6 @@ class Condition:
         result = self._evaluate(values)
         return None if result is None else bool(result)
 
-    def values(self, values: Values) -> dict[str, float]:
-        """The current values of the variables it names (those that have one)."""
-        return {name: values[name] for name in self.variables if name in values}
-
 
 def parse(text: str) -> Condition:
     """The condition ``text`` (see the module docstring); ExpressionError if it is not one."""

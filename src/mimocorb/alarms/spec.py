@@ -132,4 +132,3 @@ _TARGET_TEXT = {
 #: worker may publish more of its own.
 BUFFER_VARIABLES = ("events", "rate_hz", "fill", "deadtime", "lost")
 WORKER_VARIABLES = ("cpu", "memory_mb", "restarts")
-RUN_VARIABLES = ("disk_free_gb",)
