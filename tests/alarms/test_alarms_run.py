@@ -136,3 +136,25 @@ def test_the_built_in_alarm_of_a_buffer_full_for_too_long(project: Path) -> None
     assert ("buffer_full:RB_1", "raised") in alarm_events(run_dir)
     assert "ALARM buffer_full:RB_1 raised (error): RB_1.fill >= 1 [RB_1.fill = 1]" in done.stdout
     assert support.summary(run_dir)["events"] == sink_count(project)
+
+
+def test_the_built_in_alarm_of_a_worker_restarting_again_and_again(project: Path) -> None:
+    setup = write_setup(
+        project, "  - worker_restarts: {restarts: 2, within: 600}\n  - no_events: off", runtime=6
+    )
+    text = setup.read_text().replace(
+        "fkt_name: counting_sink, num_process: 1,",
+        "fkt_name: failing_sink, num_process: 1, on_error: restart,",
+    )
+    text = text.replace(
+        "  counting_sink: {",
+        f"  failing_sink: {{marks: {project / 'mark'}, fail_times: 2}}\n  counting_sink: {{",
+    )
+    setup.write_text(text)
+    done = support.run(support.mimocorb_command("run", "setup.yaml", "--no-kbd"), project, 90.0)
+    run_dir = support.only_run_dir(project / "target")
+    assert done.returncode == 0, done.stdout
+    assert alarm_events(run_dir) == [("worker_restarts:Fkt_2", "raised")]
+    assert (
+        "ALARM worker_restarts:Fkt_2 raised (warning): Fkt_2.restarts grew by 2 within 600 s" in done.stdout
+    )

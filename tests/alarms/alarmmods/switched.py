@@ -56,3 +56,19 @@ def heavy_source(source_list=None, sink_list=None, observe_list=None, config_dic
             yield [rng.random(setup["values_per_slot"])], None
 
     rbImport(sink_list=sink_list, config_dict=config_dict, ufunc=generate, **rb_info)()
+
+
+def failing_sink(source_list=None, sink_list=None, observe_list=None, config_dict=None, **rb_info):
+    """Fails after 20 events in its first ``fail_times`` incarnations (marker files ``marks``*), then
+    reads until the end."""
+    config = config_dict or {}
+    incarnation = len([p for p in os.listdir(os.path.dirname(config["marks"])) if p.startswith("mark")])
+    reader = bm.Reader(source_list[0])
+    if incarnation < int(config["fail_times"]):
+        with open(f"{config['marks']}{incarnation}", "w"):
+            pass
+        for _ in range(20):
+            reader.get()
+        raise RuntimeError(f"failing on purpose, incarnation {incarnation}")
+    while True:
+        reader.get()
