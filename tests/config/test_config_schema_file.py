@@ -27,6 +27,7 @@ def test_schema_describes_the_top_level_keys() -> None:
         "RingBuffer",
         "Functions",
         "FunctionConfigs",
+        "Alarms",
         "web",
         "history",
     }

@@ -42,6 +42,7 @@ def test_the_dashboard_gets_the_table_as_json() -> None:
         "resume": ["paused"],
         "stop": ["running", "paused"],
         "end": ["running", "paused", "stopped"],
+        "acknowledge": ["running", "paused"],
     }
     assert [c["name"] for c in sent if c["confirm"]] == ["end"]
 

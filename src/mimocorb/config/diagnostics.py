@@ -18,6 +18,7 @@ from .schema import PATTERN_TEXT, UNION_TAGS
 
 KeysAt = Callable[[tuple[Any, ...]], "list[str] | None"]
 
+WHOLE_MESSAGES = ("alarm_action",)  # errors whose message says what was expected and found itself
 _EXPECTED = {
     "dict_type": "a mapping",
     "model_type": "a mapping",
@@ -96,6 +97,8 @@ def _message(err: Any, loc: tuple[Any, ...], is_key: bool, keys_at: KeysAt) -> s
         return unknown_key_message(loc[-1], keys_at(loc[:-1]) or [])
     if kind == "missing":
         return "required key is missing"
+    if kind in WHOLE_MESSAGES:
+        return str(err["msg"])
     if kind in ("too_short", "too_long") and isinstance(value, dict):
         return _size_message(ctx, value, "key")
     if kind in ("too_short", "too_long") and isinstance(value, list):

@@ -9,12 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from ..history.settings import HistorySettings
 from .errors import Issue
+
+if TYPE_CHECKING:
+    from ..alarms import AlarmSpec
 
 PathBase = Literal["absolute", "cwd", "setup_dir", "import"]
 ConfigOrigin = Literal["config_file", "common", "FunctionConfigs", "none"]
@@ -130,6 +133,7 @@ class ValidatedSetup:
     config_files: tuple[Path, ...]
     warnings: tuple[Issue, ...]
     web: tuple[str, int] | None = None  # (host, port) of the live dashboard
+    alarms: tuple[AlarmSpec, ...] = ()  # the setup's and the built-in ones
     history: HistorySettings = field(default_factory=HistorySettings)
 
     def summary(self) -> str:
@@ -142,6 +146,7 @@ class ValidatedSetup:
         runevents = str(self.runevents) if self.runevents else "unlimited"
         lines.append(f"run limits: runtime {runtime}, runevents {runevents}")
         lines.append(f"output directory: {display_path(self.output_directory.path, self.cwd)}")
+        lines += _alarm_lines(self.alarms)
         return "\n".join(lines)
 
 
@@ -169,6 +174,17 @@ def _function_line(function: WorkerFunction, cwd: Path) -> str:
         f"{function.key}: {function.fkt_name} from {origin} "
         f"x{function.num_process} ({assign}; config: {config})"
     )
+
+
+def _alarm_lines(alarms: tuple[AlarmSpec, ...]) -> list[str]:
+    own = [a for a in alarms if not a.builtin]
+    lines = [f"{len(own)} alarm(s):"] if own else []
+    for a in own:
+        actions = ", ".join(action.describe() for action in a.actions)
+        lines.append(f"  {a.name}: {a.condition} for {a.hold:g} s ({a.severity}; {actions})")
+    builtin = sorted({a.name.partition(":")[0] for a in alarms if a.builtin})
+    lines.append(f"built-in alarms: {', '.join(builtin) or 'all off'}")
+    return lines
 
 
 def display_path(path: Path, cwd: Path) -> str:

@@ -34,13 +34,19 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from ..alarms.spec import SEVERITIES, SIMPLE_ACTIONS, TARGET_ACTIONS, action_of
 from ..history.settings import DEFAULTS as HISTORY
 from ..history.settings import SPAN_TEXT, parse_span, span_text
 from ..web.access import parse_address
 
 BUFFER_NAME_PATTERN = r"^RB_[1-9][0-9]*$"
 FUNCTION_NAME_PATTERN = r"^Fkt_[1-9][0-9]*$"
-PATTERN_TEXT = {BUFFER_NAME_PATTERN: "a buffer name 'RB_<n>'", FUNCTION_NAME_PATTERN: "a name 'Fkt_<n>'"}
+ALARM_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+PATTERN_TEXT = {
+    BUFFER_NAME_PATTERN: "a buffer name 'RB_<n>'",
+    FUNCTION_NAME_PATTERN: "a name 'Fkt_<n>'",
+    ALARM_NAME_PATTERN: "an alarm name of letters, digits and _",
+}
 EXTENSION_PREFIXES = ("x-", "x_")
 MAIN_KEY = "Fkt_main"
 RB_ROLES = ("read", "write", "observe")
@@ -48,7 +54,22 @@ RB_ROLES = ("read", "write", "observe")
 # Tags of the internal unions; they appear in pydantic error locations and are stripped from key paths.
 _TYPE_STRING, _FIELD_MAPPING, _MAIN_ITEM, _WORKER_ITEM = "<type string>", "<fields>", "<Fkt_main>", "<Fkt_i>"
 _LINK_STRING, _LINK_MAPPING = "<address>", "<link>"
-UNION_TAGS = frozenset({_TYPE_STRING, _FIELD_MAPPING, _MAIN_ITEM, _WORKER_ITEM, _LINK_STRING, _LINK_MAPPING})
+_ACTION_WORD, _ACTION_MAPPING = "<action>", "<action mapping>"
+_ALARM_MAPPING, _ALARM_OFF = "<alarm>", "<off>"
+UNION_TAGS = frozenset(
+    {
+        _TYPE_STRING,
+        _FIELD_MAPPING,
+        _MAIN_ITEM,
+        _WORKER_ITEM,
+        _LINK_STRING,
+        _LINK_MAPPING,
+        _ACTION_WORD,
+        _ACTION_MAPPING,
+        _ALARM_MAPPING,
+        _ALARM_OFF,
+    }
+)
 
 BufferName = Annotated[str, StringConstraints(pattern=BUFFER_NAME_PATTERN)]
 FunctionName = Annotated[str, StringConstraints(pattern=FUNCTION_NAME_PATTERN)]
@@ -286,6 +307,84 @@ FunctionsItem = Annotated[
 FunctionConfigsMap = dict[StrictStr, dict[Any, Any] | None]
 
 
+def _action_mapping(value: dict[Any, Any]) -> dict[Any, Any]:
+    """``{webhook: URL}``, ``{email: ADDRESS}`` or ``{exec: COMMAND}``, the target checked."""
+    try:
+        action_of(value)
+    except ValueError as exc:
+        raise PydanticCustomError("alarm_action", str(exc)) from None
+    return value
+
+
+def _action_kind(value: Any) -> str | None:
+    if isinstance(value, str):
+        return _ACTION_WORD
+    return _ACTION_MAPPING if isinstance(value, dict) else None
+
+
+_ACTIONS_TEXT = (
+    f"{', '.join(SIMPLE_ACTIONS)} or a mapping {{webhook: URL}}, {{email: ADDRESS}}, {{exec: COMMAND}}"
+)
+ActionItem = Annotated[
+    Annotated[Literal[SIMPLE_ACTIONS], Tag(_ACTION_WORD)]  # type: ignore[valid-type]
+    | Annotated[
+        Annotated[
+            dict[Literal[TARGET_ACTIONS], StrictStr | list[StrictStr]],  # type: ignore[valid-type]
+            Field(min_length=1, max_length=1),
+        ],
+        AfterValidator(_action_mapping),
+        Tag(_ACTION_MAPPING),
+    ],
+    Discriminator(_action_kind, custom_error_type="alarm_action_kind", custom_error_message=_ACTIONS_TEXT),
+]
+
+
+class AlarmBlock(_Block):
+    """Body of one alarm of ``Alarms``: a user alarm has ``when``; a built-in one (buffer_full,
+    worker_restarts, disk_low, no_events) only the keys it changes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    when: StrictStr | None = Field(
+        None, description="condition, e.g. 'RB_1.rate_hz < 0.5 and Fkt_2.restarts > 0' (user alarms)"
+    )
+    for_: NonNegativeNumber | None = Field(
+        None, alias="for", description="s the condition must hold before the alarm is raised (default 0)"
+    )
+    severity: Literal[SEVERITIES] | None = Field(  # type: ignore[valid-type]
+        None, description="info | warning | error (default warning)"
+    )
+    actions: list[ActionItem] | None = Field(
+        None, description=f"what is done when it is raised or cleared: {_ACTIONS_TEXT} (default [log])"
+    )
+    below_gb: NonNegativeNumber | None = Field(None, description="disk_low: free GB below which it is raised")
+    restarts: PositiveInt | None = Field(None, description="worker_restarts: this many restarts ...")
+    within: PositiveNumber | None = Field(None, description="worker_restarts: ... within this many s")
+
+
+AlarmName = Annotated[str, StringConstraints(pattern=ALARM_NAME_PATTERN)]
+
+
+def _alarm_kind(value: Any) -> str | None:
+    if value is False:
+        return _ALARM_OFF
+    return _ALARM_MAPPING if isinstance(value, dict) else None
+
+
+AlarmBody = Annotated[
+    Annotated[AlarmBlock, Tag(_ALARM_MAPPING)] | Annotated[Literal[False], Tag(_ALARM_OFF)],
+    Discriminator(
+        _alarm_kind,
+        custom_error_type="alarm",
+        custom_error_message="expected a mapping {when, for, severity, actions} or off (built-in alarms)",
+    ),
+]
+AlarmItem = Annotated[
+    dict[AlarmName, AlarmBody],
+    Field(min_length=1, max_length=1, json_schema_extra={"additionalProperties": False}),
+]
+
+
 class SetupFile(_Block):
     """The setup file as a whole, in the format of mimoCoRB 1.0.2."""
 
@@ -309,6 +408,11 @@ class SetupFile(_Block):
     )
     FunctionConfigs: FunctionConfigsMap | None = Field(
         None, description="fkt_name: config_dict (lowest precedence)"
+    )
+    Alarms: list[AlarmItem] | None = Field(
+        None,
+        description="alarms on the sampled variables (docs/alarms.md); a built-in alarm's name changes "
+        "its settings, 'NAME: off' turns it off",
     )
 
     @model_validator(mode="before")
@@ -359,9 +463,11 @@ def setup_keys_at(parent: tuple[Any, ...]) -> list[str] | None:
             model = MainBlock
         case ("Functions", int(), str()):
             model = FunctionBlock
+        case ("Alarms", int(), str()):
+            model = AlarmBlock
         case _:
             return None
-    return list(model.model_fields)
+    return [field.alias or name for name, field in model.model_fields.items()]
 
 
 def setup_json_schema() -> dict[str, Any]:

@@ -26,8 +26,10 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
+from ..alarms import AlarmSpec
 from ..history.settings import HistorySettings
 from ..web.access import parse_address
+from .alarms import setup_alarms
 from .diagnostics import KeysAt, describe, schema_issues, suggest
 from .errors import ConfigError, Issue, Severity
 from .links import links_of, loopback_test
@@ -213,10 +215,11 @@ class _SetupCheck:
             f.key: r for f in functions if (r := self.resolve_function(f, common, dtypes)) is not None
         }
         self.check_function_configs(functions)
+        alarms = self.check_alarms(model, list(dtypes), [f.key for f in functions])
         output = self.output_directory()
         if self.has_errors() or model is None:
             raise ConfigError(self.sorted_issues())
-        return self.result(model, dtypes, resolved, common, output, links)
+        return self.result(model, dtypes, resolved, common, output, links, alarms)
 
     def validate_model(self, model: type[BaseModel], doc: _Doc, keys_at: KeysAt, part: Any = None) -> Any:
         """Validate ``doc`` (or only ``part`` of it), reporting errors located in ``doc``."""
@@ -307,6 +310,17 @@ class _SetupCheck:
                 self.report("error", ("RingBuffer", position, name, *key), message)
             links[name] = (serve, connect)
         return links
+
+    def check_alarms(
+        self, model: SetupFile | None, buffers: list[str], functions: list[str]
+    ) -> tuple[AlarmSpec, ...]:
+        """The run's alarms: the setup's ``Alarms`` (conditions, names, keys) and the built-in ones."""
+        if model is None:
+            return ()
+        alarms, problems = setup_alarms(model.Alarms, buffers, functions)
+        for loc, message in problems:
+            self.report("error", loc, message)
+        return alarms
 
     # -- functions ---------------------------------------------------------------------------------
 
@@ -625,6 +639,7 @@ class _SetupCheck:
         common: _Common | None,
         output: ResolvedPath,
         links: dict[str, tuple[ServeLink | None, ConnectLink | None]],
+        alarms: tuple[AlarmSpec, ...],
     ) -> ValidatedSetup:
         main = next((block for key, block in _blocks(model) if key == MAIN_KEY), None)
         runtime, runevents = _limits(main, common)
@@ -662,6 +677,7 @@ class _SetupCheck:
             config_files=config_files,
             warnings=tuple(self.sorted_issues()),
             web=None if model.web is None else parse_address(str(model.web)),
+            alarms=alarms,
             history=HistorySettings.of(None if model.history is None else model.history.model_dump()),
         )
 

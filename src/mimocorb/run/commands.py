@@ -23,7 +23,8 @@ class Command:
     ``key``: the letter typed on stdin (lower case works too), as in mimoCoRB 1.0.2; ``name``: the word
     of the dashboard's API and its button; ``does``: plain words for the help line and the buttons;
     ``method``: the ``RunController`` method that carries it out; ``confirm``: the question the page asks
-    before sending a command that cannot be undone.
+    before sending a command that cannot be undone; ``argument``: what the one optional word after the
+    letter names (``A no_muons``), for the commands that take one.
     """
 
     name: str
@@ -32,6 +33,7 @@ class Command:
     states: frozenset[RunState]
     method: str
     confirm: str | None = None
+    argument: str | None = None
 
     def refusal(self, state: RunState) -> str:
         """Why the command is ignored in ``state``, naming the states that would take it."""
@@ -45,6 +47,7 @@ TABLE: tuple[Command, ...] = (
     Command("resume", "R", "resume data taking", frozenset({RunState.PAUSED}), "resume"),
     Command("stop", "S", "stop data taking", ACTIVE, "stop"),
     Command("end", "E", "end the run", ENDABLE, "end_run", confirm="End the run now?"),
+    Command("acknowledge", "A", "acknowledge raised alarms", ACTIVE, "acknowledge", argument="alarm name"),
 )
 
 BY_KEY = {command.key: command for command in TABLE}
@@ -61,6 +64,7 @@ def as_json() -> list[dict[str, Any]]:
             "does": c.does,
             "states": [s.value for s in RunState if s in c.states],
             "confirm": c.confirm,
+            "argument": c.argument,
         }
         for c in TABLE
     ]

@@ -31,6 +31,7 @@ from typing import Any
 
 from ..config import ValidatedSetup
 from ..ring import Monitor, RingBuffer
+from .alarms import RunAlarms
 from .catalog import complete_run, register_run
 from .channels import Channels
 from .child import WorkerSpec
@@ -40,7 +41,7 @@ from .consumers import ConsumerGroups
 from .dashboard import Dashboard
 from .ending import EndSequence
 from .historian import Historian
-from .inputs import SignalInput, parse_command
+from .inputs import SignalInput, split_command
 from .links import LinkBoard, link_id, link_specs
 from .options import EXIT_FAILED, EXIT_OK, RunOptions, RunResult
 from .plan import RunPlan, serve_key
@@ -124,6 +125,15 @@ class RunController:
             ).current,
             variables_interval=setup.history.interval,
             note=self.note,
+        )
+        self.alarms = RunAlarms(
+            setup.alarms,
+            self.context,
+            run_dir,
+            self.note,
+            pause=self.pause,
+            stop=lambda reason: self.stop(reason),
+            state=lambda: self.state,
         )
         self.historian: Historian | None = None
         self.signals = SignalInput()
@@ -216,6 +226,8 @@ class RunController:
             )
             if self.historian is not None:
                 self.sampler.add_consumer(self.historian)
+        if self.setup.alarms:  # after the history: a sample is stored before an alarm acts on it
+            self.sampler.add_consumer(self.alarms.take_sample)
         self._announce_limits()
         self.wall_start = _dt.datetime.now()
         register_run(self.run_dir, self.setup.setup_file, self.wall_start, self.options.tags, self.note)
@@ -314,15 +326,17 @@ class RunController:
     # =============================================================================== commands ====
     def command(self, line: str, origin: str = "keyboard") -> None:
         """Execute one command line (a key of ``commands.TABLE``); anything else is echoed and ignored."""
-        letter = parse_command(line)
+        letter, argument = split_command(line)
         if letter is None:
             if line.strip():
                 self.note(f"unknown command '{line.strip()}' ({', '.join(BY_KEY)} expected)", 1)
             return
         command = BY_KEY[letter]
-        self._log(f"command {command.key} ({command.name}) from {origin}")
+        given = f" {argument}" if argument else ""
+        self._log(f"command {command.key}{given} ({command.name}) from {origin}")
         if not self._refuses(command):
-            getattr(self, command.method)()
+            arguments = (argument,) if command.argument is not None else ()
+            getattr(self, command.method)(*arguments)
 
     def _refuses(self, command: Command) -> bool:
         """The table says in which states a command acts; in any other it is noted and ignored."""
@@ -336,7 +350,12 @@ class RunController:
         self._set_paused(True)
 
     def resume(self) -> None:
-        """Only from ``paused``: R in any other state would start sources that were meant to stay stopped."""
+        """Only from ``paused``: R in any other state would start sources that were meant to stay stopped;
+        and not while a raised ``pause_run`` alarm (the disk guard) waits for acknowledgement."""
+        refusal = self.alarms.holding_pause() if self.state == RunState.PAUSED else None
+        if refusal is not None:
+            self.note(refusal, 0)
+            return
         self._set_paused(False)
 
     def _set_paused(self, paused: bool) -> None:
@@ -353,6 +372,11 @@ class RunController:
         (self.clock.pause if paused else self.clock.resume)()
         self._set_state(RunState.PAUSED if paused else RunState.RUNNING)
         self.note("run paused (R resumes)" if paused else "run resumed", 1)
+
+    def acknowledge(self, alarm: str = "") -> None:
+        """A: the raised alarm ``alarm`` (every raised one if empty) is acknowledged; an acknowledged
+        ``pause_run`` alarm no longer keeps the run paused."""
+        self.alarms.acknowledge(alarm)
 
     def stop(self, reason: str = "stop command", hold: bool | None = None) -> None:
         """Stop data taking: sources stop, the chain drains.
@@ -508,6 +532,7 @@ class RunController:
             "setup": self.setup.setup_file.name,
             "run_directory": None if self.run_dir is None else str(self.run_dir),
             "series": self.options.series,
+            "alarms": self.alarms.active(),
         }
 
     # ============================================================================= closing up ====
@@ -522,6 +547,7 @@ class RunController:
         self.clock.freeze()  # already frozen unless the controller failed: closing up is not active time
         self.wall_end = _dt.datetime.now()
         self._close_workers()
+        self.alarms.close()
         self.sampler.record_last_row(self.note)
         if self.historian is not None:
             self.historian.close()
@@ -596,4 +622,5 @@ class RunController:
         )
         summary["links"] = self.links.summary()
         summary["tags"] = list(self.options.tags)
+        summary["alarms"] = self.alarms.summary()
         return summary

@@ -11,7 +11,8 @@ sentinels, and reads a line only when one is there, so
 * stdin is read with ``os.read`` on the descriptor, never through ``sys.stdin``'s buffered reader.
 
 Commands are the single letters of ``commands.TABLE`` (those of mimoCoRB 1.0.2: P pause, R resume,
-S stop, E end), one per line; lower case is accepted too.
+S stop, E end; and A acknowledge), one per line; lower case is accepted too. A command that takes an
+argument has it after the letter (``A no_muons``).
 """
 
 from __future__ import annotations
@@ -32,8 +33,18 @@ COMMANDS = {command.key: command.name for command in TABLE}  # letter -> name, a
 
 def parse_command(line: str) -> str | None:
     """The command letter of an input line, or None if the line is not a command."""
-    text = line.strip().upper()
-    return text if text in BY_KEY else None
+    return split_command(line)[0]
+
+
+def split_command(line: str) -> tuple[str | None, str]:
+    """(command letter or None, its argument or ""): ``A no_muons`` is ("A", "no_muons"). Only a
+    command that takes an argument may have a word after its letter."""
+    word, _, rest = line.strip().partition(" ")
+    command = BY_KEY.get(word.upper())
+    argument = rest.strip()
+    if command is None or (argument and (command.argument is None or " " in argument)):
+        return None, ""
+    return command.key, argument
 
 
 class KeyboardInput:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -41,6 +42,7 @@ STATIC = {
 }
 INLINE_TEXT = (".txt", ".log", ".csv", ".json", ".yaml", ".yml", ".md")
 INLINE_PICTURES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif"}
+ARGUMENT = re.compile(r"^[A-Za-z0-9_:.-]{0,100}$")  # one word: an alarm's name
 CACHED = {"Cache-Control": "max-age=3600"}  # the charting library is large and does not change
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -59,7 +61,7 @@ class Hub:
         self,
         store: RunStore | None,
         layouts: list[dict[str, Any]] | None = None,
-        command: Callable[[str], bool] | None = None,
+        command: Callable[[str, str], bool] | None = None,
         commands: list[dict[str, Any]] | None = None,
     ) -> None:
         self.store = store
@@ -251,7 +253,8 @@ def create_app(hub: Hub, access: Access) -> FastAPI:
 
     @app.post(
         "/api/command",
-        summary='steer the run: body {"command": NAME}, a name of /api/commands; needs the token',
+        summary='steer the run: body {"command": NAME}, a name of /api/commands, with "argument": WORD for '
+        "a command that takes one (acknowledge: the alarm's name); needs the token",
         status_code=202,
     )
     async def command(request: Request) -> JSONResponse:
@@ -267,10 +270,16 @@ def create_app(hub: Hub, access: Access) -> FastAPI:
             return _bad_command(hub.commands)
         if hub.command is None:
             return JSONResponse({"detail": "this server shows no running run"}, status_code=409)
-        keys = {c["name"]: c["key"] for c in hub.commands}
-        if word.lower() not in keys:
+        known = {c["name"]: c for c in hub.commands}
+        entry = known.get(word.lower())
+        if entry is None:
             return _bad_command(hub.commands)
-        if not hub.command(keys[word.lower()]):
+        argument = body.get("argument") or "" if isinstance(body, dict) else ""
+        if argument and not (
+            entry.get("argument") and isinstance(argument, str) and ARGUMENT.match(argument)
+        ):
+            return JSONResponse({"detail": f"{entry['name']} takes no such argument"}, status_code=400)
+        if not hub.command(entry["key"], argument):
             return JSONResponse({"detail": "the run controller does not answer"}, status_code=503)
         return JSONResponse({"command": word.lower(), "accepted": time.time()}, status_code=202)
 
@@ -319,6 +328,10 @@ def create_app(hub: Hub, access: Access) -> FastAPI:
 
     add_history_routes(app, lambda: hub.store.root if hub.store is not None else None)
     return app
+
+
+def _one_word(argument: Any) -> bool:
+    return isinstance(argument, str) and ARGUMENT.match(argument) is not None
 
 
 def _bad_command(commands: list[dict[str, Any]]) -> JSONResponse:

@@ -8,7 +8,8 @@ type ``t``:
 
 controller → server: ``status`` (``d``: a snapshot), ``log`` (``d``: ``[time, source, text]``),
 ``close``;
-server → controller: ``ready`` (``url``, ``port``), ``command`` (``c``: a command letter),
+server → controller: ``ready`` (``url``, ``port``), ``command`` (``c``: a command letter, ``a``: its
+argument or ""),
 ``fatal`` (``error``: why the server gives up).
 """
 

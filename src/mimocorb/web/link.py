@@ -145,7 +145,8 @@ class WebLink:
 
     # -- from the server ------------------------------------------------------------------------
     def commands(self) -> list[str]:
-        """The keys of the commands that authorised pages sent since the last call."""
+        """The command lines (a key, and its argument if it takes one) that authorised pages sent since
+        the last call."""
         self._poll()
         out, self._pending = self._pending, []
         return out
@@ -158,7 +159,8 @@ class WebLink:
         for m in messages:
             kind = m.get("t")
             if kind == "command" and str(m.get("c")) in self._keys:
-                self._pending.append(str(m["c"]))
+                argument = str(m.get("a") or "").split()
+                self._pending.append(" ".join([str(m["c"]), *argument[:1]]))
             elif kind == "ready":
                 self.url, self.port = str(m.get("url")), int(m.get("port") or 0)
             elif kind == "fatal":

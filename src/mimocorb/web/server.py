@@ -139,7 +139,7 @@ async def _live(sock: socket.socket, opts: dict[str, Any]) -> None:
     hub = Hub(
         store,
         sampler.layouts,
-        command=lambda letter: channel.send(sock, {"t": "command", "c": letter}),
+        command=lambda letter, argument: channel.send(sock, {"t": "command", "c": letter, "a": argument}),
         commands=list(opts.get("commands") or []),
     )
     for problem in sampler.problems:

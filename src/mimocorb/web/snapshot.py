@@ -13,7 +13,10 @@ Schema (every key always present)::
                   "consumers": [{"label", "pending"}]}],
      "workers": [{"name", "function", "state", "pid", "restarts"}],
      "links": [],
-     "series": None | {"name", "step", "steps", "run", "overrides"} (the step of a run series)}
+     "series": None | {"name", "step", "steps", "run", "overrides"} (the step of a run series),
+     "alarms": [{"alarm", "state", "severity", "value", "values", "condition", "time", "acknowledged"}]}
+
+``alarms`` lists the raised alarms (the page shows them in a banner with an acknowledge button).
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ def build_snapshot(
     run_directory: str | None = None,
     links: Sequence[Mapping[str, Any]] = (),
     series: Mapping[str, Any] | None = None,
+    alarms: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """The snapshot (see the module docstring); ``consumers`` maps a buffer name to (label, pending).
 
@@ -90,6 +94,7 @@ def build_snapshot(
         "workers": [_worker(w) for w in workers],
         "links": [dict(link) for link in links],
         "series": None if series is None else dict(series),
+        "alarms": [dict(alarm) for alarm in alarms],
     }
 
 

@@ -161,9 +161,10 @@ function fileURL(run, name) {
 }
 
 // ----------------------------------------------------------------------------------- commands ----
-async function sendCommand(command) {
+async function sendCommand(command, argument) {
   if (command.confirm && !window.confirm(command.confirm)) return;
   const word = command.name;
+  const body = argument ? { command: word, argument: argument } : { command: word };
   const result = $("command-result");
   if (!page.token) {
     $("token-box").hidden = false;
@@ -175,7 +176,7 @@ async function sendCommand(command) {
     const response = await fetch("/api/command", {
       method: "POST",
       headers: { "Content-Type": "application/json", Authorization: "Bearer " + page.token },
-      body: JSON.stringify({ command: word }),
+      body: JSON.stringify(body),
     });
     if (response.status === 401 || response.status === 403) {
       $("token-box").hidden = false;
@@ -309,6 +310,7 @@ function drawStatus(s) {
   $("progress").value = s.progress === null ? 0 : s.progress;
   setText($("progress-text"), s.progress === null ? "" : (100 * s.progress).toFixed(0) + " %");
   updateButtons(s.state);
+  drawAlarms(s.alarms || [], s.state);
   syncRows($("buffers"), s.buffers, bufferCells);
   syncRows($("workers"), s.workers, (w) => [w.name, w.function, w.state, w.pid, w.restarts], (w) => "worker-" + String(w.state).replace(/[^a-z]/g, ""));
   $("links-part").hidden = !s.links.length;
@@ -321,6 +323,35 @@ function drawSeries(series) {
   if (!series) return;
   const again = series.run > 1 ? ", run " + series.run : "";
   setText($("series"), "series " + series.name + ": step " + series.step + " of " + series.steps + again + " — " + series.overrides);
+}
+
+// The banner of raised alarms: one line each, with a button that acknowledges it (the acknowledge
+// command of the run's table, with the alarm's name); redrawn only when the alarms or their states change.
+let drawnAlarms = "";
+function drawAlarms(alarms, state) {
+  const key = JSON.stringify(alarms.map((a) => [a.alarm, a.acknowledged, a.time])) + state;
+  if (key === drawnAlarms) return;
+  drawnAlarms = key;
+  const banner = $("alarms");
+  banner.replaceChildren();
+  banner.hidden = !alarms.length;
+  const acknowledge = page.commands.find((c) => c.name === "acknowledge");
+  for (const a of alarms) {
+    const line = el("div", null, "alarm alarm-" + a.severity + (a.acknowledged ? " acknowledged" : ""));
+    line.id = "alarm-" + a.alarm;
+    const values = Object.entries(a.values || {}).map(([k, v]) => k + " = " + v).join(", ");
+    const since = new Date(a.time * 1000).toLocaleTimeString();
+    line.append(el("strong", a.alarm), el("span", " " + a.severity + " since " + since + ": " + a.condition + (values ? " [" + values + "]" : "")));
+    if (a.acknowledged) line.append(el("span", " (acknowledged)", "muted"));
+    else if (acknowledge) {
+      const button = el("button", "Acknowledge");
+      button.id = "ack-" + a.alarm;
+      button.disabled = !acknowledge.states.includes(state);
+      button.addEventListener("click", () => sendCommand(acknowledge, a.alarm));
+      line.append(" ", button);
+    }
+    banner.append(line);
+  }
 }
 
 function setText(node, value) {
