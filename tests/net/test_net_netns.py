@@ -31,6 +31,7 @@ if os.geteuid() != 0 or shutil.which("ip") is None:
     pytest.skip("network namespaces need root and the ip command", allow_module_level=True)
 
 HERE = str(Path(__file__).resolve().parent)
+TESTS = str(Path(HERE).parent)  # for ``support``, which netkit imports
 SERVER_IP, CLIENT_IP = "10.213.7.1", "10.213.7.2"
 
 
@@ -59,7 +60,10 @@ class Namespaces:
         path = tmp / f"{name}.pickle"
         with open(path, "wb") as f:
             pickle.dump((fn, args), f)
-        code = f"import sys; sys.path.insert(0, {HERE!r}); import netkit; netkit.run_pickled({str(path)!r})"
+        code = (
+            f"import sys; sys.path[:0] = [{HERE!r}, {TESTS!r}]; import netkit; "
+            f"netkit.run_pickled({str(path)!r})"
+        )
         log = open(tmp / f"{name}.log", "w")  # noqa: SIM115 - the child writes it
         p = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", code], stdout=log, stderr=log)
         log.close()
