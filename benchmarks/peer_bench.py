@@ -59,7 +59,7 @@ def _event(shape: str) -> np.ndarray:
 
 def _stamp_view(a: np.ndarray, shape: str) -> np.ndarray:
     """Where the event number goes: the int32 itself, or the first int64 of a waveform."""
-    return a.view(np.int32) if shape == "tiny" else a.view(np.int64)
+    return a if shape == "tiny" else a.view(np.int64)
 
 
 # ---- transports: each has a sender and a receiver, run in their own processes ---------------------------
@@ -344,7 +344,7 @@ def header() -> None:
 
     print(f"peer benchmark  {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
     print(f"python {sys.version.split()[0]}  numpy {np.__version__}  machine: {model}, {os.cpu_count()} cpus")
-    path = getattr(mimocorb.ring, "fast_path", lambda: "pure Python")()
+    path = mimocorb.ring.fast_path()
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"ring path: {path}   load average before: {load}")
 

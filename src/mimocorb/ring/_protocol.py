@@ -81,6 +81,7 @@ from ._controlblock import (
     lock_of_group,
     wakeup_of_group,
 )
+from ._fastpath import fastring, fence
 
 log = logging.getLogger("mimocorb.ring")
 
@@ -231,6 +232,8 @@ class Attachment:
         self._gsems: dict[int, tuple] = {}
         self._rec = -1
         self._recw = -1
+        self._core = None  # the compiled critical sections of a writer or reader (see _fastpath)
+        self._safe_top = 0  # pure path: a publish cursor read under the writers' lock (see _sync_top)
 
     # ---- semaphores (opened by name on first use) ------------------------------------------
     def _sem(self, suffix: str, maxvalue: int):
@@ -263,6 +266,35 @@ class Attachment:
         m = (self._meta0 + i * self._stride_w) * 8
         return np.ndarray((), META_NP, self._mm, m)
 
+    # ---- memory ordering --------------------------------------------------------------------
+    # A reader must never see a published position before the slot's data. The compiled path stores
+    # the publish cursor with release and loads it with acquire. The pure path cannot: it reads the
+    # cursor only under the writers' lock (every publication happens under it, and a lock's release
+    # and acquire order the memory of the two processes), and trusts that value until it has used up
+    # the positions below it.
+
+    def _new_core(self, wlock, glock):
+        """The compiled critical sections of this writer or reader."""
+        assert fastring is not None
+        L = self._L
+        group = [getattr(self, k, -1) for k in ("_gb", "_glid", "_group")]  # a reader's group
+        words: tuple[int, ...] = (self._N, L.pubq, L.slotpos, L.slotver, self._meta0, self._stride_w)
+        words = (*words, L.members, L.max_members, L.records, self._recw, *group)
+        return fastring.Core(self._mm, words, wlock.handle, None if glock is None else glock.handle)
+
+    def _sync_top(self, want: int) -> None:
+        """Pure path, outside any group lock: if position ``want`` lies at or beyond the cursor read
+        under the writers' lock, read it there anew."""
+        if self._core is None and want >= self._safe_top:
+            lk = self._acquire(LOCK_W)
+            self._safe_top = self._ctl[PUBLISH]
+            self._release(lk)
+
+    def _top(self) -> int:
+        """The publish cursor below which every slot's data is visible here."""
+        core = self._core
+        return self._safe_top if core is None else core.load_top()
+
     # ---- locks ------------------------------------------------------------------------------
     # A participant marks the lock it holds in its record (R_LOCK) before a non-blocking attempt and
     # clears the mark after releasing, so every live holder is marked: a lock that stays taken while no
@@ -273,6 +305,8 @@ class Attachment:
         self._ctl[self._recw + R_LOCK] = lid
         if not lk.acquire(False):
             self._acquire_slow(lk, lid)
+        if fence is not None:  # what this process did before is seen before what it stores now
+            fence()
         return lk
 
     def _release(self, lk) -> None:
