@@ -21,6 +21,7 @@ BUSY = -3  # a compiled critical section's result: its lock was taken, nothing w
 _EXPECTED = (
     cb.LINE,
     cb.WACT,
+    cb.RACT,
     cb.NGROUPS,
     cb.WCLAIM,
     cb.PUBLISH,

@@ -90,6 +90,8 @@ class Writer(BatchWriting):
         self._wlock = self._lock(LOCK_W)
         self._g_sleep0 = self._L.group(0) + G_SLEEP
         self._core = None if fastring is None else self._new_core(self._wlock, None)
+        hooks = (Writer.get_new_buffer, Writer.process_buffer, Writer._wake_readers, Writer._view)
+        self._bind_core(Writer, hooks, ("get_new_buffer", "process_buffer"))
 
     def get_new_buffer(self, timeout: float | None = None) -> np.ndarray:
         """Commit the previous slot, then wait for a free one; EndOfStream once writers are deactivated
@@ -338,6 +340,7 @@ class Reader(BatchReading):
         self.paused = Flag(self._ctl, PAUSED)
         self._slot = -1
         self._pos = -1
+        self._bind_core(Reader, (Reader.get, Reader._get_slow, Reader._wake_writer, Reader._view), ("get",))
         self._claimed: dict[int, int] = {}
         self._wake_batch = max(1, self._N // 8)
         self._spin = SPIN

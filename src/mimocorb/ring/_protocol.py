@@ -282,6 +282,17 @@ class Attachment:
         words = (*words, L.members, L.max_members, L.records, self._recw, *group)
         return fastring.Core(self._mm, words, wlock.handle, None if glock is None else glock.handle)
 
+    def _bind_core(self, cls: type, hooks: tuple, names: tuple[str, ...]) -> None:
+        """Let the compiled calls ``names`` of the core stand in for the methods of ``cls`` on this
+        object (unless a subclass overrides them); ``hooks``: the functions they leave the rest to."""
+        core = self._core
+        if core is None:
+            return
+        core.bind(self, self._views, hooks)
+        for name in names:
+            if getattr(type(self), name) is getattr(cls, name):
+                setattr(self, name, getattr(core, name))
+
     def _sync_top(self, want: int) -> None:
         """Pure path, outside any group lock: if position ``want`` lies at or beyond the cursor read
         under the writers' lock, read it there anew."""
