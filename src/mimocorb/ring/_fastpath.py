@@ -29,6 +29,7 @@ _EXPECTED = (
     cb.DEADSUM,
     cb.CLAIM_LIMIT,
     cb.GROUPS,
+    cb.GROUP_WORDS,
     cb.G_ACT,
     cb.G_RCLAIM,
     cb.G_REL,

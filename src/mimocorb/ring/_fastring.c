@@ -19,18 +19,19 @@
 #define WACT 8
 #define RACT 9
 #define NGROUPS 13
-#define WCLAIM 16
+#define WCLAIM 28
 #define PUBLISH 17
 #define W_SLEEP 18
 #define DEADSUM 22
 #define CLAIM_LIMIT 26
 #define GROUPS 32
-#define G_ACT 0
-#define G_RCLAIM 1
-#define G_REL 2
-#define G_SKIPPED 4
-#define G_SLEEP 5
-#define G_NMEM 7
+#define GROUP_WORDS 16
+#define G_RCLAIM 0
+#define G_REL 1
+#define G_SKIPPED 2
+#define G_ACT 8
+#define G_SLEEP 10
+#define G_NMEM 12
 #define R_HELD 3
 #define R_LOCK 4
 #define LOCK_W 1
@@ -122,7 +123,7 @@ static long long minrel(Core *s) {
     int64_t *c = s->c;
     long long m = -1, ng = LOAD(&c[NGROUPS]);
     for (long long g = 0; g < ng; g++) {
-        long long gb = GROUPS + g * LINE;
+        long long gb = GROUPS + g * GROUP_WORDS;
         if (LOAD(&c[gb + G_ACT])) {
             long long v = LOAD_ACQ(&c[gb + G_REL]);
             if (m < 0 || v < m) m = v;
@@ -487,8 +488,8 @@ PyMODINIT_FUNC PyInit__fastring(void) {
         return NULL;
     }
     PyObject *words = Py_BuildValue(
-        "(iiiiiiiiiiiiiiiiiiii)", LINE, WACT, RACT, NGROUPS, WCLAIM, PUBLISH, W_SLEEP, DEADSUM, CLAIM_LIMIT,
-        GROUPS, G_ACT, G_RCLAIM, G_REL, G_SKIPPED, G_SLEEP, G_NMEM, R_HELD, R_LOCK, LOCK_W, BUSY);
+        "(iiiiiiiiiiiiiiiiiiiii)", LINE, WACT, RACT, NGROUPS, WCLAIM, PUBLISH, W_SLEEP, DEADSUM, CLAIM_LIMIT,
+        GROUPS, GROUP_WORDS, G_ACT, G_RCLAIM, G_REL, G_SKIPPED, G_SLEEP, G_NMEM, R_HELD, R_LOCK, LOCK_W, BUSY);
     if (words == NULL || PyModule_AddObject(m, "WORDS", words) < 0) {
         Py_XDECREF(words);
         Py_DECREF(m);

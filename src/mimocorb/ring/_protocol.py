@@ -40,7 +40,6 @@ from ._controlblock import (
     G_SKIPPED,
     G_SLEEP,
     G_START,
-    GROUPS,
     LINE,
     LOCK_ADMIN,
     LOCK_W,
@@ -491,7 +490,7 @@ class Attachment:
         """Post one token to every group with an unwoken sleeper (a new event is there for it)."""
         c, rw = self._ctl, self._recw
         for g in range(c[NGROUPS]):
-            ws = GROUPS + g * LINE + G_SLEEP
+            ws = self._L.group(g) + G_SLEEP
             if not c[ws]:
                 continue
             lid = 2 + g
