@@ -20,16 +20,19 @@ META_BYTES = META_WORDS * 8
 MAGIC_W, VERSION_W, NSLOTS_W, MAXG_W, MAXP_W, STRIDE_W, DATA_OFF_W, CREATOR_W = range(8)
 # line 1: flags, rarely written
 WACT, RACT, OACT, PAUSED, STATE, NGROUPS, T_CREATED, MAXM_W = range(8, 16)
-# line 2: written by writers when they commit, read by readers at every claim (word 16 is free)
-PUBLISH, W_SLEEP, W_POSTED, LOST, DISCARDED, DEADSUM, VPS_W = range(17, 24)  # DEADSUM: float
+# line 2: written by writers when they commit, read by readers when they run out of positions they
+# know to be published (words 16, 18 and 19 are free)
+PUBLISH, LOST, DISCARDED, DEADSUM, VPS_W = 17, 20, 21, 22, 23  # DEADSUM: float
 # line 3: administration, and the writers' claim cursor: only writers read it on the hot path, so that
 # readers polling PUBLISH do not take the line away from a writer between its claim and its commit.
 # CLAIM_LIMIT (0: none) is read by writers on every claim; REDELIVER: bit g set for a group g whose
 # events held by a killed process go to the group's next process instead of being lost
 ADMIN_HOLDER, BREAKER, CLAIM_LIMIT, REDELIVER, WCLAIM = 24, 25, 26, 27, 28
+# line 4: sleeping writers, read by readers at every claim, written only when a writer sleeps or wakes
+W_SLEEP, W_POSTED = 32, 33
 # two lines per group: the first written by its readers at every claim, the second rarely (a writer
 # reads G_SLEEP at every commit without fetching a line the readers keep changing)
-GROUPS = 32
+GROUPS = 40
 GROUP_WORDS = 2 * LINE
 G_RCLAIM, G_REL, G_SKIPPED = range(3)
 G_ACT, G_START, G_SLEEP, G_POSTED, G_NMEM = range(LINE, LINE + 5)  # G_POSTED follows G_SLEEP

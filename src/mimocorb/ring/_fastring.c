@@ -21,10 +21,10 @@
 #define NGROUPS 13
 #define WCLAIM 28
 #define PUBLISH 17
-#define W_SLEEP 18
+#define W_SLEEP 32
 #define DEADSUM 22
 #define CLAIM_LIMIT 26
-#define GROUPS 32
+#define GROUPS 40
 #define GROUP_WORDS 16
 #define G_RCLAIM 0
 #define G_REL 1
@@ -52,9 +52,9 @@ typedef struct {
     double *cf;
     sem_t *wlock, *glock;
     long long n, pubq, slotpos, slotver, meta0, stride_w, members, max_members, records;
-    long long rw, gb, glid, group, max_groups;
+    long long rw, gb, glid, group, wake_batch;
     long long minrel_cache;
-    /* results of next(): the position now held, the publish cursor seen, whether a writer sleeps */
+    /* results of next(): the position now held, the publish cursor seen, whether to wake a writer */
     long long pos, top;
     int wake;
     /* bind(): a weak reference to the participant (whose attributes _slot, _ncalls, _pos the calls
@@ -218,7 +218,10 @@ static long long do_next(Core *s, long long pos) {
     long long gb = s->gb, n = s->n, i = -1;
     if (!try_lock(s, s->glock, s->glid)) return BUSY;
     long long r = LOAD(&c[gb + G_RCLAIM]);
-    long long top = LOAD_ACQ(&c[PUBLISH]); /* pairs with the release in publish: the data is there */
+    /* positions below a publish cursor loaded before stay published (and their data visible): the
+       cursor's line, which the writers keep changing, is fetched only when they are used up */
+    long long top = s->top;
+    if (r >= top) top = LOAD_ACQ(&c[PUBLISH]); /* pairs with the release in publish */
     int recompute = pos >= 0 && pos == LOAD(&c[gb + G_REL]);
     while (r < top) {
         i = LOAD(&c[s->pubq + r % n]);
@@ -243,7 +246,11 @@ static long long do_next(Core *s, long long pos) {
         recompute_rel(s);
     unlock(s, s->glock);
     s->top = top;
-    s->wake = pos >= 0 && LOAD(&c[W_SLEEP]) != 0;
+    s->wake = 0;
+    if (pos >= 0 && LOAD(&c[W_SLEEP])) { /* a writer sleeps: wake it once a batch is free (or we ran dry) */
+        long long free = minrel(s) + n - LOAD(&c[WCLAIM]);
+        s->wake = free >= s->wake_batch || (free > 0 && LOAD(&c[gb + G_RCLAIM]) >= top);
+    }
     return i;
 }
 
@@ -387,12 +394,12 @@ static int Core_init(Core *s, PyObject *args, PyObject *kw) {
     static char *names[] = {"buffer", "words", "wlock", "glock", NULL};
     PyObject *mm, *words, *wl, *gl;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOO", names, &mm, &words, &wl, &gl)) return -1;
-    long long v[13];
-    if (!PyTuple_Check(words) || PyTuple_GET_SIZE(words) != 13) {
-        PyErr_SetString(PyExc_ValueError, "words: a tuple of 13 offsets");
+    long long v[14];
+    if (!PyTuple_Check(words) || PyTuple_GET_SIZE(words) != 14) {
+        PyErr_SetString(PyExc_ValueError, "words: a tuple of 14 offsets and sizes");
         return -1;
     }
-    for (int k = 0; k < 13; k++) {
+    for (int k = 0; k < 14; k++) {
         v[k] = PyLong_AsLongLong(PyTuple_GET_ITEM(words, k));
         if (v[k] == -1 && PyErr_Occurred()) return -1;
     }
@@ -401,7 +408,7 @@ static int Core_init(Core *s, PyObject *args, PyObject *kw) {
     s->cf = (double *)s->buf.buf;
     s->n = v[0], s->pubq = v[1], s->slotpos = v[2], s->slotver = v[3], s->meta0 = v[4];
     s->stride_w = v[5], s->members = v[6], s->max_members = v[7], s->records = v[8];
-    s->rw = v[9], s->gb = v[10], s->glid = v[11], s->group = v[12];
+    s->rw = v[9], s->gb = v[10], s->glid = v[11], s->group = v[12], s->wake_batch = v[13];
     s->wlock = as_sem(wl);
     s->glock = as_sem(gl);
     if (PyErr_Occurred()) return -1;

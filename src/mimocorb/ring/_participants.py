@@ -54,6 +54,7 @@ from ._protocol import (
     deadline,
     time_left,
     until_end,
+    writer_wake_batch,
 )
 
 SPIN = 256  # polls of the publish cursor before a reader sleeps (about 20 µs)
@@ -156,17 +157,22 @@ class Writer(BatchWriting):
     def _wait_for_slot(self, timeout: float | None) -> Iterator[None]:
         """Each step sleeps until a slot may be free (or writers are deactivated); RingTimeout once
         ``timeout`` has run out. Between steps, now and then, dead readers are looked for: one killed
-        while holding a slot would block the writers for ever."""
+        while holding a slot would block the writers for ever.
+
+        The first sleep lasts until ``writer_wake_batch`` slots are free; later steps take any free slot
+        (a reader that holds on to its event for long does not keep the writer from the free ones)."""
         c, n = self._ctl, self._N
         until = deadline(timeout)
         next_check = _mono() + DEAD_CHECK
+        need = writer_wake_batch(n)
 
         def ready() -> bool:
             self._minrel_cache = self._minrel()
-            return c[WCLAIM] < self._minrel_cache + n or not c[WACT]
+            return c[WCLAIM] + need <= self._minrel_cache + n or not c[WACT]
 
         while True:
             self._sleep(LOCK_W, W_SLEEP, W_POSTED, 0, ready, time_left(until, "get_new_buffer", self.name))
+            need = 1
             yield
             if _mono() > next_check:
                 self.reclaim_dead()
@@ -342,7 +348,7 @@ class Reader(BatchReading):
         self._pos = -1
         self._bind_core(Reader, (Reader.get, Reader._get_slow, Reader._wake_writer, Reader._view), ("get",))
         self._claimed: dict[int, int] = {}
-        self._wake_batch = max(1, self._N // 8)
+        self._wake_batch = writer_wake_batch(self._N)
         self._spin = SPIN
 
     def get(self, timeout: float | None = None) -> np.ndarray:

@@ -106,6 +106,15 @@ def _signals_deferred() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
+def writer_wake_batch(nslots: int) -> int:
+    """Free slots a writer waiting for space sleeps for (readers wake it then, or when they run dry): a
+    writer that took every slot as soon as it was free would keep both sides changing the same words at
+    every event, and pay a sleep and a wake-up every few events."""
+    return max(1, nslots // WAKE_FRACTION)
+
+
+WAKE_FRACTION = 2
+
 STOP = -2  # a claim's result: writers are deactivated or the claim limit is reached
 FULL = -1  # a claim's result: no slot is free yet
 
@@ -278,7 +287,7 @@ class Attachment:
         L = self._L
         group = [getattr(self, k, -1) for k in ("_gb", "_glid", "_group")]  # a reader's group
         words: tuple[int, ...] = (self._N, L.pubq, L.slotpos, L.slotver, self._meta0, self._stride_w)
-        words = (*words, L.members, L.max_members, L.records, self._recw, *group)
+        words = (*words, L.members, L.max_members, L.records, self._recw, *group, writer_wake_batch(self._N))
         return fastring.Core(self._mm, words, wlock.handle, None if glock is None else glock.handle)
 
     def _bind_core(self, cls: type, hooks: tuple, names: tuple[str, ...]) -> None:
