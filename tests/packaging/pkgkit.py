@@ -42,15 +42,16 @@ def run_hiding(hidden: list[str], args: list[str], cwd: Path, **env: str) -> sub
     )
 
 
-def imported_by(module: str, python: str = sys.executable) -> list[str]:
-    """The modules that importing ``module`` in a fresh interpreter adds to sys.modules."""
+def imported_by(module: str, python: str = sys.executable, **env: str) -> list[str]:
+    """The modules that importing ``module`` in a fresh interpreter (``env`` added to its environment)
+    adds to sys.modules."""
     out = subprocess.run(
         [python, "-c", _FOOTPRINT, module],
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         timeout=60,
-        env=headless_env(),
+        env=headless_env(**env),
     )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)

@@ -13,9 +13,14 @@ import pytest
 from pkgkit import imported_by, third_party
 
 
+@pytest.mark.parametrize("path", ["as built", "pure"])
 @pytest.mark.parametrize("module", ["mimocorb.mimo_buffer", "mimocorb.ring"])
-def test_ring_modules_import_numpy_only(module: str) -> None:
-    modules = imported_by(module)
+def test_ring_modules_import_numpy_only(module: str, path: str) -> None:
+    """On either path of the ring (``MIMOCORB_PURE_RING=1`` forces the pure-Python one, which must not
+    even load the compiled module)."""
+    modules = imported_by(module, MIMOCORB_PURE_RING="1" if path == "pure" else "0")
+    if path == "pure":
+        assert "mimocorb.ring._fastring" not in modules
     mimocorb = sorted(m for m in modules if m.split(".")[0] == "mimocorb")
     others = third_party(modules)
     stdlib = sorted({m.split(".")[0] for m in modules} & set(sys.stdlib_module_names))

@@ -502,3 +502,10 @@ def creator_main(report: str, with_children: bool, no_tracker: bool) -> None:
     names = sorted(e.name for e in Path("/dev/shm").iterdir() if e.name.removeprefix("sem.").startswith(mine))
     dump(report, {"pid": os.getpid(), "children": children, "name": buf.name, "entries": names})
     _sleep_forever()
+
+
+def path_probe(out):
+    """Report which path this process runs and whether the compiled module was imported."""
+    from mimocorb.ring import fast_path
+
+    dump(out, {"path": fast_path(), "compiled_loaded": "mimocorb.ring._fastring" in sys.modules})

@@ -6,11 +6,13 @@ attach to it from any process with such a dict; ``Monitor`` reads its statistics
 liveness test it and the lock breaking use (a zombie counts as dead). ``RingBuffer.segment_size()`` and
 ``shared_memory_free()`` tell whether a buffer fits the machine before it is made. A stream's end
 reaches writers and readers as ``EndOfStream`` (a ``SystemExit``); ``until_end`` turns it into the end
-of a loop.
+of a loop. ``fast_path()`` says whether this process runs the compiled critical sections or the
+pure-Python ones.
 """
 
 from ._batch import Batch
 from ._controlblock import METADATA_DTYPE
+from ._fastpath import fast_path
 from ._participants import Monitor, Observer, Reader, Writer
 from ._protocol import EndOfStream, Flag, RingTimeout, until_end
 from ._ringbuffer import RingBuffer
@@ -28,6 +30,7 @@ __all__ = [
     "RingTimeout",
     "Writer",
     "cleanup_stale",
+    "fast_path",
     "pid_alive",
     "shared_memory_free",
     "until_end",

@@ -436,6 +436,7 @@ class BatchReading(Attachment):
         """Claim up to ``max_n`` positions (and, unless ``keep``, release what is held) in one critical
         section; None if nothing is pending. ``woke`` ends a sleep as in ``Reader._next``."""
         c, gb, rw, a = self._ctl, self._gb, self._recw, _arrays(self)
+        self._sync_top(c[gb + cb.G_RCLAIM] + max_n - 1)
         lk = self._acquire(self._glid)
         released = self._pos >= 0
         try:
@@ -444,7 +445,7 @@ class BatchReading(Attachment):
                 if woke == 2:
                     c[gb + cb.G_POSTED] -= 1
                 c[rw + cb.R_SLEEP] = -1
-            r, top = c[gb + cb.G_RCLAIM], c[cb.PUBLISH]
+            r, top = c[gb + cb.G_RCLAIM], self._top()
             hi = min(top, r + max_n)
             if hi - r == 1 and (i := c[self._pubq + r % self._N]) >= 0:  # one event: no array work
                 slots = a.one(i)[0]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 MAGIC = 0x6D696D6F636F7262  # "mimocorb"
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2
 LINE = 8  # words per cache line
 META_WORDS = 4  # counter, timestamp, deadtime, spare
 META_BYTES = META_WORDS * 8
@@ -20,13 +20,22 @@ META_BYTES = META_WORDS * 8
 MAGIC_W, VERSION_W, NSLOTS_W, MAXG_W, MAXP_W, STRIDE_W, DATA_OFF_W, CREATOR_W = range(8)
 # line 1: flags, rarely written
 WACT, RACT, OACT, PAUSED, STATE, NGROUPS, T_CREATED, MAXM_W = range(8, 16)
-# line 2: written by writers
-WCLAIM, PUBLISH, W_SLEEP, W_POSTED, LOST, DISCARDED, DEADSUM, VPS_W = range(16, 24)  # DEADSUM: float
-# line 3: administration; CLAIM_LIMIT (0: none) is read by writers on every claim; REDELIVER: bit g set
-# for a group g whose events held by a killed process go to the group's next process instead of being lost
-ADMIN_HOLDER, BREAKER, CLAIM_LIMIT, REDELIVER = 24, 25, 26, 27
-GROUPS = 32  # one line per group:
-G_ACT, G_RCLAIM, G_REL, G_START, G_SKIPPED, G_SLEEP, G_POSTED, G_NMEM = range(8)
+# line 2: written by writers when they commit, read by readers when they run out of positions they
+# know to be published (words 16, 18 and 19 are free)
+PUBLISH, LOST, DISCARDED, DEADSUM, VPS_W = 17, 20, 21, 22, 23  # DEADSUM: float
+# line 3: administration, and the writers' claim cursor: only writers read it on the hot path, so that
+# readers polling PUBLISH do not take the line away from a writer between its claim and its commit.
+# CLAIM_LIMIT (0: none) is read by writers on every claim; REDELIVER: bit g set for a group g whose
+# events held by a killed process go to the group's next process instead of being lost
+ADMIN_HOLDER, BREAKER, CLAIM_LIMIT, REDELIVER, WCLAIM = 24, 25, 26, 27, 28
+# line 4: sleeping writers, read by readers at every claim, written only when a writer sleeps or wakes
+W_SLEEP, W_POSTED = 32, 33
+# two lines per group: the first written by its readers at every claim, the second rarely (a writer
+# reads G_SLEEP at every commit without fetching a line the readers keep changing)
+GROUPS = 40
+GROUP_WORDS = 2 * LINE
+G_RCLAIM, G_REL, G_SKIPPED = range(3)
+G_ACT, G_START, G_SLEEP, G_POSTED, G_NMEM = range(LINE, LINE + 5)  # G_POSTED follows G_SLEEP
 
 # participant record (one line each)
 R_PID, R_ROLE, R_GROUP, R_HELD, R_LOCK, R_SLEEP, R_BFIRST, R_BCOUNT = range(8)
@@ -64,7 +73,7 @@ class Layout:
     def __init__(self, nslots: int, max_groups: int, max_procs: int, max_members: int, slot_bytes: int):
         self.nslots, self.max_groups, self.max_procs = nslots, max_groups, max_procs
         self.max_members, self.slot_bytes = max_members, slot_bytes
-        self.members = GROUPS + max_groups * LINE  # member record indices per group
+        self.members = GROUPS + max_groups * GROUP_WORDS  # member record indices per group
         self.pubq = self.members + max_groups * max_members  # slot of each position; ~slot if skipped
         self.slotpos = self.pubq + nslots  # position of a slot's published content, -1 while written
         self.slotver = self.slotpos + nslots  # changes whenever a slot is claimed (observer check)
@@ -75,7 +84,7 @@ class Layout:
         self.size = self.data_offset + nslots * self.stride
 
     def group(self, g: int) -> int:
-        return GROUPS + g * LINE
+        return GROUPS + g * GROUP_WORDS
 
     def record(self, r: int) -> int:
         return self.records + r * LINE

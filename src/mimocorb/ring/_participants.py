@@ -42,6 +42,7 @@ from ._controlblock import (
     lock_of_group,
     wakeup_of_group,
 )
+from ._fastpath import BUSY, fastring, fence
 from ._protocol import (
     DEAD_CHECK,
     FULL,
@@ -53,6 +54,7 @@ from ._protocol import (
     deadline,
     time_left,
     until_end,
+    writer_wake_batch,
 )
 
 SPIN = 256  # polls of the publish cursor before a reader sleeps (about 20 µs)
@@ -88,12 +90,23 @@ class Writer(BatchWriting):
         self._minrel_cache = self._minrel()
         self._wlock = self._lock(LOCK_W)
         self._g_sleep0 = self._L.group(0) + G_SLEEP
+        self._core = None if fastring is None else self._new_core(self._wlock, None)
+        hooks = (Writer.get_new_buffer, Writer.process_buffer, Writer._wake_readers, Writer._view)
+        self._bind_core(Writer, hooks, ("get_new_buffer", "process_buffer"))
 
     def get_new_buffer(self, timeout: float | None = None) -> np.ndarray:
         """Commit the previous slot, then wait for a free one; EndOfStream once writers are deactivated
         or the buffer's claim limit (``RingBuffer.set_claim_limit``) is reached."""
         if self._slot >= 0:
             self.process_buffer()
+        core = self._core
+        if core is not None:
+            i = core.claim(self._ncalls)  # the whole claim, metadata included, or nothing
+            if i >= 0:
+                self._ncalls += 1
+                self._slot = i
+                v = self._views[i]
+                return v if v is not None else self._view(i)
         c, rw, n, lk = self._ctl, self._recw, self._N, self._wlock
         waits = None
         while True:
@@ -144,17 +157,22 @@ class Writer(BatchWriting):
     def _wait_for_slot(self, timeout: float | None) -> Iterator[None]:
         """Each step sleeps until a slot may be free (or writers are deactivated); RingTimeout once
         ``timeout`` has run out. Between steps, now and then, dead readers are looked for: one killed
-        while holding a slot would block the writers for ever."""
+        while holding a slot would block the writers for ever.
+
+        The first sleep lasts until ``writer_wake_batch`` slots are free; later steps take any free slot
+        (a reader that holds on to its event for long does not keep the writer from the free ones)."""
         c, n = self._ctl, self._N
         until = deadline(timeout)
         next_check = _mono() + DEAD_CHECK
+        need = writer_wake_batch(n)
 
         def ready() -> bool:
             self._minrel_cache = self._minrel()
-            return c[WCLAIM] < self._minrel_cache + n or not c[WACT]
+            return c[WCLAIM] + need <= self._minrel_cache + n or not c[WACT]
 
         while True:
             self._sleep(LOCK_W, W_SLEEP, W_POSTED, 0, ready, time_left(until, "get_new_buffer", self.name))
+            need = 1
             yield
             if _mono() > next_check:
                 self.reclaim_dead()
@@ -223,6 +241,14 @@ class Writer(BatchWriting):
         i = self._slot
         if i < 0:
             return
+        core = self._core
+        if core is not None:
+            wake = core.publish(i)
+            if wake != BUSY:
+                self._slot = -1
+                if wake:
+                    self._wake_readers()
+                return
         c, cf = self._ctl, self._ctlf
         m = self._meta0 + i * self._stride_w
         if cf[m + 1] == -1.0:
@@ -232,6 +258,8 @@ class Writer(BatchWriting):
         c[rw + R_LOCK] = LOCK_W
         if not lk.acquire(False):
             self._acquire_slow(lk, LOCK_W)
+        if fence is not None:  # the compiled path's readers load the cursor with acquire: pair it
+            fence()
         try:
             p = c[PUBLISH]
             c[self._pubq + p % self._N] = i
@@ -313,12 +341,14 @@ class Reader(BatchReading):
         self._glid = lock_of_group(g)
         self._glock = self._lock(self._glid)
         self._register(ROLE_READER, g)
+        self._core = None if fastring is None else self._new_core(self._lock(LOCK_W), self._glock)
         self.active = Flag(self._ctl, RACT)
         self.paused = Flag(self._ctl, PAUSED)
         self._slot = -1
         self._pos = -1
+        self._bind_core(Reader, (Reader.get, Reader._get_slow, Reader._wake_writer, Reader._view), ("get",))
         self._claimed: dict[int, int] = {}
-        self._wake_batch = max(1, self._N // 8)
+        self._wake_batch = writer_wake_batch(self._N)
         self._spin = SPIN
 
     def get(self, timeout: float | None = None) -> np.ndarray:
@@ -327,11 +357,24 @@ class Reader(BatchReading):
         if not c[RACT]:
             self.release()
             raise EndOfStream
-        i = self._next()
+        i = self._claim_next()
         if i < 0:
             i = self._get_slow(timeout)
         v = self._views[i]
         return v if v is not None else self._view(i)
+
+    def _claim_next(self) -> int:
+        """``_next()``, by the compiled critical section where there is one."""
+        core = self._core
+        if core is None:
+            return self._next()
+        i = core.next(self._pos)
+        if i == BUSY:
+            return self._next()
+        self._pos, self._slot = core.pos, i
+        if core.wake:
+            self._wake_writer(core.top)
+        return i
 
     def _next(self, woke: int = 0) -> int:
         """Release what we hold and claim the next live position, in one critical section.
@@ -340,6 +383,7 @@ class Reader(BatchReading):
         """
         c = self._ctl
         rw, gb, lk = self._recw, self._gb, self._glock
+        self._sync_top(c[gb + G_RCLAIM])
         c[rw + R_LOCK] = self._glid
         if not lk.acquire(False):
             self._acquire_slow(lk, self._glid)
@@ -351,7 +395,7 @@ class Reader(BatchReading):
                 c[rw + R_SLEEP] = -1
             pos = self._pos
             r = c[gb + G_RCLAIM]
-            top = c[PUBLISH]
+            top = self._top()
             i = -1
             recompute = pos >= 0 and pos == c[gb + G_REL]
             while r < top:
@@ -400,7 +444,7 @@ class Reader(BatchReading):
         rclaim = gb + G_RCLAIM
         for k in range(self._spin):
             if c[PUBLISH] > c[rclaim]:
-                i = self._next()
+                i = self._claim_next()
                 if i >= 0:
                     return i
             if k & 31 == 31:
@@ -512,6 +556,7 @@ class Observer(Attachment):
         self.paused = Flag(self._ctl, PAUSED)
         self._last = -1
         self._t_last = 0.0
+        self._wlock = self._lock(LOCK_W)
         self.dataQ = _ObserverQueue(self)
 
     def get(self, timeout: float | None = None):
@@ -539,23 +584,48 @@ class Observer(Attachment):
 
     def _copy_newest(self):
         """Copy the newest slot and accept the copy only if no writer claimed the slot meanwhile."""
-        c = self._ctl
-        for _ in range(8):
+        c, n = self._ctl, self._N
+
+        def newest() -> tuple[int, int, tuple[int, int] | None]:
             p = c[PUBLISH] - 1
-            i = c[self._pubq + p % self._N]
-            if i < 0:  # lost or discarded
+            i = c[self._pubq + p % n]
+            return p, i, (c[self._slotver + i], c[self._slotpos + i]) if i >= 0 else None
+
+        for _ in range(8):
+            got = self._ordered(newest)
+            if got is None:
+                continue
+            p, i, version = got
+            if version is None:  # lost or discarded
                 self._last = p
                 return None
-            v1 = c[self._slotver + i]
-            if c[self._slotpos + i] != p:
+            if version[1] != p:
                 continue
             data = self._view(i).copy()
             meta = self._meta_record(i).reshape(1).copy()
-            if c[self._slotver + i] == v1 and c[self._slotpos + i] == p:
+            if self._ordered(lambda i=i: (c[self._slotver + i], c[self._slotpos + i])) == version:
                 self._last = p
                 self._t_last = _mono()
                 return data, meta
         return None
+
+    def _ordered(self, read):
+        """``read()`` ordered against the writers' stores: on the compiled path between two full
+        barriers; on the pure path under the writers' lock, tried without waiting (None: it is taken).
+        An observer has no participant record: killed while holding the lock, it leaves the lock to be
+        freed as one of a dead holder (a writer waiting for it does so within seconds)."""
+        if fence is not None:
+            fence()
+            value = read()
+            fence()
+            return value
+        lk = self._wlock
+        if not lk.acquire(False):
+            return None
+        try:
+            return read()
+        finally:
+            lk.release()
 
     def __iter__(self):
         while (item := self.get()) is not None:

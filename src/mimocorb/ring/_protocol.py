@@ -40,7 +40,6 @@ from ._controlblock import (
     G_SKIPPED,
     G_SLEEP,
     G_START,
-    GROUPS,
     LINE,
     LOCK_ADMIN,
     LOCK_W,
@@ -81,6 +80,7 @@ from ._controlblock import (
     lock_of_group,
     wakeup_of_group,
 )
+from ._fastpath import fastring, fence
 
 log = logging.getLogger("mimocorb.ring")
 
@@ -105,6 +105,15 @@ def _signals_deferred() -> Iterator[None]:
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
+
+def writer_wake_batch(nslots: int) -> int:
+    """Free slots a writer waiting for space sleeps for (readers wake it then, or when they run dry): a
+    writer that took every slot as soon as it was free would keep both sides changing the same words at
+    every event, and pay a sleep and a wake-up every few events."""
+    return max(1, nslots // WAKE_FRACTION)
+
+
+WAKE_FRACTION = 2
 
 STOP = -2  # a claim's result: writers are deactivated or the claim limit is reached
 FULL = -1  # a claim's result: no slot is free yet
@@ -231,6 +240,8 @@ class Attachment:
         self._gsems: dict[int, tuple] = {}
         self._rec = -1
         self._recw = -1
+        self._core = None  # the compiled critical sections of a writer or reader (see _fastpath)
+        self._safe_top = 0  # pure path: a publish cursor read under the writers' lock (see _sync_top)
 
     # ---- semaphores (opened by name on first use) ------------------------------------------
     def _sem(self, suffix: str, maxvalue: int):
@@ -263,6 +274,46 @@ class Attachment:
         m = (self._meta0 + i * self._stride_w) * 8
         return np.ndarray((), META_NP, self._mm, m)
 
+    # ---- memory ordering --------------------------------------------------------------------
+    # A reader must never see a published position before the slot's data. The compiled path stores
+    # the publish cursor with release and loads it with acquire. The pure path cannot: it reads the
+    # cursor only under the writers' lock (every publication happens under it, and a lock's release
+    # and acquire order the memory of the two processes), and trusts that value until it has used up
+    # the positions below it.
+
+    def _new_core(self, wlock, glock):
+        """The compiled critical sections of this writer or reader."""
+        assert fastring is not None
+        L = self._L
+        group = [getattr(self, k, -1) for k in ("_gb", "_glid", "_group")]  # a reader's group
+        words: tuple[int, ...] = (self._N, L.pubq, L.slotpos, L.slotver, self._meta0, self._stride_w)
+        words = (*words, L.members, L.max_members, L.records, self._recw, *group, writer_wake_batch(self._N))
+        return fastring.Core(self._mm, words, wlock.handle, None if glock is None else glock.handle)
+
+    def _bind_core(self, cls: type, hooks: tuple, names: tuple[str, ...]) -> None:
+        """Let the compiled calls ``names`` of the core stand in for the methods of ``cls`` on this
+        object (unless a subclass overrides them); ``hooks``: the functions they leave the rest to."""
+        core = self._core
+        if core is None:
+            return
+        core.bind(self, self._views, hooks)
+        for name in names:
+            if getattr(type(self), name) is getattr(cls, name):
+                setattr(self, name, getattr(core, name))
+
+    def _sync_top(self, want: int) -> None:
+        """Pure path, outside any group lock: if position ``want`` lies at or beyond the cursor read
+        under the writers' lock, read it there anew."""
+        if self._core is None and want >= self._safe_top:
+            lk = self._acquire(LOCK_W)
+            self._safe_top = self._ctl[PUBLISH]
+            self._release(lk)
+
+    def _top(self) -> int:
+        """The publish cursor below which every slot's data is visible here."""
+        core = self._core
+        return self._safe_top if core is None else core.load_top()
+
     # ---- locks ------------------------------------------------------------------------------
     # A participant marks the lock it holds in its record (R_LOCK) before a non-blocking attempt and
     # clears the mark after releasing, so every live holder is marked: a lock that stays taken while no
@@ -273,6 +324,8 @@ class Attachment:
         self._ctl[self._recw + R_LOCK] = lid
         if not lk.acquire(False):
             self._acquire_slow(lk, lid)
+        if fence is not None:  # what this process did before is seen before what it stores now
+            fence()
         return lk
 
     def _release(self, lk) -> None:
@@ -446,7 +499,7 @@ class Attachment:
         """Post one token to every group with an unwoken sleeper (a new event is there for it)."""
         c, rw = self._ctl, self._recw
         for g in range(c[NGROUPS]):
-            ws = GROUPS + g * LINE + G_SLEEP
+            ws = self._L.group(g) + G_SLEEP
             if not c[ws]:
                 continue
             lid = 2 + g

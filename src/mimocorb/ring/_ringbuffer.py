@@ -304,7 +304,7 @@ class RingBuffer:
             try:
                 gb = L.group(g)
                 top = c[cb.PUBLISH]
-                for w in range(8):
+                for w in range(cb.GROUP_WORDS):
                     c[gb + w] = 0
                 c[gb + cb.G_RCLAIM] = c[gb + cb.G_REL] = c[gb + cb.G_START] = top
                 c[gb + cb.G_ACT] = 1
