@@ -7,12 +7,14 @@ one. Processes on different paths share one buffer: the protocol and the memory 
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import ringworkers as rw
 
@@ -108,3 +110,20 @@ def test_the_ring_suite_on_the_other_path() -> None:
     tail = "\n".join(run.stdout.splitlines()[-30:])
     assert run.returncode == 0, f"the ring suite failed on the other path:\n{tail}\n{run.stderr[-2000:]}"
     assert " passed" in tail
+
+
+def test_a_reader_nobody_names_lives_while_it_is_iterated() -> None:
+    """``for e in Reader(setup)``, as a worker function writes it: the iteration holds the only reference
+    to the reader, and the compiled ``get`` refers to its reader weakly; every event still comes."""
+    from mimocorb.ring import Reader, RingBuffer, Writer
+
+    ring = RingBuffer(64, 1, "int32", name="paths-iter")
+    try:
+        group = ring.new_reader_group()
+        writer = Writer(ring.new_writer())
+        writer.put_batch(np.arange(50, dtype=np.int32).reshape(-1, 1))
+        writer.close()
+        events = [int(e[0]) for e in itertools.islice(Reader(group), 50)]
+        assert events == list(range(50))
+    finally:
+        ring.close()

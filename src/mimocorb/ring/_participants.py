@@ -512,8 +512,11 @@ class Reader(BatchReading):
         return any(c[self._pubq + r % n] >= 0 for r in range(c[self._gb + G_RCLAIM], c[PUBLISH]))
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        """Iterate over this group's share of the events until the buffer shuts down."""
-        return until_end(self.get)
+        """Iterate over this group's share of the events until the buffer shuts down.
+
+        A generator of the reader's own, so that it keeps the reader alive: ``for e in Reader(setup)``
+        holds no other reference, and the compiled ``get`` refers to its reader only weakly."""
+        yield from until_end(self.get)
 
     def close(self) -> None:
         """Release the slot from the last ``get()`` and detach; the group's other processes go on."""
