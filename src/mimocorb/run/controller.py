@@ -439,6 +439,12 @@ class RunController:
         """Events that entered the first buffer so far."""
         return self._events_in(self.plan.first_buffer)
 
+    def _sampled_events(self) -> int:
+        """The first buffer's events in the sample the snapshot shows (a count read now could be ahead
+        of the buffers' figures beside it)."""
+        first = self.plan.first_buffer
+        return next((s.events for s in self.sampler.samples if s.name == first), self.events())
+
     def _events_in(self, buffer: str | None) -> int:
         return self.buffers[buffer].cumulative_event_count if buffer in self.buffers else 0
 
@@ -525,7 +531,7 @@ class RunController:
         """What the dashboard's snapshot shows besides the samples: the controller's own facts."""
         return {
             "workers": self.supervisor.workers,
-            "events": self.events(),
+            "events": self._sampled_events(),
             "runtime": self.runtime,
             "runevents": self.runevents,
             "end_reason": self.end_reason,
